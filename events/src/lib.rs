@@ -1,0 +1,286 @@
+//! The metascope event stream (JSON Lines), version [`SCHEMA_VERSION`].
+//!
+//! This crate is the one contract between the agent (which writes records)
+//! and the CLI (which reads them). It holds types only; docs/events.md
+//! describes every record with an example.
+//!
+//! Compatibility rules:
+//! - A reader accepts any stream whose header carries the same major
+//!   `schema` number; record types it does not know are skipped
+//!   ([`Record::Unknown`]) and unknown fields are ignored, so later versions
+//!   can add GC boundaries, unloads or decoded targets without breaking
+//!   older CLIs.
+//! - Removing or re-typing a field bumps [`SCHEMA_VERSION`].
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the record layout described here.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Loader id used for the bootstrap loader (a null `jobject` in JVMTI).
+pub const BOOTSTRAP_LOADER_ID: u64 = 0;
+
+/// Stack id meaning "no stack was captured" (capture failed or depth=0).
+pub const NO_STACK: u64 = 0;
+
+/// One line of the stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    /// Always the first line.
+    Header(Header),
+    /// A distinct stack, written once before the first event that uses it.
+    Stack(StackTrace),
+    /// A class the agent captured.
+    Class(ClassDefined),
+    /// The last line when the JVM gave the agent the chance to write it.
+    Summary(Summary),
+    /// A record type this reader does not know (written by a newer agent).
+    #[serde(other)]
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// [`SCHEMA_VERSION`] of the writer.
+    pub schema: u32,
+    pub agent_version: String,
+    pub pid: u32,
+    pub java_version: String,
+    pub java_vm_name: String,
+    /// Wall-clock start of the recording, milliseconds since the Unix epoch.
+    pub start_wall_ms: u64,
+    /// The agent options in force after defaults were applied.
+    pub options: AgentOptions,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentOptions {
+    pub out: String,
+    pub depth: u32,
+    pub mode: CaptureMode,
+    pub include: Vec<String>,
+    pub queue: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureMode {
+    /// Capture only classes generated at run time.
+    Dynamic,
+    /// Capture every class.
+    All,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackTrace {
+    /// Referenced by [`ClassDefined::stack`]; never [`NO_STACK`].
+    pub id: u64,
+    /// Innermost frame (the define point) first.
+    pub frames: Vec<Frame>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Frame {
+    /// Binary name of the declaring class, e.g. `com.acme.OrderService`.
+    pub class: String,
+    pub method: String,
+    /// JVM method descriptor, e.g. `(Ljava/lang/Object;)V`.
+    pub sig: String,
+    /// Source line, absent for native frames or classes without line tables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// Source file name from the class file, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+/// Why the agent captured a class. Decided by the agent's classifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassKind {
+    /// `GeneratedMethodAccessorN` and friends (reflection inflation).
+    ReflectionAccessor,
+    /// `java.lang.reflect.Proxy` classes (`$ProxyN`).
+    Proxy,
+    /// Lambda classes (`$$Lambda`).
+    Lambda,
+    /// `java.lang.invoke.LambdaForm$...` classes.
+    LambdaForm,
+    /// Other hidden classes (`Lookup.defineHiddenClass`).
+    Hidden,
+    /// CGLIB-generated classes.
+    Cglib,
+    /// Javassist-generated classes.
+    Javassist,
+    /// ByteBuddy-generated classes.
+    ByteBuddy,
+    /// Script engine classes (Nashorn, Rhino, Groovy).
+    Script,
+    /// Defined by a known dynamic loader (`DelegatingClassLoader`,
+    /// `*DynamicClassLoader`, Groovy and script-engine loaders).
+    DynamicLoader,
+    /// Defined by a non-bootstrap loader from bytes with no code-source
+    /// location: generated at run time by some generator nobody listed.
+    RuntimeDefined,
+    /// Matched a user `include=` pattern.
+    Included,
+    /// An ordinary class, captured only in `mode=all`.
+    Ordinary,
+    /// A kind this reader does not know (written by a newer agent).
+    #[serde(other)]
+    Other,
+}
+
+impl ClassKind {
+    pub const ALL: [ClassKind; 13] = [
+        ClassKind::ReflectionAccessor,
+        ClassKind::Proxy,
+        ClassKind::Lambda,
+        ClassKind::LambdaForm,
+        ClassKind::Hidden,
+        ClassKind::Cglib,
+        ClassKind::Javassist,
+        ClassKind::ByteBuddy,
+        ClassKind::Script,
+        ClassKind::DynamicLoader,
+        ClassKind::RuntimeDefined,
+        ClassKind::Included,
+        ClassKind::Ordinary,
+    ];
+
+    /// The name used on the wire (`snake_case`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClassKind::ReflectionAccessor => "reflection_accessor",
+            ClassKind::Proxy => "proxy",
+            ClassKind::Lambda => "lambda",
+            ClassKind::LambdaForm => "lambda_form",
+            ClassKind::Hidden => "hidden",
+            ClassKind::Cglib => "cglib",
+            ClassKind::Javassist => "javassist",
+            ClassKind::ByteBuddy => "byte_buddy",
+            ClassKind::Script => "script",
+            ClassKind::DynamicLoader => "dynamic_loader",
+            ClassKind::RuntimeDefined => "runtime_defined",
+            ClassKind::Included => "included",
+            ClassKind::Ordinary => "ordinary",
+            ClassKind::Other => "other",
+        }
+    }
+}
+
+/// Which JVMTI event first reported the class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassEvent {
+    Load,
+    Prepare,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LoaderRef {
+    /// Stable per loader instance for the life of the recording;
+    /// [`BOOTSTRAP_LOADER_ID`] for the bootstrap loader.
+    pub id: u64,
+    /// Binary name of the loader's class, or `bootstrap`.
+    #[serde(rename = "type")]
+    pub type_name: String,
+}
+
+/// One captured class definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassDefined {
+    /// 1-based, in capture order.
+    pub seq: u64,
+    /// Binary name as `Class.getName()` prints it (hidden classes keep
+    /// their `/0x...` suffix).
+    pub name: String,
+    pub kind: ClassKind,
+    pub loader: LoaderRef,
+    pub hidden: bool,
+    pub thread: String,
+    /// Monotonic nanoseconds since the recording started.
+    pub t_ns: u64,
+    /// Wall clock, milliseconds since the Unix epoch.
+    pub wall_ms: u64,
+    pub event: ClassEvent,
+    /// Id of a [`StackTrace`] written earlier, or [`NO_STACK`].
+    pub stack: u64,
+}
+
+/// Totals written when the recording ends.
+///
+/// Reconciles as `captured + dropped == seen`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Distinct classes the agent looked at (every loaded class).
+    pub classes_loaded: u64,
+    /// Classes selected for capture by the classifier.
+    pub seen: u64,
+    /// Class records written to the stream.
+    pub captured: u64,
+    /// Selected classes lost because the queue was full (or the record
+    /// could not be written).
+    pub dropped: u64,
+    /// Stacks that could not be captured (the class was still recorded).
+    pub stack_errors: u64,
+    pub t_ns: u64,
+    pub end_wall_ms: u64,
+    /// Why the recording ended, e.g. `vm_death`.
+    pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_record_types_and_fields_are_tolerated() {
+        let r: Record =
+            serde_json::from_str(r#"{"type":"gc_start","t_ns":5,"extra":1}"#).unwrap();
+        assert_eq!(r, Record::Unknown);
+        let r: Record = serde_json::from_str(
+            r#"{"type":"stack","id":3,"frames":[{"class":"A","method":"m","sig":"()V","line":4,"new_field":true}]}"#,
+        )
+        .unwrap();
+        match r {
+            Record::Stack(s) => assert_eq!(s.frames[0].line, Some(4)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn class_record_round_trips_with_wire_names() {
+        let c = ClassDefined {
+            seq: 1,
+            name: "jdk.internal.reflect.GeneratedMethodAccessor1".into(),
+            kind: ClassKind::ReflectionAccessor,
+            loader: LoaderRef {
+                id: 7,
+                type_name: "jdk.internal.reflect.DelegatingClassLoader".into(),
+            },
+            hidden: false,
+            thread: "main".into(),
+            t_ns: 10,
+            wall_ms: 20,
+            event: ClassEvent::Load,
+            stack: 2,
+        };
+        let line = serde_json::to_string(&Record::Class(c.clone())).unwrap();
+        assert!(line.starts_with(r#"{"type":"class","#), "{line}");
+        assert!(line.contains(r#""kind":"reflection_accessor""#), "{line}");
+        assert!(line.contains(r#""type":"jdk.internal.reflect.DelegatingClassLoader""#));
+        assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), Record::Class(c));
+    }
+
+    #[test]
+    fn unknown_kind_reads_as_other() {
+        let k: ClassKind = serde_json::from_str(r#""future_kind""#).unwrap();
+        assert_eq!(k, ClassKind::Other);
+        for k in ClassKind::ALL {
+            let s = serde_json::to_string(&k).unwrap();
+            assert_eq!(s, format!("\"{}\"", k.as_str()));
+        }
+    }
+}
