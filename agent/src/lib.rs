@@ -1,1 +1,24 @@
+//! metascope's JVMTI agent: records every class generated at run time with
+//! the stack that defined it, as a JSON-lines event stream
+//! (see the `metascope-events` crate and docs/events.md).
+//!
+//! Layout: [`ffi`] is the only module with `unsafe` (entry points,
+//! callbacks, JVMTI/JNI wrappers). Everything else is safe Rust that can be
+//! unit-tested without a JVM: [`options`] parses and rejects options,
+//! [`classify`] decides what to capture, [`classfile`] reads class names
+//! from bytes, [`loaders`] names loader instances, [`capture`] is the
+//! per-class path on the application thread, [`writer`] the output thread,
+//! [`lifecycle`] ties start, VMInit and VMDeath together.
+//!
+//! Flow: ClassFileLoadHook / ClassLoad / ClassPrepare -> classify ->
+//! capture stack -> bounded crossbeam queue (`try_send`, drops counted) ->
+//! writer agent thread -> JSON lines.
 
+pub mod capture;
+pub mod classfile;
+pub mod classify;
+pub mod ffi;
+pub mod lifecycle;
+pub mod loaders;
+pub mod options;
+pub mod writer;

@@ -237,8 +237,7 @@ mod tests {
 
     #[test]
     fn unknown_record_types_and_fields_are_tolerated() {
-        let r: Record =
-            serde_json::from_str(r#"{"type":"gc_start","t_ns":5,"extra":1}"#).unwrap();
+        let r: Record = serde_json::from_str(r#"{"type":"gc_start","t_ns":5,"extra":1}"#).unwrap();
         assert_eq!(r, Record::Unknown);
         let r: Record = serde_json::from_str(
             r#"{"type":"stack","id":3,"frames":[{"class":"A","method":"m","sig":"()V","line":4,"new_field":true}]}"#,
@@ -271,7 +270,10 @@ mod tests {
         assert!(line.starts_with(r#"{"type":"class","#), "{line}");
         assert!(line.contains(r#""kind":"reflection_accessor""#), "{line}");
         assert!(line.contains(r#""type":"jdk.internal.reflect.DelegatingClassLoader""#));
-        assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), Record::Class(c));
+        assert_eq!(
+            serde_json::from_str::<Record>(&line).unwrap(),
+            Record::Class(c)
+        );
     }
 
     #[test]

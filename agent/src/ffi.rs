@@ -1,0 +1,858 @@
+//! The agent's only `unsafe` code: the exported entry points, the JVMTI
+//! callbacks, and thin wrappers that turn raw JVMTI/JNI calls into safe
+//! methods returning `Result`.
+//!
+//! Bindings: we use the raw function table, callback and capability types
+//! of `jvmti-rs` (checked below with compile-time layout asserts) and the
+//! raw JNI types of `jni`. We do NOT use jvmti-rs's callback wrapper: it
+//! keeps a `static mut` table and unwraps inside `extern "C"` handlers,
+//! where a panic would take the JVM down. Every entry point here catches
+//! panics and turns them into "capture disabled" instead.
+
+use std::ffi::{c_char, c_uchar, c_void, CStr, CString};
+use std::marker::PhantomData;
+use std::mem::{offset_of, size_of};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+
+use jni::sys as jni_raw;
+use jvmti_rs::sys as raw;
+
+use crate::capture::{self, HookedClass};
+use crate::lifecycle;
+
+// ---------------------------------------------------------------------------
+// Layout checks against the JVMTI specification (jvmti.h).
+// ---------------------------------------------------------------------------
+
+/// Index of a function in the JVMTI function table, as numbered by the spec.
+const fn fn_slot(spec_number: usize) -> usize {
+    (spec_number - 1) * size_of::<usize>()
+}
+const _: () = assert!(offset_of!(raw::jvmtiInterface_, SetEventNotificationMode) == fn_slot(2));
+const _: () = assert!(offset_of!(raw::jvmtiInterface_, GetThreadInfo) == fn_slot(9));
+const _: () = assert!(offset_of!(raw::jvmtiInterface_, RunAgentThread) == fn_slot(12));
+const _: () = assert!(offset_of!(raw::jvmtiInterface_, Deallocate) == fn_slot(47));
+const _: () = assert!(offset_of!(raw::jvmtiInterface_, GetClassSignature) == fn_slot(48));
+const _: () = assert!(offset_of!(raw::jvmtiInterface_, GetSourceFileName) == fn_slot(50));
+const _: () = assert!(offset_of!(raw::jvmtiInterface_, GetClassLoader) == fn_slot(57));
+const _: () = assert!(offset_of!(raw::jvmtiInterface_, GetMethodName) == fn_slot(64));
+const _: () = assert!(offset_of!(raw::jvmtiInterface_, GetMethodDeclaringClass) == fn_slot(65));
+const _: () = assert!(offset_of!(raw::jvmtiInterface_, GetLineNumberTable) == fn_slot(70));
+const _: () = assert!(offset_of!(raw::jvmtiInterface_, GetStackTrace) == fn_slot(104));
+const _: () = assert!(offset_of!(raw::jvmtiInterface_, GetTag) == fn_slot(106));
+const _: () = assert!(offset_of!(raw::jvmtiInterface_, SetTag) == fn_slot(107));
+const _: () = assert!(offset_of!(raw::jvmtiInterface_, SetEventCallbacks) == fn_slot(122));
+const _: () = assert!(offset_of!(raw::jvmtiInterface_, GetSystemProperty) == fn_slot(131));
+const _: () = assert!(offset_of!(raw::jvmtiInterface_, AddCapabilities) == fn_slot(142));
+const _: () = assert!(size_of::<raw::jvmtiCapabilities>() == 16);
+const _: () = assert!(size_of::<raw::jvmtiFrameInfo>() == 16);
+const _: () = assert!(size_of::<raw::jvmtiLineNumberEntry>() == 16);
+const _: () = assert!(size_of::<raw::jvmtiThreadInfo>() == 32);
+/// Slot of an event callback in jvmtiEventCallbacks (event number - 50).
+const fn event_slot(event: u32) -> usize {
+    (event as usize - 50) * size_of::<usize>()
+}
+const _: () = assert!(offset_of!(raw::jvmtiEventCallbacks, VMInit) == event_slot(50));
+const _: () = assert!(offset_of!(raw::jvmtiEventCallbacks, ClassFileLoadHook) == event_slot(54));
+const _: () = assert!(offset_of!(raw::jvmtiEventCallbacks, ClassLoad) == event_slot(55));
+const _: () = assert!(offset_of!(raw::jvmtiEventCallbacks, ClassPrepare) == event_slot(56));
+const _: () = assert!(offset_of!(raw::jvmtiEventCallbacks, ObjectFree) == event_slot(83));
+const _: () = assert!(raw::JVMTI_EVENT_CLASS_LOAD == 55 && raw::JVMTI_EVENT_VM_DEATH == 51);
+
+const JNI_OK: i32 = 0;
+const JNI_ERR: i32 = -1;
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/// A JVMTI error code with the spec's name, for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JvmtiError(pub u32);
+
+impl JvmtiError {
+    pub const WRONG_PHASE: JvmtiError = JvmtiError(raw::JVMTI_ERROR_WRONG_PHASE);
+    const ABSENT_INFORMATION: JvmtiError = JvmtiError(raw::JVMTI_ERROR_ABSENT_INFORMATION);
+    const NATIVE_METHOD: JvmtiError = JvmtiError(raw::JVMTI_ERROR_NATIVE_METHOD);
+    const NULL_FUNCTION: JvmtiError = JvmtiError(u32::MAX);
+}
+
+impl std::fmt::Display for JvmtiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self.0 {
+            15 => "THREAD_NOT_ALIVE",
+            21 => "INVALID_CLASS",
+            23 => "INVALID_METHODID",
+            98 => "NOT_AVAILABLE",
+            99 => "MUST_POSSESS_CAPABILITY",
+            101 => "ABSENT_INFORMATION",
+            104 => "NATIVE_METHOD",
+            110 => "OUT_OF_MEMORY",
+            112 => "WRONG_PHASE",
+            113 => "INTERNAL",
+            115 => "UNATTACHED_THREAD",
+            116 => "INVALID_ENVIRONMENT",
+            u32::MAX => "function missing from the JVMTI table",
+            _ => "",
+        };
+        write!(f, "JVMTI error {} {}", self.0, name)
+    }
+}
+
+fn check(code: raw::jvmtiError) -> Result<(), JvmtiError> {
+    if code == raw::JVMTI_ERROR_NONE {
+        Ok(())
+    } else {
+        Err(JvmtiError(code))
+    }
+}
+
+/// Calls a JVMTI function through the env's table.
+macro_rules! jvmti_call {
+    ($env:expr, $func:ident $(, $arg:expr)* $(,)?) => {{
+        let env: *mut raw::jvmtiEnv = $env;
+        match (**env).$func {
+            Some(f) => f(env $(, $arg)*),
+            None => JvmtiError::NULL_FUNCTION.0,
+        }
+    }};
+}
+
+// ---------------------------------------------------------------------------
+// Safe handles
+// ---------------------------------------------------------------------------
+
+/// The agent's JVMTI environment. JVMTI environments may be used from any
+/// thread the JVM knows about, hence Send + Sync.
+#[derive(Clone, Copy)]
+pub struct Jvmti(*mut raw::jvmtiEnv);
+
+// SAFETY: a jvmtiEnv pointer is valid for the life of the VM and JVMTI
+// functions are thread-safe; we never dispose the environment.
+unsafe impl Send for Jvmti {}
+// SAFETY: see Send.
+unsafe impl Sync for Jvmti {}
+
+/// The JNI environment of the current thread, only valid on that thread
+/// and during the callback or agent-thread body that received it.
+#[derive(Clone, Copy)]
+pub struct Jni<'scope> {
+    env: *mut jni_raw::JNIEnv,
+    _scope: PhantomData<&'scope ()>,
+}
+
+/// A JNI local reference (a class, a loader, a protection domain) handed
+/// to us by the JVM; valid while `'scope` (the callback) lasts.
+#[derive(Clone, Copy)]
+pub struct LocalRef<'scope> {
+    obj: jni_raw::jobject,
+    _scope: PhantomData<&'scope ()>,
+}
+
+impl<'scope> LocalRef<'scope> {
+    fn new(obj: *mut c_void) -> Option<LocalRef<'scope>> {
+        (!obj.is_null()).then_some(LocalRef {
+            obj: obj as jni_raw::jobject,
+            _scope: PhantomData,
+        })
+    }
+    fn raw(self) -> *mut c_void {
+        self.obj as *mut c_void
+    }
+}
+
+/// A jmethodID from a stack trace. jmethodIDs stay valid until their class
+/// is unloaded (and are never freed before JDK 26); JVMTI reports
+/// INVALID_METHODID for one whose class is gone rather than crashing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MethodId(usize);
+
+/// One frame of a raw stack trace: a method and a bytecode index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RawFrame {
+    pub method: MethodId,
+    pub location: i64,
+}
+
+#[cfg(test)]
+impl MethodId {
+    pub fn for_test(n: usize) -> MethodId {
+        MethodId(n)
+    }
+}
+
+/// The JVMTI events the agent uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Event {
+    VmInit = raw::JVMTI_EVENT_VM_INIT,
+    VmDeath = raw::JVMTI_EVENT_VM_DEATH,
+    ClassFileLoadHook = raw::JVMTI_EVENT_CLASS_FILE_LOAD_HOOK,
+    ClassLoad = raw::JVMTI_EVENT_CLASS_LOAD,
+    ClassPrepare = raw::JVMTI_EVENT_CLASS_PREPARE,
+}
+
+/// A string JVMTI allocated for us; deallocated on drop.
+pub struct JvmtiString {
+    jvmti: Jvmti,
+    ptr: *mut c_char,
+}
+
+impl JvmtiString {
+    /// The text, or "" if the JVM handed us invalid UTF-8 (modified UTF-8
+    /// only differs for NUL and supplementary characters).
+    pub fn as_str(&self) -> &str {
+        if self.ptr.is_null() {
+            return "";
+        }
+        // SAFETY: JVMTI returns a NUL-terminated string that lives until we
+        // Deallocate it in drop.
+        unsafe { CStr::from_ptr(self.ptr) }.to_str().unwrap_or("")
+    }
+}
+
+impl Drop for JvmtiString {
+    fn drop(&mut self) {
+        self.jvmti.deallocate(self.ptr as *mut c_uchar);
+    }
+}
+
+/// What JVMTI tells about a method, resolved on the writer thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodInfo {
+    /// JVM signature of the declaring class, e.g. `Lcom/acme/Foo;`.
+    pub class_signature: String,
+    pub name: String,
+    pub descriptor: String,
+    pub source_file: Option<String>,
+    /// (start bytecode index, line), sorted by start.
+    pub lines: Vec<(i64, u32)>,
+}
+
+impl Jvmti {
+    fn deallocate(self, mem: *mut c_uchar) {
+        if !mem.is_null() {
+            // SAFETY: `mem` was allocated by this JVMTI env and is freed once.
+            unsafe {
+                jvmti_call!(self.0, Deallocate, mem);
+            }
+        }
+    }
+
+    fn owned(self, ptr: *mut c_char) -> JvmtiString {
+        JvmtiString { jvmti: self, ptr }
+    }
+
+    pub fn class_signature(self, class: LocalRef<'_>) -> Result<JvmtiString, JvmtiError> {
+        let mut sig: *mut c_char = ptr::null_mut();
+        // SAFETY: `class` is a live local ref to a java.lang.Class; the out
+        // pointer is valid; generic_ptr may be null per the spec.
+        check(unsafe {
+            jvmti_call!(
+                self.0,
+                GetClassSignature,
+                class.raw() as _,
+                &mut sig,
+                ptr::null_mut()
+            )
+        })?;
+        Ok(self.owned(sig))
+    }
+
+    /// The defining loader, `None` for the bootstrap loader.
+    pub fn class_loader<'s>(self, class: LocalRef<'s>) -> Result<Option<LocalRef<'s>>, JvmtiError> {
+        let mut loader: raw::jobject = ptr::null_mut();
+        // SAFETY: live class ref, valid out pointer. The returned local ref
+        // belongs to the current callback frame.
+        check(unsafe { jvmti_call!(self.0, GetClassLoader, class.raw() as _, &mut loader) })?;
+        Ok(LocalRef::new(loader as *mut c_void))
+    }
+
+    pub fn tag(self, object: LocalRef<'_>) -> Result<i64, JvmtiError> {
+        let mut tag: i64 = 0;
+        // SAFETY: live object ref, valid out pointer.
+        check(unsafe { jvmti_call!(self.0, GetTag, object.raw() as _, &mut tag) })?;
+        Ok(tag)
+    }
+
+    pub fn set_tag(self, object: LocalRef<'_>, tag: i64) -> Result<(), JvmtiError> {
+        // SAFETY: live object ref. Tags are weak: they do not keep the object alive.
+        check(unsafe { jvmti_call!(self.0, SetTag, object.raw() as _, tag) })
+    }
+
+    /// Fills `frames` with the current thread's stack, innermost first.
+    pub fn current_stack(self, frames: &mut Vec<RawFrame>, depth: u32) -> Result<(), JvmtiError> {
+        frames.clear();
+        if depth == 0 {
+            return Ok(());
+        }
+        let mut buffer: Vec<raw::jvmtiFrameInfo> = Vec::with_capacity(depth as usize);
+        let mut count: raw::jint = 0;
+        // SAFETY: the buffer has room for `depth` frames; a null thread means
+        // the current thread; JVMTI writes `count` <= depth entries.
+        check(unsafe {
+            jvmti_call!(
+                self.0,
+                GetStackTrace,
+                ptr::null_mut(),
+                0,
+                depth as raw::jint,
+                buffer.as_mut_ptr(),
+                &mut count
+            )
+        })?;
+        let count = (count.max(0) as usize).min(depth as usize);
+        // SAFETY: JVMTI initialised the first `count` entries.
+        unsafe { buffer.set_len(count) };
+        frames.extend(buffer.iter().map(|f| RawFrame {
+            method: MethodId(f.method as usize),
+            location: f.location,
+        }));
+        Ok(())
+    }
+
+    pub fn current_thread_name(self) -> Result<String, JvmtiError> {
+        // SAFETY: zeroed is a valid bit pattern for this plain C struct.
+        let mut info: raw::jvmtiThreadInfo = unsafe { std::mem::zeroed() };
+        // SAFETY: null thread = current thread; valid out pointer. The local
+        // refs in `info` die with the current callback frame.
+        check(unsafe { jvmti_call!(self.0, GetThreadInfo, ptr::null_mut(), &mut info) })?;
+        Ok(self.owned(info.name).as_str().to_string())
+    }
+
+    pub fn system_property(self, name: &str) -> Option<String> {
+        let name = CString::new(name).ok()?;
+        let mut value: *mut c_char = ptr::null_mut();
+        // SAFETY: NUL-terminated name, valid out pointer.
+        check(unsafe { jvmti_call!(self.0, GetSystemProperty, name.as_ptr(), &mut value) }).ok()?;
+        Some(self.owned(value).as_str().to_string())
+    }
+
+    pub fn set_event(self, enabled: bool, event: Event) -> Result<(), JvmtiError> {
+        let event = event as u32;
+        let mode = if enabled {
+            raw::JVMTI_ENABLE
+        } else {
+            raw::JVMTI_DISABLE
+        };
+        // SAFETY: a valid event number and a null thread (all threads).
+        check(unsafe {
+            jvmti_call!(
+                self.0,
+                SetEventNotificationMode,
+                mode,
+                event,
+                ptr::null_mut()
+            )
+        })
+    }
+
+    /// Resolves a method on an attached thread (the writer). Deletes the
+    /// local ref it creates, since the writer never returns to Java.
+    pub fn method_info(self, jni: Jni<'_>, method: MethodId) -> Result<MethodInfo, JvmtiError> {
+        let m = method.0 as raw::jmethodID;
+        let (mut name, mut sig): (*mut c_char, *mut c_char) = (ptr::null_mut(), ptr::null_mut());
+        // SAFETY: `m` came from GetStackTrace; JVMTI validates it.
+        check(unsafe {
+            jvmti_call!(
+                self.0,
+                GetMethodName,
+                m,
+                &mut name,
+                &mut sig,
+                ptr::null_mut()
+            )
+        })?;
+        let (name, sig) = (self.owned(name), self.owned(sig));
+        let mut class: raw::jclass = ptr::null_mut();
+        // SAFETY: as above; valid out pointer.
+        check(unsafe { jvmti_call!(self.0, GetMethodDeclaringClass, m, &mut class) })?;
+        let class = jni.adopt_local(class as *mut c_void);
+        let class_ref = class
+            .as_ref()
+            .ok_or(JvmtiError(raw::JVMTI_ERROR_INVALID_METHODID))?;
+        let class_signature = self.class_signature(class_ref.get())?.as_str().to_string();
+        let mut file: *mut c_char = ptr::null_mut();
+        // SAFETY: live class ref; valid out pointer.
+        let source_file = match check(unsafe {
+            jvmti_call!(
+                self.0,
+                GetSourceFileName,
+                class_ref.get().raw() as _,
+                &mut file
+            )
+        }) {
+            Ok(()) => Some(self.owned(file).as_str().to_string()),
+            Err(_) => None,
+        };
+        let mut count: raw::jint = 0;
+        let mut table: *mut raw::jvmtiLineNumberEntry = ptr::null_mut();
+        // SAFETY: valid method and out pointers.
+        let lines = match check(unsafe {
+            jvmti_call!(self.0, GetLineNumberTable, m, &mut count, &mut table)
+        }) {
+            Ok(()) => {
+                let lines = if table.is_null() || count <= 0 {
+                    Vec::new()
+                } else {
+                    // SAFETY: JVMTI returned `count` entries at `table`.
+                    let entries = unsafe { std::slice::from_raw_parts(table, count as usize) };
+                    let mut lines: Vec<(i64, u32)> = entries
+                        .iter()
+                        .map(|e| (e.start_location, e.line_number.max(0) as u32))
+                        .collect();
+                    lines.sort_unstable();
+                    lines
+                };
+                self.deallocate(table as *mut c_uchar);
+                lines
+            }
+            Err(e) if e == JvmtiError::ABSENT_INFORMATION || e == JvmtiError::NATIVE_METHOD => {
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(MethodInfo {
+            class_signature,
+            name: name.as_str().to_string(),
+            descriptor: sig.as_str().to_string(),
+            source_file,
+            lines,
+        })
+    }
+
+    fn add_capabilities(self) -> Result<(), JvmtiError> {
+        // SAFETY: zeroed capabilities = none requested.
+        let mut caps: raw::jvmtiCapabilities = unsafe { std::mem::zeroed() };
+        caps.set_can_tag_objects(1);
+        caps.set_can_get_line_numbers(1);
+        caps.set_can_get_source_file_name(1);
+        // SAFETY: valid pointer to an initialised capability set.
+        check(unsafe { jvmti_call!(self.0, AddCapabilities, &caps) })
+    }
+
+    fn set_callbacks(self) -> Result<(), JvmtiError> {
+        // SAFETY: zeroed = every callback None.
+        let mut callbacks: raw::jvmtiEventCallbacks = unsafe { std::mem::zeroed() };
+        callbacks.VMInit = Some(on_vm_init);
+        callbacks.VMDeath = Some(on_vm_death);
+        callbacks.ClassFileLoadHook = Some(on_class_file_load_hook);
+        callbacks.ClassLoad = Some(on_class_load);
+        callbacks.ClassPrepare = Some(on_class_prepare);
+        // SAFETY: the JVM copies the struct; size matches the struct we pass.
+        check(unsafe {
+            jvmti_call!(
+                self.0,
+                SetEventCallbacks,
+                &callbacks,
+                size_of::<raw::jvmtiEventCallbacks>() as raw::jint
+            )
+        })
+    }
+
+    /// Starts `body` on a new JVM daemon thread (JVMTI RunAgentThread), so
+    /// it may call JVMTI and never keeps the JVM from exiting.
+    pub fn start_agent_thread(
+        self,
+        jni: Jni<'_>,
+        name: &str,
+        body: fn(Jvmti, Jni<'_>),
+    ) -> Result<(), String> {
+        let thread = jni.new_thread_object(name)?;
+        let arg = body as *const c_void;
+        // SAFETY: `thread` is a fresh, unstarted java.lang.Thread; `arg` is
+        // a plain fn pointer that lives forever.
+        check(unsafe {
+            jvmti_call!(
+                self.0,
+                RunAgentThread,
+                thread.get().raw() as _,
+                Some(agent_thread_main),
+                arg,
+                raw::JVMTI_THREAD_NORM_PRIORITY as raw::jint
+            )
+        })
+        .map_err(|e| format!("RunAgentThread failed: {e}"))
+    }
+}
+
+/// A local ref we created on an agent thread and must delete ourselves.
+pub struct OwnedLocal<'scope> {
+    jni: Jni<'scope>,
+    obj: LocalRef<'scope>,
+}
+
+impl<'scope> OwnedLocal<'scope> {
+    pub fn get(&self) -> LocalRef<'scope> {
+        self.obj
+    }
+}
+
+impl Drop for OwnedLocal<'_> {
+    fn drop(&mut self) {
+        // SAFETY: a local ref of this thread that nothing else deletes.
+        unsafe { ((**self.jni.env).v1_6.DeleteLocalRef)(self.jni.env, self.obj.obj) };
+    }
+}
+
+/// Field ids to read `ProtectionDomain.codesource.location` without
+/// calling Java code (field reads run no bytecode).
+#[derive(Clone, Copy)]
+pub struct CodeSourceFields {
+    codesource: usize,
+    location: usize,
+}
+
+impl<'scope> Jni<'scope> {
+    fn new(env: *mut c_void) -> Option<Jni<'scope>> {
+        (!env.is_null()).then_some(Jni {
+            env: env as *mut jni_raw::JNIEnv,
+            _scope: PhantomData,
+        })
+    }
+
+    fn adopt_local(self, obj: *mut c_void) -> Option<OwnedLocal<'scope>> {
+        LocalRef::new(obj).map(|obj| OwnedLocal { jni: self, obj })
+    }
+
+    /// Clears a pending exception so the JVM does not see one we caused.
+    fn clear_exception(self) -> bool {
+        // SAFETY: valid env of the current thread.
+        unsafe {
+            let table = &(**self.env).v1_6;
+            if (table.ExceptionCheck)(self.env) {
+                (table.ExceptionClear)(self.env);
+                return true;
+            }
+        }
+        false
+    }
+
+    fn find_class(self, name: &CStr) -> Result<OwnedLocal<'scope>, String> {
+        // SAFETY: NUL-terminated class name; valid env.
+        let class = unsafe { ((**self.env).v1_6.FindClass)(self.env, name.as_ptr()) };
+        self.clear_exception();
+        self.adopt_local(class as *mut c_void)
+            .ok_or_else(|| format!("class {name:?} not found"))
+    }
+
+    fn field_id(self, class: &OwnedLocal<'_>, name: &CStr, sig: &CStr) -> Result<usize, String> {
+        // SAFETY: live class ref, NUL-terminated strings.
+        let id = unsafe {
+            ((**self.env).v1_6.GetFieldID)(self.env, class.obj.obj, name.as_ptr(), sig.as_ptr())
+        };
+        self.clear_exception();
+        if id.is_null() {
+            Err(format!("field {name:?} not found"))
+        } else {
+            Ok(id as usize)
+        }
+    }
+
+    pub fn code_source_fields(self) -> Result<CodeSourceFields, String> {
+        let pd = self.find_class(c"java/security/ProtectionDomain")?;
+        let cs = self.find_class(c"java/security/CodeSource")?;
+        Ok(CodeSourceFields {
+            codesource: self.field_id(&pd, c"codesource", c"Ljava/security/CodeSource;")?,
+            location: self.field_id(&cs, c"location", c"Ljava/net/URL;")?,
+        })
+    }
+
+    /// True when a protection domain has no code-source location: the
+    /// class bytes were not read from a jar or directory.
+    pub fn lacks_code_location(
+        self,
+        domain: Option<LocalRef<'_>>,
+        fields: CodeSourceFields,
+    ) -> bool {
+        let Some(domain) = domain else { return true };
+        let read = |obj: jni_raw::jobject, field: usize| -> Option<OwnedLocal<'scope>> {
+            // SAFETY: `obj` is a live ref of the class that declares `field`
+            // (ProtectionDomain.codesource, CodeSource.location).
+            let value = unsafe {
+                ((**self.env).v1_6.GetObjectField)(self.env, obj, field as jni_raw::jfieldID)
+            };
+            self.adopt_local(value as *mut c_void)
+        };
+        match read(domain.obj, fields.codesource) {
+            None => true,
+            Some(code_source) => read(code_source.obj.obj, fields.location).is_none(),
+        }
+    }
+
+    /// `System.getProperty(name)`; only where calling Java is allowed
+    /// (VMInit, agent threads), never in class-load callbacks.
+    pub fn java_system_property(self, name: &str) -> Option<String> {
+        let system = self.find_class(c"java/lang/System").ok()?;
+        let cname = CString::new(name).ok()?;
+        // SAFETY: valid env, live class ref, NUL-terminated strings; the
+        // returned jstring is a local ref we release.
+        unsafe {
+            let table = &(**self.env).v1_6;
+            let get = (table.GetStaticMethodID)(
+                self.env,
+                system.obj.obj,
+                c"getProperty".as_ptr(),
+                c"(Ljava/lang/String;)Ljava/lang/String;".as_ptr(),
+            );
+            if get.is_null() {
+                self.clear_exception();
+                return None;
+            }
+            let key =
+                self.adopt_local((table.NewStringUTF)(self.env, cname.as_ptr()) as *mut c_void)?;
+            let args = [jni_raw::jvalue { l: key.obj.obj }];
+            let value =
+                (table.CallStaticObjectMethodA)(self.env, system.obj.obj, get, args.as_ptr());
+            if self.clear_exception() {
+                return None;
+            }
+            let value = self.adopt_local(value as *mut c_void)?;
+            let chars = (table.GetStringUTFChars)(
+                self.env,
+                value.obj.obj as jni_raw::jstring,
+                ptr::null_mut(),
+            );
+            if chars.is_null() {
+                return None;
+            }
+            let text = CStr::from_ptr(chars).to_string_lossy().into_owned();
+            (table.ReleaseStringUTFChars)(self.env, value.obj.obj as jni_raw::jstring, chars);
+            Some(text)
+        }
+    }
+
+    /// `GetObjectClass(object)` as a local ref we delete ourselves.
+    pub fn object_class(self, object: LocalRef<'_>) -> Option<OwnedLocal<'scope>> {
+        // SAFETY: live object ref.
+        let class = unsafe { ((**self.env).v1_6.GetObjectClass)(self.env, object.obj) };
+        self.adopt_local(class as *mut c_void)
+    }
+
+    fn new_thread_object(self, name: &str) -> Result<OwnedLocal<'scope>, String> {
+        let thread_class = self.find_class(c"java/lang/Thread")?;
+        let cname = CString::new(name).map_err(|e| e.to_string())?;
+        // SAFETY: valid env, live class ref, NUL-terminated strings; the
+        // constructor Thread(String) exists on every JDK.
+        unsafe {
+            let table = &(**self.env).v1_6;
+            let ctor = (table.GetMethodID)(
+                self.env,
+                thread_class.obj.obj,
+                c"<init>".as_ptr(),
+                c"(Ljava/lang/String;)V".as_ptr(),
+            );
+            if ctor.is_null() {
+                self.clear_exception();
+                return Err("Thread(String) constructor not found".into());
+            }
+            let jname = self
+                .adopt_local((table.NewStringUTF)(self.env, cname.as_ptr()) as *mut c_void)
+                .ok_or("NewStringUTF failed")?;
+            let args = [jni_raw::jvalue { l: jname.obj.obj }];
+            let thread = (table.NewObjectA)(self.env, thread_class.obj.obj, ctor, args.as_ptr());
+            if self.clear_exception() {
+                return Err("creating the writer thread object threw".into());
+            }
+            self.adopt_local(thread as *mut c_void)
+                .ok_or_else(|| "NewObject returned null".into())
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Entry points and callbacks. Each one catches panics.
+// ---------------------------------------------------------------------------
+
+/// Runs `body`, turning a panic into "capture disabled" (never an abort).
+fn guarded<R>(what: &str, fallback: R, body: impl FnOnce() -> R) -> R {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            lifecycle::disable(&format!("internal error in {what}: {msg}"));
+            fallback
+        }
+    }
+}
+
+/// Gets the JVMTI environment from the JavaVM.
+///
+/// # Safety
+/// `vm` must be the JavaVM pointer the JVM passed to the agent.
+unsafe fn jvmti_from_vm(vm: *mut jni_raw::JavaVM) -> Option<Jvmti> {
+    let mut env: *mut c_void = ptr::null_mut();
+    // SAFETY: caller guarantees `vm`; GetEnv writes a jvmtiEnv* on success.
+    let rc = unsafe { ((**vm).v1_4.GetEnv)(vm, &mut env, raw::JVMTI_VERSION_1_2) };
+    (rc == JNI_OK && !env.is_null()).then_some(Jvmti(env as *mut raw::jvmtiEnv))
+}
+
+fn options_text(options: *const c_char) -> String {
+    if options.is_null() {
+        return String::new();
+    }
+    // SAFETY: the JVM passes a NUL-terminated option string.
+    unsafe { CStr::from_ptr(options) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The one start path for `-agentpath` (and, later, dynamic attach).
+fn load(vm: *mut jni_raw::JavaVM, options: *const c_char) -> i32 {
+    guarded("Agent_OnLoad", JNI_ERR, || {
+        // SAFETY: `vm` is the JavaVM the JVM passed to Agent_OnLoad.
+        let Some(jvmti) = (unsafe { jvmti_from_vm(vm) }) else {
+            eprintln!(
+                "metascope: this JVM offers no JVMTI 1.2 environment; the agent is not loaded"
+            );
+            return JNI_ERR;
+        };
+        let installed = lifecycle::start(&options_text(options), || {
+            jvmti.add_capabilities().map_err(|e| {
+                format!("cannot add JVMTI capabilities (tags, line numbers, source files): {e}")
+            })?;
+            jvmti
+                .set_callbacks()
+                .map_err(|e| format!("cannot set JVMTI callbacks: {e}"))?;
+            Ok(jvmti)
+        });
+        match installed {
+            Ok(()) => JNI_OK,
+            Err(message) => {
+                eprintln!("{message}");
+                JNI_ERR
+            }
+        }
+    })
+}
+
+/// # Safety
+/// Called by the JVM with its JavaVM and the `=OPTIONS` part of -agentpath.
+#[no_mangle]
+pub unsafe extern "C" fn Agent_OnLoad(
+    vm: *mut jni_raw::JavaVM,
+    options: *const c_char,
+    _reserved: *mut c_void,
+) -> i32 {
+    load(vm, options)
+}
+
+/// # Safety
+/// Called by the JVM at exit, after VMDeath.
+#[no_mangle]
+pub unsafe extern "C" fn Agent_OnUnload(_vm: *mut jni_raw::JavaVM) {
+    guarded("Agent_OnUnload", (), lifecycle::on_unload)
+}
+
+unsafe extern "C" fn on_vm_init(
+    env: *mut raw::jvmtiEnv,
+    jni: *mut raw::JNIEnv,
+    _thread: raw::jthread,
+) {
+    guarded("VMInit", (), || {
+        if let Some(jni) = Jni::new(jni as *mut c_void) {
+            lifecycle::on_vm_init(Jvmti(env), jni);
+        }
+    })
+}
+
+unsafe extern "C" fn on_vm_death(_env: *mut raw::jvmtiEnv, _jni: *mut raw::JNIEnv) {
+    guarded("VMDeath", (), lifecycle::on_vm_death)
+}
+
+unsafe extern "C" fn on_class_load(
+    env: *mut raw::jvmtiEnv,
+    jni: *mut raw::JNIEnv,
+    _thread: raw::jthread,
+    klass: raw::jclass,
+) {
+    guarded("ClassLoad", (), || {
+        if let (Some(jni), Some(class)) = (
+            Jni::new(jni as *mut c_void),
+            LocalRef::new(klass as *mut c_void),
+        ) {
+            capture::on_class(Jvmti(env), jni, class, capture::Trigger::Load);
+        }
+    })
+}
+
+unsafe extern "C" fn on_class_prepare(
+    env: *mut raw::jvmtiEnv,
+    jni: *mut raw::JNIEnv,
+    _thread: raw::jthread,
+    klass: raw::jclass,
+) {
+    guarded("ClassPrepare", (), || {
+        if let (Some(jni), Some(class)) = (
+            Jni::new(jni as *mut c_void),
+            LocalRef::new(klass as *mut c_void),
+        ) {
+            capture::on_class(Jvmti(env), jni, class, capture::Trigger::Prepare);
+        }
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C" fn on_class_file_load_hook(
+    _env: *mut raw::jvmtiEnv,
+    jni: *mut raw::JNIEnv,
+    class_being_redefined: raw::jclass,
+    loader: raw::jobject,
+    name: *const c_char,
+    protection_domain: raw::jobject,
+    class_data_len: raw::jint,
+    class_data: *const c_uchar,
+    _new_class_data_len: *mut raw::jint,
+    _new_class_data: *mut *mut c_uchar,
+) {
+    // Fast path for the bootstrap loader and redefinitions: no work at all.
+    if loader.is_null() || !class_being_redefined.is_null() {
+        return;
+    }
+    guarded("ClassFileLoadHook", (), || {
+        let Some(jni) = Jni::new(jni as *mut c_void) else {
+            return;
+        };
+        let name = if name.is_null() {
+            None
+        } else {
+            // SAFETY: a NUL-terminated internal class name from the JVM.
+            unsafe { CStr::from_ptr(name) }.to_str().ok()
+        };
+        let bytes: &[u8] = if class_data.is_null() || class_data_len <= 0 {
+            &[]
+        } else {
+            // SAFETY: the JVM passes `class_data_len` readable bytes that
+            // outlive this callback.
+            unsafe { std::slice::from_raw_parts(class_data, class_data_len as usize) }
+        };
+        capture::on_class_file(
+            jni,
+            HookedClass {
+                name,
+                bytes,
+                protection_domain: LocalRef::new(protection_domain as *mut c_void),
+            },
+        );
+    })
+}
+
+unsafe extern "C" fn agent_thread_main(
+    env: *mut raw::jvmtiEnv,
+    jni: *mut raw::JNIEnv,
+    arg: *mut c_void,
+) {
+    guarded("writer thread", (), || {
+        // SAFETY: `arg` is the fn pointer start_agent_thread passed.
+        let body: fn(Jvmti, Jni<'_>) =
+            unsafe { std::mem::transmute::<*mut c_void, fn(Jvmti, Jni<'_>)>(arg) };
+        if let Some(jni) = Jni::new(jni as *mut c_void) {
+            body(Jvmti(env), jni);
+        }
+    })
+}

@@ -1,0 +1,318 @@
+//! The agent's life: start (option parsing, output file, capabilities),
+//! VMInit (header, writer thread, class events on), VMDeath (events off,
+//! drain, summary), and the "disable capture" switch used after a panic.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, ErrorKind};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{Receiver, Sender};
+use metascope_events::{Header, SCHEMA_VERSION};
+use parking_lot::Mutex;
+
+use crate::classify::Classifier;
+use crate::ffi::{CodeSourceFields, Event, Jni, Jvmti, MethodId, MethodInfo};
+use crate::loaders::LoaderTable;
+use crate::options::AgentOptions;
+use crate::writer::{Message, MethodResolver, Writer};
+
+/// Totals for the summary record. Reconciles as captured + dropped = seen.
+#[derive(Default, Debug)]
+pub struct Counters {
+    pub classes_loaded: AtomicU64,
+    pub seen: AtomicU64,
+    pub captured: AtomicU64,
+    pub dropped: AtomicU64,
+    pub stack_errors: AtomicU64,
+}
+
+/// Monotonic time since the recording started, plus wall-clock helpers.
+#[derive(Debug)]
+pub struct Clock {
+    start: Instant,
+}
+
+impl Clock {
+    pub fn start() -> Clock {
+        Clock {
+            start: Instant::now(),
+        }
+    }
+    pub fn elapsed_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+    pub fn wall_ms() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+    }
+}
+
+pub struct Agent {
+    pub jvmti: Jvmti,
+    pub options: AgentOptions,
+    pub classifier: Classifier,
+    pub counters: Counters,
+    pub clock: Clock,
+    pub loaders: LoaderTable,
+    pub code_source: OnceLock<CodeSourceFields>,
+    queue: Sender<Message>,
+    writer_queue: Receiver<Message>,
+    /// Taken by the writer thread when it starts.
+    output: Mutex<Option<(File, PathBuf)>>,
+    header: OnceLock<Header>,
+    capturing: AtomicBool,
+    writer_started: AtomicBool,
+    finished: AtomicBool,
+    next_class_tag: AtomicI64,
+}
+
+static AGENT: OnceLock<Agent> = OnceLock::new();
+
+/// The agent, if classes are being captured right now.
+pub fn capturing_agent() -> Option<&'static Agent> {
+    AGENT.get().filter(|a| a.capturing.load(Ordering::Acquire))
+}
+
+/// Stops capturing for good, with one line on stderr.
+pub fn disable(reason: &str) {
+    if let Some(agent) = AGENT.get() {
+        if !agent.capturing.swap(false, Ordering::AcqRel) {
+            return;
+        }
+    }
+    eprintln!("metascope: {reason}; capture disabled, the JVM continues");
+}
+
+/// Parses options, opens the output and lets `install` add capabilities
+/// and callbacks. Nothing is installed when this returns an error, so the
+/// JVM may unload the library.
+pub fn start(
+    options_text: &str,
+    install: impl FnOnce() -> Result<Jvmti, String>,
+) -> Result<(), String> {
+    if AGENT.get().is_some() {
+        return Ok(()); // loaded twice: the first instance keeps recording
+    }
+    let options = AgentOptions::parse(options_text).map_err(|e| e.to_string())?;
+    let (file, path) = open_output(options.out.as_deref())?;
+    let jvmti = install()?;
+    let (queue, writer_queue) = crossbeam_channel::bounded(options.queue as usize);
+    let agent = Agent {
+        jvmti,
+        classifier: Classifier::new(options.mode, &options.include),
+        options,
+        counters: Counters::default(),
+        clock: Clock::start(),
+        loaders: LoaderTable::default(),
+        code_source: OnceLock::new(),
+        queue,
+        writer_queue,
+        output: Mutex::new(Some((file, path))),
+        header: OnceLock::new(),
+        capturing: AtomicBool::new(false),
+        writer_started: AtomicBool::new(false),
+        finished: AtomicBool::new(false),
+        next_class_tag: AtomicI64::new(1),
+    };
+    let agent = AGENT.get_or_init(|| agent);
+    for event in [Event::VmInit, Event::VmDeath] {
+        jvmti
+            .set_event(true, event)
+            .map_err(|e| format!("metascope: cannot enable {event:?}: {e}"))?;
+    }
+    let _ = agent;
+    Ok(())
+}
+
+/// Opens the recording without following a symlink planted at its path.
+/// The default name never overwrites an earlier recording.
+fn open_output(requested: Option<&Path>) -> Result<(File, PathBuf), String> {
+    let open = |path: &Path, create_new: bool| {
+        let mut o = OpenOptions::new();
+        o.write(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+        if create_new {
+            o.create_new(true);
+        } else {
+            o.create(true).truncate(true);
+        }
+        o.open(path)
+    };
+    let explain = |path: &Path, e: std::io::Error| {
+        let hint = if e.raw_os_error() == Some(libc::ELOOP) {
+            "it is a symbolic link, which metascope refuses to follow".to_string()
+        } else {
+            e.to_string()
+        };
+        format!(
+            "metascope: cannot write the recording to {}: {hint} (choose a writable file with out=FILE)",
+            path.display()
+        )
+    };
+    match requested {
+        Some(path) => open(path, false)
+            .map(|f| (f, absolute(path)))
+            .map_err(|e| explain(path, e)),
+        None => {
+            let pid = std::process::id();
+            for n in 0..1000 {
+                let name = if n == 0 {
+                    format!("metascope-{pid}.jsonl")
+                } else {
+                    format!("metascope-{pid}-{n}.jsonl")
+                };
+                let path = PathBuf::from(&name);
+                match open(&path, true) {
+                    Ok(f) => return Ok((f, absolute(&path))),
+                    Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(explain(&path, e)),
+                }
+            }
+            Err("metascope: cannot find a free file name metascope-<pid>-N.jsonl in the working directory (choose one with out=FILE)".into())
+        }
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// VMInit: the JVM can now run Java code and report stacks.
+pub fn on_vm_init(jvmti: Jvmti, jni: Jni<'_>) {
+    let Some(agent) = AGENT.get() else { return };
+    match jni.code_source_fields() {
+        Ok(fields) => {
+            let _ = agent.code_source.set(fields);
+        }
+        // Without them we only lose the generic "no code source" rule.
+        Err(e) => eprintln!("metascope: cannot read code sources ({e}); classes from unknown generators may be missed"),
+    }
+    // java.version is set by Java code, so JVMTI's VM properties lack it.
+    let property = |name: &str| {
+        jni.java_system_property(name)
+            .or_else(|| jvmti.system_property(name))
+            .unwrap_or_default()
+    };
+    let options = &agent.options;
+    let out = agent
+        .output
+        .lock()
+        .as_ref()
+        .map(|(_, p)| p.display().to_string())
+        .unwrap_or_default();
+    let _ = agent.header.set(Header {
+        schema: SCHEMA_VERSION,
+        agent_version: env!("CARGO_PKG_VERSION").to_string(),
+        pid: std::process::id(),
+        java_version: property("java.version"),
+        java_vm_name: property("java.vm.name"),
+        start_wall_ms: Clock::wall_ms(),
+        options: metascope_events::AgentOptions {
+            out,
+            depth: options.depth,
+            mode: options.mode,
+            include: options.include.clone(),
+            queue: options.queue,
+        },
+    });
+    if let Err(e) = jvmti.start_agent_thread(jni, "metascope-writer", writer_thread) {
+        eprintln!("metascope: cannot start the writer thread ({e}); nothing will be recorded");
+        return;
+    }
+    agent.writer_started.store(true, Ordering::Release);
+    agent.capturing.store(true, Ordering::Release);
+    for event in [
+        Event::ClassFileLoadHook,
+        Event::ClassLoad,
+        Event::ClassPrepare,
+    ] {
+        if let Err(e) = jvmti.set_event(true, event) {
+            disable(&format!("cannot enable {event:?}: {e}"));
+            return;
+        }
+    }
+}
+
+/// JVMTI-backed method resolution for the writer.
+struct JvmtiResolver<'a> {
+    jvmti: Jvmti,
+    jni: Jni<'a>,
+}
+
+impl MethodResolver for JvmtiResolver<'_> {
+    fn resolve(&mut self, method: MethodId) -> Option<MethodInfo> {
+        self.jvmti.method_info(self.jni, method).ok()
+    }
+}
+
+fn writer_thread(jvmti: Jvmti, jni: Jni<'_>) {
+    let Some(agent) = AGENT.get() else { return };
+    let (Some((file, path)), Some(header)) = (agent.output.lock().take(), agent.header.get())
+    else {
+        return;
+    };
+    let out = BufWriter::with_capacity(64 * 1024, file);
+    let writer = Writer::new(
+        out,
+        path.display().to_string(),
+        JvmtiResolver { jvmti, jni },
+        &agent.counters,
+        &agent.clock,
+    );
+    writer.run(header, &agent.writer_queue);
+}
+
+/// VMDeath: stop capturing, let the writer drain the queue and write the
+/// summary. Bounded waits: a stuck writer must not hang JVM exit.
+pub fn on_vm_death() {
+    let Some(agent) = AGENT.get() else { return };
+    agent.capturing.store(false, Ordering::Release);
+    for event in [
+        Event::ClassLoad,
+        Event::ClassPrepare,
+        Event::ClassFileLoadHook,
+    ] {
+        let _ = agent.jvmti.set_event(false, event);
+    }
+    finish(agent, "vm_death");
+}
+
+fn finish(agent: &Agent, reason: &'static str) {
+    if !agent.writer_started.load(Ordering::Acquire) || agent.finished.swap(true, Ordering::AcqRel)
+    {
+        return;
+    }
+    let (done, done_rx) = crossbeam_channel::bounded(1);
+    let sent = agent
+        .queue
+        .send_timeout(Message::Finish { reason, done }, Duration::from_secs(2));
+    if sent.is_err() || done_rx.recv_timeout(Duration::from_secs(10)).is_err() {
+        eprintln!(
+            "metascope: the writer did not finish in time; the recording may lack its summary"
+        );
+    }
+}
+
+/// Agent_OnUnload: nothing left to do when VMDeath ran; the periodic
+/// flush already bounds what an abrupt exit loses.
+pub fn on_unload() {}
+
+impl Agent {
+    /// Hands a captured class to the writer without ever blocking.
+    pub fn enqueue(&self, message: Message) {
+        if self.queue.try_send(message).is_err() {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A fresh non-zero tag for a captured class (marks it as seen).
+    pub fn next_class_tag(&self) -> i64 {
+        self.next_class_tag.fetch_add(1, Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,184 @@
+//! Stable ids for class-loader instances, and their types.
+//!
+//! Each loader instance gets a JVMTI tag the first time we see it. The tag
+//! packs the loader's type index and a per-instance id, so later classes
+//! of the same loader are identified with one GetTag call and a lock-free
+//! table read. (Tags are weak: they never keep a loader alive.)
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
+
+use crate::classify::{binary_name, internal_name_from_signature, is_dynamic_loader_type};
+use crate::ffi::{Jni, Jvmti, JvmtiError, LocalRef};
+
+/// Distinct loader classes we name individually; more share the last slot.
+const TYPE_CAPACITY: usize = 4096;
+const INSTANCE_BITS: u32 = 40;
+const INSTANCE_MASK: i64 = (1 << INSTANCE_BITS) - 1;
+
+#[derive(Debug)]
+pub struct LoaderType {
+    pub name: Arc<str>,
+    /// A known generator loader (see classify::is_dynamic_loader_type).
+    pub dynamic: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct LoaderIdentity<'a> {
+    /// 0 for the bootstrap loader.
+    pub id: u64,
+    pub kind: &'a LoaderType,
+    pub bootstrap: bool,
+}
+
+pub struct LoaderTable {
+    bootstrap: LoaderType,
+    types: Box<[OnceLock<LoaderType>]>,
+    /// Type name -> index; only touched the first time a loader instance is seen.
+    type_index: Mutex<HashMap<Arc<str>, usize>>,
+    next_instance: AtomicU64,
+    /// Serialises tagging a new loader so one instance never gets two ids.
+    tagging: Mutex<()>,
+}
+
+/// Packs (type index, instance id) into a non-zero, positive tag.
+pub fn encode_tag(type_index: usize, instance: u64) -> i64 {
+    (((type_index as i64) + 1) << INSTANCE_BITS) | (instance as i64 & INSTANCE_MASK)
+}
+
+pub fn decode_tag(tag: i64) -> Option<(usize, u64)> {
+    let type_plus_one = tag >> INSTANCE_BITS;
+    (tag > 0 && type_plus_one > 0)
+        .then(|| ((type_plus_one - 1) as usize, (tag & INSTANCE_MASK) as u64))
+}
+
+impl Default for LoaderTable {
+    fn default() -> Self {
+        LoaderTable {
+            bootstrap: LoaderType {
+                name: Arc::from("bootstrap"),
+                dynamic: false,
+            },
+            types: (0..TYPE_CAPACITY).map(|_| OnceLock::new()).collect(),
+            type_index: Mutex::new(HashMap::new()),
+            next_instance: AtomicU64::new(1),
+            tagging: Mutex::new(()),
+        }
+    }
+}
+
+impl LoaderTable {
+    /// Identifies the loader of a class being loaded (`None` = bootstrap).
+    pub fn identify(
+        &self,
+        jvmti: Jvmti,
+        jni: Jni<'_>,
+        loader: Option<LocalRef<'_>>,
+    ) -> Result<LoaderIdentity<'_>, JvmtiError> {
+        let Some(loader) = loader else {
+            return Ok(LoaderIdentity {
+                id: metascope_events::BOOTSTRAP_LOADER_ID,
+                kind: &self.bootstrap,
+                bootstrap: true,
+            });
+        };
+        if let Some(identity) = self.known(jvmti.tag(loader)?) {
+            return Ok(identity);
+        }
+        let _guard = self.tagging.lock();
+        // Another thread may have tagged it while we waited.
+        if let Some(identity) = self.known(jvmti.tag(loader)?) {
+            return Ok(identity);
+        }
+        let type_name = match jni.object_class(loader) {
+            Some(class) => {
+                let sig = jvmti.class_signature(class.get())?;
+                internal_name_from_signature(sig.as_str()).map(binary_name)
+            }
+            None => None,
+        }
+        .unwrap_or_else(|| "<unknown loader class>".to_string());
+        let type_index = self.intern_type(type_name);
+        let instance = self.next_instance.fetch_add(1, Ordering::Relaxed);
+        let tag = encode_tag(type_index, instance);
+        jvmti.set_tag(loader, tag)?;
+        Ok(self.known(tag).expect("a tag we just encoded decodes"))
+    }
+
+    fn known(&self, tag: i64) -> Option<LoaderIdentity<'_>> {
+        let (type_index, id) = decode_tag(tag)?;
+        let kind = self.types.get(type_index)?.get()?;
+        Some(LoaderIdentity {
+            id,
+            kind,
+            bootstrap: false,
+        })
+    }
+
+    fn intern_type(&self, name: String) -> usize {
+        let mut index = self.type_index.lock();
+        if let Some(&i) = index.get(name.as_str()) {
+            return i;
+        }
+        let overflow = TYPE_CAPACITY - 1;
+        if index.len() >= overflow {
+            // Bounded memory: past the capacity, loader types share one slot.
+            self.types[overflow].get_or_init(|| LoaderType {
+                name: Arc::from("<other loader types>"),
+                dynamic: false,
+            });
+            return overflow;
+        }
+        let i = index.len();
+        let name: Arc<str> = Arc::from(name);
+        self.types[i].get_or_init(|| LoaderType {
+            dynamic: is_dynamic_loader_type(&name),
+            name: name.clone(),
+        });
+        index.insert(name, i);
+        i
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_round_trip_and_are_never_zero() {
+        for (t, i) in [(0usize, 1u64), (4095, 1 << 39), (17, 123_456)] {
+            let tag = encode_tag(t, i);
+            assert!(tag > 0);
+            assert_eq!(decode_tag(tag), Some((t, i)));
+        }
+        assert_eq!(decode_tag(0), None);
+        assert_eq!(
+            decode_tag(5),
+            None,
+            "a class tag (small counter) is not a loader tag"
+        );
+    }
+
+    #[test]
+    fn interning_reuses_indexes_and_marks_dynamic_loaders() {
+        let table = LoaderTable::default();
+        let a = table.intern_type("com.alibaba.fastjson2.util.DynamicClassLoader".into());
+        let b = table.intern_type("java.net.URLClassLoader".into());
+        assert_eq!(
+            table.intern_type("com.alibaba.fastjson2.util.DynamicClassLoader".into()),
+            a
+        );
+        assert_ne!(a, b);
+        assert!(table.types[a].get().unwrap().dynamic);
+        assert!(!table.types[b].get().unwrap().dynamic);
+        let tag = encode_tag(a, 9);
+        let id = table.known(tag).unwrap();
+        assert_eq!(
+            (id.id, &*id.kind.name),
+            (9, "com.alibaba.fastjson2.util.DynamicClassLoader")
+        );
+    }
+}

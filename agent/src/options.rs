@@ -1,0 +1,167 @@
+//! Agent options: `-agentpath:libmetascope_agent.so=key=value,key=value`.
+//!
+//! Every option is parsed and rejected here, in one place, before the agent
+//! installs anything: a JVM must not start with a silently wrong setup.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use metascope_events::CaptureMode;
+
+/// One line listing what is accepted, printed with every option error.
+pub const VALID_OPTIONS: &str =
+    "valid options: out=FILE, depth=N (0-2048), include=PATTERN[;PATTERN], mode=dynamic|all, queue=N (1-16777216)";
+
+pub const DEFAULT_DEPTH: u32 = 64;
+pub const MAX_DEPTH: u32 = 2048;
+/// Queue capacity in class records; a full queue drops (and counts) records.
+pub const DEFAULT_QUEUE: u32 = 65_536;
+pub const MAX_QUEUE: u32 = 1 << 24;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentOptions {
+    /// `None`: `metascope-<pid>.jsonl` in the working directory.
+    pub out: Option<PathBuf>,
+    pub depth: u32,
+    /// Extra class-name patterns (binary names, `*` matches any run).
+    pub include: Vec<String>,
+    pub mode: CaptureMode,
+    pub queue: u32,
+}
+
+impl Default for AgentOptions {
+    fn default() -> Self {
+        AgentOptions {
+            out: None,
+            depth: DEFAULT_DEPTH,
+            include: Vec::new(),
+            mode: CaptureMode::Dynamic,
+            queue: DEFAULT_QUEUE,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionError {
+    problem: String,
+}
+
+impl fmt::Display for OptionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "metascope: {} ({VALID_OPTIONS})", self.problem)
+    }
+}
+
+impl std::error::Error for OptionError {}
+
+fn problem(msg: impl Into<String>) -> OptionError {
+    OptionError {
+        problem: msg.into(),
+    }
+}
+
+impl AgentOptions {
+    /// Parses the option string the JVM hands to `Agent_OnLoad` (may be empty).
+    pub fn parse(text: &str) -> Result<AgentOptions, OptionError> {
+        let mut options = AgentOptions::default();
+        let mut seen: Vec<&str> = Vec::new();
+        for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (key, value) = item
+                .split_once('=')
+                .ok_or_else(|| problem(format!("option '{item}' is not of the form key=value")))?;
+            let (key, value) = (key.trim(), value.trim());
+            if seen.contains(&key) {
+                return Err(problem(format!("option '{key}' is given twice")));
+            }
+            match key {
+                "out" => {
+                    if value.is_empty() {
+                        return Err(problem("out= needs a file name"));
+                    }
+                    options.out = Some(PathBuf::from(value));
+                }
+                "depth" => options.depth = parse_number(key, value, 0, MAX_DEPTH)?,
+                "queue" => options.queue = parse_number(key, value, 1, MAX_QUEUE)?,
+                "mode" => {
+                    options.mode = match value {
+                        "dynamic" => CaptureMode::Dynamic,
+                        "all" => CaptureMode::All,
+                        other => {
+                            return Err(problem(format!(
+                                "mode must be dynamic or all, not '{other}'"
+                            )))
+                        }
+                    }
+                }
+                "include" => {
+                    for pattern in value.split(';').map(str::trim) {
+                        if pattern.is_empty() || pattern.chars().all(|c| c == '*') {
+                            return Err(problem(format!(
+                                "include pattern '{pattern}' would match nothing or everything (use mode=all to record every class)"
+                            )));
+                        }
+                        options.include.push(pattern.to_string());
+                    }
+                }
+                other => return Err(problem(format!("unknown option '{other}'"))),
+            }
+            seen.push(key);
+        }
+        Ok(options)
+    }
+}
+
+fn parse_number(key: &str, value: &str, min: u32, max: u32) -> Result<u32, OptionError> {
+    match value.parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(problem(format!(
+            "{key}={value} is not a number from {min} to {max}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_options_give_the_defaults() {
+        assert_eq!(AgentOptions::parse("").unwrap(), AgentOptions::default());
+        assert_eq!(AgentOptions::parse(" , ").unwrap(), AgentOptions::default());
+    }
+
+    #[test]
+    fn all_options_parse() {
+        let o = AgentOptions::parse(
+            "out=/tmp/x.jsonl,depth=12,include=com.acme.*;org.foo.Gen*,mode=all,queue=16",
+        )
+        .unwrap();
+        assert_eq!(o.out, Some(PathBuf::from("/tmp/x.jsonl")));
+        assert_eq!(o.depth, 12);
+        assert_eq!(o.include, vec!["com.acme.*", "org.foo.Gen*"]);
+        assert_eq!(o.mode, CaptureMode::All);
+        assert_eq!(o.queue, 16);
+    }
+
+    #[test]
+    fn errors_name_the_problem_and_the_valid_options() {
+        for (input, needle) in [
+            ("foo=1", "unknown option 'foo'"),
+            ("depth", "not of the form key=value"),
+            ("depth=-1", "depth=-1 is not a number"),
+            ("depth=99999", "from 0 to 2048"),
+            ("queue=0", "queue=0 is not a number"),
+            ("mode=some", "mode must be dynamic or all"),
+            ("out=", "out= needs a file name"),
+            ("include=*", "match nothing or everything"),
+            ("include=a;;b", "match nothing or everything"),
+            ("depth=3,depth=4", "given twice"),
+        ] {
+            let err = AgentOptions::parse(input).unwrap_err().to_string();
+            assert!(err.starts_with("metascope: "), "{err}");
+            assert!(err.contains(needle), "{input}: {err}");
+            assert!(err.contains(VALID_OPTIONS), "{err}");
+            assert_eq!(err.lines().count(), 1);
+        }
+    }
+}

@@ -1,0 +1,434 @@
+//! The writer thread: turns captured classes into JSON lines.
+//!
+//! It runs on a JVMTI agent thread, off every application thread. It
+//! resolves jmethodIDs to frames (cached per method), writes each distinct
+//! stack once (`stack` records) and refers to it from `class` records.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use metascope_events::{
+    ClassDefined, ClassEvent, ClassKind, Frame, Header, LoaderRef, Record, StackTrace, Summary,
+    NO_STACK,
+};
+
+use crate::classify::{binary_name, internal_name_from_signature};
+use crate::ffi::{MethodId, MethodInfo, RawFrame};
+use crate::lifecycle::{Clock, Counters};
+
+/// Longest a written record may sit in the buffer: what a crash can lose.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+/// Bounds on the writer's caches; past them a cache starts over (stacks
+/// are then written again under new ids), so memory stays bounded.
+const MAX_STACKS: usize = 200_000;
+const MAX_METHODS: usize = 500_000;
+
+/// A class the application thread captured, before its stack is resolved.
+#[derive(Debug)]
+pub struct CapturedClass {
+    pub name: String,
+    pub kind: ClassKind,
+    pub loader_id: u64,
+    pub loader_type: Arc<str>,
+    pub hidden: bool,
+    pub thread: Arc<str>,
+    pub t_ns: u64,
+    pub wall_ms: u64,
+    pub trigger: ClassEvent,
+    pub frames: Box<[RawFrame]>,
+}
+
+#[derive(Debug)]
+pub enum Message {
+    Class(CapturedClass),
+    /// Write everything queued, then the summary, then acknowledge.
+    Finish {
+        reason: &'static str,
+        done: Sender<()>,
+    },
+}
+
+/// Resolves jmethodIDs; the FFI layer implements it with JVMTI.
+pub trait MethodResolver {
+    fn resolve(&mut self, method: MethodId) -> Option<MethodInfo>;
+}
+
+struct ResolvedMethod {
+    class: String,
+    name: String,
+    descriptor: String,
+    file: Option<String>,
+    lines: Vec<(i64, u32)>,
+}
+
+impl ResolvedMethod {
+    fn line_at(&self, location: i64) -> Option<u32> {
+        if location < 0 {
+            return None;
+        }
+        let i = self.lines.partition_point(|&(start, _)| start <= location);
+        i.checked_sub(1).map(|i| self.lines[i].1)
+    }
+}
+
+pub struct Writer<'a, W: Write, R: MethodResolver> {
+    out: W,
+    resolver: R,
+    counters: &'a Counters,
+    clock: &'a Clock,
+    methods: HashMap<MethodId, Option<ResolvedMethod>>,
+    stacks: HashMap<Box<[RawFrame]>, u64>,
+    next_stack: u64,
+    seq: u64,
+    failed: bool,
+    last_flush: Instant,
+    out_name: String,
+}
+
+impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
+    pub fn new(
+        out: W,
+        out_name: String,
+        resolver: R,
+        counters: &'a Counters,
+        clock: &'a Clock,
+    ) -> Self {
+        Writer {
+            out,
+            resolver,
+            counters,
+            clock,
+            methods: HashMap::new(),
+            stacks: HashMap::new(),
+            next_stack: 1,
+            seq: 0,
+            failed: false,
+            last_flush: Instant::now(),
+            out_name,
+        }
+    }
+
+    /// Writes the header, then records until `Finish` (or until every
+    /// sender is gone), then the summary.
+    pub fn run(mut self, header: &Header, queue: &Receiver<Message>) {
+        self.write(&Record::Header(header.clone()));
+        self.flush();
+        loop {
+            match queue.recv_timeout(FLUSH_INTERVAL) {
+                Ok(Message::Class(class)) => {
+                    self.write_class(class);
+                    if self.last_flush.elapsed() >= FLUSH_INTERVAL {
+                        self.flush();
+                    }
+                }
+                Ok(Message::Finish { reason, done }) => {
+                    // Late callbacks may still have queued classes.
+                    while let Ok(message) = queue.try_recv() {
+                        if let Message::Class(class) = message {
+                            self.write_class(class);
+                        }
+                    }
+                    self.finish(reason);
+                    let _ = done.send(());
+                    return;
+                }
+                Err(RecvTimeoutError::Timeout) => self.flush(),
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.finish("queue_closed");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, reason: &str) {
+        let c = self.counters;
+        let summary = Summary {
+            classes_loaded: c.classes_loaded.load(Ordering::Relaxed),
+            seen: c.seen.load(Ordering::Relaxed),
+            captured: c.captured.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+            stack_errors: c.stack_errors.load(Ordering::Relaxed),
+            t_ns: self.clock.elapsed_ns(),
+            end_wall_ms: Clock::wall_ms(),
+            reason: reason.to_string(),
+        };
+        self.write(&Record::Summary(summary));
+        self.flush();
+    }
+
+    pub fn write_class(&mut self, class: CapturedClass) {
+        if self.failed {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let stack = self.stack_id(class.frames);
+        self.seq += 1;
+        let record = Record::Class(ClassDefined {
+            seq: self.seq,
+            name: class.name,
+            kind: class.kind,
+            loader: LoaderRef {
+                id: class.loader_id,
+                type_name: class.loader_type.to_string(),
+            },
+            hidden: class.hidden,
+            thread: class.thread.to_string(),
+            t_ns: class.t_ns,
+            wall_ms: class.wall_ms,
+            event: class.trigger,
+            stack,
+        });
+        if self.write(&record) {
+            self.counters.captured.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn stack_id(&mut self, frames: Box<[RawFrame]>) -> u64 {
+        if frames.is_empty() {
+            return NO_STACK;
+        }
+        if let Some(&id) = self.stacks.get(&frames) {
+            return id;
+        }
+        if self.stacks.len() >= MAX_STACKS {
+            self.stacks.clear();
+        }
+        let id = self.next_stack;
+        self.next_stack += 1;
+        let resolved: Vec<Frame> = frames.iter().map(|f| self.frame(f)).collect();
+        self.write(&Record::Stack(StackTrace {
+            id,
+            frames: resolved,
+        }));
+        self.stacks.insert(frames, id);
+        id
+    }
+
+    fn frame(&mut self, raw: &RawFrame) -> Frame {
+        if self.methods.len() >= MAX_METHODS {
+            self.methods.clear();
+        }
+        let resolver = &mut self.resolver;
+        let method = self.methods.entry(raw.method).or_insert_with(|| {
+            resolver
+                .resolve(raw.method)
+                .map(|info: MethodInfo| ResolvedMethod {
+                    class: internal_name_from_signature(&info.class_signature)
+                        .map(binary_name)
+                        .unwrap_or(info.class_signature),
+                    name: info.name,
+                    descriptor: info.descriptor,
+                    file: info.source_file,
+                    lines: info.lines,
+                })
+        });
+        match method {
+            Some(m) => Frame {
+                class: m.class.clone(),
+                method: m.name.clone(),
+                sig: m.descriptor.clone(),
+                line: m.line_at(raw.location),
+                file: m.file.clone(),
+            },
+            // The method's class was unloaded before we could resolve it.
+            None => Frame {
+                class: "<unresolved>".into(),
+                method: "<unresolved>".into(),
+                sig: String::new(),
+                line: None,
+                file: None,
+            },
+        }
+    }
+
+    /// Writes one line; after the first I/O error, says so once and stops
+    /// writing (the JVM carries on).
+    fn write(&mut self, record: &Record) -> bool {
+        if self.failed {
+            return false;
+        }
+        let result = serde_json::to_writer(&mut self.out, record)
+            .map_err(io::Error::from)
+            .and_then(|()| self.out.write_all(b"\n"));
+        self.check(result)
+    }
+
+    fn flush(&mut self) {
+        self.last_flush = Instant::now();
+        if !self.failed {
+            let result = self.out.flush();
+            self.check(result);
+        }
+    }
+
+    fn check(&mut self, result: io::Result<()>) -> bool {
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                self.failed = true;
+                eprintln!(
+                    "metascope: cannot write the recording to {}: {e}; recording stopped, the JVM continues",
+                    self.out_name
+                );
+                false
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::MethodId;
+
+    struct FakeResolver;
+    impl MethodResolver for FakeResolver {
+        fn resolve(&mut self, method: MethodId) -> Option<MethodInfo> {
+            match method {
+                m if m == MethodId::for_test(1) => Some(MethodInfo {
+                    class_signature: "Lcom/acme/BeanCopier;".into(),
+                    name: "copy".into(),
+                    descriptor: "(Ljava/lang/Object;)V".into(),
+                    source_file: Some("BeanCopier.java".into()),
+                    lines: vec![(0, 10), (5, 11), (9, 14)],
+                }),
+                _ => None,
+            }
+        }
+    }
+
+    fn class(frames: Vec<RawFrame>) -> CapturedClass {
+        CapturedClass {
+            name: "jdk.internal.reflect.GeneratedMethodAccessor1".into(),
+            kind: ClassKind::ReflectionAccessor,
+            loader_id: 3,
+            loader_type: Arc::from("jdk.internal.reflect.DelegatingClassLoader"),
+            hidden: false,
+            thread: Arc::from("main"),
+            t_ns: 1,
+            wall_ms: 2,
+            trigger: ClassEvent::Load,
+            frames: frames.into_boxed_slice(),
+        }
+    }
+
+    fn frames(location: i64) -> Vec<RawFrame> {
+        vec![
+            RawFrame {
+                method: MethodId::for_test(2),
+                location: -1,
+            },
+            RawFrame {
+                method: MethodId::for_test(1),
+                location,
+            },
+        ]
+    }
+
+    fn header() -> Header {
+        Header {
+            schema: metascope_events::SCHEMA_VERSION,
+            agent_version: "test".into(),
+            pid: 1,
+            java_version: "17".into(),
+            java_vm_name: "vm".into(),
+            start_wall_ms: 0,
+            options: metascope_events::AgentOptions {
+                out: "x".into(),
+                depth: 64,
+                mode: metascope_events::CaptureMode::Dynamic,
+                include: vec![],
+                queue: 4,
+            },
+        }
+    }
+
+    #[test]
+    fn stacks_are_written_once_and_lines_resolved() {
+        let counters = Counters::default();
+        let clock = Clock::start();
+        let (tx, rx) = crossbeam_channel::bounded(8);
+        let mut out = Vec::new();
+        tx.send(Message::Class(class(frames(6)))).unwrap();
+        tx.send(Message::Class(class(frames(6)))).unwrap();
+        tx.send(Message::Class(class(frames(9)))).unwrap();
+        tx.send(Message::Class(class(vec![]))).unwrap();
+        let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+        tx.send(Message::Finish {
+            reason: "vm_death",
+            done: done_tx,
+        })
+        .unwrap();
+        Writer::new(&mut out, "x".into(), FakeResolver, &counters, &clock).run(&header(), &rx);
+        done_rx.try_recv().unwrap();
+        let records: Vec<Record> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let kinds: Vec<&str> = records
+            .iter()
+            .map(|r| match r {
+                Record::Header(_) => "header",
+                Record::Stack(_) => "stack",
+                Record::Class(_) => "class",
+                Record::Summary(_) => "summary",
+                Record::Unknown => "unknown",
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            ["header", "stack", "class", "class", "stack", "class", "class", "summary"]
+        );
+        let Record::Stack(first) = &records[1] else {
+            unreachable!()
+        };
+        assert_eq!(first.frames[0].class, "<unresolved>");
+        assert_eq!(first.frames[1].class, "com.acme.BeanCopier");
+        assert_eq!(first.frames[1].line, Some(11));
+        let Record::Stack(second) = &records[4] else {
+            unreachable!()
+        };
+        assert_eq!(second.frames[1].line, Some(14));
+        let Record::Class(last) = &records[6] else {
+            unreachable!()
+        };
+        assert_eq!((last.seq, last.stack), (4, NO_STACK));
+        let Record::Summary(summary) = &records[7] else {
+            unreachable!()
+        };
+        assert_eq!(summary.captured, 4);
+        assert_eq!(summary.reason, "vm_death");
+    }
+
+    struct FailingSink;
+    impl Write for FailingSink {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "No space left on device",
+            ))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_full_disk_counts_drops_instead_of_failing() {
+        let counters = Counters::default();
+        let clock = Clock::start();
+        let mut writer = Writer::new(FailingSink, "x".into(), FakeResolver, &counters, &clock);
+        writer.write_class(class(frames(1)));
+        writer.write_class(class(frames(1)));
+        assert_eq!(counters.dropped.load(Ordering::Relaxed), 2);
+        assert_eq!(counters.captured.load(Ordering::Relaxed), 0);
+    }
+}
