@@ -236,6 +236,8 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                 sig: m.descriptor.clone(),
                 line: m.line_at(raw.location),
                 file: m.file.clone(),
+                // JVMTI reports location -1 for native frames.
+                native: raw.location < 0,
             },
             // The method's class was unloaded before we could resolve it.
             None => Frame {
@@ -244,6 +246,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                 sig: String::new(),
                 line: None,
                 file: None,
+                native: false,
             },
         }
     }

@@ -1,1 +1,113 @@
-fn main() {}
+//! `metascope`: finds the line of your code that keeps defining classes
+//! when Metaspace grows.
+
+mod callsite;
+mod cli;
+mod demo;
+mod grouping;
+mod launch;
+mod recording;
+mod report;
+mod text_report;
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use crate::callsite::Libraries;
+use crate::cli::{Cli, Command, Format, ReportOptions, RunArgs};
+use crate::recording::{ReadOptions, Recording};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Report(args) => print_report(&args.file, &args.options).map(|()| 0),
+        Command::Run(args) => run(args),
+        Command::Demo(args) => demo::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("metascope: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reads the recording and prints the report to stdout.
+pub fn print_report(file: &Path, options: &ReportOptions) -> Result<()> {
+    let libraries = Libraries::with_extra(&options.libraries);
+    let read = ReadOptions {
+        libraries: libraries.clone(),
+        all_kinds: options.all_kinds,
+    };
+    let recording = Recording::read(file, &read)?;
+    let report = report::build(&recording, options.top, &libraries);
+    let stdout = std::io::stdout();
+    let text = match options.format {
+        Format::Text => text_report::render(&report, stdout.is_terminal()),
+        Format::Json => report::to_json(&report),
+    };
+    let mut out = stdout.lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        // `metascope report x | head` is fine.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write the report to stdout"),
+    }
+}
+
+/// `metascope run`: the JVM under the agent, then the report. Returns the
+/// JVM's exit code.
+fn run(args: RunArgs) -> Result<i32> {
+    let output = args.output.clone().unwrap_or_else(launch::default_output);
+    run_java_and_report(
+        args.java,
+        &output,
+        args.agent.as_deref(),
+        args.agent_opts.as_deref(),
+        &args.report,
+    )
+}
+
+/// Shared by `run` and `demo`: start `java_argv` under the agent writing to
+/// `output`, wait, report. Returns the JVM's exit code.
+pub fn run_java_and_report(
+    java_argv: Vec<OsString>,
+    output: &Path,
+    agent: Option<&Path>,
+    agent_opts: Option<&str>,
+    report: &ReportOptions,
+) -> Result<i32> {
+    let agent = launch::find_agent(agent)?;
+    let output: PathBuf = std::path::absolute(output)
+        .with_context(|| format!("cannot resolve the output path {}", output.display()))?;
+    let option = launch::agentpath_option(&agent, &output, agent_opts)?;
+    // A stale file from an earlier run must not be reported as this one.
+    if output.exists() {
+        std::fs::remove_file(&output)
+            .with_context(|| format!("cannot replace the existing {}", output.display()))?;
+    }
+    let command = launch::java_command(&java_argv, option)?;
+
+    eprintln!("metascope: recording to {}", output.display());
+    let exit = launch::run_jvm(command)?;
+
+    if !launch::recording_written(&output) {
+        eprintln!(
+            "metascope: no recording in {}: the JVM exited with code {} before the agent started \
+             (if a `metascope:` line above rejects an option, fix --agent-opts)",
+            output.display(),
+            exit.code
+        );
+        return Ok(exit.code);
+    }
+    eprintln!("metascope: recording in {}", output.display());
+    let _ = std::io::stdout().flush();
+    println!();
+    print_report(&output, report)?;
+    Ok(exit.code)
+}

@@ -93,6 +93,13 @@ pub struct Frame {
     /// Source file name from the class file, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// A native method (no bytecode, so no line). Absent means false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub native: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Why the agent captured a class. Decided by the agent's classifier.

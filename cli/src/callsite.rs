@@ -1,0 +1,703 @@
+//! Call-site attribution: which line of application code caused a class to
+//! be defined, and through which library it got there.
+//!
+//! Pure functions over a captured stack (innermost frame first). Nothing here
+//! reads files or prints.
+
+use metascope_events::Frame;
+
+/// Packages whose frames are JDK machinery: never the application's line.
+const JDK_PREFIXES: &[&str] = &["java.", "javax.", "jdk.", "sun.", "com.sun."];
+
+/// Markers of classes generated at run time into arbitrary packages (lambda
+/// classes, CGLIB/ByteBuddy/Javassist subclasses, Hibernate proxies). Their
+/// frames are machinery even when they sit in the application's package.
+const GENERATED_MARKERS: &[&str] = &[
+    "$$Lambda",
+    "$$EnhancerBy",
+    "$$FastClassBy",
+    "$$SpringCGLIB$$",
+    "$$_javassist_",
+    "$$_jvst",
+    "$ByteBuddy$",
+    "$HibernateProxy$",
+    "$MockitoMock$",
+];
+
+/// Built-in library prefixes: frameworks and generators whose frames sit
+/// between the application and the define point.
+const BUILTIN_LIBRARIES: &[&str] = &[
+    // Spring (beans, AOP, its repackaged CGLIB, SpEL)
+    "org.springframework.",
+    // Apache Commons BeanUtils / Lang / JEXL / Proxy
+    "org.apache.commons.beanutils.",
+    "org.apache.commons.lang.",
+    "org.apache.commons.lang3.",
+    "org.apache.commons.jexl.",
+    "org.apache.commons.jexl2.",
+    "org.apache.commons.jexl3.",
+    "org.apache.commons.proxy.",
+    // Groovy
+    "groovy.",
+    "org.codehaus.groovy.",
+    "org.apache.groovy.",
+    // Script engines: Rhino, Nashorn (JDK and standalone), JRuby, Jython
+    "org.mozilla.javascript.",
+    "jdk.nashorn.",
+    "org.openjdk.nashorn.",
+    "org.jruby.",
+    "org.python.",
+    // Bytecode generators
+    "net.sf.cglib.",
+    "javassist.",
+    "net.bytebuddy.",
+    "org.objectweb.asm.",
+    "org.codehaus.janino.",
+    "org.codehaus.commons.compiler.",
+    "com.esotericsoftware.reflectasm.",
+    // Serialization / mapping
+    "com.alibaba.fastjson.",
+    "com.alibaba.fastjson2.",
+    "com.fasterxml.jackson.",
+    "org.codehaus.jackson.",
+    "com.google.gson.",
+    "com.thoughtworks.xstream.",
+    "com.esotericsoftware.kryo.",
+    "org.dozer.",
+    "com.github.dozermapper.",
+    "org.modelmapper.",
+    "org.mapstruct.",
+    // Persistence / DI / web services
+    "org.hibernate.",
+    "org.eclipse.persistence.",
+    "org.apache.openjpa.",
+    "org.apache.ibatis.",
+    "org.mybatis.",
+    "com.google.inject.",
+    "com.google.common.",
+    "org.jboss.weld.",
+    "org.aspectj.",
+    "org.codehaus.xfire.",
+    "org.apache.cxf.",
+    "org.glassfish.jersey.",
+    "jakarta.",
+    // Templates and expression languages
+    "org.apache.velocity.",
+    "freemarker.",
+    "org.thymeleaf.",
+    "org.mvel2.",
+    "ognl.",
+    "org.apache.el.",
+    "org.apache.jasper.",
+    // Other JVM languages' runtimes
+    "kotlin.",
+    "scala.",
+    "clojure.",
+];
+
+/// Which libraries count as "known": the built-ins plus user `--library`
+/// prefixes.
+#[derive(Debug, Clone)]
+pub struct Libraries {
+    prefixes: Vec<String>,
+}
+
+impl Default for Libraries {
+    fn default() -> Self {
+        Self::with_extra(&[])
+    }
+}
+
+impl Libraries {
+    /// Built-ins plus `extra`. A user prefix may be a package (`com.acme.fw`
+    /// or `com.acme.fw.`) or a class name; `com.acme.fw` matches
+    /// `com.acme.fw.X` and `com.acme.fw$Inner` but not `com.acme.fwx.X`.
+    pub fn with_extra(extra: &[String]) -> Self {
+        let mut prefixes: Vec<String> = BUILTIN_LIBRARIES.iter().map(|p| p.to_string()).collect();
+        prefixes.extend(
+            extra
+                .iter()
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty()),
+        );
+        Self { prefixes }
+    }
+
+    pub fn contains(&self, class: &str) -> bool {
+        self.prefixes.iter().any(|p| prefix_matches(p, class))
+    }
+}
+
+fn prefix_matches(prefix: &str, class: &str) -> bool {
+    if prefix.ends_with('.') || prefix.ends_with('$') {
+        return class.starts_with(prefix);
+    }
+    match class.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with('.') || rest.starts_with('$'),
+        None => false,
+    }
+}
+
+/// JDK classes and run-time generated frames (accessors, lambdas, proxies,
+/// enhancer subclasses).
+pub fn is_jdk_machinery(class: &str) -> bool {
+    JDK_PREFIXES.iter().any(|p| class.starts_with(p))
+        || GENERATED_MARKERS.iter().any(|m| class.contains(m))
+        || simple_name(class).starts_with("$Proxy")
+}
+
+/// `com.acme.Foo$Bar` -> `Foo$Bar`.
+pub fn simple_name(class: &str) -> &str {
+    class.rsplit('.').next().unwrap_or(class)
+}
+
+/// What one frame of a stack is, from the attribution's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameRole {
+    /// JDK or generated machinery between the define point and the app.
+    Jdk,
+    /// A known library frame between the define point and the app.
+    Library,
+    /// A class loader's own define/load helper, part of the entry.
+    LoaderHelper,
+    /// The library entry (also one of the roles above before marking).
+    LibraryEntry,
+    /// The application frame blamed for the definition.
+    Application,
+    /// Anything outward of the application frame.
+    Caller,
+}
+
+impl FrameRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FrameRole::Jdk => "jdk",
+            FrameRole::Library => "library",
+            FrameRole::LoaderHelper => "loader_helper",
+            FrameRole::LibraryEntry => "library_entry",
+            FrameRole::Application => "application_frame",
+            FrameRole::Caller => "caller",
+        }
+    }
+}
+
+/// A frame as it identifies a call site (no descriptor: lines tell
+/// overloads apart well enough, and readers think in lines).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SiteFrame {
+    pub class: String,
+    pub method: String,
+    pub line: Option<u32>,
+    pub file: Option<String>,
+}
+
+impl SiteFrame {
+    pub fn from_frame(f: &Frame) -> Self {
+        Self {
+            class: f.class.clone(),
+            method: f.method.clone(),
+            line: f.line,
+            file: f.file.clone(),
+        }
+    }
+
+    /// `com.acme.orders.OrderService.toDto(OrderService.java:42)`, the way a
+    /// Java stack trace prints it.
+    pub fn display(&self) -> String {
+        format_frame(&self.class, &self.method, self.line, self.file.as_deref())
+    }
+}
+
+/// Renders a frame like `StackTraceElement.toString()`. Without a file the
+/// name is derived from the outer class; without a line only the file is
+/// shown. Schema 1 cannot tell native frames from classes compiled without
+/// line tables, so there is no `(Native Method)`.
+pub fn format_frame(class: &str, method: &str, line: Option<u32>, file: Option<&str>) -> String {
+    let derived;
+    let file = match file {
+        Some(f) => f,
+        None => {
+            let outer = simple_name(class).split('$').next().unwrap_or("");
+            if outer.is_empty() {
+                return format!("{class}.{method}(Unknown Source)");
+            }
+            derived = format!("{outer}.java");
+            if line.is_none() {
+                return format!("{class}.{method}(Unknown Source)");
+            }
+            &derived
+        }
+    };
+    match line {
+        Some(l) => format!("{class}.{method}({file}:{l})"),
+        None => format!("{class}.{method}({file})"),
+    }
+}
+
+/// The frame through which the application reached the define point,
+/// e.g. `org.springframework.beans.BeanUtils.copyProperties`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LibraryEntry {
+    pub class: String,
+    pub method: String,
+}
+
+impl LibraryEntry {
+    fn from_frame(f: &Frame) -> Self {
+        Self {
+            class: f.class.clone(),
+            method: f.method.clone(),
+        }
+    }
+
+    pub fn display(&self) -> String {
+        format!("{}.{}", self.class, self.method)
+    }
+}
+
+/// What class records are grouped by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CallSiteKey {
+    /// The usual case: a line of application code, reached via `entry`.
+    Application {
+        frame: SiteFrame,
+        entry: Option<LibraryEntry>,
+    },
+    /// Every frame was JDK, library or loader machinery (a JIT thread of a
+    /// script engine, JDK start-up lambdas, a stack cut at the depth limit).
+    /// Grouped by the outermost frame and the outermost library frame so
+    /// that no random frame gets the blame.
+    NoApplicationFrame {
+        outermost: SiteFrame,
+        entry: Option<LibraryEntry>,
+    },
+    /// The agent recorded no stack for these classes.
+    StackNotCaptured,
+}
+
+impl CallSiteKey {
+    /// Short machine-readable name of the variant.
+    pub fn attribution(&self) -> &'static str {
+        match self {
+            CallSiteKey::Application { .. } => "application",
+            CallSiteKey::NoApplicationFrame { .. } => "no_application_frame",
+            CallSiteKey::StackNotCaptured => "stack_not_captured",
+        }
+    }
+
+    pub fn entry(&self) -> Option<&LibraryEntry> {
+        match self {
+            CallSiteKey::Application { entry, .. }
+            | CallSiteKey::NoApplicationFrame { entry, .. } => entry.as_ref(),
+            CallSiteKey::StackNotCaptured => None,
+        }
+    }
+
+    /// One line naming the call site.
+    pub fn display(&self) -> String {
+        match self {
+            CallSiteKey::Application { frame, .. } => frame.display(),
+            CallSiteKey::NoApplicationFrame { outermost, .. } => {
+                format!("(no application frame) outermost {}", outermost.display())
+            }
+            CallSiteKey::StackNotCaptured => "(stack not captured)".to_string(),
+        }
+    }
+}
+
+/// The outcome of attributing one stack: the key, plus where in the stack
+/// the application frame and the library entry are (for marking samples).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribution {
+    pub key: CallSiteKey,
+    pub application_index: Option<usize>,
+    pub entry_index: Option<usize>,
+    /// Role of every frame, same order as the stack.
+    pub roles: Vec<FrameRole>,
+}
+
+/// A class loader's own helper that defines the bytes someone else decided
+/// to generate: the loader's class itself, or a `*ClassLoader`/`*Loader`
+/// method whose name says define or load.
+fn is_loader_helper(frame: &Frame, loader_type: &str) -> bool {
+    if frame.class == loader_type {
+        return true;
+    }
+    let simple = simple_name(&frame.class);
+    let method = frame.method.to_ascii_lowercase();
+    (simple.ends_with("ClassLoader") || simple.ends_with("Loader"))
+        && (method.contains("define") || method.contains("load"))
+}
+
+/// Attributes the class defined at the top of `frames` (innermost first) by
+/// a loader of type `loader_type`.
+pub fn attribute(frames: &[Frame], loader_type: &str, libraries: &Libraries) -> Attribution {
+    if frames.is_empty() {
+        return Attribution {
+            key: CallSiteKey::StackNotCaptured,
+            application_index: None,
+            entry_index: None,
+            roles: Vec::new(),
+        };
+    }
+
+    let mut roles = Vec::with_capacity(frames.len());
+    let mut application_index = None;
+    for (i, frame) in frames.iter().enumerate() {
+        // Libraries first: Nashorn lives under jdk. but is a library.
+        let role = if libraries.contains(&frame.class) {
+            FrameRole::Library
+        } else if is_jdk_machinery(&frame.class) {
+            FrameRole::Jdk
+        } else if is_loader_helper(frame, loader_type) {
+            FrameRole::LoaderHelper
+        } else {
+            application_index = Some(i);
+            break;
+        };
+        roles.push(role);
+    }
+
+    // The outermost library frame inside the app frame names the entry; with
+    // no library frame, the frame just inside the app frame does (Method.invoke,
+    // Proxy.newProxyInstance, the loader's define helper).
+    let inside = application_index.unwrap_or(frames.len());
+    let entry_index = roles[..inside]
+        .iter()
+        .rposition(|r| *r == FrameRole::Library)
+        .or_else(|| application_index.and_then(|i| i.checked_sub(1)));
+    let entry = entry_index.map(|i| LibraryEntry::from_frame(&frames[i]));
+
+    if let Some(i) = entry_index {
+        roles[i] = FrameRole::LibraryEntry;
+    }
+    let key = match application_index {
+        Some(i) => {
+            roles.push(FrameRole::Application);
+            roles.resize(frames.len(), FrameRole::Caller);
+            CallSiteKey::Application {
+                frame: SiteFrame::from_frame(&frames[i]),
+                entry,
+            }
+        }
+        None => CallSiteKey::NoApplicationFrame {
+            outermost: SiteFrame::from_frame(frames.last().expect("non-empty")),
+            entry,
+        },
+    };
+    Attribution {
+        key,
+        application_index,
+        entry_index,
+        roles,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Builds a frame; `line` 0 means "no line".
+    pub(crate) fn frame(class: &str, method: &str, line: u32) -> Frame {
+        Frame {
+            class: class.into(),
+            method: method.into(),
+            sig: "()V".into(),
+            line: (line > 0).then_some(line),
+            file: None,
+            native: false,
+        }
+    }
+
+    /// A JDK 17 reflection accessor generated under Spring's copyProperties.
+    pub(crate) fn spring_copy_properties_stack() -> Vec<Frame> {
+        vec![
+            frame("jdk.internal.reflect.ClassDefiner", "defineClass", 63),
+            frame("jdk.internal.reflect.MethodAccessorGenerator$1", "run", 400),
+            frame("jdk.internal.reflect.MethodAccessorGenerator$1", "run", 394),
+            frame("java.security.AccessController", "doPrivileged", 318),
+            frame(
+                "jdk.internal.reflect.MethodAccessorGenerator",
+                "generate",
+                393,
+            ),
+            frame(
+                "jdk.internal.reflect.MethodAccessorGenerator",
+                "generateMethod",
+                75,
+            ),
+            frame(
+                "jdk.internal.reflect.NativeMethodAccessorImpl",
+                "invoke",
+                53,
+            ),
+            frame(
+                "jdk.internal.reflect.DelegatingMethodAccessorImpl",
+                "invoke",
+                43,
+            ),
+            frame("java.lang.reflect.Method", "invoke", 568),
+            frame("org.springframework.beans.BeanUtils", "copyProperties", 627),
+            frame("org.springframework.beans.BeanUtils", "copyProperties", 588),
+            Frame {
+                file: Some("OrderService.java".into()),
+                ..frame("com.acme.orders.OrderService", "toDto", 42)
+            },
+            frame("com.acme.Main", "main", 17),
+        ]
+    }
+
+    fn app(key: &CallSiteKey) -> (&SiteFrame, Option<&LibraryEntry>) {
+        match key {
+            CallSiteKey::Application { frame, entry } => (frame, entry.as_ref()),
+            other => panic!("expected an application frame, got {other:?}"),
+        }
+    }
+
+    const DELEGATING: &str = "jdk.internal.reflect.DelegatingClassLoader";
+
+    #[test]
+    fn spring_bean_utils_reflection_blames_the_caller_of_copy_properties() {
+        let stack = spring_copy_properties_stack();
+        let a = attribute(&stack, DELEGATING, &Libraries::default());
+        let (frame, entry) = app(&a.key);
+        assert_eq!(
+            frame.display(),
+            "com.acme.orders.OrderService.toDto(OrderService.java:42)"
+        );
+        // The outermost Spring frame, not the inner overload.
+        assert_eq!(
+            entry.unwrap().display(),
+            "org.springframework.beans.BeanUtils.copyProperties"
+        );
+        assert_eq!(a.entry_index, Some(10));
+        assert_eq!(a.application_index, Some(11));
+        assert_eq!(a.roles[9], FrameRole::Library);
+        assert_eq!(a.roles[10], FrameRole::LibraryEntry);
+        assert_eq!(a.roles[12], FrameRole::Caller);
+        assert_eq!(a.roles.len(), stack.len());
+    }
+
+    #[test]
+    fn direct_method_invoke_has_method_invoke_as_entry() {
+        let stack = vec![
+            frame("jdk.internal.reflect.ClassDefiner", "defineClass", 63),
+            frame(
+                "jdk.internal.reflect.MethodAccessorGenerator",
+                "generate",
+                393,
+            ),
+            frame(
+                "jdk.internal.reflect.NativeMethodAccessorImpl",
+                "invoke",
+                53,
+            ),
+            frame(
+                "jdk.internal.reflect.DelegatingMethodAccessorImpl",
+                "invoke",
+                43,
+            ),
+            frame("java.lang.reflect.Method", "invoke", 568),
+            frame("com.acme.rules.RuleRunner", "fire", 88),
+            frame("com.acme.Main", "main", 12),
+        ];
+        let a = attribute(&stack, DELEGATING, &Libraries::default());
+        let (frame, entry) = app(&a.key);
+        assert_eq!(
+            frame.display(),
+            "com.acme.rules.RuleRunner.fire(RuleRunner.java:88)"
+        );
+        assert_eq!(entry.unwrap().display(), "java.lang.reflect.Method.invoke");
+    }
+
+    #[test]
+    fn custom_loader_helper_frame_is_part_of_the_entry() {
+        let stack = vec![
+            frame("java.lang.ClassLoader", "defineClass1", 0),
+            frame("java.lang.ClassLoader", "defineClass", 1012),
+            frame("java.lang.ClassLoader", "defineClass", 874),
+            frame("com.acme.demo.codegen.DynamicClassLoader", "define", 31),
+            frame("com.acme.demo.codegen.RuleCompiler", "compile", 120),
+            frame("com.acme.demo.Main", "main", 40),
+        ];
+        let a = attribute(
+            &stack,
+            "com.acme.demo.codegen.DynamicClassLoader",
+            &Libraries::default(),
+        );
+        let (frame, entry) = app(&a.key);
+        assert_eq!(frame.class, "com.acme.demo.codegen.RuleCompiler");
+        assert_eq!(frame.line, Some(120));
+        assert_eq!(
+            entry.unwrap().display(),
+            "com.acme.demo.codegen.DynamicClassLoader.define"
+        );
+        assert_eq!(a.roles[3], FrameRole::LibraryEntry);
+
+        // Same helper when the class came from another loader instance type:
+        // the name still says it is a loader's define helper.
+        let a = attribute(&stack, "some.other.Loader", &Libraries::default());
+        assert_eq!(app(&a.key).0.class, "com.acme.demo.codegen.RuleCompiler");
+
+        // A loader-named class whose method does something else is the app.
+        let mut odd = stack.clone();
+        odd[3].method = "warmUp".into();
+        let a = attribute(&odd, "some.other.Loader", &Libraries::default());
+        assert_eq!(
+            app(&a.key).0.class,
+            "com.acme.demo.codegen.DynamicClassLoader"
+        );
+    }
+
+    #[test]
+    fn proxy_has_new_proxy_instance_as_entry() {
+        let stack = vec![
+            frame("java.lang.System$2", "defineClass", 2307),
+            frame(
+                "java.lang.reflect.Proxy$ProxyBuilder",
+                "defineProxyClass",
+                539,
+            ),
+            frame("java.lang.reflect.Proxy$ProxyBuilder", "build", 645),
+            frame(
+                "java.lang.reflect.Proxy",
+                "lambda$getProxyConstructor$1",
+                429,
+            ),
+            frame(
+                "jdk.internal.loader.AbstractClassLoaderValue",
+                "computeIfAbsent",
+                329,
+            ),
+            frame("java.lang.reflect.Proxy", "getProxyConstructor", 427),
+            frame("java.lang.reflect.Proxy", "newProxyInstance", 1037),
+            frame("com.acme.audit.AuditingFactory", "wrap", 23),
+            frame("com.acme.Main", "main", 9),
+        ];
+        let a = attribute(
+            &stack,
+            "jdk.internal.loader.ClassLoaders$AppClassLoader",
+            &Libraries::default(),
+        );
+        let (frame, entry) = app(&a.key);
+        assert_eq!(
+            frame.display(),
+            "com.acme.audit.AuditingFactory.wrap(AuditingFactory.java:23)"
+        );
+        assert_eq!(
+            entry.unwrap().display(),
+            "java.lang.reflect.Proxy.newProxyInstance"
+        );
+    }
+
+    #[test]
+    fn no_application_frame_is_grouped_by_outermost_frame_never_a_random_one() {
+        let stack = vec![
+            frame("java.lang.ClassLoader", "defineClass", 1012),
+            frame("org.jruby.util.OneShotClassLoader", "defineClass", 40),
+            frame("org.jruby.compiler.JITCompiler$Task", "run", 210),
+            frame("java.util.concurrent.ThreadPoolExecutor", "runWorker", 1136),
+            frame("java.util.concurrent.ThreadPoolExecutor$Worker", "run", 635),
+            frame("java.lang.Thread", "run", 833),
+        ];
+        let a = attribute(
+            &stack,
+            "org.jruby.util.OneShotClassLoader",
+            &Libraries::default(),
+        );
+        match &a.key {
+            CallSiteKey::NoApplicationFrame { outermost, entry } => {
+                assert_eq!(outermost.class, "java.lang.Thread");
+                assert_eq!(
+                    entry.as_ref().unwrap().display(),
+                    "org.jruby.compiler.JITCompiler$Task.run"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(a.key.display().starts_with("(no application frame)"));
+        assert_eq!(a.application_index, None);
+        assert!(a.roles.iter().all(|r| *r != FrameRole::Application));
+    }
+
+    #[test]
+    fn empty_stack_is_not_captured() {
+        let a = attribute(&[], DELEGATING, &Libraries::default());
+        assert_eq!(a.key, CallSiteKey::StackNotCaptured);
+        assert_eq!(a.key.display(), "(stack not captured)");
+    }
+
+    #[test]
+    fn user_library_prefix_moves_the_blame_outward() {
+        let stack = vec![
+            frame(
+                "jdk.internal.reflect.MethodAccessorGenerator",
+                "generate",
+                393,
+            ),
+            frame("java.lang.reflect.Method", "invoke", 568),
+            frame("com.acme.platform.mapping.Mapper", "map", 50),
+            frame("com.acme.orders.OrderService", "toDto", 42),
+        ];
+        let default = attribute(&stack, DELEGATING, &Libraries::default());
+        assert_eq!(
+            app(&default.key).0.class,
+            "com.acme.platform.mapping.Mapper"
+        );
+
+        let libs = Libraries::with_extra(&["com.acme.platform".to_string()]);
+        let a = attribute(&stack, DELEGATING, &libs);
+        let (frame, entry) = app(&a.key);
+        assert_eq!(frame.class, "com.acme.orders.OrderService");
+        assert_eq!(
+            entry.unwrap().display(),
+            "com.acme.platform.mapping.Mapper.map"
+        );
+    }
+
+    #[test]
+    fn library_prefixes_match_on_package_boundaries() {
+        let libs = Libraries::with_extra(&["com.acme.fw".to_string()]);
+        assert!(libs.contains("com.acme.fw.Binder"));
+        assert!(libs.contains("com.acme.fw"));
+        assert!(libs.contains("com.acme.fw$Inner"));
+        assert!(!libs.contains("com.acme.fwx.Binder"));
+        assert!(libs.contains("com.alibaba.fastjson2.JSON"));
+        assert!(libs.contains("jdk.nashorn.internal.runtime.Context"));
+    }
+
+    #[test]
+    fn generated_frames_in_app_packages_are_machinery() {
+        assert!(is_jdk_machinery(
+            "com.acme.OrderService$$Lambda$14/0x0000000800c0b000"
+        ));
+        assert!(is_jdk_machinery(
+            "com.acme.OrderService$$EnhancerBySpringCGLIB$$1a2b"
+        ));
+        assert!(is_jdk_machinery("com.acme.$Proxy12"));
+        assert!(is_jdk_machinery(
+            "jdk.internal.reflect.GeneratedMethodAccessor7"
+        ));
+        assert!(!is_jdk_machinery("com.acme.OrderService"));
+    }
+
+    #[test]
+    fn frames_render_like_java_stack_traces() {
+        assert_eq!(
+            format_frame("a.B$C", "m", Some(3), None),
+            "a.B$C.m(B.java:3)"
+        );
+        assert_eq!(
+            format_frame("a.B", "m", Some(3), Some("B.kt")),
+            "a.B.m(B.kt:3)"
+        );
+        assert_eq!(
+            format_frame("a.B", "m", None, Some("B.java")),
+            "a.B.m(B.java)"
+        );
+        assert_eq!(
+            format_frame("a.B", "m", None, None),
+            "a.B.m(Unknown Source)"
+        );
+    }
+}

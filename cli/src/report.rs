@@ -1,0 +1,434 @@
+//! The report: one model, rendered as JSON (documented in docs/report.md)
+//! or as text (see `text_report`). Both formats come from the same model so
+//! they never disagree.
+
+use std::collections::BTreeMap;
+
+use metascope_events::{Header, Summary, NO_STACK};
+use serde::Serialize;
+
+use crate::callsite::{attribute, format_frame, CallSiteKey, Libraries, SiteFrame};
+use crate::grouping::{CallSiteStats, EXAMPLES, THREAD_CAP};
+use crate::recording::Recording;
+
+/// Version of the JSON report layout. Adding fields keeps it; removing or
+/// re-typing one bumps it.
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+/// Label of the pooled entry once a call site has more than `THREAD_CAP`
+/// distinct thread names.
+pub const OTHER_THREADS: &str = "(other threads)";
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub metascope_version: &'static str,
+    pub recording: RecordingInfo,
+    /// Call sites in the recording, before `--top`.
+    pub call_sites_total: usize,
+    pub call_sites: Vec<CallSiteReport>,
+    /// What `--top` left out.
+    pub omitted: Omitted,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RecordingInfo {
+    pub file: String,
+    /// The stream's header record as the agent wrote it.
+    pub header: Header,
+    /// The stream's summary record, `null` when the recording has none.
+    pub summary: Option<Summary>,
+    /// The summary was written: the JVM ended normally.
+    pub complete: bool,
+    /// The last line was cut off mid-write.
+    pub truncated: bool,
+    pub duration_ms: f64,
+    pub totals: Totals,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Totals {
+    /// From the summary (`null` without one): every class the JVM loaded.
+    pub classes_loaded: Option<u64>,
+    /// From the summary: classes the agent selected for capture.
+    pub seen: Option<u64>,
+    /// From the summary: selected classes lost to a full queue.
+    pub dropped: Option<u64>,
+    /// From the summary: classes recorded without a stack.
+    pub stack_errors: Option<u64>,
+    /// Class records read from the file.
+    pub captured: u64,
+    /// Classes grouped into call sites (captured minus hidden kinds).
+    pub attributed: u64,
+    /// `ordinary` classes left out (shown with `--all-kinds`).
+    pub hidden_ordinary: u64,
+    pub corrupt_lines: u64,
+    pub unknown_records: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Omitted {
+    pub call_sites: usize,
+    pub classes: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CallSiteReport {
+    pub rank: usize,
+    pub classes: u64,
+    /// `application`, `no_application_frame` or `stack_not_captured`.
+    pub attribution: &'static str,
+    /// One line naming the call site.
+    pub display: String,
+    pub application_frame: Option<FrameRef>,
+    pub library_entry: Option<EntryRef>,
+    /// Only for `no_application_frame`: the frame the site is grouped by.
+    pub outermost_frame: Option<FrameRef>,
+    pub kinds: BTreeMap<&'static str, u64>,
+    pub loaders: Vec<LoaderReport>,
+    pub threads: Vec<ThreadReport>,
+    pub first_t_ms: f64,
+    pub last_t_ms: f64,
+    pub first_wall_ms: u64,
+    pub last_wall_ms: u64,
+    pub examples: Vec<String>,
+    /// The stack of the first class of the most common kind, innermost
+    /// first; empty when none was captured.
+    pub sample_stack: Vec<StackFrameReport>,
+    /// The sample has as many frames as the agent's `depth`: outer frames
+    /// may be missing.
+    pub sample_stack_at_depth_limit: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FrameRef {
+    pub class: String,
+    pub method: String,
+    pub line: Option<u32>,
+    pub file: Option<String>,
+    pub display: String,
+}
+
+impl From<&SiteFrame> for FrameRef {
+    fn from(f: &SiteFrame) -> Self {
+        Self {
+            class: f.class.clone(),
+            method: f.method.clone(),
+            line: f.line,
+            file: f.file.clone(),
+            display: f.display(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct EntryRef {
+    pub class: String,
+    pub method: String,
+    pub display: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LoaderReport {
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Distinct loader instances of this type.
+    pub instances: usize,
+    /// `instances` stopped counting at the cap: it is a lower bound.
+    pub instances_capped: bool,
+    pub classes: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ThreadReport {
+    pub name: String,
+    pub classes: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StackFrameReport {
+    pub class: String,
+    pub method: String,
+    pub sig: String,
+    pub line: Option<u32>,
+    pub file: Option<String>,
+    pub display: String,
+    /// `jdk`, `library`, `loader_helper`, `library_entry`,
+    /// `application_frame` or `caller`.
+    pub role: &'static str,
+}
+
+/// Builds the report. `top` limits the call sites (0 = all); `libraries`
+/// must be the set the recording was read with, to mark sample stacks.
+pub fn build(recording: &Recording, top: usize, libraries: &Libraries) -> Report {
+    let total = recording.call_sites.len();
+    let shown = if top == 0 { total } else { top.min(total) };
+    let call_sites = recording.call_sites[..shown]
+        .iter()
+        .enumerate()
+        .map(|(i, site)| call_site(recording, site, i + 1, libraries))
+        .collect();
+    let omitted = &recording.call_sites[shown..];
+    let s = recording.summary.as_ref();
+    Report {
+        schema_version: REPORT_SCHEMA_VERSION,
+        metascope_version: env!("CARGO_PKG_VERSION"),
+        recording: RecordingInfo {
+            file: recording.path.display().to_string(),
+            header: recording.header.clone(),
+            summary: recording.summary.clone(),
+            complete: s.is_some(),
+            truncated: recording.truncated,
+            duration_ms: ns_to_ms(recording.duration_ns()),
+            totals: Totals {
+                classes_loaded: s.map(|s| s.classes_loaded),
+                seen: s.map(|s| s.seen),
+                dropped: s.map(|s| s.dropped),
+                stack_errors: s.map(|s| s.stack_errors),
+                captured: recording.class_records,
+                attributed: recording.attributed_classes(),
+                hidden_ordinary: recording.hidden_ordinary,
+                corrupt_lines: recording.corrupt_lines,
+                unknown_records: recording.unknown_records,
+            },
+            warnings: recording.warnings.clone(),
+        },
+        call_sites_total: total,
+        call_sites,
+        omitted: Omitted {
+            call_sites: omitted.len(),
+            classes: omitted.iter().map(|s| s.classes).sum(),
+        },
+    }
+}
+
+fn ns_to_ms(ns: u64) -> f64 {
+    // Microsecond precision is plenty and keeps the JSON short.
+    (ns / 1_000) as f64 / 1_000.0
+}
+
+fn call_site(
+    recording: &Recording,
+    site: &CallSiteStats,
+    rank: usize,
+    libraries: &Libraries,
+) -> CallSiteReport {
+    let (application_frame, outermost_frame) = match &site.key {
+        CallSiteKey::Application { frame, .. } => (Some(frame.into()), None),
+        CallSiteKey::NoApplicationFrame { outermost, .. } => (None, Some(outermost.into())),
+        CallSiteKey::StackNotCaptured => (None, None),
+    };
+
+    let mut loaders: Vec<LoaderReport> = site
+        .loaders
+        .iter()
+        .map(|(t, l)| LoaderReport {
+            type_name: t.clone(),
+            instances: l.instances.len(),
+            instances_capped: l.capped,
+            classes: l.classes,
+        })
+        .collect();
+    loaders.sort_by(|a, b| {
+        b.classes
+            .cmp(&a.classes)
+            .then_with(|| a.type_name.cmp(&b.type_name))
+    });
+
+    let mut threads: Vec<ThreadReport> = site
+        .threads
+        .iter()
+        .map(|(name, &classes)| ThreadReport {
+            name: name.clone(),
+            classes,
+        })
+        .collect();
+    threads.sort_by(|a, b| b.classes.cmp(&a.classes).then_with(|| a.name.cmp(&b.name)));
+    if site.other_thread_classes > 0 {
+        debug_assert!(site.threads.len() >= THREAD_CAP);
+        threads.push(ThreadReport {
+            name: OTHER_THREADS.to_string(),
+            classes: site.other_thread_classes,
+        });
+    }
+
+    // The dominant kind leads: its first class gives the sample stack, its
+    // names come first among the examples.
+    let dominant = site.dominant_kind();
+    let mut examples: Vec<String> = dominant
+        .map(|(_, k)| k.examples.clone())
+        .unwrap_or_default();
+    for (kind, stats) in &site.kinds {
+        if Some(*kind) != dominant.map(|(k, _)| k) {
+            examples.extend(stats.examples.iter().cloned());
+        }
+    }
+    examples.truncate(EXAMPLES);
+    let (sample_stack_id, sample_loader_type) = dominant.map_or((NO_STACK, ""), |(_, k)| {
+        (k.sample_stack, k.sample_loader_type.as_str())
+    });
+    let frames = recording
+        .stacks
+        .get(&sample_stack_id)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let roles = attribute(frames, sample_loader_type, libraries).roles;
+    let sample_stack = frames
+        .iter()
+        .zip(roles)
+        .map(|(f, role)| StackFrameReport {
+            class: f.class.clone(),
+            method: f.method.clone(),
+            sig: f.sig.clone(),
+            line: f.line,
+            file: f.file.clone(),
+            display: if f.native {
+                format!("{}.{}(Native Method)", f.class, f.method)
+            } else {
+                format_frame(&f.class, &f.method, f.line, f.file.as_deref())
+            },
+            role: role.as_str(),
+        })
+        .collect::<Vec<_>>();
+    let depth = recording.header.options.depth as usize;
+
+    CallSiteReport {
+        rank,
+        classes: site.classes,
+        attribution: site.key.attribution(),
+        display: site.key.display(),
+        application_frame,
+        library_entry: site.key.entry().map(|e| EntryRef {
+            class: e.class.clone(),
+            method: e.method.clone(),
+            display: e.display(),
+        }),
+        outermost_frame,
+        kinds: site
+            .kinds
+            .iter()
+            .map(|(k, s)| (k.as_str(), s.classes))
+            .collect(),
+        loaders,
+        threads,
+        first_t_ms: ns_to_ms(site.first_t_ns),
+        last_t_ms: ns_to_ms(site.last_t_ns),
+        first_wall_ms: site.first_wall_ms,
+        last_wall_ms: site.last_wall_ms,
+        examples,
+        sample_stack_at_depth_limit: depth > 0 && sample_stack.len() >= depth,
+        sample_stack,
+    }
+}
+
+/// The JSON report, pretty-printed with a trailing newline.
+pub fn to_json(report: &Report) -> String {
+    let mut s = serde_json::to_string_pretty(report).expect("the report model always serializes");
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recording::fixtures::bean_copier_stream;
+    use crate::recording::ReadOptions;
+    use serde_json::Value;
+
+    fn json_for(stream: &str, top: usize) -> Value {
+        let r = Recording::from_str(stream, &ReadOptions::default()).unwrap();
+        let report = build(&r, top, &Libraries::default());
+        serde_json::from_str(&to_json(&report)).unwrap()
+    }
+
+    #[test]
+    fn json_report_has_the_documented_shape() {
+        let v = json_for(&bean_copier_stream(true, 0), 10);
+        assert_eq!(v["schema_version"], 1);
+        let rec = &v["recording"];
+        assert_eq!(rec["header"]["pid"], 4242);
+        assert_eq!(rec["header"]["options"]["mode"], "dynamic");
+        assert_eq!(rec["summary"]["reason"], "vm_death");
+        assert_eq!(rec["complete"], true);
+        assert_eq!(rec["truncated"], false);
+        assert_eq!(rec["duration_ms"], 3000.0);
+        assert_eq!(rec["totals"]["classes_loaded"], 2417);
+        assert_eq!(rec["totals"]["captured"], 5);
+        assert_eq!(rec["totals"]["dropped"], 0);
+        assert_eq!(rec["warnings"], Value::Array(vec![]));
+        assert_eq!(v["call_sites_total"], 3);
+        assert_eq!(v["omitted"]["call_sites"], 0);
+
+        let top = &v["call_sites"][0];
+        assert_eq!(top["rank"], 1);
+        assert_eq!(top["classes"], 3);
+        assert_eq!(top["attribution"], "application");
+        let app = &top["application_frame"];
+        assert_eq!(app["class"], "com.acme.orders.OrderService");
+        assert_eq!(app["method"], "toDto");
+        assert_eq!(app["line"], 42);
+        assert_eq!(app["file"], "OrderService.java");
+        assert_eq!(
+            app["display"],
+            "com.acme.orders.OrderService.toDto(OrderService.java:42)"
+        );
+        assert_eq!(
+            top["library_entry"]["display"],
+            "org.springframework.beans.BeanUtils.copyProperties"
+        );
+        assert_eq!(top["outermost_frame"], Value::Null);
+        assert_eq!(top["kinds"]["reflection_accessor"], 3);
+        assert_eq!(
+            top["loaders"][0]["type"],
+            "jdk.internal.reflect.DelegatingClassLoader"
+        );
+        assert_eq!(top["loaders"][0]["instances"], 3);
+        assert_eq!(top["loaders"][0]["instances_capped"], false);
+        assert_eq!(top["threads"][0]["name"], "main");
+        assert_eq!(top["threads"][0]["classes"], 3);
+        assert_eq!(top["first_t_ms"], 250.0);
+        assert_eq!(top["last_t_ms"], 750.0);
+        assert_eq!(top["first_wall_ms"], 1_763_900_000_250u64);
+        assert_eq!(
+            top["examples"][0],
+            "jdk.internal.reflect.GeneratedMethodAccessor1"
+        );
+        let stack = top["sample_stack"].as_array().unwrap();
+        assert_eq!(stack.len(), 13);
+        assert_eq!(stack[0]["role"], "jdk");
+        assert_eq!(stack[0]["sig"], "()V");
+        assert_eq!(stack[10]["role"], "library_entry");
+        assert_eq!(stack[11]["role"], "application_frame");
+        assert_eq!(stack[12]["role"], "caller");
+        assert_eq!(top["sample_stack_at_depth_limit"], false);
+
+        let none = &v["call_sites"][2];
+        assert_eq!(none["attribution"], "stack_not_captured");
+        assert_eq!(none["application_frame"], Value::Null);
+        assert_eq!(none["sample_stack"], Value::Array(vec![]));
+    }
+
+    #[test]
+    fn top_limits_call_sites_and_counts_what_it_left_out() {
+        let v = json_for(&bean_copier_stream(true, 0), 1);
+        assert_eq!(v["call_sites"].as_array().unwrap().len(), 1);
+        assert_eq!(v["call_sites_total"], 3);
+        assert_eq!(v["omitted"]["call_sites"], 2);
+        assert_eq!(v["omitted"]["classes"], 2);
+        let all = json_for(&bean_copier_stream(true, 0), 0);
+        assert_eq!(all["call_sites"].as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn json_without_summary_has_null_totals_and_the_warning() {
+        let v = json_for(&bean_copier_stream(false, 0), 10);
+        assert_eq!(v["recording"]["complete"], false);
+        assert_eq!(v["recording"]["summary"], Value::Null);
+        assert_eq!(v["recording"]["totals"]["classes_loaded"], Value::Null);
+        assert!(v["recording"]["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("the recording has no summary"));
+    }
+}

@@ -1,0 +1,419 @@
+//! The human-readable report: title block, totals and warnings, a table of
+//! call sites, then details with a sample stack for each one shown.
+
+use std::fmt::Write as _;
+
+use comfy_table::{Attribute, Cell, CellAlignment, ContentArrangement, Table};
+
+use crate::report::{CallSiteReport, Report};
+
+/// comfy-table preset (see `comfy_table::presets`): every character blank
+/// but the header rule and its intersections.
+const HEADER_RULE_ONLY: &str = "    ────           ";
+
+/// Kinds listed in a table cell before "+N more".
+const KINDS_IN_TABLE: usize = 2;
+/// Class names listed in a details block (JSON has all kept examples).
+const EXAMPLES_IN_DETAILS: usize = 3;
+/// Threads listed in a details block before "+N more".
+const THREADS_IN_DETAILS: usize = 4;
+
+/// Renders the report. `terminal` allows a bold table header; files and
+/// pipes get plain text.
+pub fn render(report: &Report, terminal: bool) -> String {
+    let mut out = String::new();
+    title_block(&mut out, report);
+    warnings(&mut out, report);
+
+    if report.call_sites.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nNo classes to attribute. The agent captured nothing it classifies as generated at run time{}.",
+            if report.recording.totals.hidden_ordinary > 0 {
+                " (ordinary classes are hidden: add --all-kinds)"
+            } else {
+                ""
+            }
+        );
+        return out;
+    }
+
+    let _ = writeln!(
+        out,
+        "\nCall sites by classes defined ({} of {}):",
+        report.call_sites.len(),
+        report.call_sites_total
+    );
+    // comfy-table pads the last column; trailing blanks only get in the way.
+    for line in call_site_table(report, terminal).lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    if report.omitted.call_sites > 0 {
+        let _ = writeln!(
+            out,
+            "… {} more {} with {} (--top 0 shows all)",
+            thousands(report.omitted.call_sites as u64),
+            if report.omitted.call_sites == 1 {
+                "call site"
+            } else {
+                "call sites"
+            },
+            plural(report.omitted.classes, "class", "classes")
+        );
+    }
+    for site in &report.call_sites {
+        out.push('\n');
+        details(&mut out, site, report.recording.header.start_wall_ms);
+    }
+    out
+}
+
+fn title_block(out: &mut String, report: &Report) {
+    let rec = &report.recording;
+    let h = &rec.header;
+    let _ = writeln!(out, "metascope report: {}", rec.file);
+    let _ = writeln!(
+        out,
+        "  JVM       {} {}, pid {}, agent {}",
+        h.java_vm_name, h.java_version, h.pid, h.agent_version
+    );
+    let ended = match (&rec.summary, rec.truncated) {
+        (Some(s), _) => format!("ended: {}", s.reason),
+        (None, true) => "recording cut off".to_string(),
+        (None, false) => "no summary: JVM killed or still running".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "  Recorded  {}, {}, {}",
+        wall_clock(h.start_wall_ms, true),
+        duration(rec.duration_ms),
+        ended
+    );
+    let o = &h.options;
+    let include = if o.include.is_empty() {
+        String::new()
+    } else {
+        format!(" include={}", o.include.join(";"))
+    };
+    let mode = serde_json::to_value(o.mode)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "  Options   mode={mode} depth={} queue={}{include}",
+        o.depth, o.queue
+    );
+
+    let t = &rec.totals;
+    let mut classes = Vec::new();
+    if let Some(loaded) = t.classes_loaded {
+        classes.push(format!("{} loaded", thousands(loaded)));
+    }
+    classes.push(format!("{} captured", thousands(t.captured)));
+    match t.dropped {
+        Some(d) => classes.push(format!("{} dropped", thousands(d))),
+        None => classes.push("dropped unknown (no summary)".to_string()),
+    }
+    if t.hidden_ordinary > 0 {
+        classes.push(format!(
+            "{} ordinary hidden (--all-kinds shows them)",
+            thousands(t.hidden_ordinary)
+        ));
+    }
+    let _ = writeln!(out, "  Classes   {}", classes.join(" · "));
+}
+
+fn warnings(out: &mut String, report: &Report) {
+    if report.recording.warnings.is_empty() {
+        return;
+    }
+    out.push('\n');
+    for w in &report.recording.warnings {
+        let _ = writeln!(out, "⚠ {w}");
+    }
+}
+
+fn call_site_table(report: &Report, terminal: bool) -> Table {
+    let mut table = Table::new();
+    // Only a rule under the header: compact, and greppable row by row.
+    table.load_preset(HEADER_RULE_ONLY);
+    // Never wrap: a frame broken mid-name is worse than a long line.
+    table.set_content_arrangement(ContentArrangement::Disabled);
+    if !terminal {
+        // No styling at all: the output goes to a file or a pipe.
+        table.force_no_tty();
+    }
+    let header = [
+        "#",
+        "Classes",
+        "Kinds",
+        "Application frame",
+        "Library entry",
+    ];
+    table.set_header(header.iter().map(|h| {
+        let cell = Cell::new(h);
+        if terminal {
+            cell.add_attribute(Attribute::Bold)
+        } else {
+            cell
+        }
+    }));
+    for site in &report.call_sites {
+        table.add_row(vec![
+            Cell::new(site.rank),
+            Cell::new(thousands(site.classes)),
+            Cell::new(kinds_cell(site)),
+            Cell::new(&site.display),
+            Cell::new(
+                site.library_entry
+                    .as_ref()
+                    .map_or("-", |e| e.display.as_str()),
+            ),
+        ]);
+    }
+    for column in [0, 1] {
+        if let Some(c) = table.column_mut(column) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    table
+}
+
+/// Kinds by count, e.g. `reflection_accessor 2,913, proxy 4`.
+fn sorted_kinds(site: &CallSiteReport) -> Vec<(&str, u64)> {
+    let mut kinds: Vec<(&str, u64)> = site.kinds.iter().map(|(k, n)| (*k, *n)).collect();
+    kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    kinds
+}
+
+fn kinds_cell(site: &CallSiteReport) -> String {
+    let kinds = sorted_kinds(site);
+    if kinds.len() == 1 {
+        return kinds[0].0.to_string();
+    }
+    let mut cell: Vec<String> = kinds
+        .iter()
+        .take(KINDS_IN_TABLE)
+        .map(|(k, n)| format!("{k} {}", thousands(*n)))
+        .collect();
+    if kinds.len() > KINDS_IN_TABLE {
+        cell.push(format!("+{} more", kinds.len() - KINDS_IN_TABLE));
+    }
+    cell.join(", ")
+}
+
+fn details(out: &mut String, site: &CallSiteReport, start_wall_ms: u64) {
+    let _ = writeln!(
+        out,
+        "#{}  {}  {}",
+        site.rank,
+        plural(site.classes, "class", "classes"),
+        site.display
+    );
+    if let Some(e) = &site.library_entry {
+        let _ = writeln!(out, "    via       {}", e.display);
+    }
+    let kinds: Vec<String> = sorted_kinds(site)
+        .iter()
+        .map(|(k, n)| format!("{k} {}", thousands(*n)))
+        .collect();
+    let _ = writeln!(out, "    kinds     {}", kinds.join(", "));
+    for (i, l) in site.loaders.iter().enumerate() {
+        let label = if i == 0 { "loaders" } else { "" };
+        let instances = format!(
+            "{}{}",
+            if l.instances_capped { "≥" } else { "" },
+            plural(l.instances as u64, "instance", "instances")
+        );
+        let _ = writeln!(
+            out,
+            "    {label:<9} {} ({instances}, {})",
+            l.type_name,
+            plural(l.classes, "class", "classes")
+        );
+    }
+    let mut threads: Vec<String> = site
+        .threads
+        .iter()
+        .take(THREADS_IN_DETAILS)
+        .map(|t| format!("{} ({})", t.name, thousands(t.classes)))
+        .collect();
+    if site.threads.len() > THREADS_IN_DETAILS {
+        threads.push(format!("+{} more", site.threads.len() - THREADS_IN_DETAILS));
+    }
+    let _ = writeln!(out, "    threads   {}", threads.join(", "));
+    let same_day =
+        wall_clock(site.first_wall_ms, true)[..10] == wall_clock(start_wall_ms, true)[..10];
+    let when = if site.first_wall_ms == site.last_wall_ms {
+        format!(
+            "+{}   ({})",
+            duration(site.first_t_ms),
+            wall_clock(site.first_wall_ms, !same_day)
+        )
+    } else {
+        // One "UTC" for the pair.
+        let first = wall_clock(site.first_wall_ms, !same_day);
+        format!(
+            "+{} … +{}   ({} … {})",
+            duration(site.first_t_ms),
+            duration(site.last_t_ms),
+            first.trim_end_matches(" UTC"),
+            wall_clock(site.last_wall_ms, !same_day)
+        )
+    };
+    let _ = writeln!(out, "    when      {when}");
+    let mut examples = site
+        .examples
+        .iter()
+        .take(EXAMPLES_IN_DETAILS)
+        .cloned()
+        .collect::<Vec<_>>();
+    if site.classes as usize > examples.len() {
+        examples.push("…".to_string());
+    }
+    let _ = writeln!(out, "    examples  {}", examples.join(", "));
+
+    if site.sample_stack.is_empty() {
+        let _ = writeln!(out, "    (no stack was captured for these classes)");
+        return;
+    }
+    let _ = writeln!(out, "    sample stack, innermost first:");
+    for f in &site.sample_stack {
+        let (mark, note) = match f.role {
+            "application_frame" => ("→", "   ← application frame"),
+            "library_entry" => (" ", "   ← library entry"),
+            _ => (" ", ""),
+        };
+        let _ = writeln!(out, "    {mark} {}{note}", f.display);
+    }
+    if site.sample_stack_at_depth_limit {
+        let _ = writeln!(
+            out,
+            "      (stack cut at the agent's depth limit; outer frames are missing: raise depth=)"
+        );
+    }
+}
+
+/// `1 class`, `2,913 classes`.
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
+/// `1234567` -> `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let groups: Vec<&str> = digits
+        .as_bytes()
+        .rchunks(3)
+        .rev()
+        .map(|g| std::str::from_utf8(g).expect("ASCII digits"))
+        .collect();
+    groups.join(",")
+}
+
+/// A length in milliseconds, e.g. `850 ms`, `12.40 s`, `3m 07s`, `1h 02m`.
+pub fn duration(ms: f64) -> String {
+    if ms < 1_000.0 {
+        format!("{ms:.0} ms")
+    } else if ms < 60_000.0 {
+        format!("{:.2} s", ms / 1_000.0)
+    } else {
+        let s = (ms / 1_000.0).round() as u64;
+        if s < 3_600 {
+            format!("{}m {:02}s", s / 60, s % 60)
+        } else {
+            format!("{}h {:02}m", s / 3_600, (s % 3_600) / 60)
+        }
+    }
+}
+
+/// Milliseconds since the epoch as UTC: `2025-11-23 12:13:20.250 UTC`, or
+/// only the time of day when `with_date` is false.
+pub fn wall_clock(ms: u64, with_date: bool) -> String {
+    let secs = ms / 1_000;
+    let (h, m, s) = ((secs / 3_600) % 24, (secs / 60) % 60, secs % 60);
+    let time = format!("{h:02}:{m:02}:{s:02}.{:03} UTC", ms % 1_000);
+    if !with_date {
+        return time;
+    }
+    let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
+    format!("{y:04}-{mo:02}-{d:02} {time}")
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
+/// algorithm), so the report needs no date-time crate.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::callsite::Libraries;
+    use crate::recording::fixtures::bean_copier_stream;
+    use crate::recording::{ReadOptions, Recording};
+    use crate::report::build;
+
+    fn text_for(stream: &str, top: usize) -> String {
+        let r = Recording::from_str(stream, &ReadOptions::default()).unwrap();
+        render(&build(&r, top, &Libraries::default()), false)
+    }
+
+    #[test]
+    fn text_report_reads_well() {
+        let text = text_for(&bean_copier_stream(true, 0), 10);
+        insta::assert_snapshot!("text_report_bean_copier", text);
+    }
+
+    #[test]
+    fn dropped_classes_get_a_loud_warning() {
+        let text = text_for(&bean_copier_stream(true, 1234), 10);
+        assert!(text.contains(
+            "⚠ 1234 classes were dropped because the agent's queue was full; totals are lower bounds"
+        ));
+        assert!(text.contains("1,234 dropped"));
+    }
+
+    #[test]
+    fn cut_off_recording_is_called_out() {
+        let mut stream = bean_copier_stream(false, 0);
+        stream += "{\"type\":\"cla";
+        let text = text_for(&stream, 1);
+        assert!(text.contains("recording cut off"), "{text}");
+        assert!(
+            text.contains("… 2 more call sites with 2 classes (--top 0 shows all)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn numbers_and_times_format_compactly() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(duration(850.4), "850 ms");
+        assert_eq!(duration(12_400.0), "12.40 s");
+        assert_eq!(duration(187_000.0), "3m 07s");
+        assert_eq!(duration(3_720_000.0), "1h 02m");
+        assert_eq!(wall_clock(0, true), "1970-01-01 00:00:00.000 UTC");
+        assert_eq!(
+            wall_clock(1_763_900_000_250, true),
+            "2025-11-23 12:13:20.250 UTC"
+        );
+        assert_eq!(
+            wall_clock(951_782_400_000, true),
+            "2000-02-29 00:00:00.000 UTC"
+        );
+        assert_eq!(wall_clock(1_763_900_000_250, false), "12:13:20.250 UTC");
+    }
+}
