@@ -215,3 +215,48 @@ fn an_unwritable_output_fails_the_load() {
         "{err}"
     );
 }
+
+#[test]
+fn a_panic_inside_the_agent_disables_capture_not_the_jvm() {
+    let session = Session::new();
+    let recording = session.path("recording.jsonl");
+    let out = metascope()
+        .current_dir(session.dir.path())
+        .env("METASCOPE_FAULT", "panic-in-class-load")
+        .args(["run", "--format", "json", "-o"])
+        .arg(&recording)
+        .arg("--")
+        .arg(java17())
+        .args([
+            "-cp",
+            metascope_harness::HARNESS_JAR_PATH,
+            PROXY.main_class,
+            "5",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the JVM keeps its exit code: {}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains(&PROXY.done_line()),
+        "the program ran to the end"
+    );
+    let err = stderr(&out);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("metascope: internal error"))
+        .collect();
+    assert_eq!(lines.len(), 1, "exactly one line: {}", stderr(&out));
+    assert!(
+        lines[0].contains("capture disabled, the JVM continues"),
+        "{}",
+        lines[0]
+    );
+    let report = session.json_report(&recording, &[]);
+    assert_reconciles(&report);
+    let warnings = report["recording"]["warnings"].to_string();
+    assert!(warnings.contains("stopped capturing early"), "{warnings}");
+}

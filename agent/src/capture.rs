@@ -119,6 +119,9 @@ pub fn on_class(jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: Trigge
             .counters
             .classes_loaded
             .fetch_add(1, Ordering::Relaxed);
+        if agent.fault == Some(lifecycle::Fault::PanicInClassLoad) {
+            panic!("injected fault (METASCOPE_FAULT=panic-in-class-load)");
+        }
     }
     let loader = match jvmti
         .class_loader(class)

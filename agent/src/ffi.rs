@@ -665,9 +665,55 @@ impl<'scope> Jni<'scope> {
 // Entry points and callbacks. Each one catches panics.
 // ---------------------------------------------------------------------------
 
+thread_local! {
+    /// Where the last panic on this thread happened, for the one-line message.
+    static PANIC_LOCATION: std::cell::Cell<Option<(&'static str, u32)>> = const { std::cell::Cell::new(None) };
+    static IN_AGENT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Keeps panics inside the agent to the single line `guarded` prints;
+/// panics elsewhere in the process still reach the previous hook.
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_AGENT.with(|a| a.get()) {
+                let location = info.location().map(|l| (l.file(), l.line()));
+                // A &'static str file name comes from the location itself.
+                PANIC_LOCATION.with(|p| {
+                    p.set(location.and_then(|(f, l)| leak_free_static(f).map(|f| (f, l))))
+                });
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Panic locations name source files compiled into this library; we keep
+/// only the final path component, which needs no allocation to stay alive.
+fn leak_free_static(file: &str) -> Option<&'static str> {
+    const FILES: [&str; 9] = [
+        "capture.rs",
+        "classfile.rs",
+        "classify.rs",
+        "ffi.rs",
+        "lifecycle.rs",
+        "loaders.rs",
+        "options.rs",
+        "writer.rs",
+        "lib.rs",
+    ];
+    FILES.iter().copied().find(|f| file.ends_with(f))
+}
+
 /// Runs `body`, turning a panic into "capture disabled" (never an abort).
 fn guarded<R>(what: &str, fallback: R, body: impl FnOnce() -> R) -> R {
-    match catch_unwind(AssertUnwindSafe(body)) {
+    let was_inside = IN_AGENT.with(|a| a.replace(true));
+    let result = catch_unwind(AssertUnwindSafe(body));
+    IN_AGENT.with(|a| a.set(was_inside));
+    match result {
         Ok(r) => r,
         Err(payload) => {
             let msg = payload
@@ -675,7 +721,11 @@ fn guarded<R>(what: &str, fallback: R, body: impl FnOnce() -> R) -> R {
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            lifecycle::disable(&format!("internal error in {what}: {msg}"));
+            let at = PANIC_LOCATION
+                .with(|p| p.take())
+                .map(|(file, line)| format!(" at {file}:{line}"))
+                .unwrap_or_default();
+            lifecycle::disable(&format!("internal error in {what}: {msg}{at}"));
             fallback
         }
     }
@@ -704,6 +754,7 @@ fn options_text(options: *const c_char) -> String {
 
 /// The one start path for `-agentpath` (and, later, dynamic attach).
 fn load(vm: *mut jni_raw::JavaVM, options: *const c_char) -> i32 {
+    install_panic_hook();
     guarded("Agent_OnLoad", JNI_ERR, || {
         // SAFETY: `vm` is the JavaVM the JVM passed to Agent_OnLoad.
         let Some(jvmti) = (unsafe { jvmti_from_vm(vm) }) else {

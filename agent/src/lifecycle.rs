@@ -70,14 +70,39 @@ pub struct Agent {
     writer_started: AtomicBool,
     finished: AtomicBool,
     next_class_tag: AtomicI64,
+    /// Fault injection for the end-to-end tests (METASCOPE_FAULT).
+    pub fault: Option<Fault>,
+}
+
+/// Faults the end-to-end tests inject to prove the JVM survives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Panic inside the first ClassLoad callback.
+    PanicInClassLoad,
+}
+
+impl Fault {
+    fn from_env() -> Option<Fault> {
+        match std::env::var("METASCOPE_FAULT").ok()?.as_str() {
+            "panic-in-class-load" => Some(Fault::PanicInClassLoad),
+            _ => None,
+        }
+    }
 }
 
 static AGENT: OnceLock<Agent> = OnceLock::new();
 
 /// The agent, if classes are being captured right now.
+pub fn disabled_reason() -> Option<String> {
+    DISABLED.get().cloned()
+}
+
 pub fn capturing_agent() -> Option<&'static Agent> {
     AGENT.get().filter(|a| a.capturing.load(Ordering::Acquire))
 }
+
+/// Why capture stopped early, for the summary.
+static DISABLED: OnceLock<String> = OnceLock::new();
 
 /// Stops capturing for good, with one line on stderr.
 pub fn disable(reason: &str) {
@@ -86,6 +111,7 @@ pub fn disable(reason: &str) {
             return;
         }
     }
+    let _ = DISABLED.set(reason.to_string());
     eprintln!("metascope: {reason}; capture disabled, the JVM continues");
 }
 
@@ -119,6 +145,7 @@ pub fn start(
         writer_started: AtomicBool::new(false),
         finished: AtomicBool::new(false),
         next_class_tag: AtomicI64::new(1),
+        fault: Fault::from_env(),
     };
     let agent = AGENT.get_or_init(|| agent);
     for event in [Event::VmInit, Event::VmDeath] {

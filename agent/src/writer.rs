@@ -156,6 +156,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             t_ns: self.clock.elapsed_ns(),
             end_wall_ms: Clock::wall_ms(),
             reason: reason.to_string(),
+            capture_disabled: crate::lifecycle::disabled_reason(),
         };
         self.write(&Record::Summary(summary));
         self.flush();

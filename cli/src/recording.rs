@@ -196,6 +196,14 @@ impl Recording {
                     ),
                 );
             }
+            if let Some(reason) = &s.capture_disabled {
+                w.insert(
+                    0,
+                    format!(
+                        "the agent stopped capturing early ({reason}); classes defined after that are missing"
+                    ),
+                );
+            }
             if s.stack_errors > 0 {
                 w.push(format!(
                     "{} classes were recorded without a stack (the agent could not capture it)",
@@ -355,6 +363,7 @@ pub(crate) mod fixtures {
             t_ns: 3_000_000_000,
             end_wall_ms: 1_763_900_003_000,
             reason: "vm_death".into(),
+            capture_disabled: None,
         })
     }
 

@@ -236,6 +236,10 @@ pub struct Summary {
     pub end_wall_ms: u64,
     /// Why the recording ended, e.g. `vm_death`.
     pub reason: String,
+    /// Set when the agent stopped capturing early (an internal error or an
+    /// unexpected JVMTI error); classes defined after that are missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture_disabled: Option<String>,
 }
 
 #[cfg(test)]
