@@ -207,3 +207,24 @@ mod tests {
         assert!(ring.take(name_hash("x/19")));
     }
 }
+
+/// ResourceExhausted (e.g. OutOfMemoryError: Metaspace): the moment the
+/// recording exists for. Queued like a class; the writer flushes at once.
+pub fn on_resource_exhausted(jvmti: Jvmti, description: String, flags: Vec<String>) {
+    let Some(agent) = lifecycle::capturing_agent() else {
+        return;
+    };
+    let thread = THREAD.with(|t| {
+        let mut t = t.borrow_mut();
+        t.name
+            .get_or_insert_with(|| Arc::from(jvmti.current_thread_name().unwrap_or_default()))
+            .clone()
+    });
+    agent.enqueue(Message::ResourceExhausted {
+        description,
+        flags,
+        thread,
+        t_ns: agent.clock.elapsed_ns(),
+        wall_ms: Clock::wall_ms(),
+    });
+}

@@ -57,6 +57,7 @@ const _: () = assert!(offset_of!(raw::jvmtiEventCallbacks, VMInit) == event_slot
 const _: () = assert!(offset_of!(raw::jvmtiEventCallbacks, ClassFileLoadHook) == event_slot(54));
 const _: () = assert!(offset_of!(raw::jvmtiEventCallbacks, ClassLoad) == event_slot(55));
 const _: () = assert!(offset_of!(raw::jvmtiEventCallbacks, ClassPrepare) == event_slot(56));
+const _: () = assert!(offset_of!(raw::jvmtiEventCallbacks, ResourceExhausted) == event_slot(80));
 const _: () = assert!(offset_of!(raw::jvmtiEventCallbacks, ObjectFree) == event_slot(83));
 const _: () = assert!(raw::JVMTI_EVENT_CLASS_LOAD == 55 && raw::JVMTI_EVENT_VM_DEATH == 51);
 
@@ -191,6 +192,7 @@ pub enum Event {
     ClassFileLoadHook = raw::JVMTI_EVENT_CLASS_FILE_LOAD_HOOK,
     ClassLoad = raw::JVMTI_EVENT_CLASS_LOAD,
     ClassPrepare = raw::JVMTI_EVENT_CLASS_PREPARE,
+    ResourceExhausted = raw::JVMTI_EVENT_RESOURCE_EXHAUSTED,
 }
 
 /// A string JVMTI allocated for us; deallocated on drop.
@@ -440,6 +442,7 @@ impl Jvmti {
         callbacks.ClassFileLoadHook = Some(on_class_file_load_hook);
         callbacks.ClassLoad = Some(on_class_load);
         callbacks.ClassPrepare = Some(on_class_prepare);
+        callbacks.ResourceExhausted = Some(on_resource_exhausted);
         // SAFETY: the JVM copies the struct; size matches the struct we pass.
         check(unsafe {
             jvmti_call!(
@@ -845,6 +848,36 @@ unsafe extern "C" fn on_class_prepare(
         ) {
             capture::on_class(Jvmti(env), jni, class, capture::Trigger::Prepare);
         }
+    })
+}
+
+unsafe extern "C" fn on_resource_exhausted(
+    env: *mut raw::jvmtiEnv,
+    _jni: *mut raw::JNIEnv,
+    flags: raw::jint,
+    _reserved: *const c_void,
+    description: *const c_char,
+) {
+    guarded("ResourceExhausted", (), || {
+        let description = if description.is_null() {
+            String::new()
+        } else {
+            // SAFETY: a NUL-terminated description from the JVM.
+            unsafe { CStr::from_ptr(description) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        let mut names = Vec::new();
+        for (bit, name) in [
+            (raw::JVMTI_RESOURCE_EXHAUSTED_OOM_ERROR, "oom_error"),
+            (raw::JVMTI_RESOURCE_EXHAUSTED_JAVA_HEAP, "java_heap"),
+            (raw::JVMTI_RESOURCE_EXHAUSTED_THREADS, "threads"),
+        ] {
+            if flags as u32 & bit as u32 != 0 {
+                names.push(name.to_string());
+            }
+        }
+        capture::on_resource_exhausted(Jvmti(env), description, names);
     })
 }
 

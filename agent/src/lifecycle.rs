@@ -258,6 +258,7 @@ pub fn on_vm_init(jvmti: Jvmti, jni: Jni<'_>) {
         Event::ClassFileLoadHook,
         Event::ClassLoad,
         Event::ClassPrepare,
+        Event::ResourceExhausted,
     ] {
         if let Err(e) = jvmti.set_event(true, event) {
             disable(&format!("cannot enable {event:?}: {e}"));

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use metascope_events::{
-    ClassDefined, ClassEvent, ClassKind, Frame, Header, LoaderRef, Record, StackTrace, Summary,
-    NO_STACK,
+    ClassDefined, ClassEvent, ClassKind, Frame, Header, LoaderRef, Record, ResourceExhausted,
+    StackTrace, Summary, NO_STACK,
 };
 
 use crate::classify::{binary_name, internal_name_from_signature};
@@ -45,6 +45,14 @@ pub struct CapturedClass {
 #[derive(Debug)]
 pub enum Message {
     Class(CapturedClass),
+    /// An OutOfMemoryError is being thrown: write it and flush at once.
+    ResourceExhausted {
+        description: String,
+        flags: Vec<String>,
+        thread: Arc<str>,
+        t_ns: u64,
+        wall_ms: u64,
+    },
     /// Write everything queued, then the summary, then acknowledge.
     Finish {
         reason: &'static str,
@@ -119,22 +127,22 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         self.flush();
         loop {
             match queue.recv_timeout(FLUSH_INTERVAL) {
-                Ok(Message::Class(class)) => {
-                    self.write_class(class);
-                    if self.last_flush.elapsed() >= FLUSH_INTERVAL {
-                        self.flush();
-                    }
-                }
                 Ok(Message::Finish { reason, done }) => {
-                    // Late callbacks may still have queued classes.
+                    // Late callbacks may still have queued records.
                     while let Ok(message) = queue.try_recv() {
-                        if let Message::Class(class) = message {
-                            self.write_class(class);
+                        if !matches!(message, Message::Finish { .. }) {
+                            self.handle(message);
                         }
                     }
                     self.finish(reason);
                     let _ = done.send(());
                     return;
+                }
+                Ok(message) => {
+                    self.handle(message);
+                    if self.last_flush.elapsed() >= FLUSH_INTERVAL {
+                        self.flush();
+                    }
                 }
                 Err(RecvTimeoutError::Timeout) => self.flush(),
                 Err(RecvTimeoutError::Disconnected) => {
@@ -142,6 +150,31 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                     return;
                 }
             }
+        }
+    }
+
+    fn handle(&mut self, message: Message) {
+        match message {
+            Message::Class(class) => self.write_class(class),
+            Message::ResourceExhausted {
+                description,
+                flags,
+                thread,
+                t_ns,
+                wall_ms,
+            } => {
+                self.write(&Record::ResourceExhausted(ResourceExhausted {
+                    description,
+                    flags,
+                    thread: thread.to_string(),
+                    t_ns,
+                    wall_ms,
+                    after_seq: self.seq,
+                }));
+                // The JVM may be about to die: persist what we have.
+                self.flush();
+            }
+            Message::Finish { .. } => {}
         }
     }
 
@@ -384,6 +417,7 @@ mod tests {
                 Record::Stack(_) => "stack",
                 Record::Class(_) => "class",
                 Record::Summary(_) => "summary",
+                Record::ResourceExhausted(_) => "resource_exhausted",
                 Record::Unknown => "unknown",
             })
             .collect();

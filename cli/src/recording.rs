@@ -47,6 +47,8 @@ pub struct Recording {
     pub truncated: bool,
     /// Largest `t_ns` seen, the recording length when there is no summary.
     pub last_t_ns: u64,
+    /// ResourceExhausted records (OutOfMemoryError: Metaspace and others).
+    pub resource_exhausted: Vec<metascope_events::ResourceExhausted>,
     pub warnings: Vec<String>,
 }
 
@@ -102,6 +104,7 @@ impl Recording {
             unknown_records: 0,
             truncated: false,
             last_t_ns: 0,
+            resource_exhausted: Vec::new(),
             warnings: Vec::new(),
         };
         let mut table = CallSiteTable::default();
@@ -178,6 +181,10 @@ impl Recording {
                 Record::Summary(s) => {
                     recording.last_t_ns = recording.last_t_ns.max(s.t_ns);
                     recording.summary = Some(s);
+                }
+                Record::ResourceExhausted(r) => {
+                    recording.last_t_ns = recording.last_t_ns.max(r.t_ns);
+                    recording.resource_exhausted.push(r);
                 }
                 Record::Unknown => recording.unknown_records += 1,
             }

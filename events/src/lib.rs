@@ -33,6 +33,9 @@ pub enum Record {
     Stack(StackTrace),
     /// A class the agent captured.
     Class(ClassDefined),
+    /// The JVM ran out of a resource (JVMTI ResourceExhausted), e.g.
+    /// `OutOfMemoryError: Metaspace`.
+    ResourceExhausted(ResourceExhausted),
     /// The last line when the JVM gave the agent the chance to write it.
     Summary(Summary),
     /// A record type this reader does not know (written by a newer agent).
@@ -214,6 +217,21 @@ pub struct ClassDefined {
     pub event: ClassEvent,
     /// Id of a [`StackTrace`] written earlier, or [`NO_STACK`].
     pub stack: u64,
+}
+
+/// JVMTI ResourceExhausted: the moment an `OutOfMemoryError` is thrown
+/// for Metaspace, Java heap or threads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceExhausted {
+    /// The JVM's own description, e.g. `Metaspace` or `Java heap space`.
+    pub description: String,
+    /// Which resource: `oom_error`, `java_heap`, `threads` (JVMTI flags).
+    pub flags: Vec<String>,
+    pub thread: String,
+    pub t_ns: u64,
+    pub wall_ms: u64,
+    /// Classes captured before this moment (the `seq` of the last one).
+    pub after_seq: u64,
 }
 
 /// Totals written when the recording ends.
