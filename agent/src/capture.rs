@@ -188,26 +188,6 @@ pub fn on_class(jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: Trigge
     }));
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ring_finds_recent_names_and_forgets_old_ones() {
-        let mut ring = RuntimeDefinedRing::default();
-        ring.push(name_hash("a/Gen1"));
-        ring.push(name_hash("a/Gen2"));
-        assert!(ring.take(name_hash("a/Gen2")));
-        assert!(!ring.take(name_hash("a/Gen2")), "taken once");
-        assert!(ring.take(name_hash("a/Gen1")));
-        for i in 0..20 {
-            ring.push(name_hash(&format!("x/{i}")));
-        }
-        assert!(!ring.take(name_hash("x/0")), "bounded: the oldest fall out");
-        assert!(ring.take(name_hash("x/19")));
-    }
-}
-
 /// ResourceExhausted (e.g. OutOfMemoryError: Metaspace): the moment the
 /// recording exists for. Queued like a class; the writer flushes at once.
 pub fn on_resource_exhausted(jvmti: Jvmti, description: String, flags: Vec<String>) {
@@ -227,4 +207,24 @@ pub fn on_resource_exhausted(jvmti: Jvmti, description: String, flags: Vec<Strin
         t_ns: agent.clock.elapsed_ns(),
         wall_ms: Clock::wall_ms(),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_finds_recent_names_and_forgets_old_ones() {
+        let mut ring = RuntimeDefinedRing::default();
+        ring.push(name_hash("a/Gen1"));
+        ring.push(name_hash("a/Gen2"));
+        assert!(ring.take(name_hash("a/Gen2")));
+        assert!(!ring.take(name_hash("a/Gen2")), "taken once");
+        assert!(ring.take(name_hash("a/Gen1")));
+        for i in 0..20 {
+            ring.push(name_hash(&format!("x/{i}")));
+        }
+        assert!(!ring.take(name_hash("x/0")), "bounded: the oldest fall out");
+        assert!(ring.take(name_hash("x/19")));
+    }
 }

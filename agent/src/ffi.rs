@@ -873,7 +873,7 @@ unsafe extern "C" fn on_resource_exhausted(
             (raw::JVMTI_RESOURCE_EXHAUSTED_JAVA_HEAP, "java_heap"),
             (raw::JVMTI_RESOURCE_EXHAUSTED_THREADS, "threads"),
         ] {
-            if flags as u32 & bit as u32 != 0 {
+            if flags as u32 & bit != 0 {
                 names.push(name.to_string());
             }
         }
