@@ -98,7 +98,7 @@ pub fn on_class_file(jni: Jni<'_>, class: HookedClass<'_>) {
 /// both events lead here; a tag on the class object makes sure each class
 /// is recorded once (ClassLoad also repeats per initiating loader).
 pub fn on_class(jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: Trigger) {
-    let Some(agent) = lifecycle::capturing_agent() else {
+    let Some(agent) = lifecycle::enter() else {
         return;
     };
     let fail =
@@ -191,7 +191,7 @@ pub fn on_class(jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: Trigge
 /// ResourceExhausted (e.g. OutOfMemoryError: Metaspace): the moment the
 /// recording exists for. Queued like a class; the writer flushes at once.
 pub fn on_resource_exhausted(jvmti: Jvmti, description: String, flags: Vec<String>) {
-    let Some(agent) = lifecycle::capturing_agent() else {
+    let Some(agent) = lifecycle::enter() else {
         return;
     };
     let thread = THREAD.with(|t| {

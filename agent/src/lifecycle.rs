@@ -2,11 +2,9 @@
 //! VMInit (header, writer thread, class events on), VMDeath (events off,
 //! drain, summary), and the "disable capture" switch used after a panic.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, ErrorKind};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -18,6 +16,7 @@ use crate::classify::Classifier;
 use crate::ffi::{CodeSourceFields, Event, Jni, Jvmti, MethodId, MethodInfo};
 use crate::loaders::LoaderTable;
 use crate::options::AgentOptions;
+use crate::output::{self, RecordingFile};
 use crate::writer::{Message, MethodResolver, Writer};
 
 /// Totals for the summary record. Reconciles as captured + dropped = seen.
@@ -67,6 +66,9 @@ pub struct Agent {
     output: Mutex<Option<(File, PathBuf)>>,
     header: OnceLock<Header>,
     capturing: AtomicBool,
+    /// Callbacks between `enter` and the end of their work; VMDeath waits
+    /// for them so no selected class is enqueued after the summary.
+    in_flight: AtomicUsize,
     writer_started: AtomicBool,
     finished: AtomicBool,
     next_class_tag: AtomicI64,
@@ -101,6 +103,32 @@ pub fn capturing_agent() -> Option<&'static Agent> {
     AGENT.get().filter(|a| a.capturing.load(Ordering::Acquire))
 }
 
+/// A callback at work while capture is on; see [`enter`].
+pub struct InFlight(&'static Agent);
+
+impl std::ops::Deref for InFlight {
+    type Target = Agent;
+    fn deref(&self) -> &Agent {
+        self.0
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Entry for callbacks that enqueue: `None` once capture is off. The
+/// counter and the flag are SeqCst so that VMDeath, after switching the
+/// flag off, sees every callback that got past this check.
+pub fn enter() -> Option<InFlight> {
+    let agent = AGENT.get()?;
+    agent.in_flight.fetch_add(1, Ordering::SeqCst);
+    let guard = InFlight(agent);
+    agent.capturing.load(Ordering::SeqCst).then_some(guard)
+}
+
 /// Why capture stopped early, for the summary.
 static DISABLED: OnceLock<String> = OnceLock::new();
 
@@ -126,7 +154,7 @@ pub fn start(
         return Ok(()); // loaded twice: the first instance keeps recording
     }
     let options = AgentOptions::parse(options_text).map_err(|e| e.to_string())?;
-    let (file, path) = open_output(options.out.as_deref())?;
+    let (file, path) = output::open(options.out.as_deref(), Path::new("."), std::process::id())?;
     let jvmti = install()?;
     let (queue, writer_queue) = crossbeam_channel::bounded(options.queue as usize);
     let agent = Agent {
@@ -142,6 +170,7 @@ pub fn start(
         output: Mutex::new(Some((file, path))),
         header: OnceLock::new(),
         capturing: AtomicBool::new(false),
+        in_flight: AtomicUsize::new(0),
         writer_started: AtomicBool::new(false),
         finished: AtomicBool::new(false),
         next_class_tag: AtomicI64::new(1),
@@ -155,59 +184,6 @@ pub fn start(
     }
     let _ = agent;
     Ok(())
-}
-
-/// Opens the recording without following a symlink planted at its path.
-/// The default name never overwrites an earlier recording.
-fn open_output(requested: Option<&Path>) -> Result<(File, PathBuf), String> {
-    let open = |path: &Path, create_new: bool| {
-        let mut o = OpenOptions::new();
-        o.write(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
-        if create_new {
-            o.create_new(true);
-        } else {
-            o.create(true).truncate(true);
-        }
-        o.open(path)
-    };
-    let explain = |path: &Path, e: std::io::Error| {
-        let hint = if e.raw_os_error() == Some(libc::ELOOP) {
-            "it is a symbolic link, which metascope refuses to follow".to_string()
-        } else {
-            e.to_string()
-        };
-        format!(
-            "metascope: cannot write the recording to {}: {hint} (choose a writable file with out=FILE)",
-            path.display()
-        )
-    };
-    match requested {
-        Some(path) => open(path, false)
-            .map(|f| (f, absolute(path)))
-            .map_err(|e| explain(path, e)),
-        None => {
-            let pid = std::process::id();
-            for n in 0..1000 {
-                let name = if n == 0 {
-                    format!("metascope-{pid}.jsonl")
-                } else {
-                    format!("metascope-{pid}-{n}.jsonl")
-                };
-                let path = PathBuf::from(&name);
-                match open(&path, true) {
-                    Ok(f) => return Ok((f, absolute(&path))),
-                    Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
-                    Err(e) => return Err(explain(&path, e)),
-                }
-            }
-            Err("metascope: cannot find a free file name metascope-<pid>-N.jsonl in the working directory (choose one with out=FILE)".into())
-        }
-    }
-}
-
-fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// VMInit: the JVM can now run Java code and report stacks.
@@ -285,7 +261,7 @@ fn writer_thread(jvmti: Jvmti, jni: Jni<'_>) {
     else {
         return;
     };
-    let out = BufWriter::with_capacity(64 * 1024, file);
+    let out = RecordingFile::new(file, path.clone());
     let writer = Writer::new(
         out,
         path.display().to_string(),
