@@ -42,9 +42,15 @@ fn site_by_method<'a>(report: &'a serde_json::Value, method: &str) -> &'a serde_
         .unwrap_or_else(|| panic!("no call site in {method}: {report}"))
 }
 
+/// 5 s in the suite; scripts/torture runs the long version (30 s).
+fn torture_seconds() -> String {
+    std::env::var("METASCOPE_TORTURE_SECONDS").unwrap_or_else(|_| "5".into())
+}
+
 #[test]
 fn sixty_four_threads_through_fresh_loaders_match_xlog() {
     let session = Session::new();
+    let seconds = torture_seconds();
     let xlog = session.path("class-load.log");
     let (out, recording) = session.run(
         &java17(),
@@ -56,7 +62,7 @@ fn sixty_four_threads_through_fresh_loaders_match_xlog() {
             TORTURE,
             "define",
             "64",
-            "5",
+            &seconds,
         ],
     );
     assert!(
