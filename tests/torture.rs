@@ -371,3 +371,32 @@ fn out_of_metaspace_names_the_call_site_that_filled_it() {
     let text = stdout(&text);
     assert!(text.contains("ran out of Metaspace"), "{text}");
 }
+
+#[test]
+fn exit_on_out_of_memory_error_still_ends_with_a_summary() {
+    let session = Session::new();
+    let (out, recording) = session.run(
+        &java17(),
+        None,
+        &[
+            "-XX:+ExitOnOutOfMemoryError",
+            "-XX:MaxMetaspaceSize=64m",
+            "-cp",
+            metascope_harness::HARNESS_JAR_PATH,
+            metascope_harness::DYNAMIC_LOADER.main_class,
+            "100000000",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let report = session.json_report(&recording, &[]);
+    // HotSpot exits before posting ResourceExhausted here; the agent's exit
+    // handler still drains the queue and writes the summary.
+    assert_eq!(report["recording"]["summary"]["reason"], "process_exit");
+    assert_reconciles(&report);
+    assert_eq!(
+        call_sites(&report)[0]["application_frame"]["method"],
+        "writerFor"
+    );
+    let warnings = report["recording"]["warnings"].to_string();
+    assert!(warnings.contains("ExitOnOutOfMemoryError"), "{warnings}");
+}

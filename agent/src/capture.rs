@@ -16,6 +16,10 @@ use crate::ffi::{Jni, Jvmti, LocalRef, RawFrame};
 use crate::lifecycle::{self, Clock};
 use crate::writer::{CapturedClass, Message};
 
+/// How long a thread throwing OutOfMemoryError waits for its record to be
+/// on disk.
+const OOM_WRITE_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Trigger {
     Load,
@@ -200,13 +204,20 @@ pub fn on_resource_exhausted(jvmti: Jvmti, description: String, flags: Vec<Strin
             .get_or_insert_with(|| Arc::from(jvmti.current_thread_name().unwrap_or_default()))
             .clone()
     });
+    let (written, written_rx) = crossbeam_channel::bounded(1);
     agent.enqueue(Message::ResourceExhausted {
         description,
         flags,
         thread,
         t_ns: agent.clock.elapsed_ns(),
         wall_ms: Clock::wall_ms(),
+        written,
     });
+    // The one place an application thread waits for the writer: this
+    // thread is throwing OutOfMemoryError and the JVM may exit right after
+    // (-XX:+ExitOnOutOfMemoryError), taking the recording's answer with it.
+    // Bounded, and only once per OOM.
+    let _ = written_rx.recv_timeout(OOM_WRITE_WAIT);
 }
 
 #[cfg(test)]

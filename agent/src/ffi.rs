@@ -776,7 +776,15 @@ fn load(vm: *mut jni_raw::JavaVM, options: *const c_char) -> i32 {
             Ok(jvmti)
         });
         match installed {
-            Ok(()) => JNI_OK,
+            Ok(()) => {
+                // Registered only once the library is sure to stay loaded
+                // (a failed load unloads it, which would leave a dangling
+                // handler).
+                // SAFETY: `on_process_exit_hook` is a plain extern "C" fn of
+                // this library, which is never unloaded after a good start.
+                unsafe { libc::atexit(on_process_exit_hook) };
+                JNI_OK
+            }
             Err(message) => {
                 eprintln!("{message}");
                 JNI_ERR
@@ -801,6 +809,10 @@ pub unsafe extern "C" fn Agent_OnLoad(
 #[no_mangle]
 pub unsafe extern "C" fn Agent_OnUnload(_vm: *mut jni_raw::JavaVM) {
     guarded("Agent_OnUnload", (), lifecycle::on_unload)
+}
+
+extern "C" fn on_process_exit_hook() {
+    guarded("exit handler", (), lifecycle::on_process_exit)
 }
 
 unsafe extern "C" fn on_vm_init(

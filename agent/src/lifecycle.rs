@@ -275,16 +275,32 @@ fn writer_thread(jvmti: Jvmti, jni: Jni<'_>) {
 /// VMDeath: stop capturing, let the writer drain the queue and write the
 /// summary. Bounded waits: a stuck writer must not hang JVM exit.
 pub fn on_vm_death() {
+    stop("vm_death");
+}
+
+/// Process exit without VMDeath (`-XX:+ExitOnOutOfMemoryError`, a native
+/// `exit()`): the same orderly stop, so the summary is still written.
+pub fn on_process_exit() {
+    stop("process_exit");
+}
+
+fn stop(reason: &'static str) {
     let Some(agent) = AGENT.get() else { return };
-    agent.capturing.store(false, Ordering::Release);
+    agent.capturing.store(false, Ordering::SeqCst);
     for event in [
         Event::ClassLoad,
         Event::ClassPrepare,
         Event::ClassFileLoadHook,
+        Event::ResourceExhausted,
     ] {
         let _ = agent.jvmti.set_event(false, event);
     }
-    finish(agent, "vm_death");
+    // Callbacks never block, so this is short; bounded all the same.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while agent.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    finish(agent, reason);
 }
 
 fn finish(agent: &Agent, reason: &'static str) {

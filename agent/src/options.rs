@@ -54,10 +54,18 @@ impl fmt::Display for OptionError {
 
 impl std::error::Error for OptionError {}
 
+/// The message is built from the user's own text; escaping control
+/// characters keeps it to the promised single line.
 fn problem(msg: impl Into<String>) -> OptionError {
-    OptionError {
-        problem: msg.into(),
+    let mut problem = String::new();
+    for c in msg.into().chars() {
+        if c.is_control() {
+            problem.extend(c.escape_default());
+        } else {
+            problem.push(c);
+        }
     }
+    OptionError { problem }
 }
 
 impl AgentOptions {

@@ -87,7 +87,9 @@ impl RecordingFile {
             .filter(|m| m.file_type().is_file())
             .map(|m| (m.dev(), m.ino()));
         RecordingFile {
-            out: BufWriter::with_capacity(64 * 1024, file),
+            // Larger than the writer's flush threshold plus one record, so
+            // the buffer never writes a partial line by itself.
+            out: BufWriter::with_capacity(1 << 20, file),
             path,
             identity,
         }

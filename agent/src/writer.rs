@@ -22,6 +22,9 @@ use crate::lifecycle::{Clock, Counters};
 
 /// Longest a written record may sit in the buffer: what a crash can lose.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+/// Flush after this many bytes; the output buffer is larger, so it never
+/// writes a partial line on its own.
+const FLUSH_BYTES: usize = 64 * 1024;
 /// Bounds on the writer's caches; past them a cache starts over (stacks
 /// are then written again under new ids), so memory stays bounded.
 const MAX_STACKS: usize = 200_000;
@@ -45,13 +48,16 @@ pub struct CapturedClass {
 #[derive(Debug)]
 pub enum Message {
     Class(CapturedClass),
-    /// An OutOfMemoryError is being thrown: write it and flush at once.
+    /// An OutOfMemoryError is being thrown: write it and flush at once,
+    /// then acknowledge (the JVM may exit right after, e.g. with
+    /// -XX:+ExitOnOutOfMemoryError).
     ResourceExhausted {
         description: String,
         flags: Vec<String>,
         thread: Arc<str>,
         t_ns: u64,
         wall_ms: u64,
+        written: Sender<()>,
     },
     /// Write everything queued, then the summary, then acknowledge.
     Finish {
@@ -94,6 +100,9 @@ pub struct Writer<'a, W: Write, R: MethodResolver> {
     seq: u64,
     failed: bool,
     last_flush: Instant,
+    /// Bytes written since the last flush. We flush whole lines only, so
+    /// the file always ends at a record boundary.
+    unflushed: usize,
     out_name: String,
 }
 
@@ -116,6 +125,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             seq: 0,
             failed: false,
             last_flush: Instant::now(),
+            unflushed: 0,
             out_name,
         }
     }
@@ -162,6 +172,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                 thread,
                 t_ns,
                 wall_ms,
+                written,
             } => {
                 self.write(&Record::ResourceExhausted(ResourceExhausted {
                     description,
@@ -173,6 +184,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                 }));
                 // The JVM may be about to die: persist what we have.
                 self.flush();
+                let _ = written.send(());
             }
             Message::Finish { .. } => {}
         }
@@ -291,14 +303,20 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         if self.failed {
             return false;
         }
-        let result = serde_json::to_writer(&mut self.out, record)
-            .map_err(io::Error::from)
-            .and_then(|()| self.out.write_all(b"\n"));
-        self.check(result)
+        let mut line = serde_json::to_vec(record).unwrap_or_default();
+        line.push(b'\n');
+        self.unflushed += line.len();
+        let result = self.out.write_all(&line);
+        let ok = self.check(result);
+        if ok && self.unflushed >= FLUSH_BYTES {
+            self.flush();
+        }
+        ok && !self.failed
     }
 
     fn flush(&mut self) {
         self.last_flush = Instant::now();
+        self.unflushed = 0;
         if !self.failed {
             let result = self.out.flush();
             self.check(result);

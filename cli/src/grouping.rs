@@ -132,9 +132,15 @@ pub struct CallSiteTable {
 }
 
 impl CallSiteTable {
-    /// Adds one class. `frames` is `None` when the record has no stack (or
-    /// one that was never written).
-    pub fn add(&mut self, c: &ClassDefined, frames: Option<&[Frame]>, libraries: &Libraries) {
+    /// Adds one class and returns the index of its call site (stable until
+    /// [`Self::into_sorted`]). `frames` is `None` when the record has no
+    /// stack (or one that was never written).
+    pub fn add(
+        &mut self,
+        c: &ClassDefined,
+        frames: Option<&[Frame]>,
+        libraries: &Libraries,
+    ) -> usize {
         let index = match frames {
             Some(frames) if c.stack != NO_STACK => {
                 let cached = self.by_stack.get(&c.stack).and_then(|v| {
@@ -158,6 +164,12 @@ impl CallSiteTable {
             _ => self.site_index(CallSiteKey::StackNotCaptured, c),
         };
         self.sites[index].add(c);
+        index
+    }
+
+    /// Classes per call site so far, by index.
+    pub fn site_classes(&self) -> Vec<u64> {
+        self.sites.iter().map(|s| s.classes).collect()
     }
 
     fn site_index(&mut self, key: CallSiteKey, c: &ClassDefined) -> usize {
@@ -172,15 +184,26 @@ impl CallSiteTable {
 
     /// Call sites, biggest first; ties go to the one that started earlier,
     /// then by name so output is stable.
+    #[cfg(test)]
     pub fn into_sorted(self) -> Vec<CallSiteStats> {
-        let mut sites = self.sites;
-        sites.sort_by(|a, b| {
+        self.into_sorted_with_index().0
+    }
+
+    /// [`Self::into_sorted`], plus where each index returned by
+    /// [`Self::add`] ended up in the sorted list.
+    pub fn into_sorted_with_index(self) -> (Vec<CallSiteStats>, Vec<usize>) {
+        let mut sites: Vec<(usize, CallSiteStats)> = self.sites.into_iter().enumerate().collect();
+        sites.sort_by(|(_, a), (_, b)| {
             b.classes
                 .cmp(&a.classes)
                 .then(a.first_t_ns.cmp(&b.first_t_ns))
                 .then_with(|| a.key.cmp(&b.key))
         });
-        sites
+        let mut sorted_index = vec![0; sites.len()];
+        for (sorted, (original, _)) in sites.iter().enumerate() {
+            sorted_index[*original] = sorted;
+        }
+        (sites.into_iter().map(|(_, s)| s).collect(), sorted_index)
     }
 }
 

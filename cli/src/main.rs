@@ -6,7 +6,10 @@ mod cli;
 mod demo;
 mod grouping;
 mod launch;
+mod lines;
 mod recording;
+#[cfg(test)]
+mod recording_fuzz;
 mod report;
 mod text_report;
 

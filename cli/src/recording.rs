@@ -11,13 +11,19 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use metascope_events::{ClassKind, Frame, Header, Record, Summary, NO_STACK, SCHEMA_VERSION};
+use metascope_events::{
+    ClassKind, Frame, Header, Record, ResourceExhausted, Summary, NO_STACK, SCHEMA_VERSION,
+};
 
 use crate::callsite::Libraries;
 use crate::grouping::{CallSiteStats, CallSiteTable};
+use crate::lines::{read_line, LineRead, MAX_LINE};
 
 /// Corrupt lines named one by one in the warnings; the rest are counted.
 const CORRUPT_LINES_LISTED: usize = 5;
+/// `resource_exhausted` records kept (a JVM that keeps catching
+/// OutOfMemoryError can throw thousands); the rest are counted.
+pub const EXHAUSTED_KEPT: usize = 100;
 
 /// How to read: which frames are libraries, which kinds to keep.
 #[derive(Debug, Clone, Default)]
@@ -31,7 +37,9 @@ pub struct ReadOptions {
 #[derive(Debug)]
 pub struct Recording {
     pub path: PathBuf,
-    pub header: Header,
+    /// `None` when the file starts with other metascope records: its
+    /// beginning was lost (the rest is still reported, with a warning).
+    pub header: Option<Header>,
     pub summary: Option<Summary>,
     /// Call sites, biggest first.
     pub call_sites: Vec<CallSiteStats>,
@@ -47,9 +55,91 @@ pub struct Recording {
     pub truncated: bool,
     /// Largest `t_ns` seen, the recording length when there is no summary.
     pub last_t_ns: u64,
-    /// ResourceExhausted records (OutOfMemoryError: Metaspace and others).
-    pub resource_exhausted: Vec<metascope_events::ResourceExhausted>,
+    /// ResourceExhausted records (OutOfMemoryError: Metaspace and others),
+    /// the first [`EXHAUSTED_KEPT`], in stream order.
+    pub resource_exhausted: Vec<Exhaustion>,
+    /// ResourceExhausted records past [`EXHAUSTED_KEPT`], counted only.
+    pub resource_exhausted_omitted: u64,
     pub warnings: Vec<String>,
+}
+
+/// What ran out, from a ResourceExhausted record's flags and description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resource {
+    /// `OutOfMemoryError: Metaspace`: class metadata, what metascope is for.
+    Metaspace,
+    /// `OutOfMemoryError: Compressed class space`: also class metadata.
+    CompressedClassSpace,
+    /// `Java heap space` and other heap exhaustion.
+    JavaHeap,
+    /// `unable to create native thread`.
+    Threads,
+    Other,
+}
+
+impl Resource {
+    pub fn of(r: &ResourceExhausted) -> Resource {
+        let has = |flag: &str| r.flags.iter().any(|f| f == flag);
+        let description = r.description.to_ascii_lowercase();
+        if has("java_heap") {
+            Resource::JavaHeap
+        } else if has("threads") {
+            Resource::Threads
+        } else if description.contains("metaspace") {
+            Resource::Metaspace
+        } else if description.contains("compressed class space") {
+            Resource::CompressedClassSpace
+        } else {
+            Resource::Other
+        }
+    }
+
+    /// Class definitions fill this resource, so a call site can be blamed.
+    pub fn is_class_metadata(self) -> bool {
+        matches!(self, Resource::Metaspace | Resource::CompressedClassSpace)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resource::Metaspace => "metaspace",
+            Resource::CompressedClassSpace => "compressed_class_space",
+            Resource::JavaHeap => "java_heap",
+            Resource::Threads => "threads",
+            Resource::Other => "other",
+        }
+    }
+}
+
+/// One ResourceExhausted record, with the call site that filled the
+/// resource when it is class metadata.
+#[derive(Debug, Clone)]
+pub struct Exhaustion {
+    pub event: ResourceExhausted,
+    pub resource: Resource,
+    /// Class records read with `seq <= after_seq` (every kind).
+    pub captured_before: u64,
+    /// Only for class metadata, and only when a class was captured before.
+    pub filled_by: Option<FilledBy>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FilledBy {
+    /// Index into [`Recording::call_sites`] (rank - 1).
+    pub site: usize,
+    /// Classes that call site defined before the error (`seq <= after_seq`).
+    pub classes_before: u64,
+}
+
+/// Per call site classes with `seq <= after_seq` of one ResourceExhausted
+/// record: the counts when it was read, plus later classes with a lower
+/// `seq` (the agent writes in `seq` order, so normally none). One per
+/// distinct `after_seq`, at most [`EXHAUSTED_KEPT`]: bounded memory.
+struct Snapshot {
+    after_seq: u64,
+    /// Class records read when the snapshot was taken.
+    at_records: u64,
+    per_site: Vec<u64>,
+    captured_before: u64,
 }
 
 impl Recording {
@@ -61,6 +151,12 @@ impl Recording {
                 path.display()
             )
         })?;
+        if file.metadata().is_ok_and(|m| m.is_dir()) {
+            bail!(
+                "{} is a directory, not a recording; pass the file named by the agent's out= option",
+                path.display()
+            );
+        }
         Self::from_reader(path, BufReader::with_capacity(1 << 16, file), options)
     }
 
@@ -70,25 +166,48 @@ impl Recording {
         mut input: impl BufRead,
         options: &ReadOptions,
     ) -> Result<Recording> {
-        let shown = path.display();
+        let shown = path.display().to_string();
         let mut buf = Vec::with_capacity(4096);
         let mut line_no = 0u64;
+        let mut offset = 0u64;
+        let mut next =
+            |buf: &mut Vec<u8>, line_no: &mut u64, skip_long: bool| -> Result<Option<LineRead>> {
+                let line = read_line(&mut input, buf, MAX_LINE, skip_long).with_context(|| {
+                    format!("cannot read {shown} after line {line_no} (byte {offset})")
+                })?;
+                if let Some(l) = line {
+                    *line_no += 1;
+                    offset += l.len;
+                }
+                Ok(line)
+            };
 
         // The header: the first non-blank line.
-        let header = loop {
-            buf.clear();
-            let n = input
-                .read_until(b'\n', &mut buf)
-                .with_context(|| format!("cannot read {shown}"))?;
-            if n == 0 {
+        let mut blank = 0u64;
+        let (header, first) = loop {
+            // Not skipping an over-long first line: it is not a recording
+            // and there may be gigabytes of it.
+            let Some(l) = next(&mut buf, &mut line_no, false)? else {
                 bail!(
                     "{shown} has no events: was the JVM started with the agent \
                      (-agentpath:.../libmetascope_agent.so, or `metascope run -- java ...`)?"
                 );
+            };
+            if l.too_long {
+                bail!(
+                    "{shown} is not a metascope recording: line {line_no} is over {} MiB long \
+                     (binary data?); pass the file named by the agent's out= option",
+                    MAX_LINE >> 20,
+                );
             }
-            line_no += 1;
             if !buf.trim_ascii().is_empty() {
-                break parse_header(&buf, &shown.to_string())?;
+                break first_record(&buf, line_no, &shown)?;
+            }
+            if blank_bytes(&mut blank, l.len) > MAX_LINE as u64 {
+                bail!(
+                    "{shown} is not a metascope recording: its first {} MiB are blank lines",
+                    MAX_LINE >> 20
+                );
             }
         };
 
@@ -105,6 +224,7 @@ impl Recording {
             truncated: false,
             last_t_ns: 0,
             resource_exhausted: Vec::new(),
+            resource_exhausted_omitted: 0,
             warnings: Vec::new(),
         };
         let mut table = CallSiteTable::default();
@@ -112,41 +232,73 @@ impl Recording {
         let mut unknown_stack_classes = 0u64;
         let mut extra_headers = 0u64;
         let mut after_summary = 0u64;
+        let mut too_long_lines = 0u64;
+        let mut snapshots: Vec<Snapshot> = Vec::new();
+        // Highest `after_seq` of any snapshot: a class at or below it that
+        // arrives late still counts as "before" (normally never).
+        let mut snapshot_max_seq = 0u64;
+        // Index into `snapshots` for each kept record with class metadata.
+        let mut exhaustion_snapshot: Vec<Option<usize>> = Vec::new();
 
+        // The first record, when it was not a header, is processed below
+        // like any other; a header's line is done.
+        let mut pending = first;
         loop {
-            buf.clear();
-            let n = input
-                .read_until(b'\n', &mut buf)
-                .with_context(|| format!("cannot read {shown} after line {line_no}"))?;
-            if n == 0 {
-                break;
-            }
-            line_no += 1;
-            let complete = buf.last() == Some(&b'\n');
-            let text = buf.trim_ascii();
-            if text.is_empty() {
-                continue;
-            }
-            let record = match serde_json::from_slice::<Record>(text) {
-                Ok(r) => r,
-                Err(_) if !complete => {
-                    // Only the very last line lacks a newline: the writer
-                    // was stopped mid-record.
-                    recording.truncated = true;
-                    recording.warnings.push(format!(
-                        "recording cut off: the last line ({line_no}) is incomplete; \
-                         results cover everything before it"
-                    ));
-                    break;
-                }
-                Err(e) => {
-                    recording.corrupt_lines += 1;
-                    if recording.corrupt_lines as usize <= CORRUPT_LINES_LISTED {
-                        recording.warnings.push(format!(
-                            "line {line_no} is not a valid record and was skipped: {e}"
-                        ));
+            let record = match pending.take() {
+                Some(r) => r,
+                None => {
+                    let Some(l) = next(&mut buf, &mut line_no, true)? else {
+                        break;
+                    };
+                    if l.too_long {
+                        recording.corrupt_lines += 1;
+                        too_long_lines += 1;
+                        if !l.newline {
+                            recording.truncated = true;
+                            recording.warnings.push(format!(
+                                "recording cut off: the last line ({line_no}) is incomplete and over {} MiB long \
+                                 ({} bytes without a newline: the file's end is damaged, e.g. NUL bytes after a crash); \
+                                 the report covers everything before it",
+                                MAX_LINE >> 20,
+                                thousands(l.len)
+                            ));
+                            break;
+                        }
+                        if recording.corrupt_lines as usize <= CORRUPT_LINES_LISTED {
+                            recording.warnings.push(format!(
+                                "line {line_no} is over {} MiB long ({} bytes) and was skipped as corrupt",
+                                MAX_LINE >> 20,
+                                thousands(l.len)
+                            ));
+                        }
+                        continue;
                     }
-                    continue;
+                    let text = buf.trim_ascii();
+                    if text.is_empty() {
+                        continue;
+                    }
+                    match serde_json::from_slice::<Record>(text) {
+                        Ok(r) => r,
+                        Err(_) if !l.newline => {
+                            // Only the very last line lacks a newline: the
+                            // writer was stopped mid-record.
+                            recording.truncated = true;
+                            recording.warnings.push(format!(
+                                "recording cut off: the last line ({line_no}) is incomplete (the JVM was killed, \
+                                 halted or crashed mid-write); the report covers everything before it"
+                            ));
+                            break;
+                        }
+                        Err(e) => {
+                            recording.corrupt_lines += 1;
+                            if recording.corrupt_lines as usize <= CORRUPT_LINES_LISTED {
+                                recording.warnings.push(format!(
+                                    "line {line_no} is not a valid record and was skipped: {e}"
+                                ));
+                            }
+                            continue;
+                        }
+                    }
                 }
             };
             if recording.summary.is_some() && !matches!(record, Record::Unknown) {
@@ -162,6 +314,14 @@ impl Recording {
                 Record::Class(c) => {
                     recording.class_records += 1;
                     recording.last_t_ns = recording.last_t_ns.max(c.t_ns);
+                    let late = c.seq <= snapshot_max_seq;
+                    if late {
+                        for snap in &mut snapshots {
+                            if c.seq <= snap.after_seq {
+                                snap.captured_before += 1;
+                            }
+                        }
+                    }
                     if c.kind == ClassKind::Ordinary && !options.all_kinds {
                         recording.hidden_ordinary += 1;
                         continue;
@@ -176,7 +336,17 @@ impl Recording {
                         }
                         frames
                     };
-                    table.add(&c, frames.map(Vec::as_slice), &options.libraries);
+                    let site = table.add(&c, frames.map(Vec::as_slice), &options.libraries);
+                    if late {
+                        for snap in &mut snapshots {
+                            if c.seq <= snap.after_seq {
+                                if snap.per_site.len() <= site {
+                                    snap.per_site.resize(site + 1, 0);
+                                }
+                                snap.per_site[site] += 1;
+                            }
+                        }
+                    }
                 }
                 Record::Summary(s) => {
                     recording.last_t_ns = recording.last_t_ns.max(s.t_ns);
@@ -184,13 +354,54 @@ impl Recording {
                 }
                 Record::ResourceExhausted(r) => {
                     recording.last_t_ns = recording.last_t_ns.max(r.t_ns);
-                    recording.resource_exhausted.push(r);
+                    if recording.resource_exhausted.len() >= EXHAUSTED_KEPT {
+                        recording.resource_exhausted_omitted += 1;
+                        continue;
+                    }
+                    let resource = Resource::of(&r);
+                    let snapshot = resource.is_class_metadata().then(|| {
+                        let reuse = snapshots.last().is_some_and(|s| {
+                            s.after_seq == r.after_seq && s.at_records == recording.class_records
+                        });
+                        if !reuse {
+                            // The agent writes classes in `seq` order, so
+                            // those read so far are the ones before it.
+                            let none_before = r.after_seq == 0;
+                            snapshots.push(Snapshot {
+                                after_seq: r.after_seq,
+                                at_records: recording.class_records,
+                                per_site: if none_before {
+                                    Vec::new()
+                                } else {
+                                    table.site_classes()
+                                },
+                                captured_before: recording.class_records.min(r.after_seq),
+                            });
+                            snapshot_max_seq = snapshot_max_seq.max(r.after_seq);
+                        }
+                        snapshots.len() - 1
+                    });
+                    exhaustion_snapshot.push(snapshot);
+                    recording.resource_exhausted.push(Exhaustion {
+                        captured_before: 0,
+                        event: r,
+                        resource,
+                        filled_by: None,
+                    });
                 }
                 Record::Unknown => recording.unknown_records += 1,
             }
         }
 
         let w = &mut recording.warnings;
+        if recording.header.is_none() {
+            w.insert(
+                0,
+                "the recording has no header: its beginning is missing (the file does not start with the agent's \
+                 first line); the rest is reported as schema 1, without JVM details"
+                    .to_string(),
+            );
+        }
         if let Some(s) = &recording.summary {
             // The loudest warning first: every count below is a lower bound.
             if s.dropped > 0 {
@@ -201,6 +412,14 @@ impl Recording {
                          (raise the agent's queue= option)",
                         s.dropped
                     ),
+                );
+            }
+            if s.reason == "process_exit" && recording.resource_exhausted.is_empty() {
+                w.push(
+                    "the JVM exited without the usual shutdown (VMDeath); with -XX:+ExitOnOutOfMemoryError \
+                     this is an OutOfMemoryError the JVM reports only on its stderr \
+                     (\"Terminating due to java.lang.OutOfMemoryError: ...\"): the biggest call site is the likely cause"
+                        .to_string(),
                 );
             }
             if let Some(reason) = &s.capture_disabled {
@@ -220,8 +439,16 @@ impl Recording {
         }
         if recording.corrupt_lines as usize > CORRUPT_LINES_LISTED {
             w.push(format!(
-                "{} lines in total were not valid records and were skipped",
-                recording.corrupt_lines
+                "{} lines in total were not valid records and were skipped{}",
+                recording.corrupt_lines,
+                if too_long_lines > 0 {
+                    format!(
+                        " ({too_long_lines} of them over {} MiB long)",
+                        MAX_LINE >> 20
+                    )
+                } else {
+                    String::new()
+                }
             ));
         }
         if let Some((line, id)) = unknown_stack {
@@ -241,14 +468,62 @@ impl Recording {
                 "{after_summary} records follow the summary; they are included, but the summary's totals do not count them"
             ));
         }
+        if recording.resource_exhausted_omitted > 0 {
+            w.push(format!(
+                "{} more resource_exhausted records (OutOfMemoryError thrown again) were counted, not listed",
+                recording.resource_exhausted_omitted
+            ));
+        }
         if recording.summary.is_none() && !recording.truncated {
-            w.push(
-                "the recording has no summary: the JVM was killed or is still running; \
-                 results cover what was written"
+            // A cut-off recording is the first thing to know: every total
+            // is what was written before the cut.
+            let at = w
+                .iter()
+                .position(|w| !w.starts_with("the recording has no header"))
+                .unwrap_or(w.len());
+            w.insert(
+                at,
+                "recording cut off: there is no summary at the end (the JVM was killed, halted or crashed, \
+                 or is still running); the report covers everything written before that"
                     .to_string(),
             );
         }
-        recording.call_sites = table.into_sorted();
+        if recording.truncated {
+            // Move the cut-off warning (pushed while reading) to the front.
+            if let Some(i) = w.iter().position(|w| w.starts_with("recording cut off")) {
+                let cut = w.remove(i);
+                let at = usize::from(recording.header.is_none());
+                w.insert(at.min(w.len()), cut);
+            }
+        }
+
+        let (sites, index_to_sorted) = table.into_sorted_with_index();
+        recording.call_sites = sites;
+        for (e, snap) in recording
+            .resource_exhausted
+            .iter_mut()
+            .zip(exhaustion_snapshot)
+        {
+            let Some(snap) = snap.map(|i| &snapshots[i]) else {
+                continue;
+            };
+            e.captured_before = snap.captured_before;
+            // Most classes before the error; ties go to the better-ranked site.
+            e.filled_by = snap
+                .per_site
+                .iter()
+                .enumerate()
+                .filter(|(_, &n)| n > 0)
+                .map(|(i, &n)| FilledBy {
+                    site: index_to_sorted[i],
+                    classes_before: n,
+                })
+                .max_by(|a, b| {
+                    a.classes_before
+                        .cmp(&b.classes_before)
+                        .then(b.site.cmp(&a.site))
+                });
+        }
         Ok(recording)
     }
 
@@ -271,30 +546,62 @@ impl Recording {
     }
 }
 
-/// The first line must be a header this CLI can read. The schema number is
-/// checked on the raw JSON first, so a newer header whose layout changed
-/// still gets the "upgrade" message rather than a parse error.
-fn parse_header(line: &[u8], shown: &str) -> Result<Header> {
+fn blank_bytes(total: &mut u64, more: u64) -> u64 {
+    *total += more;
+    *total
+}
+
+/// `1234567` -> `1,234,567`.
+fn thousands(n: u64) -> String {
+    crate::text_report::thousands(n)
+}
+
+/// The first non-blank line: a header this CLI can read, or (the start of
+/// the file lost) another metascope record, which is processed as such.
+fn first_record(
+    line: &[u8],
+    line_no: u64,
+    shown: &str,
+) -> Result<(Option<Header>, Option<Record>)> {
     let not_a_recording = || {
-        let start: String = String::from_utf8_lossy(line.trim_ascii())
-            .chars()
-            .take(80)
-            .collect();
+        let text = line.trim_ascii();
+        let binary = std::str::from_utf8(text)
+            .map_or(true, |t| t.chars().any(|c| c.is_control() && c != '\t'));
+        let begins = if binary {
+            "is binary data, not text".to_string()
+        } else {
+            let start: String = String::from_utf8_lossy(text).chars().take(80).collect();
+            format!("begins: {start:?}")
+        };
         anyhow::anyhow!(
             "{shown} does not start with a metascope header, so it is not a metascope recording \
-             (line 1 begins: {start:?}); pass the file named by the agent's out= option"
+             (line {line_no} {begins}); pass the file named by the agent's out= option"
         )
     };
     let value: serde_json::Value =
         serde_json::from_slice(line.trim_ascii()).map_err(|_| not_a_recording())?;
-    if value.get("type").and_then(|t| t.as_str()) != Some("header") {
-        return Err(not_a_recording());
+    match value.get("type").and_then(|t| t.as_str()) {
+        Some("header") => {}
+        Some("stack" | "class" | "resource_exhausted" | "summary") => {
+            // A metascope record without the header before it: the start
+            // of the file was lost (copied with `tail`, a rotated log...).
+            return match serde_json::from_value::<Record>(value) {
+                Ok(
+                    r @ (Record::Stack(_)
+                    | Record::Class(_)
+                    | Record::ResourceExhausted(_)
+                    | Record::Summary(_)),
+                ) => Ok((None, Some(r))),
+                _ => Err(not_a_recording()),
+            };
+        }
+        _ => return Err(not_a_recording()),
     }
     let schema = value.get("schema").and_then(|s| s.as_u64());
     match schema {
         Some(s) if s > u64::from(SCHEMA_VERSION) => bail!(
-            "{shown} was recorded by a newer agent (schema {s}), this metascope reads schema \
-             {SCHEMA_VERSION}: upgrade the CLI"
+            "{shown} was recorded by a newer agent (schema {s}); this metascope reads schema \
+             {SCHEMA_VERSION}: upgrade metascope"
         ),
         Some(s) if s == u64::from(SCHEMA_VERSION) => {}
         other => bail!(
@@ -303,9 +610,9 @@ fn parse_header(line: &[u8], shown: &str) -> Result<Header> {
         ),
     }
     match serde_json::from_value::<Record>(value) {
-        Ok(Record::Header(h)) => Ok(h),
+        Ok(Record::Header(h)) => Ok((Some(h), None)),
         Ok(_) => Err(not_a_recording()),
-        Err(e) => bail!("{shown}: the header on line 1 is malformed ({e}); was the agent that wrote it built from this source tree?"),
+        Err(e) => bail!("{shown}: the header on line {line_no} is malformed ({e}); was the agent that wrote it built from this source tree?"),
     }
 }
 
@@ -372,6 +679,17 @@ pub(crate) mod fixtures {
             reason: "vm_death".into(),
             capture_disabled: None,
         })
+    }
+
+    pub(crate) fn exhausted(description: &str, flags: &[&str], after_seq: u64) -> String {
+        line(&Record::ResourceExhausted(ResourceExhausted {
+            description: description.into(),
+            flags: flags.iter().map(|f| f.to_string()).collect(),
+            thread: "main".into(),
+            t_ns: 2_030_000_000,
+            wall_ms: 1_763_900_002_030,
+            after_seq,
+        }))
     }
 
     pub(crate) const DELEGATING: &str = "jdk.internal.reflect.DelegatingClassLoader";
@@ -462,20 +780,53 @@ mod tests {
     }
 
     #[test]
-    fn first_record_must_be_a_header() {
-        let stream = bean_copier_stream(true, 0);
-        let without_header: String = stream.lines().skip(1).map(|l| format!("{l}\n")).collect();
-        assert!(err(&without_header).contains("does not start with a metascope header"));
+    fn first_record_must_be_a_metascope_record() {
         assert!(err("hello world\n").contains("not a metascope recording"));
+        assert!(err("{\"type\":\"gc_start\"}\n").contains("does not start with a metascope header"));
+        assert!(err("[1,2]\n").contains("(line 1 begins: \"[1,2]\")"));
     }
 
     #[test]
-    fn newer_schema_says_upgrade_the_cli() {
-        let msg = err("{\"type\":\"header\",\"schema\":2,\"something\":\"new\"}\n");
+    fn missing_header_reports_the_rest_with_a_warning() {
+        let stream = bean_copier_stream(true, 0);
+        let without_header: String = stream.lines().skip(1).map(|l| format!("{l}\n")).collect();
+        let r = read(&without_header).unwrap();
+        assert!(r.header.is_none());
         assert!(
-            msg.contains("recorded by a newer agent (schema 2), this metascope reads schema 1: upgrade the CLI"),
-            "{msg}"
+            r.warnings[0].starts_with("the recording has no header: its beginning is missing"),
+            "{:?}",
+            r.warnings
         );
+        assert_eq!(r.warnings.len(), 1);
+        assert_eq!((r.class_records, r.call_sites.len()), (5, 3));
+        // Starting at a class record (its stack lost with the head): the
+        // class is still counted, as "stack not captured".
+        let from_class: String = stream.lines().skip(2).map(|l| format!("{l}\n")).collect();
+        let r = read(&from_class).unwrap();
+        assert_eq!(r.class_records, 5);
+        assert!(r.warnings.iter().any(|w| w.contains("never written")));
+    }
+
+    #[test]
+    fn newer_schema_says_upgrade_metascope() {
+        // Whatever else the newer header holds.
+        for header in [
+            "{\"type\":\"header\",\"schema\":2,\"something\":\"new\"}\n",
+            "{\"type\":\"header\",\"schema\":7,\"pid\":\"not a number\"}\nbinary \u{0}\n",
+        ] {
+            let msg = err(header);
+            let n = if header.contains(":2,") { 2 } else { 7 };
+            assert!(
+                msg.contains(&format!(
+                    "recorded by a newer agent (schema {n}); this metascope reads schema 1: upgrade metascope"
+                )),
+                "{msg}"
+            );
+        }
+        let msg = err("{\"type\":\"header\",\"schema\":0}\n");
+        assert!(msg.contains("unsupported schema (0)"), "{msg}");
+        let msg = err("{\"type\":\"header\"}\n");
+        assert!(msg.contains("unsupported schema (missing)"), "{msg}");
     }
 
     #[test]
@@ -536,8 +887,9 @@ mod tests {
     fn missing_summary_is_a_warning_not_an_error() {
         let r = read(&bean_copier_stream(false, 0)).unwrap();
         assert!(r.summary.is_none());
-        assert!(r.warnings[0]
-            .starts_with("the recording has no summary: the JVM was killed or is still running"));
+        assert!(r.warnings[0].starts_with(
+            "recording cut off: there is no summary at the end (the JVM was killed, halted or crashed"
+        ));
         assert_eq!(r.attributed_classes(), 5);
         assert_eq!(r.duration_ns(), 5 * 250_000_000);
     }
@@ -594,5 +946,268 @@ mod tests {
         };
         let r = Recording::from_str(&text, &all).unwrap();
         assert_eq!((r.hidden_ordinary, r.attributed_classes()), (0, 6));
+    }
+
+    // --- Bad input: never a panic, a clear message, partial results. ---
+
+    fn read_bytes(bytes: &[u8]) -> Result<Recording> {
+        Recording::from_reader(Path::new("test.jsonl"), bytes, &ReadOptions::default())
+    }
+
+    #[test]
+    fn binary_garbage_is_not_a_recording() {
+        let mut garbage: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+        garbage.splice(0..0, [0xff, 0xfe, 0, 0]);
+        for bytes in [
+            &garbage[..],
+            &[0u8; 4096][..],
+            b"\xc3\x28\xa0\xa1\n",
+            b"\0\n{}\n",
+        ] {
+            let msg = format!("{:#}", read_bytes(bytes).unwrap_err());
+            assert!(
+                msg.contains("not a metascope recording (line 1 is binary data, not text)"),
+                "{msg}"
+            );
+            assert_eq!(msg.lines().count(), 1, "{msg}");
+        }
+    }
+
+    #[test]
+    fn garbage_after_a_valid_start_is_skipped_and_the_rest_reported() {
+        let stream = bean_copier_stream(true, 0);
+        let mut bytes = Vec::new();
+        for (i, l) in stream.lines().enumerate() {
+            bytes.extend_from_slice(l.as_bytes());
+            bytes.push(b'\n');
+            if i == 2 {
+                bytes.extend_from_slice(b"\0\0\0\0\n\xff\xfe{\"type\":\"class\"\xc3\x28}\n");
+                // Invalid UTF-8 inside an otherwise valid record.
+                bytes.extend_from_slice(
+                    &line(&class(99, ClassKind::Proxy, (7, "x.L"), 0))
+                        .replace("$Proxy99", "$Proxy\u{fffd}")
+                        .replace('\u{fffd}', "\u{1}")
+                        .into_bytes()
+                        .iter()
+                        .map(|&b| if b == 1 { 0xc0 } else { b })
+                        .collect::<Vec<u8>>(),
+                );
+            }
+        }
+        let r = read_bytes(&bytes).unwrap();
+        assert_eq!(r.corrupt_lines, 3, "{:?}", r.warnings);
+        assert_eq!(r.class_records, 5);
+        assert!(r.summary.is_some());
+        assert!(
+            r.warnings.iter().all(|w| w.starts_with("line ")),
+            "{:?}",
+            r.warnings
+        );
+    }
+
+    #[test]
+    fn nul_bytes_at_the_end_read_as_cut_off() {
+        // What a crash can leave: the file extended, the data never written.
+        let mut bytes = bean_copier_stream(false, 0).into_bytes();
+        bytes.extend_from_slice(&[0u8; 8192]);
+        let r = read_bytes(&bytes).unwrap();
+        assert!(r.truncated);
+        assert_eq!(r.class_records, 5);
+        assert!(r.warnings[0].starts_with("recording cut off: the last line (9) is incomplete"));
+    }
+
+    #[test]
+    fn an_over_long_line_in_the_middle_is_skipped_with_a_warning() {
+        let stream = bean_copier_stream(true, 0);
+        let mut lines: Vec<String> = stream.lines().map(String::from).collect();
+        let long = format!(
+            "{{\"type\":\"class\",\"name\":\"{}\"}}",
+            "x".repeat(MAX_LINE + 10)
+        );
+        lines.insert(3, long);
+        let r = read(&(lines.join("\n") + "\n")).unwrap();
+        assert_eq!((r.corrupt_lines, r.class_records), (1, 5));
+        assert!(r.summary.is_some() && !r.truncated);
+        assert!(
+            r.warnings[0]
+                .starts_with("line 4 is over 16 MiB long (16,777,253 bytes) and was skipped"),
+            "{:?}",
+            r.warnings
+        );
+    }
+
+    /// A file of `header` followed by `zeros` NUL bytes, sparse on disk.
+    fn sparse_file(dir: &Path, header: &str, zeros: u64) -> PathBuf {
+        let path = dir.join("rec.jsonl");
+        let mut f = File::create(&path).unwrap();
+        std::io::Write::write_all(&mut f, header.as_bytes()).unwrap();
+        f.set_len(header.len() as u64 + zeros).unwrap();
+        path
+    }
+
+    fn header_line() -> String {
+        line(&header())
+    }
+
+    #[test]
+    fn one_enormous_line_is_an_error_without_reading_it_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = sparse_file(dir.path(), "", 2 << 30);
+        let started = std::time::Instant::now();
+        let e = Recording::read(&path, &ReadOptions::default()).unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(
+            msg.contains("is not a metascope recording: line 1 is over 16 MiB long (binary data?)"),
+            "{msg}"
+        );
+        // Only the first 16 MiB are looked at.
+        assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn sixty_four_mib_without_a_newline_after_the_header_is_a_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = sparse_file(dir.path(), &header_line(), 64 << 20);
+        let r = Recording::read(&path, &ReadOptions::default()).unwrap();
+        assert!(r.truncated && r.summary.is_none());
+        assert_eq!(r.class_records, 0);
+        assert_eq!(
+            r.warnings,
+            vec![
+                "recording cut off: the last line (2) is incomplete and over 16 MiB long \
+                 (67,108,864 bytes without a newline: the file's end is damaged, e.g. NUL bytes after a crash); \
+                 the report covers everything before it"
+            ]
+        );
+    }
+
+    #[test]
+    #[ignore = "reads 2 GiB of a sparse file (no disk) end to end: 2-6 s, mostly kernel time \
+                copying zero pages; the default 64 MiB test covers the same path"]
+    fn two_gib_of_nul_bytes_after_the_header_is_a_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = sparse_file(dir.path(), &header_line(), 2 << 30);
+        let r = Recording::read(&path, &ReadOptions::default()).unwrap();
+        assert!(r.truncated);
+        assert!(
+            r.warnings[0].contains("(2,147,483,648 bytes without a newline"),
+            "{:?}",
+            r.warnings
+        );
+    }
+
+    #[test]
+    fn leading_blank_lines_are_bounded() {
+        let msg = format!("{:#}", read_bytes(&vec![b'\n'; MAX_LINE + 2]).unwrap_err());
+        assert!(msg.contains("its first 16 MiB are blank lines"), "{msg}");
+    }
+
+    #[test]
+    fn a_directory_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let msg = format!(
+            "{:#}",
+            Recording::read(dir.path(), &ReadOptions::default()).unwrap_err()
+        );
+        assert!(msg.contains("is a directory, not a recording"), "{msg}");
+    }
+
+    // --- OutOfMemoryError records. ---
+
+    #[test]
+    fn metaspace_oom_blames_the_call_site_with_most_classes_before_it() {
+        // Site 1 (Spring) has 3 classes before the OOM, site 2 (proxy) 1;
+        // after it, the proxy site defines 5 more and ends up ranked first.
+        let mut text = bean_copier_stream(false, 0);
+        text += &exhausted("Metaspace", &["oom_error"], 5);
+        for seq in 6..=10 {
+            text += &line(&class(seq, ClassKind::Proxy, (7, "x.L"), 2));
+        }
+        text += &line(&summary(10, 0));
+        let r = read(&text).unwrap();
+        assert_eq!(r.resource_exhausted.len(), 1);
+        let e = &r.resource_exhausted[0];
+        assert_eq!(e.resource, Resource::Metaspace);
+        assert_eq!(e.captured_before, 5);
+        let f = e.filled_by.unwrap();
+        assert_eq!(f.classes_before, 3);
+        assert_eq!(f.site, 1, "ranked second overall");
+        assert_eq!(
+            r.call_sites[f.site].key.display(),
+            "com.acme.orders.OrderService.toDto(OrderService.java:42)"
+        );
+    }
+
+    #[test]
+    fn heap_and_thread_ooms_are_not_blamed_on_a_call_site() {
+        let mut text = bean_copier_stream(false, 0);
+        text += &exhausted("Java heap space", &["oom_error", "java_heap"], 5);
+        text += &exhausted(
+            "unable to create native thread",
+            &["oom_error", "threads"],
+            5,
+        );
+        text += &exhausted("Compressed class space", &["oom_error"], 5);
+        text += &exhausted("Metaspace", &["oom_error"], 0);
+        let r = read(&text).unwrap();
+        let got: Vec<_> = r
+            .resource_exhausted
+            .iter()
+            .map(|e| (e.resource, e.filled_by.map(|f| f.classes_before)))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Resource::JavaHeap, None),
+                (Resource::Threads, None),
+                (Resource::CompressedClassSpace, Some(3)),
+                // No class before it: nothing to blame.
+                (Resource::Metaspace, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn classes_written_late_with_a_lower_seq_still_count_before_the_oom() {
+        let mut text = bean_copier_stream(false, 0);
+        text += &exhausted("Metaspace", &["oom_error"], 8);
+        for seq in 6..=9 {
+            text += &line(&class(seq, ClassKind::Proxy, (7, "x.L"), 2));
+        }
+        let r = read(&text).unwrap();
+        let e = &r.resource_exhausted[0];
+        assert_eq!(e.captured_before, 8);
+        assert_eq!(
+            e.filled_by.unwrap().classes_before,
+            4,
+            "proxy: seq 4, 6, 7, 8"
+        );
+    }
+
+    #[test]
+    fn repeated_ooms_are_capped_and_counted() {
+        let mut text = bean_copier_stream(false, 0);
+        for _ in 0..EXHAUSTED_KEPT + 7 {
+            text += &exhausted("Metaspace", &["oom_error"], 5);
+        }
+        let r = read(&text).unwrap();
+        assert_eq!(r.resource_exhausted.len(), EXHAUSTED_KEPT);
+        assert_eq!(r.resource_exhausted_omitted, 7);
+        assert!(r.resource_exhausted.iter().all(|e| e.filled_by.is_some()));
+        assert!(r
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("7 more resource_exhausted records")));
+    }
+
+    #[test]
+    fn an_oom_then_a_halt_is_reported_as_cut_off_with_the_oom() {
+        let mut text = bean_copier_stream(false, 0);
+        text += &exhausted("Metaspace", &["oom_error"], 5);
+        text += "{\"type\":\"class\",\"seq\":6,\"na";
+        let r = read(&text).unwrap();
+        assert!(r.truncated && r.summary.is_none());
+        assert_eq!(r.resource_exhausted[0].filled_by.unwrap().classes_before, 3);
+        assert!(r.warnings[0].starts_with("recording cut off: the last line (10) is incomplete"));
     }
 }

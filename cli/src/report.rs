@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use metascope_events::{Header, Summary, NO_STACK};
+use metascope_events::{Header, ResourceExhausted, Summary, NO_STACK};
 use serde::Serialize;
 
 use crate::callsite::{attribute, format_frame, CallSiteKey, Libraries, SiteFrame};
 use crate::grouping::{CallSiteStats, EXAMPLES, THREAD_CAP};
-use crate::recording::Recording;
+use crate::recording::{Exhaustion, Recording};
 
 /// Version of the JSON report layout. Adding fields keeps it; removing or
 /// re-typing one bumps it.
@@ -34,8 +34,9 @@ pub struct Report {
 #[derive(Debug, Serialize)]
 pub struct RecordingInfo {
     pub file: String,
-    /// The stream's header record as the agent wrote it.
-    pub header: Header,
+    /// The stream's header record as the agent wrote it; `null` when the
+    /// file's beginning is missing.
+    pub header: Option<Header>,
     /// The stream's summary record, `null` when the recording has none.
     pub summary: Option<Summary>,
     /// The summary was written: the JVM ended normally.
@@ -44,7 +45,42 @@ pub struct RecordingInfo {
     pub truncated: bool,
     pub duration_ms: f64,
     pub totals: Totals,
+    /// OutOfMemoryErrors the JVM threw (`resource_exhausted` records).
+    pub resource_exhausted: Vec<ExhaustionReport>,
+    /// `resource_exhausted` records past the first 100, counted only.
+    pub resource_exhausted_omitted: u64,
     pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExhaustionReport {
+    /// The record as the agent wrote it.
+    #[serde(flatten)]
+    pub event: ResourceExhausted,
+    /// `metaspace`, `compressed_class_space`, `java_heap`, `threads` or
+    /// `other`.
+    pub resource: &'static str,
+    /// `t_ns` in milliseconds.
+    pub t_ms: f64,
+    /// Class records read with `seq <= after_seq`.
+    pub captured_before: u64,
+    /// The call site that defined the most classes before it; only for
+    /// Metaspace and compressed class space, `null` otherwise or when no
+    /// class was captured before it.
+    pub filled_by: Option<FilledByReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FilledByReport {
+    /// The call site's rank in `call_sites` (it may be past `--top`).
+    pub rank: usize,
+    pub display: String,
+    /// The call site's library entry, `null` when there is none.
+    pub library_entry: Option<String>,
+    /// Classes the call site defined before the error.
+    pub classes_before: u64,
+    /// `classes_before / captured_before`.
+    pub share: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -177,6 +213,12 @@ pub fn build(recording: &Recording, top: usize, libraries: &Libraries) -> Report
         recording: RecordingInfo {
             file: recording.path.display().to_string(),
             header: recording.header.clone(),
+            resource_exhausted: recording
+                .resource_exhausted
+                .iter()
+                .map(|e| exhaustion(recording, e))
+                .collect(),
+            resource_exhausted_omitted: recording.resource_exhausted_omitted,
             summary: recording.summary.clone(),
             complete: s.is_some(),
             truncated: recording.truncated,
@@ -200,6 +242,30 @@ pub fn build(recording: &Recording, top: usize, libraries: &Libraries) -> Report
             call_sites: omitted.len(),
             classes: omitted.iter().map(|s| s.classes).sum(),
         },
+    }
+}
+
+fn exhaustion(recording: &Recording, e: &Exhaustion) -> ExhaustionReport {
+    ExhaustionReport {
+        event: e.event.clone(),
+        resource: e.resource.as_str(),
+        t_ms: ns_to_ms(e.event.t_ns),
+        captured_before: e.captured_before,
+        filled_by: e.filled_by.map(|f| {
+            let site = &recording.call_sites[f.site];
+            FilledByReport {
+                rank: f.site + 1,
+                display: site.key.display(),
+                library_entry: site.key.entry().map(|e| e.display()),
+                classes_before: f.classes_before,
+                // Four decimals: 0.9997.
+                // At most 1 even for a stream with duplicated records.
+                share: ((f.classes_before as f64 / e.captured_before.max(1) as f64).min(1.0)
+                    * 10_000.0)
+                    .round()
+                    / 10_000.0,
+            }
+        }),
     }
 }
 
@@ -291,7 +357,10 @@ fn call_site(
             role: role.as_str(),
         })
         .collect::<Vec<_>>();
-    let depth = recording.header.options.depth as usize;
+    let depth = recording
+        .header
+        .as_ref()
+        .map_or(0, |h| h.options.depth as usize);
 
     CallSiteReport {
         rank,
@@ -332,7 +401,7 @@ pub fn to_json(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recording::fixtures::bean_copier_stream;
+    use crate::recording::fixtures::{bean_copier_stream, exhausted};
     use crate::recording::ReadOptions;
     use serde_json::Value;
 
@@ -429,6 +498,59 @@ mod tests {
         assert!(v["recording"]["warnings"][0]
             .as_str()
             .unwrap()
-            .starts_with("the recording has no summary"));
+            .starts_with("recording cut off: there is no summary"));
+    }
+
+    #[test]
+    fn json_lists_ooms_with_the_call_site_that_filled_metaspace() {
+        let mut stream = bean_copier_stream(false, 0);
+        stream += &exhausted("Java heap space", &["oom_error", "java_heap"], 4);
+        stream += &exhausted("Metaspace", &["oom_error"], 5);
+        let v = json_for(&stream, 1);
+        let rec = &v["recording"];
+        assert_eq!(rec["resource_exhausted_omitted"], 0);
+        let heap = &rec["resource_exhausted"][0];
+        assert_eq!(heap["description"], "Java heap space");
+        assert_eq!(heap["flags"][1], "java_heap");
+        assert_eq!(heap["resource"], "java_heap");
+        assert_eq!(heap["filled_by"], Value::Null);
+        let m = &rec["resource_exhausted"][1];
+        assert_eq!(m["resource"], "metaspace");
+        assert_eq!(m["thread"], "main");
+        assert_eq!(m["after_seq"], 5);
+        assert_eq!(m["t_ns"], 2_030_000_000u64);
+        assert_eq!(m["t_ms"], 2030.0);
+        assert_eq!(m["wall_ms"], 1_763_900_002_030u64);
+        assert_eq!(m["captured_before"], 5);
+        let f = &m["filled_by"];
+        assert_eq!(f["rank"], 1);
+        assert_eq!(
+            f["display"],
+            "com.acme.orders.OrderService.toDto(OrderService.java:42)"
+        );
+        assert_eq!(
+            f["library_entry"],
+            "org.springframework.beans.BeanUtils.copyProperties"
+        );
+        assert_eq!(f["classes_before"], 3);
+        assert_eq!(f["share"], 0.6);
+    }
+
+    #[test]
+    fn json_without_header_has_null_header_and_the_warning() {
+        let stream: String = bean_copier_stream(true, 0)
+            .lines()
+            .skip(1)
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let v = json_for(&stream, 10);
+        assert_eq!(v["recording"]["header"], Value::Null);
+        assert_eq!(v["recording"]["complete"], true);
+        assert_eq!(v["call_sites"][0]["sample_stack_at_depth_limit"], false);
+        assert!(v["recording"]["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("the recording has no header"));
+        assert_eq!(v["recording"]["resource_exhausted"], Value::Array(vec![]));
     }
 }

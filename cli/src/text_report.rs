@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use comfy_table::{Attribute, Cell, CellAlignment, ContentArrangement, Table};
 
-use crate::report::{CallSiteReport, Report};
+use crate::report::{CallSiteReport, ExhaustionReport, Report};
 
 /// comfy-table preset (see `comfy_table::presets`): every character blank
 /// but the header rule and its intersections.
@@ -23,6 +23,7 @@ const THREADS_IN_DETAILS: usize = 4;
 pub fn render(report: &Report, terminal: bool) -> String {
     let mut out = String::new();
     title_block(&mut out, report);
+    out_of_memory(&mut out, report);
     warnings(&mut out, report);
 
     if report.call_sites.is_empty() {
@@ -64,25 +65,42 @@ pub fn render(report: &Report, terminal: bool) -> String {
     }
     for site in &report.call_sites {
         out.push('\n');
-        details(&mut out, site, report.recording.header.start_wall_ms);
+        let start = report.recording.header.as_ref().map(|h| h.start_wall_ms);
+        details(&mut out, site, start);
     }
     out
 }
 
 fn title_block(out: &mut String, report: &Report) {
     let rec = &report.recording;
-    let h = &rec.header;
     let _ = writeln!(out, "metascope report: {}", rec.file);
+    let ended = match (&rec.summary, rec.truncated) {
+        (Some(s), _) => format!("ended: {}", s.reason),
+        (None, true) => {
+            "cut off mid-line (JVM killed, halted or crashed while writing)".to_string()
+        }
+        (None, false) => {
+            "cut off: no summary (JVM killed, halted or crashed, or still running)".to_string()
+        }
+    };
+    let Some(h) = &rec.header else {
+        let _ = writeln!(
+            out,
+            "  JVM       unknown: no header (the file's beginning is missing)"
+        );
+        let _ = writeln!(
+            out,
+            "  Recorded  {} or more, {ended}",
+            duration(rec.duration_ms)
+        );
+        classes_line(out, report);
+        return;
+    };
     let _ = writeln!(
         out,
         "  JVM       {} {}, pid {}, agent {}",
         h.java_vm_name, h.java_version, h.pid, h.agent_version
     );
-    let ended = match (&rec.summary, rec.truncated) {
-        (Some(s), _) => format!("ended: {}", s.reason),
-        (None, true) => "recording cut off".to_string(),
-        (None, false) => "no summary: JVM killed or still running".to_string(),
-    };
     let _ = writeln!(
         out,
         "  Recorded  {}, {}, {}",
@@ -105,7 +123,11 @@ fn title_block(out: &mut String, report: &Report) {
         "  Options   mode={mode} depth={} queue={}{include}",
         o.depth, o.queue
     );
+    classes_line(out, report);
+}
 
+fn classes_line(out: &mut String, report: &Report) {
+    let rec = &report.recording;
     let t = &rec.totals;
     let mut classes = Vec::new();
     if let Some(loaded) = t.classes_loaded {
@@ -123,6 +145,121 @@ fn title_block(out: &mut String, report: &Report) {
         ));
     }
     let _ = writeln!(out, "  Classes   {}", classes.join(" · "));
+}
+
+/// OutOfMemoryErrors first and loudest: the first of each resource, the
+/// class-metadata one with the call site that filled it.
+fn out_of_memory(out: &mut String, report: &Report) {
+    let rec = &report.recording;
+    if rec.resource_exhausted.is_empty() {
+        return;
+    }
+    out.push('\n');
+    let mut shown: Vec<&str> = Vec::new();
+    let mut more = rec.resource_exhausted_omitted;
+    // Class metadata leads, whatever came first.
+    let mut events: Vec<&ExhaustionReport> = rec.resource_exhausted.iter().collect();
+    events.sort_by_key(|e| !matches!(e.resource, "metaspace" | "compressed_class_space"));
+    for e in events {
+        if shown.contains(&e.resource) {
+            more += 1;
+            continue;
+        }
+        shown.push(e.resource);
+        exhaustion(out, report, e);
+    }
+    if more > 0 {
+        let _ = writeln!(
+            out,
+            "  ({} more OutOfMemoryError {} after {}; --format json lists them)",
+            thousands(more),
+            if more == 1 { "event" } else { "events" },
+            if shown.len() == 1 { "this" } else { "these" }
+        );
+    }
+}
+
+fn exhaustion(out: &mut String, report: &Report, e: &ExhaustionReport) {
+    let r = &e.event;
+    let what = match e.resource {
+        "threads" => "could not create a thread".to_string(),
+        _ if r.description.is_empty() => "ran out of memory".to_string(),
+        _ => format!("ran out of {}", r.description),
+    };
+    let _ = writeln!(
+        out,
+        "⚠ The JVM {what} at +{} (OutOfMemoryError: {} on thread {})",
+        duration(e.t_ms),
+        if r.description.is_empty() {
+            "?"
+        } else {
+            r.description.as_str()
+        },
+        r.thread
+    );
+    match (e.resource, &e.filled_by) {
+        ("metaspace" | "compressed_class_space", Some(f)) => {
+            let via = f
+                .library_entry
+                .as_ref()
+                .map_or(String::new(), |entry| format!(" via {entry}"));
+            let _ = writeln!(
+                out,
+                "  Call site that filled it: #{} {}{via} — {} ({} of captured)",
+                f.rank,
+                f.display,
+                plural(f.classes_before, "class", "classes"),
+                percent(f.share)
+            );
+            let shown = report.call_sites.len();
+            if f.rank > shown {
+                let _ = writeln!(
+                    out,
+                    "  (#{} is past the {shown} call sites shown: --top {} shows it)",
+                    f.rank, f.rank
+                );
+            }
+        }
+        ("metaspace" | "compressed_class_space", None) => {
+            let _ = writeln!(
+                out,
+                "  No captured class was defined before it: ordinary classes filled it{}",
+                if report
+                    .recording
+                    .header
+                    .as_ref()
+                    .is_some_and(|h| { h.options.mode == metascope_events::CaptureMode::All })
+                {
+                    ""
+                } else {
+                    " (record with the agent's mode=all to see them)"
+                }
+            );
+        }
+        ("java_heap", _) => {
+            let _ = writeln!(
+                out,
+                "  That is the Java heap, not class metadata: no call site below is blamed for it"
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "  Not class metadata: no call site below is blamed for it"
+            );
+        }
+    }
+}
+
+/// A share as a whole percentage, rounded down so that "100%" means all:
+/// `99%`, `<1%`.
+fn percent(share: f64) -> String {
+    let p = (share * 100.0).floor();
+    if share > 0.0 && p < 1.0 {
+        "<1%".to_string()
+    } else {
+        format!("{p:.0}%")
+    }
 }
 
 fn warnings(out: &mut String, report: &Report) {
@@ -204,7 +341,7 @@ fn kinds_cell(site: &CallSiteReport) -> String {
     cell.join(", ")
 }
 
-fn details(out: &mut String, site: &CallSiteReport, start_wall_ms: u64) {
+fn details(out: &mut String, site: &CallSiteReport, start_wall_ms: Option<u64>) {
     let _ = writeln!(
         out,
         "#{}  {}  {}",
@@ -244,8 +381,9 @@ fn details(out: &mut String, site: &CallSiteReport, start_wall_ms: u64) {
         threads.push(format!("+{} more", site.threads.len() - THREADS_IN_DETAILS));
     }
     let _ = writeln!(out, "    threads   {}", threads.join(", "));
-    let same_day =
-        wall_clock(site.first_wall_ms, true)[..10] == wall_clock(start_wall_ms, true)[..10];
+    let same_day = start_wall_ms.is_some_and(|start| {
+        wall_clock(site.first_wall_ms, true)[..10] == wall_clock(start, true)[..10]
+    });
     let when = if site.first_wall_ms == site.last_wall_ms {
         format!(
             "+{}   ({})",
@@ -360,7 +498,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
     use crate::callsite::Libraries;
-    use crate::recording::fixtures::bean_copier_stream;
+    use crate::recording::fixtures::{bean_copier_stream, exhausted, line, summary};
     use crate::recording::{ReadOptions, Recording};
     use crate::report::build;
 
@@ -415,5 +553,110 @@ mod tests {
             "2000-02-29 00:00:00.000 UTC"
         );
         assert_eq!(wall_clock(1_763_900_000_250, false), "12:13:20.250 UTC");
+    }
+
+    #[test]
+    fn metaspace_oom_is_the_first_thing_said_with_its_call_site() {
+        let mut stream = bean_copier_stream(false, 0);
+        stream += &exhausted("Metaspace", &["oom_error"], 5);
+        stream += &line(&summary(5, 0));
+        let text = text_for(&stream, 10);
+        let after_title: Vec<&str> = text.lines().skip(5).take(4).collect();
+        assert_eq!(
+            after_title,
+            vec![
+                "",
+                "⚠ The JVM ran out of Metaspace at +2.03 s (OutOfMemoryError: Metaspace on thread main)",
+                "  Call site that filled it: #1 com.acme.orders.OrderService.toDto(OrderService.java:42) \
+                 via org.springframework.beans.BeanUtils.copyProperties — 3 classes (60% of captured)",
+                "",
+            ],
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn heap_oom_is_mentioned_but_not_blamed() {
+        let mut stream = bean_copier_stream(true, 0);
+        stream += &exhausted("Java heap space", &["oom_error", "java_heap"], 5);
+        stream += &exhausted("Java heap space", &["oom_error", "java_heap"], 5);
+        let text = text_for(&stream, 10);
+        assert!(text.contains(
+            "⚠ The JVM ran out of Java heap space at +2.03 s (OutOfMemoryError: Java heap space on thread main)\n  \
+             That is the Java heap, not class metadata: no call site below is blamed for it\n  \
+             (1 more OutOfMemoryError event after this; --format json lists them)\n"
+        ), "{text}");
+        assert!(!text.contains("Call site that filled it"));
+    }
+
+    #[test]
+    fn metaspace_leads_even_after_a_heap_oom_and_shows_a_site_past_top() {
+        let mut stream = bean_copier_stream(false, 0);
+        stream += &exhausted("Java heap space", &["oom_error", "java_heap"], 5);
+        stream += &exhausted("Metaspace", &["oom_error"], 5);
+        let mut r = Recording::from_str(&stream, &ReadOptions::default()).unwrap();
+        // Make the OOM's site rank 2 and show only 1.
+        r.resource_exhausted[1].filled_by.as_mut().unwrap().site = 1;
+        let text = render(&build(&r, 1, &Libraries::default()), false);
+        let metaspace = text.find("ran out of Metaspace").unwrap();
+        let heap = text.find("ran out of Java heap space").unwrap();
+        assert!(metaspace < heap, "{text}");
+        assert!(
+            text.contains("  (#2 is past the 1 call sites shown: --top 2 shows it)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn cut_off_without_summary_says_so_in_the_title_and_first_warning() {
+        let text = text_for(&bean_copier_stream(false, 0), 10);
+        assert!(
+            text.contains(
+                ", cut off: no summary (JVM killed, halted or crashed, or still running)\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n⚠ recording cut off: there is no summary at the end"),
+            "{text}"
+        );
+        let mut stream = bean_copier_stream(false, 0);
+        stream += "{\"type\":\"cla";
+        let text = text_for(&stream, 10);
+        assert!(
+            text.contains(", cut off mid-line (JVM killed, halted or crashed while writing)\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn missing_header_still_reports() {
+        let stream: String = bean_copier_stream(true, 0)
+            .lines()
+            .skip(1)
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let text = text_for(&stream, 10);
+        assert!(
+            text.contains("  JVM       unknown: no header (the file's beginning is missing)\n"),
+            "{text}"
+        );
+        assert!(text.contains("⚠ the recording has no header"), "{text}");
+        assert!(
+            text.contains("#1  3 classes  com.acme.orders.OrderService.toDto"),
+            "{text}"
+        );
+        assert!(
+            text.contains("(2025-11-23 12:13:20.250 … "),
+            "dates without a start: {text}"
+        );
+    }
+
+    #[test]
+    fn shares_round_down() {
+        assert_eq!(percent(1.0), "100%");
+        assert_eq!(percent(0.9997), "99%");
+        assert_eq!(percent(0.004), "<1%");
+        assert_eq!(percent(0.0), "0%");
     }
 }
