@@ -6,7 +6,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use metascope_events::ClassEvent;
+use metascope_events::{ClassEvent, ClassKind};
 
 use crate::classfile;
 use crate::classify::{
@@ -30,38 +30,49 @@ pub enum Trigger {
 pub struct HookedClass<'a> {
     pub name: Option<&'a str>,
     pub bytes: &'a [u8],
+    /// Never the bootstrap loader: the FFI layer skips those.
+    pub loader: Option<LocalRef<'a>>,
     pub protection_domain: Option<LocalRef<'a>>,
 }
 
-/// Names (hashed) of classes this thread is defining from bytes without a
-/// code-source location, between ClassFileLoadHook and ClassLoad. Both
-/// events for one class come on the defining thread, with at most a few
-/// nested definitions (superclasses) in between, so a small ring suffices.
+/// What ClassFileLoadHook learned about a class it saw, waiting for the
+/// ClassLoad of the same class on the same thread.
+#[derive(Debug, Default, PartialEq)]
+struct HookFacts {
+    runtime_defined: bool,
+    target: Option<String>,
+    fingerprint: Option<u64>,
+    /// The class bytes, only when `dump=DIR` is on.
+    bytes: Option<Box<[u8]>>,
+}
+
+/// Classes between ClassFileLoadHook and ClassLoad on this thread, keyed by
+/// a hash of the name. Both events for one class come on the defining
+/// thread with at most a few nested definitions (superclasses) between, so
+/// a small ring suffices; stale entries (a definition that failed) fall out.
 #[derive(Default)]
-struct RuntimeDefinedRing {
-    names: [u64; 8],
+struct PendingDefinitions {
+    entries: [(u64, Option<HookFacts>); 8],
     next: usize,
 }
 
-impl RuntimeDefinedRing {
-    fn push(&mut self, name_hash: u64) {
-        self.names[self.next % self.names.len()] = name_hash;
+impl PendingDefinitions {
+    fn push(&mut self, name_hash: u64, facts: HookFacts) {
+        let slot = self.next % self.entries.len();
+        self.entries[slot] = (name_hash, Some(facts));
         self.next += 1;
     }
-    fn take(&mut self, name_hash: u64) -> bool {
-        match self.names.iter().position(|&h| h == name_hash && h != 0) {
-            Some(i) => {
-                self.names[i] = 0;
-                true
-            }
-            None => false,
-        }
+    fn take(&mut self, name_hash: u64) -> Option<HookFacts> {
+        self.entries
+            .iter_mut()
+            .find(|(h, facts)| *h == name_hash && facts.is_some())
+            .and_then(|(_, facts)| facts.take())
     }
 }
 
 #[derive(Default)]
 struct ThreadState {
-    runtime_defined: RuntimeDefinedRing,
+    pending: PendingDefinitions,
     /// JVMTI thread names are fetched once per thread.
     name: Option<Arc<str>>,
     frames: Vec<RawFrame>,
@@ -76,26 +87,60 @@ fn name_hash(internal_name: &str) -> u64 {
     BuildHasherDefault::<DefaultHasher>::default().hash_one(internal_name) | 1
 }
 
-/// ClassFileLoadHook (non-bootstrap loaders only): remember classes whose
-/// bytes were not read from a jar or directory.
-pub fn on_class_file(jni: Jni<'_>, class: HookedClass<'_>) {
+/// ClassFileLoadHook (non-bootstrap loaders only). The only event with the
+/// class bytes: decide here whether the class will be captured, and if so
+/// decode what an accessor invokes or fingerprint the generated code. For
+/// ordinary classes this is a tag lookup, two field reads and the
+/// name checks of the classifier; only candidates are parsed.
+pub fn on_class_file(jvmti: Jvmti, jni: Jni<'_>, class: HookedClass<'_>) {
     let Some(agent) = lifecycle::capturing_agent() else {
         return;
     };
     let Some(fields) = agent.code_source.get() else {
         return;
     };
-    if !jni.lacks_code_location(class.protection_domain, *fields) {
-        return;
-    }
     let Some(name) = class
         .name
         .or_else(|| classfile::this_class_name(class.bytes))
     else {
         return;
     };
+    let Ok(loader) = agent.loaders.identify(jvmti, jni, class.loader) else {
+        return; // ClassLoad will report the error if it persists
+    };
+    let runtime_defined = jni.lacks_code_location(class.protection_domain, *fields);
+    let facts = ClassFacts {
+        internal_name: name,
+        loader: LoaderFacts {
+            bootstrap: loader.bootstrap,
+            dynamic: loader.kind.dynamic,
+        },
+        runtime_defined,
+    };
+    let Some(kind) = agent.classifier.classify(&facts) else {
+        return;
+    };
+    let (target, fingerprint) = match kind {
+        ClassKind::ReflectionAccessor => (
+            classfile::accessor_target(class.bytes).map(|t| t.to_string()),
+            None,
+        ),
+        ClassKind::Ordinary | ClassKind::Included => (None, None),
+        _ => (None, classfile::fingerprint(class.bytes)),
+    };
+    let bytes = agent.options.dump.as_ref().map(|_| class.bytes.into());
     let hash = name_hash(name);
-    THREAD.with(|t| t.borrow_mut().runtime_defined.push(hash));
+    THREAD.with(|t| {
+        t.borrow_mut().pending.push(
+            hash,
+            HookFacts {
+                runtime_defined,
+                target,
+                fingerprint,
+                bytes,
+            },
+        )
+    });
 }
 
 /// ClassLoad and ClassPrepare. Hidden classes get ClassPrepare first, so
@@ -134,19 +179,19 @@ pub fn on_class(jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: Trigge
         Ok(l) => l,
         Err(e) => return fail("identifying the class loader", e),
     };
-    let runtime_defined = !loader.bootstrap
-        && THREAD.with(|t| {
-            t.borrow_mut()
-                .runtime_defined
-                .take(name_hash(internal_name))
-        });
+    let hooked = if loader.bootstrap {
+        None
+    } else {
+        THREAD.with(|t| t.borrow_mut().pending.take(name_hash(internal_name)))
+    }
+    .unwrap_or_default();
     let facts = ClassFacts {
         internal_name,
         loader: LoaderFacts {
             bootstrap: loader.bootstrap,
             dynamic: loader.kind.dynamic,
         },
-        runtime_defined,
+        runtime_defined: hooked.runtime_defined,
     };
     let Some(kind) = agent.classifier.classify(&facts) else {
         return;
@@ -156,7 +201,8 @@ pub fn on_class(jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: Trigge
         Ok(_) => return, // recorded already
         Err(e) => return fail("GetTag", e),
     }
-    if let Err(e) = jvmti.set_tag(class, agent.next_class_tag()) {
+    let tag = agent.next_class_tag();
+    if let Err(e) = jvmti.set_tag(class, tag) {
         return fail("SetTag", e);
     }
     agent.counters.seen.fetch_add(1, Ordering::Relaxed);
@@ -189,6 +235,10 @@ pub fn on_class(jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: Trigge
             Trigger::Prepare => ClassEvent::Prepare,
         },
         frames,
+        tag,
+        target: hooked.target,
+        fingerprint: hooked.fingerprint,
+        bytes: hooked.bytes,
     }));
 }
 
@@ -220,22 +270,59 @@ pub fn on_resource_exhausted(jvmti: Jvmti, description: String, flags: Vec<Strin
     let _ = written_rx.recv_timeout(OOM_WRITE_WAIT);
 }
 
+/// GarbageCollectionStart / Finish, inside the GC pause: queue only.
+pub fn on_gc(start: bool) {
+    let Some(agent) = lifecycle::enter() else {
+        return;
+    };
+    agent.enqueue_event(Message::Gc {
+        start,
+        t_ns: agent.clock.elapsed_ns(),
+    });
+}
+
+/// ObjectFree: a tagged class object (the class was unloaded) or a tagged
+/// class loader was freed. Queue only (JVMTI allows nothing else here).
+pub fn on_object_free(tag: i64) {
+    let Some(agent) = lifecycle::enter() else {
+        return;
+    };
+    let t_ns = agent.clock.elapsed_ns();
+    let message = match agent.loaders.by_tag(tag) {
+        Some(loader) => Message::LoaderFreed {
+            id: loader.id,
+            type_name: loader.kind.name.clone(),
+            t_ns,
+        },
+        None => Message::ClassFreed { tag, t_ns },
+    };
+    agent.enqueue_event(message);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn ring_finds_recent_names_and_forgets_old_ones() {
-        let mut ring = RuntimeDefinedRing::default();
-        ring.push(name_hash("a/Gen1"));
-        ring.push(name_hash("a/Gen2"));
-        assert!(ring.take(name_hash("a/Gen2")));
-        assert!(!ring.take(name_hash("a/Gen2")), "taken once");
-        assert!(ring.take(name_hash("a/Gen1")));
+    fn pending_definitions_find_recent_names_and_forget_old_ones() {
+        let facts = |runtime_defined| HookFacts {
+            runtime_defined,
+            ..HookFacts::default()
+        };
+        let mut pending = PendingDefinitions::default();
+        pending.push(name_hash("a/Gen1"), facts(true));
+        pending.push(name_hash("a/Gen2"), facts(false));
+        assert_eq!(pending.take(name_hash("a/Gen2")), Some(facts(false)));
+        assert_eq!(pending.take(name_hash("a/Gen2")), None, "taken once");
+        assert_eq!(pending.take(name_hash("a/Gen1")), Some(facts(true)));
         for i in 0..20 {
-            ring.push(name_hash(&format!("x/{i}")));
+            pending.push(name_hash(&format!("x/{i}")), facts(true));
         }
-        assert!(!ring.take(name_hash("x/0")), "bounded: the oldest fall out");
-        assert!(ring.take(name_hash("x/19")));
+        assert_eq!(
+            pending.take(name_hash("x/0")),
+            None,
+            "bounded: the oldest fall out"
+        );
+        assert!(pending.take(name_hash("x/19")).is_some());
     }
 }

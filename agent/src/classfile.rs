@@ -93,6 +93,16 @@ pub fn this_class_name(bytes: &[u8]) -> Option<&str> {
     std::str::from_utf8(name).ok()
 }
 
+/// What a reflection accessor invokes. PLACEHOLDER until the decoder lands.
+pub fn accessor_target(_bytes: &[u8]) -> Option<String> {
+    None
+}
+
+/// A name-independent hash of a generated class. PLACEHOLDER until the decoder lands.
+pub fn fingerprint(_bytes: &[u8]) -> Option<u64> {
+    None
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

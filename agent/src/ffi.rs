@@ -58,6 +58,10 @@ const _: () = assert!(offset_of!(raw::jvmtiEventCallbacks, ClassFileLoadHook) ==
 const _: () = assert!(offset_of!(raw::jvmtiEventCallbacks, ClassLoad) == event_slot(55));
 const _: () = assert!(offset_of!(raw::jvmtiEventCallbacks, ClassPrepare) == event_slot(56));
 const _: () = assert!(offset_of!(raw::jvmtiEventCallbacks, ResourceExhausted) == event_slot(80));
+const _: () =
+    assert!(offset_of!(raw::jvmtiEventCallbacks, GarbageCollectionStart) == event_slot(81));
+const _: () =
+    assert!(offset_of!(raw::jvmtiEventCallbacks, GarbageCollectionFinish) == event_slot(82));
 const _: () = assert!(offset_of!(raw::jvmtiEventCallbacks, ObjectFree) == event_slot(83));
 const _: () = assert!(raw::JVMTI_EVENT_CLASS_LOAD == 55 && raw::JVMTI_EVENT_VM_DEATH == 51);
 
@@ -193,6 +197,9 @@ pub enum Event {
     ClassLoad = raw::JVMTI_EVENT_CLASS_LOAD,
     ClassPrepare = raw::JVMTI_EVENT_CLASS_PREPARE,
     ResourceExhausted = raw::JVMTI_EVENT_RESOURCE_EXHAUSTED,
+    GarbageCollectionStart = raw::JVMTI_EVENT_GARBAGE_COLLECTION_START,
+    GarbageCollectionFinish = raw::JVMTI_EVENT_GARBAGE_COLLECTION_FINISH,
+    ObjectFree = raw::JVMTI_EVENT_OBJECT_FREE,
 }
 
 /// A string JVMTI allocated for us; deallocated on drop.
@@ -430,6 +437,8 @@ impl Jvmti {
         caps.set_can_tag_objects(1);
         caps.set_can_get_line_numbers(1);
         caps.set_can_get_source_file_name(1);
+        caps.set_can_generate_garbage_collection_events(1);
+        caps.set_can_generate_object_free_events(1);
         // SAFETY: valid pointer to an initialised capability set.
         check(unsafe { jvmti_call!(self.0, AddCapabilities, &caps) })
     }
@@ -443,6 +452,9 @@ impl Jvmti {
         callbacks.ClassLoad = Some(on_class_load);
         callbacks.ClassPrepare = Some(on_class_prepare);
         callbacks.ResourceExhausted = Some(on_resource_exhausted);
+        callbacks.GarbageCollectionStart = Some(on_gc_start);
+        callbacks.GarbageCollectionFinish = Some(on_gc_finish);
+        callbacks.ObjectFree = Some(on_object_free);
         // SAFETY: the JVM copies the struct; size matches the struct we pass.
         check(unsafe {
             jvmti_call!(
@@ -863,6 +875,21 @@ unsafe extern "C" fn on_class_prepare(
     })
 }
 
+// GC and ObjectFree callbacks may run inside a GC pause, where JVMTI allows
+// only raw monitors and memory functions: the handlers call neither JVMTI
+// nor JNI, they only queue a small message.
+unsafe extern "C" fn on_gc_start(_env: *mut raw::jvmtiEnv) {
+    guarded("GarbageCollectionStart", (), || capture::on_gc(true))
+}
+
+unsafe extern "C" fn on_gc_finish(_env: *mut raw::jvmtiEnv) {
+    guarded("GarbageCollectionFinish", (), || capture::on_gc(false))
+}
+
+unsafe extern "C" fn on_object_free(_env: *mut raw::jvmtiEnv, tag: raw::jlong) {
+    guarded("ObjectFree", (), || capture::on_object_free(tag))
+}
+
 unsafe extern "C" fn on_resource_exhausted(
     env: *mut raw::jvmtiEnv,
     _jni: *mut raw::JNIEnv,
@@ -895,7 +922,7 @@ unsafe extern "C" fn on_resource_exhausted(
 
 #[allow(clippy::too_many_arguments)]
 unsafe extern "C" fn on_class_file_load_hook(
-    _env: *mut raw::jvmtiEnv,
+    env: *mut raw::jvmtiEnv,
     jni: *mut raw::JNIEnv,
     class_being_redefined: raw::jclass,
     loader: raw::jobject,
@@ -928,10 +955,12 @@ unsafe extern "C" fn on_class_file_load_hook(
             unsafe { std::slice::from_raw_parts(class_data, class_data_len as usize) }
         };
         capture::on_class_file(
+            Jvmti(env),
             jni,
             HookedClass {
                 name,
                 bytes,
+                loader: LocalRef::new(loader as *mut c_void),
                 protection_domain: LocalRef::new(protection_domain as *mut c_void),
             },
         );

@@ -27,6 +27,8 @@ pub struct Counters {
     pub captured: AtomicU64,
     pub dropped: AtomicU64,
     pub stack_errors: AtomicU64,
+    /// GC boundaries and unloads lost to a full queue.
+    pub events_dropped: AtomicU64,
 }
 
 /// Monotonic time since the recording started, plus wall-clock helpers.
@@ -155,6 +157,14 @@ pub fn start(
     }
     let options = AgentOptions::parse(options_text).map_err(|e| e.to_string())?;
     let (file, path) = output::open(options.out.as_deref(), Path::new("."), std::process::id())?;
+    if let Some(dir) = &options.dump {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            format!(
+                "metascope: cannot create the dump directory {}: {e} (choose a writable directory with dump=DIR)",
+                dir.display()
+            )
+        })?;
+    }
     let jvmti = install()?;
     let (queue, writer_queue) = crossbeam_channel::bounded(options.queue as usize);
     let agent = Agent {
@@ -235,6 +245,9 @@ pub fn on_vm_init(jvmti: Jvmti, jni: Jni<'_>) {
         Event::ClassLoad,
         Event::ClassPrepare,
         Event::ResourceExhausted,
+        Event::GarbageCollectionStart,
+        Event::GarbageCollectionFinish,
+        Event::ObjectFree,
     ] {
         if let Err(e) = jvmti.set_event(true, event) {
             disable(&format!("cannot enable {event:?}: {e}"));
@@ -269,7 +282,9 @@ fn writer_thread(jvmti: Jvmti, jni: Jni<'_>) {
         &agent.counters,
         &agent.clock,
     );
-    writer.run(header, &agent.writer_queue);
+    writer
+        .with_dump(agent.options.dump.clone())
+        .run(header, &agent.writer_queue);
 }
 
 /// VMDeath: stop capturing, let the writer drain the queue and write the
@@ -292,6 +307,9 @@ fn stop(reason: &'static str) {
         Event::ClassPrepare,
         Event::ClassFileLoadHook,
         Event::ResourceExhausted,
+        Event::GarbageCollectionStart,
+        Event::GarbageCollectionFinish,
+        Event::ObjectFree,
     ] {
         let _ = agent.jvmti.set_event(false, event);
     }
@@ -328,6 +346,13 @@ impl Agent {
     pub fn enqueue(&self, message: Message) {
         if self.queue.try_send(message).is_err() {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The same for GC boundaries and unloads, counted apart from classes.
+    pub fn enqueue_event(&self, message: Message) {
+        if self.queue.try_send(message).is_err() {
+            self.counters.events_dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 

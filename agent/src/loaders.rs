@@ -108,6 +108,11 @@ impl LoaderTable {
         Ok(self.known(tag).expect("a tag we just encoded decodes"))
     }
 
+    /// The loader a tag names, if it is a loader tag (class tags are not).
+    pub fn by_tag(&self, tag: i64) -> Option<LoaderIdentity<'_>> {
+        self.known(tag)
+    }
+
     fn known(&self, tag: i64) -> Option<LoaderIdentity<'_>> {
         let (type_index, id) = decode_tag(tag)?;
         let kind = self.types.get(type_index)?.get()?;

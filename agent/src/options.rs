@@ -10,7 +10,7 @@ use metascope_events::CaptureMode;
 
 /// One line listing what is accepted, printed with every option error.
 pub const VALID_OPTIONS: &str =
-    "valid options: out=FILE, depth=N (0-2048), include=PATTERN[;PATTERN], mode=dynamic|all, queue=N (1-16777216)";
+    "valid options: out=FILE, depth=N (0-2048), include=PATTERN[;PATTERN], mode=dynamic|all, queue=N (1-16777216), dump=DIR";
 
 pub const DEFAULT_DEPTH: u32 = 64;
 pub const MAX_DEPTH: u32 = 2048;
@@ -27,6 +27,9 @@ pub struct AgentOptions {
     pub include: Vec<String>,
     pub mode: CaptureMode,
     pub queue: u32,
+    /// Write the bytes of captured classes (those that have bytes) to
+    /// `DIR/<binary name>.class`, for reading with javap.
+    pub dump: Option<PathBuf>,
 }
 
 impl Default for AgentOptions {
@@ -37,6 +40,7 @@ impl Default for AgentOptions {
             include: Vec::new(),
             mode: CaptureMode::Dynamic,
             queue: DEFAULT_QUEUE,
+            dump: None,
         }
     }
 }
@@ -87,6 +91,12 @@ impl AgentOptions {
                         return Err(problem("out= needs a file name"));
                     }
                     options.out = Some(PathBuf::from(value));
+                }
+                "dump" => {
+                    if value.is_empty() {
+                        return Err(problem("dump= needs a directory"));
+                    }
+                    options.dump = Some(PathBuf::from(value));
                 }
                 "depth" => options.depth = parse_number(key, value, 0, MAX_DEPTH)?,
                 "queue" => options.queue = parse_number(key, value, 1, MAX_QUEUE)?,
@@ -141,7 +151,7 @@ mod tests {
     #[test]
     fn all_options_parse() {
         let o = AgentOptions::parse(
-            "out=/tmp/x.jsonl,depth=12,include=com.acme.*;org.foo.Gen*,mode=all,queue=16",
+            "out=/tmp/x.jsonl,depth=12,include=com.acme.*;org.foo.Gen*,mode=all,queue=16,dump=/tmp/d",
         )
         .unwrap();
         assert_eq!(o.out, Some(PathBuf::from("/tmp/x.jsonl")));
@@ -149,6 +159,7 @@ mod tests {
         assert_eq!(o.include, vec!["com.acme.*", "org.foo.Gen*"]);
         assert_eq!(o.mode, CaptureMode::All);
         assert_eq!(o.queue, 16);
+        assert_eq!(o.dump, Some(PathBuf::from("/tmp/d")));
     }
 
     #[test]

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use metascope_events::{
-    ClassDefined, ClassEvent, ClassKind, Frame, Header, LoaderRef, Record, ResourceExhausted,
-    StackTrace, Summary, NO_STACK,
+    ClassDefined, ClassEvent, ClassKind, ClassUnloaded, Frame, GcBoundary, Header, LoaderRef,
+    LoaderUnloaded, Record, ResourceExhausted, StackTrace, Summary, NO_STACK,
 };
 
 use crate::classify::{binary_name, internal_name_from_signature};
@@ -29,6 +29,12 @@ const FLUSH_BYTES: usize = 64 * 1024;
 /// are then written again under new ids), so memory stays bounded.
 const MAX_STACKS: usize = 200_000;
 const MAX_METHODS: usize = 500_000;
+/// Past this many live captured classes, new ones are not tracked for unloading.
+const MAX_LIVE: usize = 2_000_000;
+/// Distinct accessor targets kept interned.
+const MAX_TARGETS: usize = 1_000_000;
+/// Class files written with `dump=DIR` at most.
+const MAX_DUMPED: u64 = 100_000;
 
 /// A class the application thread captured, before its stack is resolved.
 #[derive(Debug)]
@@ -43,6 +49,25 @@ pub struct CapturedClass {
     pub wall_ms: u64,
     pub trigger: ClassEvent,
     pub frames: Box<[RawFrame]>,
+    /// The JVMTI tag set on the class object: ObjectFree reports it back.
+    pub tag: i64,
+    pub target: Option<String>,
+    pub fingerprint: Option<u64>,
+    /// Class bytes, only with `dump=DIR`.
+    pub bytes: Option<Box<[u8]>>,
+}
+
+/// What the writer remembers of a live captured class, to describe its
+/// unload. Bounded by the classes alive at once (and by [`MAX_LIVE`]).
+#[derive(Debug)]
+struct LiveClass {
+    seq: u64,
+    kind: ClassKind,
+    loader_id: u64,
+    loader_type: Arc<str>,
+    stack: u64,
+    target: Option<Arc<str>>,
+    fingerprint: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -59,11 +84,62 @@ pub enum Message {
         wall_ms: u64,
         written: Sender<()>,
     },
+    /// A tagged class object was freed: the class was unloaded.
+    ClassFreed {
+        tag: i64,
+        t_ns: u64,
+    },
+    /// A tagged class loader was freed.
+    LoaderFreed {
+        id: u64,
+        type_name: Arc<str>,
+        t_ns: u64,
+    },
+    /// GarbageCollectionStart (`start`) or GarbageCollectionFinish.
+    Gc {
+        start: bool,
+        t_ns: u64,
+    },
     /// Write everything queued, then the summary, then acknowledge.
     Finish {
         reason: &'static str,
         done: Sender<()>,
     },
+}
+
+/// Fingerprints travel as 16 hex digits (JSON numbers lose precision
+/// past 2^53 in many tools).
+fn fingerprint_hex(f: u64) -> String {
+    format!("{f:016x}")
+}
+
+impl Dump {
+    fn write(&mut self, name: &str, seq: u64, bytes: &[u8]) {
+        if self.failed {
+            return;
+        }
+        if self.written >= MAX_DUMPED {
+            eprintln!("metascope: dump= reached {MAX_DUMPED} class files; no more are written");
+            self.failed = true;
+            return;
+        }
+        // Names repeat across loaders (Groovy's Script1...): keep each.
+        let file_name = name.replace('/', "_");
+        let mut path = self.dir.join(format!("{file_name}.class"));
+        if path.exists() {
+            path = self.dir.join(format!("{file_name}-{seq}.class"));
+        }
+        match std::fs::write(&path, bytes) {
+            Ok(()) => self.written += 1,
+            Err(e) => {
+                eprintln!(
+                    "metascope: cannot dump class files to {}: {e}; dumping stopped",
+                    self.dir.display()
+                );
+                self.failed = true;
+            }
+        }
+    }
 }
 
 /// Resolves jmethodIDs; the FFI layer implements it with JVMTI.
@@ -104,6 +180,16 @@ pub struct Writer<'a, W: Write, R: MethodResolver> {
     /// the file always ends at a record boundary.
     unflushed: usize,
     out_name: String,
+    live: HashMap<i64, LiveClass>,
+    targets: HashMap<String, Arc<str>>,
+    dump: Option<Dump>,
+}
+
+/// `dump=DIR`: class files for javap.
+struct Dump {
+    dir: std::path::PathBuf,
+    written: u64,
+    failed: bool,
 }
 
 impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
@@ -127,7 +213,20 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             last_flush: Instant::now(),
             unflushed: 0,
             out_name,
+            live: HashMap::new(),
+            targets: HashMap::new(),
+            dump: None,
         }
+    }
+
+    /// Also write the bytes of captured classes to `dir` (`dump=DIR`).
+    pub fn with_dump(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.dump = dir.map(|dir| Dump {
+            dir,
+            written: 0,
+            failed: false,
+        });
+        self
     }
 
     /// Writes the header, then records until `Finish` (or until every
@@ -186,6 +285,43 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                 self.flush();
                 let _ = written.send(());
             }
+            Message::ClassFreed { tag, t_ns } => {
+                if let Some(class) = self.live.remove(&tag) {
+                    self.write(&Record::ClassUnload(ClassUnloaded {
+                        seq: class.seq,
+                        kind: class.kind,
+                        loader: LoaderRef {
+                            id: class.loader_id,
+                            type_name: class.loader_type.to_string(),
+                        },
+                        stack: class.stack,
+                        target: class.target.map(|t| t.to_string()),
+                        fingerprint: class.fingerprint.map(fingerprint_hex),
+                        t_ns,
+                    }));
+                }
+            }
+            Message::LoaderFreed {
+                id,
+                type_name,
+                t_ns,
+            } => {
+                self.write(&Record::LoaderUnload(LoaderUnloaded {
+                    loader: LoaderRef {
+                        id,
+                        type_name: type_name.to_string(),
+                    },
+                    t_ns,
+                }));
+            }
+            Message::Gc { start, t_ns } => {
+                let boundary = GcBoundary { t_ns };
+                self.write(&if start {
+                    Record::GcStart(boundary)
+                } else {
+                    Record::GcFinish(boundary)
+                });
+            }
             Message::Finish { .. } => {}
         }
     }
@@ -198,6 +334,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             captured: c.captured.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
             stack_errors: c.stack_errors.load(Ordering::Relaxed),
+            events_dropped: c.events_dropped.load(Ordering::Relaxed),
             t_ns: self.clock.elapsed_ns(),
             end_wall_ms: Clock::wall_ms(),
             reason: reason.to_string(),
@@ -214,6 +351,24 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         }
         let stack = self.stack_id(class.frames);
         self.seq += 1;
+        if let (Some(dump), Some(bytes)) = (&mut self.dump, &class.bytes) {
+            dump.write(&class.name, self.seq, bytes);
+        }
+        let target = class.target.map(|t| self.intern_target(t));
+        if self.live.len() < MAX_LIVE {
+            self.live.insert(
+                class.tag,
+                LiveClass {
+                    seq: self.seq,
+                    kind: class.kind,
+                    loader_id: class.loader_id,
+                    loader_type: class.loader_type.clone(),
+                    stack,
+                    target: target.clone(),
+                    fingerprint: class.fingerprint,
+                },
+            );
+        }
         let record = Record::Class(ClassDefined {
             seq: self.seq,
             name: class.name,
@@ -228,12 +383,26 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             wall_ms: class.wall_ms,
             event: class.trigger,
             stack,
+            target: target.map(|t| t.to_string()),
+            fingerprint: class.fingerprint.map(fingerprint_hex),
         });
         if self.write(&record) {
             self.counters.captured.fetch_add(1, Ordering::Relaxed);
         } else {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    fn intern_target(&mut self, target: String) -> Arc<str> {
+        if let Some(t) = self.targets.get(&target) {
+            return t.clone();
+        }
+        if self.targets.len() >= MAX_TARGETS {
+            self.targets.clear();
+        }
+        let t: Arc<str> = Arc::from(target.as_str());
+        self.targets.insert(target, t.clone());
+        t
     }
 
     fn stack_id(&mut self, frames: Box<[RawFrame]>) -> u64 {
@@ -371,6 +540,10 @@ mod tests {
             wall_ms: 2,
             trigger: ClassEvent::Load,
             frames: frames.into_boxed_slice(),
+            tag: 1,
+            target: None,
+            fingerprint: None,
+            bytes: None,
         }
     }
 
@@ -437,6 +610,7 @@ mod tests {
                 Record::Summary(_) => "summary",
                 Record::ResourceExhausted(_) => "resource_exhausted",
                 Record::Unknown => "unknown",
+                _ => "other",
             })
             .collect();
         assert_eq!(

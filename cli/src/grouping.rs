@@ -228,6 +228,8 @@ mod tests {
             wall_ms: 1_700_000_000_000 + seq,
             event: ClassEvent::Load,
             stack,
+            target: None,
+            fingerprint: None,
         }
     }
 

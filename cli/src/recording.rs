@@ -389,6 +389,11 @@ impl Recording {
                         filled_by: None,
                     });
                 }
+                // Analysed by the diagnosis (regeneration, unloading).
+                Record::ClassUnload(_)
+                | Record::LoaderUnload(_)
+                | Record::GcStart(_)
+                | Record::GcFinish(_) => {}
                 Record::Unknown => recording.unknown_records += 1,
             }
         }
@@ -664,6 +669,8 @@ pub(crate) mod fixtures {
             wall_ms: 1_763_900_000_000 + seq * 250,
             event: ClassEvent::Load,
             stack,
+            target: None,
+            fingerprint: None,
         })
     }
 
@@ -674,6 +681,7 @@ pub(crate) mod fixtures {
             captured,
             dropped,
             stack_errors: 0,
+            events_dropped: 0,
             t_ns: 3_000_000_000,
             end_wall_ms: 1_763_900_003_000,
             reason: "vm_death".into(),

@@ -33,6 +33,14 @@ pub enum Record {
     Stack(StackTrace),
     /// A class the agent captured.
     Class(ClassDefined),
+    /// A captured class was unloaded.
+    ClassUnload(ClassUnloaded),
+    /// A class loader the agent saw was collected.
+    LoaderUnload(LoaderUnloaded),
+    /// A garbage collection started (a stop-the-world pause began).
+    GcStart(GcBoundary),
+    /// A garbage collection finished.
+    GcFinish(GcBoundary),
     /// The JVM ran out of a resource (JVMTI ResourceExhausted), e.g.
     /// `OutOfMemoryError: Metaspace`.
     ResourceExhausted(ResourceExhausted),
@@ -217,6 +225,48 @@ pub struct ClassDefined {
     pub event: ClassEvent,
     /// Id of a [`StackTrace`] written earlier, or [`NO_STACK`].
     pub stack: u64,
+    /// For reflection accessors: the member the accessor invokes, decoded
+    /// from its bytes, e.g. `com.acme.Order.getId()J` or
+    /// `new com.acme.OrderDto()`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// For other generated classes with bytes (not hidden classes): a hash
+    /// of the class file that ignores the class's own name and numeric
+    /// suffixes, so identical generated code defined twice has the same
+    /// fingerprint. 16 hex digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+}
+
+/// A captured class was unloaded (its `java.lang.Class` was freed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassUnloaded {
+    /// `seq` of the [`ClassDefined`] record.
+    pub seq: u64,
+    pub kind: ClassKind,
+    pub loader: LoaderRef,
+    /// The defining stack, as in the class record.
+    pub stack: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// When the agent learned of it (after the GC that freed it).
+    pub t_ns: u64,
+}
+
+/// A class-loader instance seen by the agent was garbage collected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoaderUnloaded {
+    pub loader: LoaderRef,
+    pub t_ns: u64,
+}
+
+/// A garbage collection started or finished (JVMTI
+/// GarbageCollectionStart / GarbageCollectionFinish).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GcBoundary {
+    pub t_ns: u64,
 }
 
 /// JVMTI ResourceExhausted: the moment an `OutOfMemoryError` is thrown
@@ -250,6 +300,9 @@ pub struct Summary {
     pub dropped: u64,
     /// Stacks that could not be captured (the class was still recorded).
     pub stack_errors: u64,
+    /// GC boundaries and unload records lost because the queue was full.
+    #[serde(default)]
+    pub events_dropped: u64,
     pub t_ns: u64,
     pub end_wall_ms: u64,
     /// Why the recording ended, e.g. `vm_death`.
@@ -294,6 +347,8 @@ mod tests {
             wall_ms: 20,
             event: ClassEvent::Load,
             stack: 2,
+            target: None,
+            fingerprint: None,
         };
         let line = serde_json::to_string(&Record::Class(c.clone())).unwrap();
         assert!(line.starts_with(r#"{"type":"class","#), "{line}");
