@@ -934,7 +934,7 @@ mod tests {
             .collect();
         lines.insert(
             2,
-            r#"{"type":"gc_start","t_ns":5,"cause":"Metadata GC Threshold"}"#.into(),
+            r#"{"type":"jit_compile","t_ns":5,"method":"a.B.c"}"#.into(),
         );
         let r = read(&(lines.join("\n") + "\n")).unwrap();
         assert_eq!(r.unknown_records, 1);
