@@ -286,7 +286,7 @@ fn a_deleted_output_directory_is_reported_once() {
     let session = Session::new();
     let dir = session.path("out");
     std::fs::create_dir(&dir).unwrap();
-    let mut child = torture_jvm(
+    let child = torture_jvm(
         &format!("out={}", dir.join("rec.jsonl").display()),
         &["define", "4", "2"],
     )

@@ -14,7 +14,7 @@ use crate::classify::{
 };
 use crate::ffi::{Jni, Jvmti, LocalRef, RawFrame};
 use crate::lifecycle::{self, Clock};
-use crate::writer::{CapturedClass, Message};
+use crate::writer::{CapturedClass, Message, OutOfResource};
 
 /// How long a thread throwing OutOfMemoryError waits for its record to be
 /// on disk.
@@ -93,10 +93,10 @@ fn name_hash(internal_name: &str) -> u64 {
 /// ordinary classes this is a tag lookup, two field reads and the
 /// name checks of the classifier; only candidates are parsed.
 pub fn on_class_file(jvmti: Jvmti, jni: Jni<'_>, class: HookedClass<'_>) {
-    let Some(agent) = lifecycle::capturing_agent() else {
+    let Some(active) = lifecycle::enter() else {
         return;
     };
-    let Some(fields) = agent.code_source.get() else {
+    let Some(fields) = active.agent.code_source.get() else {
         return;
     };
     let Some(name) = class
@@ -105,7 +105,7 @@ pub fn on_class_file(jvmti: Jvmti, jni: Jni<'_>, class: HookedClass<'_>) {
     else {
         return;
     };
-    let Ok(loader) = agent.loaders.identify(jvmti, jni, class.loader) else {
+    let Ok(loader) = active.agent.loaders.identify(jvmti, jni, class.loader) else {
         return; // ClassLoad will report the error if it persists
     };
     let runtime_defined = jni.lacks_code_location(class.protection_domain, *fields);
@@ -117,7 +117,7 @@ pub fn on_class_file(jvmti: Jvmti, jni: Jni<'_>, class: HookedClass<'_>) {
         },
         runtime_defined,
     };
-    let Some(kind) = agent.classifier.classify(&facts) else {
+    let Some(kind) = active.session.classifier.classify(&facts) else {
         return;
     };
     let (target, fingerprint) = match kind {
@@ -128,7 +128,12 @@ pub fn on_class_file(jvmti: Jvmti, jni: Jni<'_>, class: HookedClass<'_>) {
         ClassKind::Ordinary | ClassKind::Included => (None, None),
         _ => (None, classfile::fingerprint(class.bytes)),
     };
-    let bytes = agent.options.dump.as_ref().map(|_| class.bytes.into());
+    let bytes = active
+        .session
+        .options
+        .dump
+        .as_ref()
+        .map(|_| class.bytes.into());
     let hash = name_hash(name);
     THREAD.with(|t| {
         t.borrow_mut().pending.push(
@@ -147,7 +152,7 @@ pub fn on_class_file(jvmti: Jvmti, jni: Jni<'_>, class: HookedClass<'_>) {
 /// both events lead here; a tag on the class object makes sure each class
 /// is recorded once (ClassLoad also repeats per initiating loader).
 pub fn on_class(jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: Trigger) {
-    let Some(agent) = lifecycle::enter() else {
+    let Some(active) = lifecycle::enter() else {
         return;
     };
     let fail =
@@ -164,17 +169,18 @@ pub fn on_class(jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: Trigge
         return; // ClassLoad already handled it
     }
     if trigger == Trigger::Load {
-        agent
+        active
+            .session
             .counters
             .classes_loaded
             .fetch_add(1, Ordering::Relaxed);
-        if agent.fault == Some(lifecycle::Fault::PanicInClassLoad) {
+        if active.session.fault == Some(lifecycle::Fault::PanicInClassLoad) {
             panic!("injected fault (METASCOPE_FAULT=panic-in-class-load)");
         }
     }
     let loader = match jvmti
         .class_loader(class)
-        .and_then(|loader| agent.loaders.identify(jvmti, jni, loader))
+        .and_then(|loader| active.agent.loaders.identify(jvmti, jni, loader))
     {
         Ok(l) => l,
         Err(e) => return fail("identifying the class loader", e),
@@ -193,7 +199,7 @@ pub fn on_class(jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: Trigge
         },
         runtime_defined: hooked.runtime_defined,
     };
-    let Some(kind) = agent.classifier.classify(&facts) else {
+    let Some(kind) = active.session.classifier.classify(&facts) else {
         return;
     };
     match jvmti.tag(class) {
@@ -201,11 +207,11 @@ pub fn on_class(jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: Trigge
         Ok(_) => return, // recorded already
         Err(e) => return fail("GetTag", e),
     }
-    let tag = agent.next_class_tag();
+    let tag = active.next_class_tag();
     if let Err(e) = jvmti.set_tag(class, tag) {
         return fail("SetTag", e);
     }
-    agent.counters.seen.fetch_add(1, Ordering::Relaxed);
+    active.session.counters.seen.fetch_add(1, Ordering::Relaxed);
 
     let (thread, frames) = THREAD.with(|t| {
         let mut t = t.borrow_mut();
@@ -213,22 +219,29 @@ pub fn on_class(jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: Trigge
             t.name = Some(Arc::from(jvmti.current_thread_name().unwrap_or_default()));
         }
         let ThreadState { name, frames, .. } = &mut *t;
-        if jvmti.current_stack(frames, agent.options.depth).is_err() {
-            agent.counters.stack_errors.fetch_add(1, Ordering::Relaxed);
+        if jvmti
+            .current_stack(frames, active.session.options.depth)
+            .is_err()
+        {
+            active
+                .session
+                .counters
+                .stack_errors
+                .fetch_add(1, Ordering::Relaxed);
         }
         (
             name.clone().unwrap_or_else(|| Arc::from("")),
             frames.as_slice().into(),
         )
     });
-    agent.enqueue(Message::Class(CapturedClass {
+    active.enqueue(Message::Class(Box::new(CapturedClass {
         name: binary_name(internal_name),
         kind,
         loader_id: loader.id,
         loader_type: loader.kind.name.clone(),
         hidden,
         thread,
-        t_ns: agent.clock.elapsed_ns(),
+        t_ns: active.session.clock.elapsed_ns(),
         wall_ms: Clock::wall_ms(),
         trigger: match trigger {
             Trigger::Load => ClassEvent::Load,
@@ -239,13 +252,13 @@ pub fn on_class(jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: Trigge
         target: hooked.target,
         fingerprint: hooked.fingerprint,
         bytes: hooked.bytes,
-    }));
+    })));
 }
 
 /// ResourceExhausted (e.g. OutOfMemoryError: Metaspace): the moment the
 /// recording exists for. Queued like a class; the writer flushes at once.
 pub fn on_resource_exhausted(jvmti: Jvmti, description: String, flags: Vec<String>) {
-    let Some(agent) = lifecycle::enter() else {
+    let Some(active) = lifecycle::enter() else {
         return;
     };
     let thread = THREAD.with(|t| {
@@ -255,14 +268,14 @@ pub fn on_resource_exhausted(jvmti: Jvmti, description: String, flags: Vec<Strin
             .clone()
     });
     let (written, written_rx) = crossbeam_channel::bounded(1);
-    agent.enqueue(Message::ResourceExhausted {
+    active.enqueue(Message::ResourceExhausted(Box::new(OutOfResource {
         description,
         flags,
         thread,
-        t_ns: agent.clock.elapsed_ns(),
+        t_ns: active.session.clock.elapsed_ns(),
         wall_ms: Clock::wall_ms(),
         written,
-    });
+    })));
     // The one place an application thread waits for the writer: this
     // thread is throwing OutOfMemoryError and the JVM may exit right after
     // (-XX:+ExitOnOutOfMemoryError), taking the recording's answer with it.
@@ -272,23 +285,23 @@ pub fn on_resource_exhausted(jvmti: Jvmti, description: String, flags: Vec<Strin
 
 /// GarbageCollectionStart / Finish, inside the GC pause: queue only.
 pub fn on_gc(start: bool) {
-    let Some(agent) = lifecycle::enter() else {
+    let Some(active) = lifecycle::enter() else {
         return;
     };
-    agent.enqueue_event(Message::Gc {
+    active.enqueue_event(Message::Gc {
         start,
-        t_ns: agent.clock.elapsed_ns(),
+        t_ns: active.session.clock.elapsed_ns(),
     });
 }
 
 /// ObjectFree: a tagged class object (the class was unloaded) or a tagged
 /// class loader was freed. Queue only (JVMTI allows nothing else here).
 pub fn on_object_free(tag: i64) {
-    let Some(agent) = lifecycle::enter() else {
+    let Some(active) = lifecycle::enter() else {
         return;
     };
-    let t_ns = agent.clock.elapsed_ns();
-    let message = match agent.loaders.by_tag(tag) {
+    let t_ns = active.session.clock.elapsed_ns();
+    let message = match active.agent.loaders.by_tag(tag) {
         Some(loader) => Message::LoaderFreed {
             id: loader.id,
             type_name: loader.kind.name.clone(),
@@ -296,7 +309,7 @@ pub fn on_object_free(tag: i64) {
         },
         None => Message::ClassFreed { tag, t_ns },
     };
-    agent.enqueue_event(message);
+    active.enqueue_event(message);
 }
 
 #[cfg(test)]

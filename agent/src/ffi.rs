@@ -36,6 +36,7 @@ const _: () = assert!(offset_of!(raw::jvmtiInterface_, Deallocate) == fn_slot(47
 const _: () = assert!(offset_of!(raw::jvmtiInterface_, GetClassSignature) == fn_slot(48));
 const _: () = assert!(offset_of!(raw::jvmtiInterface_, GetSourceFileName) == fn_slot(50));
 const _: () = assert!(offset_of!(raw::jvmtiInterface_, GetClassLoader) == fn_slot(57));
+const _: () = assert!(offset_of!(raw::jvmtiInterface_, GetLoadedClasses) == fn_slot(78));
 const _: () = assert!(offset_of!(raw::jvmtiInterface_, GetMethodName) == fn_slot(64));
 const _: () = assert!(offset_of!(raw::jvmtiInterface_, GetMethodDeclaringClass) == fn_slot(65));
 const _: () = assert!(offset_of!(raw::jvmtiInterface_, GetLineNumberTable) == fn_slot(70));
@@ -431,6 +432,30 @@ impl Jvmti {
         })
     }
 
+    /// Calls `f` with each loaded class (GetLoadedClasses), releasing each
+    /// local ref as it goes: the attach thread may hold tens of thousands.
+    pub fn for_each_loaded_class(
+        self,
+        jni: Jni<'_>,
+        mut f: impl FnMut(LocalRef<'_>),
+    ) -> Result<(), JvmtiError> {
+        let mut count: raw::jint = 0;
+        let mut classes: *mut raw::jclass = ptr::null_mut();
+        // SAFETY: valid out pointers; JVMTI allocates the array.
+        check(unsafe { jvmti_call!(self.0, GetLoadedClasses, &mut count, &mut classes) })?;
+        if !classes.is_null() {
+            // SAFETY: JVMTI returned `count` class refs at `classes`.
+            let refs = unsafe { std::slice::from_raw_parts(classes, count.max(0) as usize) };
+            for &class in refs {
+                if let Some(local) = jni.adopt_local(class as *mut c_void) {
+                    f(local.get());
+                }
+            }
+            self.deallocate(classes as *mut c_uchar);
+        }
+        Ok(())
+    }
+
     fn add_capabilities(self) -> Result<(), JvmtiError> {
         // SAFETY: zeroed capabilities = none requested.
         let mut caps: raw::jvmtiCapabilities = unsafe { std::mem::zeroed() };
@@ -767,34 +792,52 @@ fn options_text(options: *const c_char) -> String {
         .into_owned()
 }
 
-/// The one start path for `-agentpath` (and, later, dynamic attach).
-fn load(vm: *mut jni_raw::JavaVM, options: *const c_char) -> i32 {
+/// Marks the process as having a metascope agent, so a second copy of the
+/// library (loaded from another path) does not record a second time.
+const LOADED_MARKER: &str = "METASCOPE_AGENT_LOADED";
+
+/// The one start path for `Agent_OnLoad` and `Agent_OnAttach`.
+fn load(vm: *mut jni_raw::JavaVM, options: *const c_char, phase: lifecycle::Phase) -> i32 {
     install_panic_hook();
-    guarded("Agent_OnLoad", JNI_ERR, || {
-        // SAFETY: `vm` is the JavaVM the JVM passed to Agent_OnLoad.
+    guarded("agent start", JNI_ERR, || {
+        // SAFETY: `vm` is the JavaVM the JVM passed to Agent_OnLoad/OnAttach.
         let Some(jvmti) = (unsafe { jvmti_from_vm(vm) }) else {
             eprintln!(
                 "metascope: this JVM offers no JVMTI 1.2 environment; the agent is not loaded"
             );
             return JNI_ERR;
         };
-        let installed = lifecycle::start(&options_text(options), || {
-            jvmti.add_capabilities().map_err(|e| {
-                format!("cannot add JVMTI capabilities (tags, line numbers, source files): {e}")
-            })?;
-            jvmti
-                .set_callbacks()
-                .map_err(|e| format!("cannot set JVMTI callbacks: {e}"))?;
-            Ok(jvmti)
-        });
+        if !lifecycle::installed() && std::env::var_os(LOADED_MARKER).is_some() {
+            eprintln!("metascope: another copy of the agent library is already loaded in this JVM; attach with the same agent path");
+            return JNI_ERR;
+        }
+        let installed = lifecycle::start(
+            &options_text(options),
+            phase,
+            || {
+                jvmti.add_capabilities().map_err(|e| {
+                    format!("metascope: cannot add JVMTI capabilities (tags, line numbers, source files, GC and free events): {e}")
+                })?;
+                jvmti
+                    .set_callbacks()
+                    .map_err(|e| format!("metascope: cannot set JVMTI callbacks: {e}"))?;
+                Ok(jvmti)
+            },
+            // SAFETY: `vm` is valid; the attach thread is a Java thread.
+            || unsafe { jni_from_vm(vm) },
+        );
         match installed {
             Ok(()) => {
-                // Registered only once the library is sure to stay loaded
-                // (a failed load unloads it, which would leave a dangling
-                // handler).
-                // SAFETY: `on_process_exit_hook` is a plain extern "C" fn of
-                // this library, which is never unloaded after a good start.
-                unsafe { libc::atexit(on_process_exit_hook) };
+                static EXIT_HOOK: std::sync::Once = std::sync::Once::new();
+                EXIT_HOOK.call_once(|| {
+                    std::env::set_var(LOADED_MARKER, "1");
+                    // Registered only once the library is sure to stay
+                    // loaded (a failed load unloads it, which would leave a
+                    // dangling handler).
+                    // SAFETY: `on_process_exit_hook` is a plain extern "C"
+                    // fn of this library, never unloaded after a good start.
+                    unsafe { libc::atexit(on_process_exit_hook) };
+                });
                 JNI_OK
             }
             Err(message) => {
@@ -805,6 +848,21 @@ fn load(vm: *mut jni_raw::JavaVM, options: *const c_char) -> i32 {
     })
 }
 
+/// The current thread's JNI environment.
+///
+/// # Safety
+/// `vm` must be the JavaVM the JVM passed to the agent.
+unsafe fn jni_from_vm(vm: *mut jni_raw::JavaVM) -> Option<Jni<'static>> {
+    let mut env: *mut c_void = ptr::null_mut();
+    // SAFETY: caller guarantees `vm`; GetEnv writes a JNIEnv* on success.
+    let rc = unsafe { ((**vm).v1_4.GetEnv)(vm, &mut env, jni_raw::JNI_VERSION_1_6) };
+    if rc == JNI_OK {
+        Jni::new(env)
+    } else {
+        None
+    }
+}
+
 /// # Safety
 /// Called by the JVM with its JavaVM and the `=OPTIONS` part of -agentpath.
 #[no_mangle]
@@ -813,7 +871,20 @@ pub unsafe extern "C" fn Agent_OnLoad(
     options: *const c_char,
     _reserved: *mut c_void,
 ) -> i32 {
-    load(vm, options)
+    load(vm, options, lifecycle::Phase::OnLoad)
+}
+
+/// # Safety
+/// Called by the JVM's Attach Listener thread when a tool loads the agent
+/// into a running JVM. Returns non-zero only before anything is installed
+/// (the JVM then unloads the library).
+#[no_mangle]
+pub unsafe extern "C" fn Agent_OnAttach(
+    vm: *mut jni_raw::JavaVM,
+    options: *const c_char,
+    _reserved: *mut c_void,
+) -> i32 {
+    load(vm, options, lifecycle::Phase::Live)
 }
 
 /// # Safety
@@ -828,13 +899,13 @@ extern "C" fn on_process_exit_hook() {
 }
 
 unsafe extern "C" fn on_vm_init(
-    env: *mut raw::jvmtiEnv,
+    _env: *mut raw::jvmtiEnv,
     jni: *mut raw::JNIEnv,
     _thread: raw::jthread,
 ) {
     guarded("VMInit", (), || {
         if let Some(jni) = Jni::new(jni as *mut c_void) {
-            lifecycle::on_vm_init(Jvmti(env), jni);
+            lifecycle::on_vm_init(jni);
         }
     })
 }

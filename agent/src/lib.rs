@@ -15,6 +15,7 @@
 //! writer agent thread -> JSON lines.
 
 pub mod capture;
+pub mod census;
 pub mod classfile;
 pub mod classify;
 pub mod ffi;

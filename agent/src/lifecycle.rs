@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -12,6 +12,7 @@ use crossbeam_channel::{Receiver, Sender};
 use metascope_events::{Header, SCHEMA_VERSION};
 use parking_lot::Mutex;
 
+use crate::census::Census;
 use crate::classify::Classifier;
 use crate::ffi::{CodeSourceFields, Event, Jni, Jvmti, MethodId, MethodInfo};
 use crate::loaders::LoaderTable;
@@ -54,28 +55,49 @@ impl Clock {
     }
 }
 
+/// Installed once per JVM: the JVMTI environment, callbacks, loader ids
+/// and the writer thread outlive any one recording.
 pub struct Agent {
     pub jvmti: Jvmti,
+    pub loaders: LoaderTable,
+    pub code_source: OnceLock<CodeSourceFields>,
+    /// The current recording, or null. Sessions are leaked when they end
+    /// (a few KiB each, once per attach): a late callback may still hold one.
+    session: AtomicPtr<Session>,
+    /// Hands each new session to the writer thread.
+    begin: Sender<&'static Session>,
+    begin_rx: Receiver<&'static Session>,
+    writer_started: AtomicBool,
+    /// Callbacks between `enter` and the end of their work; stopping waits
+    /// for them so no selected class is enqueued after the summary.
+    in_flight: AtomicUsize,
+    next_class_tag: AtomicI64,
+    /// Serialises starting and stopping sessions.
+    control: Mutex<()>,
+}
+
+/// One recording: from -agentpath start (or an attach) to VM death (or a stop).
+pub struct Session {
     pub options: AgentOptions,
     pub classifier: Classifier,
     pub counters: Counters,
     pub clock: Clock,
-    pub loaders: LoaderTable,
-    pub code_source: OnceLock<CodeSourceFields>,
-    queue: Sender<Message>,
-    writer_queue: Receiver<Message>,
-    /// Taken by the writer thread when it starts.
-    output: Mutex<Option<(File, PathBuf)>>,
-    header: OnceLock<Header>,
-    capturing: AtomicBool,
-    /// Callbacks between `enter` and the end of their work; VMDeath waits
-    /// for them so no selected class is enqueued after the summary.
-    in_flight: AtomicUsize,
-    writer_started: AtomicBool,
-    finished: AtomicBool,
-    next_class_tag: AtomicI64,
     /// Fault injection for the end-to-end tests (METASCOPE_FAULT).
     pub fault: Option<Fault>,
+    /// Started by dynamic attach rather than at JVM start.
+    pub attached: bool,
+    queue: Sender<Message>,
+    queue_rx: Receiver<Message>,
+    /// Taken by the writer thread when the session begins.
+    output: Mutex<Option<(File, PathBuf)>>,
+    out_path: PathBuf,
+    header: OnceLock<Header>,
+    /// Pre-existing classes counted at attach, written after the header.
+    census: Mutex<Option<Census>>,
+    capturing: AtomicBool,
+    finished: AtomicBool,
+    /// `/tmp/.metascope_pid<pid>`: tells `metascope attach` a recording runs.
+    status_file: Mutex<Option<PathBuf>>,
 }
 
 /// Faults the end-to-end tests inject to prove the JVM survives them.
@@ -96,48 +118,57 @@ impl Fault {
 
 static AGENT: OnceLock<Agent> = OnceLock::new();
 
-/// The agent, if classes are being captured right now.
 pub fn disabled_reason() -> Option<String> {
     DISABLED.get().cloned()
 }
 
-pub fn capturing_agent() -> Option<&'static Agent> {
-    AGENT.get().filter(|a| a.capturing.load(Ordering::Acquire))
+/// The agent is installed in this JVM (by this copy of the library).
+pub fn installed() -> bool {
+    AGENT.get().is_some()
 }
 
-/// A callback at work while capture is on; see [`enter`].
-pub struct InFlight(&'static Agent);
-
-impl std::ops::Deref for InFlight {
-    type Target = Agent;
-    fn deref(&self) -> &Agent {
-        self.0
-    }
+fn current_session(agent: &Agent) -> Option<&'static Session> {
+    let ptr = agent.session.load(Ordering::SeqCst);
+    // SAFETY: non-null pointers stored here come from Box::leak and are
+    // never freed.
+    (!ptr.is_null()).then(|| unsafe { &*ptr })
 }
 
-impl Drop for InFlight {
+/// A callback at work on the current session; see [`enter`].
+pub struct Active {
+    pub agent: &'static Agent,
+    pub session: &'static Session,
+}
+
+impl Drop for Active {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.agent.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
-/// Entry for callbacks that enqueue: `None` once capture is off. The
-/// counter and the flag are SeqCst so that VMDeath, after switching the
-/// flag off, sees every callback that got past this check.
-pub fn enter() -> Option<InFlight> {
+/// Entry for callbacks: `None` unless a session is capturing. The counter
+/// and the flag are SeqCst so that stopping, after switching the flag off,
+/// sees every callback that got past this check.
+pub fn enter() -> Option<Active> {
     let agent = AGENT.get()?;
     agent.in_flight.fetch_add(1, Ordering::SeqCst);
-    let guard = InFlight(agent);
-    agent.capturing.load(Ordering::SeqCst).then_some(guard)
+    let active = |session| Active { agent, session };
+    match current_session(agent) {
+        Some(session) if session.capturing.load(Ordering::SeqCst) => Some(active(session)),
+        _ => {
+            agent.in_flight.fetch_sub(1, Ordering::SeqCst);
+            None
+        }
+    }
 }
 
 /// Why capture stopped early, for the summary.
 static DISABLED: OnceLock<String> = OnceLock::new();
 
-/// Stops capturing for good, with one line on stderr.
+/// Stops capturing for this session, with one line on stderr.
 pub fn disable(reason: &str) {
-    if let Some(agent) = AGENT.get() {
-        if !agent.capturing.swap(false, Ordering::AcqRel) {
+    if let Some(session) = AGENT.get().and_then(current_session) {
+        if !session.capturing.swap(false, Ordering::AcqRel) {
             return;
         }
     }
@@ -145,17 +176,118 @@ pub fn disable(reason: &str) {
     eprintln!("metascope: {reason}; capture disabled, the JVM continues");
 }
 
-/// Parses options, opens the output and lets `install` add capabilities
-/// and callbacks. Nothing is installed when this returns an error, so the
-/// JVM may unload the library.
+/// When the agent starts: at JVM start (`-agentpath`, before VMInit) or
+/// in a running JVM (dynamic attach, live phase).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    OnLoad,
+    Live,
+}
+
+/// The one start path for `Agent_OnLoad` and `Agent_OnAttach`.
+///
+/// Parses options and opens the output before `install` adds capabilities
+/// and callbacks, so an error leaves nothing installed and the JVM may
+/// unload the library. Loading the library again (a second attach) finds
+/// the agent installed: it starts a new recording if none runs, reports the
+/// running one otherwise, or stops it (`stop`).
 pub fn start(
     options_text: &str,
+    phase: Phase,
     install: impl FnOnce() -> Result<Jvmti, String>,
+    live_jni: impl FnOnce() -> Option<Jni<'static>>,
 ) -> Result<(), String> {
-    if AGENT.get().is_some() {
-        return Ok(()); // loaded twice: the first instance keeps recording
+    let command = Command::parse(options_text).map_err(|e| e.to_string())?;
+    if let Some(agent) = AGENT.get() {
+        let _guard = agent.control.lock();
+        return match (command, current_session(agent)) {
+            (Command::Stop, Some(session)) if !session.finished.load(Ordering::Acquire) => {
+                stop_session(agent, session, "stopped");
+                eprintln!(
+                    "metascope: recording stopped: {}",
+                    session.out_path.display()
+                );
+                Ok(())
+            }
+            (Command::Stop, _) => {
+                eprintln!("metascope: not recording; nothing to stop");
+                Ok(())
+            }
+            (Command::Record(_), Some(session)) if !session.finished.load(Ordering::Acquire) => {
+                eprintln!(
+                    "metascope: already recording to {}; stop it first (metascope attach PID --stop)",
+                    session.out_path.display()
+                );
+                Ok(())
+            }
+            (Command::Record(options), _) => {
+                let jni = live_jni().ok_or("metascope: no JNI environment on the attach thread")?;
+                let session = new_session(*options, phase == Phase::Live)?;
+                begin_session(agent, session, jni);
+                Ok(())
+            }
+        };
     }
-    let options = AgentOptions::parse(options_text).map_err(|e| e.to_string())?;
+    let Command::Record(options) = command else {
+        return Err(
+            "metascope: `stop` needs a running recording; the agent is not loaded in this JVM"
+                .into(),
+        );
+    };
+    let session = new_session(*options, phase == Phase::Live)?;
+    let jvmti = install()?;
+    let (begin, begin_rx) = crossbeam_channel::bounded(4);
+    let agent = AGENT.get_or_init(|| Agent {
+        jvmti,
+        loaders: LoaderTable::default(),
+        code_source: OnceLock::new(),
+        session: AtomicPtr::new(std::ptr::null_mut()),
+        begin,
+        begin_rx,
+        writer_started: AtomicBool::new(false),
+        in_flight: AtomicUsize::new(0),
+        next_class_tag: AtomicI64::new(1),
+        control: Mutex::new(()),
+    });
+    match phase {
+        Phase::OnLoad => {
+            // The session begins at VMInit, when stacks and threads exist.
+            agent
+                .session
+                .store(session as *const Session as *mut Session, Ordering::SeqCst);
+            for event in [Event::VmInit, Event::VmDeath] {
+                jvmti
+                    .set_event(true, event)
+                    .map_err(|e| format!("metascope: cannot enable {event:?}: {e}"))?;
+            }
+        }
+        Phase::Live => {
+            let _ = jvmti.set_event(true, Event::VmDeath);
+            let jni = live_jni().ok_or("metascope: no JNI environment on the attach thread")?;
+            let _guard = agent.control.lock();
+            begin_session(agent, session, jni);
+        }
+    }
+    Ok(())
+}
+
+/// What the option string asks for.
+enum Command {
+    Record(Box<AgentOptions>),
+    /// `stop`: end the running recording, keep the JVM running.
+    Stop,
+}
+
+impl Command {
+    fn parse(text: &str) -> Result<Command, crate::options::OptionError> {
+        if text.trim() == "stop" {
+            return Ok(Command::Stop);
+        }
+        AgentOptions::parse(text).map(|o| Command::Record(Box::new(o)))
+    }
+}
+
+fn new_session(options: AgentOptions, attached: bool) -> Result<&'static Session, String> {
     let (file, path) = output::open(options.out.as_deref(), Path::new("."), std::process::id())?;
     if let Some(dir) = &options.dump {
         std::fs::create_dir_all(dir).map_err(|e| {
@@ -165,46 +297,47 @@ pub fn start(
             )
         })?;
     }
-    let jvmti = install()?;
-    let (queue, writer_queue) = crossbeam_channel::bounded(options.queue as usize);
-    let agent = Agent {
-        jvmti,
+    let (queue, queue_rx) = crossbeam_channel::bounded(options.queue as usize);
+    Ok(Box::leak(Box::new(Session {
         classifier: Classifier::new(options.mode, &options.include),
         options,
         counters: Counters::default(),
         clock: Clock::start(),
-        loaders: LoaderTable::default(),
-        code_source: OnceLock::new(),
-        queue,
-        writer_queue,
-        output: Mutex::new(Some((file, path))),
-        header: OnceLock::new(),
-        capturing: AtomicBool::new(false),
-        in_flight: AtomicUsize::new(0),
-        writer_started: AtomicBool::new(false),
-        finished: AtomicBool::new(false),
-        next_class_tag: AtomicI64::new(1),
         fault: Fault::from_env(),
-    };
-    let agent = AGENT.get_or_init(|| agent);
-    for event in [Event::VmInit, Event::VmDeath] {
-        jvmti
-            .set_event(true, event)
-            .map_err(|e| format!("metascope: cannot enable {event:?}: {e}"))?;
-    }
-    let _ = agent;
-    Ok(())
+        attached,
+        queue,
+        queue_rx,
+        output: Mutex::new(Some((file, path.clone()))),
+        out_path: path,
+        header: OnceLock::new(),
+        census: Mutex::new(None),
+        capturing: AtomicBool::new(false),
+        finished: AtomicBool::new(false),
+        status_file: Mutex::new(None),
+    })))
 }
 
 /// VMInit: the JVM can now run Java code and report stacks.
-pub fn on_vm_init(jvmti: Jvmti, jni: Jni<'_>) {
+pub fn on_vm_init(jni: Jni<'_>) {
     let Some(agent) = AGENT.get() else { return };
-    match jni.code_source_fields() {
-        Ok(fields) => {
-            let _ = agent.code_source.set(fields);
+    let _guard = agent.control.lock();
+    if let Some(session) = current_session(agent) {
+        begin_session(agent, session, jni);
+    }
+}
+
+/// Starts `session`: header, writer thread (once per JVM), census of the
+/// classes already loaded (attach only), then class events on.
+fn begin_session(agent: &'static Agent, session: &'static Session, jni: Jni<'_>) {
+    let jvmti = agent.jvmti;
+    if agent.code_source.get().is_none() {
+        match jni.code_source_fields() {
+            Ok(fields) => {
+                let _ = agent.code_source.set(fields);
+            }
+            // Without them we only lose the generic "no code source" rule.
+            Err(e) => eprintln!("metascope: cannot read code sources ({e}); classes from unknown generators may be missed"),
         }
-        // Without them we only lose the generic "no code source" rule.
-        Err(e) => eprintln!("metascope: cannot read code sources ({e}); classes from unknown generators may be missed"),
     }
     // java.version is set by Java code, so JVMTI's VM properties lack it.
     let property = |name: &str| {
@@ -212,14 +345,8 @@ pub fn on_vm_init(jvmti: Jvmti, jni: Jni<'_>) {
             .or_else(|| jvmti.system_property(name))
             .unwrap_or_default()
     };
-    let options = &agent.options;
-    let out = agent
-        .output
-        .lock()
-        .as_ref()
-        .map(|(_, p)| p.display().to_string())
-        .unwrap_or_default();
-    let _ = agent.header.set(Header {
+    let options = &session.options;
+    let _ = session.header.set(Header {
         schema: SCHEMA_VERSION,
         agent_version: env!("CARGO_PKG_VERSION").to_string(),
         pid: std::process::id(),
@@ -227,33 +354,79 @@ pub fn on_vm_init(jvmti: Jvmti, jni: Jni<'_>) {
         java_vm_name: property("java.vm.name"),
         start_wall_ms: Clock::wall_ms(),
         options: metascope_events::AgentOptions {
-            out,
+            out: session.out_path.display().to_string(),
             depth: options.depth,
             mode: options.mode,
             include: options.include.clone(),
             queue: options.queue,
         },
+        attached: session.attached,
     });
-    if let Err(e) = jvmti.start_agent_thread(jni, "metascope-writer", writer_thread) {
-        eprintln!("metascope: cannot start the writer thread ({e}); nothing will be recorded");
+    if !agent.writer_started.load(Ordering::Acquire) {
+        if let Err(e) = jvmti.start_agent_thread(jni, "metascope-writer", writer_thread) {
+            eprintln!("metascope: cannot start the writer thread ({e}); nothing will be recorded");
+            return;
+        }
+        agent.writer_started.store(true, Ordering::Release);
+    }
+    if session.attached {
+        *session.census.lock() = Some(crate::census::take(agent, session, jni));
+    }
+    agent
+        .session
+        .store(session as *const Session as *mut Session, Ordering::SeqCst);
+    if agent
+        .begin
+        .send_timeout(session, Duration::from_secs(2))
+        .is_err()
+    {
+        eprintln!(
+            "metascope: the writer thread is not taking recordings; nothing will be recorded"
+        );
         return;
     }
-    agent.writer_started.store(true, Ordering::Release);
-    agent.capturing.store(true, Ordering::Release);
-    for event in [
-        Event::ClassFileLoadHook,
-        Event::ClassLoad,
-        Event::ClassPrepare,
-        Event::ResourceExhausted,
-        Event::GarbageCollectionStart,
-        Event::GarbageCollectionFinish,
-        Event::ObjectFree,
-    ] {
+    *session.status_file.lock() = write_status_file(session);
+    session.capturing.store(true, Ordering::SeqCst);
+    for event in CAPTURE_EVENTS {
         if let Err(e) = jvmti.set_event(true, event) {
             disable(&format!("cannot enable {event:?}: {e}"));
             return;
         }
     }
+}
+
+/// The events of a running recording; all off between recordings, so a
+/// JVM that was recorded once pays nothing afterwards.
+const CAPTURE_EVENTS: [Event; 7] = [
+    Event::ClassFileLoadHook,
+    Event::ClassLoad,
+    Event::ClassPrepare,
+    Event::ResourceExhausted,
+    Event::GarbageCollectionStart,
+    Event::GarbageCollectionFinish,
+    Event::ObjectFree,
+];
+
+/// `/tmp/.metascope_pid<pid>` (0600) holds the recording's path while it
+/// runs, so `metascope attach` can say "already recording" and find it.
+pub fn status_file_path(pid: u32) -> PathBuf {
+    std::env::temp_dir().join(format!(".metascope_pid{pid}"))
+}
+
+fn write_status_file(session: &Session) -> Option<PathBuf> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = status_file_path(std::process::id());
+    let _ = std::fs::remove_file(&path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+        .ok()?;
+    writeln!(file, "{}", session.out_path.display()).ok()?;
+    Some(path)
 }
 
 /// JVMTI-backed method resolution for the writer.
@@ -268,49 +441,56 @@ impl MethodResolver for JvmtiResolver<'_> {
     }
 }
 
+/// The writer agent thread: one recording after another, for the life of
+/// the JVM (it is a daemon: it never keeps the JVM from exiting).
 fn writer_thread(jvmti: Jvmti, jni: Jni<'_>) {
     let Some(agent) = AGENT.get() else { return };
-    let (Some((file, path)), Some(header)) = (agent.output.lock().take(), agent.header.get())
-    else {
-        return;
-    };
-    let out = RecordingFile::new(file, path.clone());
-    let writer = Writer::new(
-        out,
-        path.display().to_string(),
-        JvmtiResolver { jvmti, jni },
-        &agent.counters,
-        &agent.clock,
-    );
-    writer
-        .with_dump(agent.options.dump.clone())
-        .run(header, &agent.writer_queue);
+    while let Ok(session) = agent.begin_rx.recv() {
+        let (Some((file, path)), Some(header)) =
+            (session.output.lock().take(), session.header.get())
+        else {
+            continue;
+        };
+        let out = RecordingFile::new(file, path.clone());
+        let census = session.census.lock().take();
+        Writer::new(
+            out,
+            path.display().to_string(),
+            JvmtiResolver { jvmti, jni },
+            &session.counters,
+            &session.clock,
+        )
+        .with_dump(session.options.dump.clone())
+        .with_census(census)
+        .run(header, &session.queue_rx);
+    }
 }
 
 /// VMDeath: stop capturing, let the writer drain the queue and write the
 /// summary. Bounded waits: a stuck writer must not hang JVM exit.
 pub fn on_vm_death() {
-    stop("vm_death");
+    stop_current("vm_death");
 }
 
 /// Process exit without VMDeath (`-XX:+ExitOnOutOfMemoryError`, a native
 /// `exit()`): the same orderly stop, so the summary is still written.
 pub fn on_process_exit() {
-    stop("process_exit");
+    stop_current("process_exit");
 }
 
-fn stop(reason: &'static str) {
+fn stop_current(reason: &'static str) {
     let Some(agent) = AGENT.get() else { return };
-    agent.capturing.store(false, Ordering::SeqCst);
-    for event in [
-        Event::ClassLoad,
-        Event::ClassPrepare,
-        Event::ClassFileLoadHook,
-        Event::ResourceExhausted,
-        Event::GarbageCollectionStart,
-        Event::GarbageCollectionFinish,
-        Event::ObjectFree,
-    ] {
+    if let Some(session) = current_session(agent) {
+        stop_session(agent, session, reason);
+    }
+}
+
+fn stop_session(agent: &Agent, session: &'static Session, reason: &'static str) {
+    if session.finished.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    session.capturing.store(false, Ordering::SeqCst);
+    for event in CAPTURE_EVENTS {
         let _ = agent.jvmti.set_event(false, event);
     }
     // Callbacks never block, so this is short; bounded all the same.
@@ -318,16 +498,14 @@ fn stop(reason: &'static str) {
     while agent.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_micros(200));
     }
-    finish(agent, reason);
-}
-
-fn finish(agent: &Agent, reason: &'static str) {
-    if !agent.writer_started.load(Ordering::Acquire) || agent.finished.swap(true, Ordering::AcqRel)
-    {
+    if let Some(path) = session.status_file.lock().take() {
+        let _ = std::fs::remove_file(path);
+    }
+    if !agent.writer_started.load(Ordering::Acquire) {
         return;
     }
     let (done, done_rx) = crossbeam_channel::bounded(1);
-    let sent = agent
+    let sent = session
         .queue
         .send_timeout(Message::Finish { reason, done }, Duration::from_secs(2));
     if sent.is_err() || done_rx.recv_timeout(Duration::from_secs(10)).is_err() {
@@ -341,23 +519,29 @@ fn finish(agent: &Agent, reason: &'static str) {
 /// flush already bounds what an abrupt exit loses.
 pub fn on_unload() {}
 
-impl Agent {
+impl Active {
     /// Hands a captured class to the writer without ever blocking.
     pub fn enqueue(&self, message: Message) {
-        if self.queue.try_send(message).is_err() {
-            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        if self.session.queue.try_send(message).is_err() {
+            self.session
+                .counters
+                .dropped
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// The same for GC boundaries and unloads, counted apart from classes.
     pub fn enqueue_event(&self, message: Message) {
-        if self.queue.try_send(message).is_err() {
-            self.counters.events_dropped.fetch_add(1, Ordering::Relaxed);
+        if self.session.queue.try_send(message).is_err() {
+            self.session
+                .counters
+                .events_dropped
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// A fresh non-zero tag for a captured class (marks it as seen).
     pub fn next_class_tag(&self) -> i64 {
-        self.next_class_tag.fetch_add(1, Ordering::Relaxed)
+        self.agent.next_class_tag.fetch_add(1, Ordering::Relaxed)
     }
 }

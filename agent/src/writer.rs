@@ -57,6 +57,18 @@ pub struct CapturedClass {
     pub bytes: Option<Box<[u8]>>,
 }
 
+/// An OutOfMemoryError being thrown (JVMTI ResourceExhausted).
+#[derive(Debug)]
+pub struct OutOfResource {
+    pub description: String,
+    pub flags: Vec<String>,
+    pub thread: Arc<str>,
+    pub t_ns: u64,
+    pub wall_ms: u64,
+    /// Acknowledged once the record is on disk.
+    pub written: Sender<()>,
+}
+
 /// What the writer remembers of a live captured class, to describe its
 /// unload. Bounded by the classes alive at once (and by [`MAX_LIVE`]).
 #[derive(Debug)]
@@ -72,23 +84,14 @@ struct LiveClass {
 
 #[derive(Debug)]
 pub enum Message {
-    Class(CapturedClass),
+    /// Boxed: queue slots are allocated up front, so messages stay small.
+    Class(Box<CapturedClass>),
     /// An OutOfMemoryError is being thrown: write it and flush at once,
     /// then acknowledge (the JVM may exit right after, e.g. with
     /// -XX:+ExitOnOutOfMemoryError).
-    ResourceExhausted {
-        description: String,
-        flags: Vec<String>,
-        thread: Arc<str>,
-        t_ns: u64,
-        wall_ms: u64,
-        written: Sender<()>,
-    },
+    ResourceExhausted(Box<OutOfResource>),
     /// A tagged class object was freed: the class was unloaded.
-    ClassFreed {
-        tag: i64,
-        t_ns: u64,
-    },
+    ClassFreed { tag: i64, t_ns: u64 },
     /// A tagged class loader was freed.
     LoaderFreed {
         id: u64,
@@ -96,10 +99,7 @@ pub enum Message {
         t_ns: u64,
     },
     /// GarbageCollectionStart (`start`) or GarbageCollectionFinish.
-    Gc {
-        start: bool,
-        t_ns: u64,
-    },
+    Gc { start: bool, t_ns: u64 },
     /// Write everything queued, then the summary, then acknowledge.
     Finish {
         reason: &'static str,
@@ -183,6 +183,7 @@ pub struct Writer<'a, W: Write, R: MethodResolver> {
     live: HashMap<i64, LiveClass>,
     targets: HashMap<String, Arc<str>>,
     dump: Option<Dump>,
+    census: Option<crate::census::Census>,
 }
 
 /// `dump=DIR`: class files for javap.
@@ -216,10 +217,17 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             live: HashMap::new(),
             targets: HashMap::new(),
             dump: None,
+            census: None,
         }
     }
 
     /// Also write the bytes of captured classes to `dir` (`dump=DIR`).
+    /// Write the attach-time census right after the header.
+    pub fn with_census(mut self, census: Option<crate::census::Census>) -> Self {
+        self.census = census;
+        self
+    }
+
     pub fn with_dump(mut self, dir: Option<std::path::PathBuf>) -> Self {
         self.dump = dir.map(|dir| Dump {
             dir,
@@ -233,6 +241,9 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
     /// sender is gone), then the summary.
     pub fn run(mut self, header: &Header, queue: &Receiver<Message>) {
         self.write(&Record::Header(header.clone()));
+        if let Some(census) = self.census.take() {
+            self.write(&Record::Census(census.into_record()));
+        }
         self.flush();
         loop {
             match queue.recv_timeout(FLUSH_INTERVAL) {
@@ -264,15 +275,16 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
 
     fn handle(&mut self, message: Message) {
         match message {
-            Message::Class(class) => self.write_class(class),
-            Message::ResourceExhausted {
-                description,
-                flags,
-                thread,
-                t_ns,
-                wall_ms,
-                written,
-            } => {
+            Message::Class(class) => self.write_class(*class),
+            Message::ResourceExhausted(oom) => {
+                let OutOfResource {
+                    description,
+                    flags,
+                    thread,
+                    t_ns,
+                    wall_ms,
+                    written,
+                } = *oom;
                 self.write(&Record::ResourceExhausted(ResourceExhausted {
                     description,
                     flags,
@@ -575,6 +587,7 @@ mod tests {
                 include: vec![],
                 queue: 4,
             },
+            attached: false,
         }
     }
 
@@ -584,10 +597,9 @@ mod tests {
         let clock = Clock::start();
         let (tx, rx) = crossbeam_channel::bounded(8);
         let mut out = Vec::new();
-        tx.send(Message::Class(class(frames(6)))).unwrap();
-        tx.send(Message::Class(class(frames(6)))).unwrap();
-        tx.send(Message::Class(class(frames(9)))).unwrap();
-        tx.send(Message::Class(class(vec![]))).unwrap();
+        for frames in [frames(6), frames(6), frames(9), vec![]] {
+            tx.send(Message::Class(Box::new(class(frames)))).unwrap();
+        }
         let (done_tx, done_rx) = crossbeam_channel::bounded(1);
         tx.send(Message::Finish {
             reason: "vm_death",

@@ -33,6 +33,8 @@ pub enum Record {
     Stack(StackTrace),
     /// A class the agent captured.
     Class(ClassDefined),
+    /// Classes already loaded when the agent attached (no stacks).
+    Census(Census),
     /// A captured class was unloaded.
     ClassUnload(ClassUnloaded),
     /// A class loader the agent saw was collected.
@@ -63,6 +65,10 @@ pub struct Header {
     pub start_wall_ms: u64,
     /// The agent options in force after defaults were applied.
     pub options: AgentOptions,
+    /// Started by dynamic attach into a running JVM (a `census` of the
+    /// classes already loaded follows), rather than at JVM start.
+    #[serde(default)]
+    pub attached: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -238,6 +244,27 @@ pub struct ClassDefined {
     pub fingerprint: Option<String>,
 }
 
+/// The classes already loaded when the agent attached to a running JVM,
+/// grouped by kind and loader type (stacks are unknown for them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Census {
+    pub t_ns: u64,
+    /// All loaded classes counted.
+    pub classes: u64,
+    /// Biggest groups first.
+    pub groups: Vec<CensusGroup>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CensusGroup {
+    /// `ordinary` for classes that are not generated.
+    pub kind: ClassKind,
+    pub loader_type: String,
+    pub classes: u64,
+    /// Distinct loader instances in the group.
+    pub loaders: u64,
+}
+
 /// A captured class was unloaded (its `java.lang.Class` was freed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassUnloaded {
@@ -319,7 +346,8 @@ mod tests {
 
     #[test]
     fn unknown_record_types_and_fields_are_tolerated() {
-        let r: Record = serde_json::from_str(r#"{"type":"jit_compile","t_ns":5,"extra":1}"#).unwrap();
+        let r: Record =
+            serde_json::from_str(r#"{"type":"jit_compile","t_ns":5,"extra":1}"#).unwrap();
         assert_eq!(r, Record::Unknown);
         let r: Record = serde_json::from_str(
             r#"{"type":"stack","id":3,"frames":[{"class":"A","method":"m","sig":"()V","line":4,"new_field":true}]}"#,

@@ -17,6 +17,8 @@ import java.util.function.Supplier;
  * Torture halt THREADS                Runtime.halt(4) mid-definition (no VMDeath)
  * Torture throw                       define a few, then an uncaught exception (exit 1)
  * Torture define-then-wait N          define N, print "defined N", then sleep (kill me)
+ * Torture trickle SECONDS             print "ready", then define one class every 20 ms
+ *                                     (a live service to attach to)
  * </pre>
  */
 public final class Torture {
@@ -113,6 +115,17 @@ public final class Torture {
                 System.out.println("torture: defined " + DEFINED.get());
                 System.out.flush();
                 Thread.sleep(600_000);
+                break;
+            }
+            case "trickle": {
+                long end = System.nanoTime() + threads * 1_000_000_000L;
+                System.out.println("torture: ready");
+                System.out.flush();
+                for (long n = 0; System.nanoTime() < end; n++) {
+                    generate(0, n);
+                    Thread.sleep(20);
+                }
+                System.out.println("torture: defined " + DEFINED.get());
                 break;
             }
             default:

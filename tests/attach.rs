@@ -1,0 +1,164 @@
+//! Attaching to a running JVM: the agent loads in the live phase, writes a
+//! census of what was already there, records from then on, is harmless to
+//! load twice, stops on request and can record again later.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use metascope_attach::{load_agent, AttachError};
+
+/// A JVM defining one class every 20 ms, already running when we attach.
+fn live_jvm(java: &Path, extra: &[&str]) -> Child {
+    let mut child = Command::new(java)
+        .args(extra)
+        .args([
+            "-cp",
+            metascope_harness::HARNESS_JAR_PATH,
+            "com.acme.torture.Torture",
+            "trickle",
+            "60",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("ready"), "{line}");
+    child
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+fn attach_session(major: u32) {
+    let Some(java) = java(major) else {
+        require_in_ci(&format!("JDK {major}"));
+        return;
+    };
+    let session = Session::new();
+    let jvm = Killed(live_jvm(&java, &[]));
+    let pid = jvm.0.id();
+    let agent = agent_lib();
+    let first = session.path("first.jsonl");
+    load_agent(pid, &agent, &format!("out={}", first.display()), TIMEOUT)
+        .unwrap_or_else(|e| panic!("attach to JDK {major}: {e}"));
+    std::thread::sleep(Duration::from_millis(1500));
+    // A second attach while recording: harmless, no second recording.
+    let second = session.path("second.jsonl");
+    load_agent(pid, &agent, &format!("out={}", second.display()), TIMEOUT).unwrap();
+    assert!(
+        !second.exists(),
+        "attaching twice must not start a second recording"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    load_agent(pid, &agent, "stop", TIMEOUT).unwrap();
+
+    let report = session.json_report(&first, &[]);
+    assert_eq!(
+        report["recording"]["complete"], true,
+        "stop writes the summary"
+    );
+    assert_eq!(report["recording"]["summary"]["reason"], "stopped");
+    assert_reconciles(&report);
+    assert_eq!(report["recording"]["header"]["attached"], true);
+    let top = &call_sites(&report)[0];
+    assert_eq!(
+        top["application_frame"]["class"], "com.acme.torture.Torture",
+        "{top}"
+    );
+    assert_eq!(top["application_frame"]["method"], "generate");
+    assert!(
+        classes(top) >= 20,
+        "about 50 a second for ~2 s: {}",
+        classes(top)
+    );
+    let census = std::fs::read_to_string(&first)
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with(r#"{"type":"census""#))
+        .map(String::from)
+        .expect("a census of the classes loaded before the attach");
+    let census: serde_json::Value = serde_json::from_str(&census).unwrap();
+    assert!(census["classes"].as_u64().unwrap() > 400, "{census}");
+
+    // Later: a new recording in the same JVM.
+    let third = session.path("third.jsonl");
+    load_agent(pid, &agent, &format!("out={}", third.display()), TIMEOUT).unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    load_agent(pid, &agent, "stop", TIMEOUT).unwrap();
+    let report = session.json_report(&third, &[]);
+    assert_eq!(report["recording"]["summary"]["reason"], "stopped");
+    assert_reconciles(&report);
+    assert_eq!(
+        call_sites(&report)[0]["application_frame"]["method"],
+        "generate"
+    );
+}
+
+#[test]
+fn attach_record_stop_and_record_again_on_jdk17() {
+    attach_session(17);
+}
+
+#[test]
+fn attach_on_jdk11() {
+    attach_session(11);
+}
+
+#[test]
+fn attach_on_jdk21() {
+    attach_session(21);
+}
+
+#[test]
+fn attach_on_jdk25() {
+    attach_session(25);
+}
+
+#[test]
+fn a_process_that_is_not_a_jvm_is_refused() {
+    let sleeper = Killed(Command::new("sleep").arg("30").spawn().unwrap());
+    let e = load_agent(sleeper.0.id(), &agent_lib(), "", TIMEOUT).unwrap_err();
+    assert!(matches!(e, AttachError::NotAJvm { .. }), "{e}");
+}
+
+#[test]
+fn dynamic_loading_disabled_is_explained() {
+    let Some(java) = java(21) else {
+        require_in_ci("JDK 21");
+        return;
+    };
+    let jvm = Killed(live_jvm(&java, &["-XX:-EnableDynamicAgentLoading"]));
+    let e = load_agent(jvm.0.id(), &agent_lib(), "", TIMEOUT).unwrap_err();
+    assert!(
+        matches!(e, AttachError::DynamicLoadingDisabled { .. }),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("-XX:+EnableDynamicAgentLoading"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_jvm_without_attach_listener_times_out_clearly() {
+    let java = java(17).unwrap();
+    let jvm = Killed(live_jvm(&java, &["-XX:+DisableAttachMechanism"]));
+    let e = load_agent(jvm.0.id(), &agent_lib(), "", Duration::from_secs(2)).unwrap_err();
+    assert!(matches!(e, AttachError::ListenerTimeout { .. }), "{e}");
+}
