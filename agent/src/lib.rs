@@ -6,7 +6,7 @@
 //! callbacks, JVMTI/JNI wrappers). Everything else is safe Rust that can be
 //! unit-tested without a JVM: [`options`] parses and rejects options,
 //! [`classify`] decides what to capture, [`classfile`] reads class names
-//! from bytes, [`loaders`] names loader instances, [`output`] opens and guards the recording file, [`capture`] is the
+//! from bytes, [`loaders`] names loader instances, [`output`] opens and guards the recording file, [`live`] streams it to a socket, [`capture`] is the
 //! per-class path on the application thread, [`writer`] the output thread,
 //! [`lifecycle`] ties start, VMInit and VMDeath together.
 //!
@@ -20,6 +20,7 @@ pub mod classfile;
 pub mod classify;
 pub mod ffi;
 pub mod lifecycle;
+pub mod live;
 pub mod loaders;
 pub mod options;
 pub mod output;

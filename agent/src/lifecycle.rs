@@ -98,6 +98,10 @@ pub struct Session {
     finished: AtomicBool,
     /// `/tmp/.metascope_pid<pid>`: tells `metascope attach` a recording runs.
     status_file: Mutex<Option<PathBuf>>,
+    /// `socket=PATH`, bound at start (so a bad path fails the load) and
+    /// handed to the writer.
+    live: Mutex<Option<crate::live::LiveSocket>>,
+    socket_path: Option<PathBuf>,
 }
 
 /// Faults the end-to-end tests inject to prove the JVM survives them.
@@ -297,8 +301,15 @@ fn new_session(options: AgentOptions, attached: bool) -> Result<&'static Session
             )
         })?;
     }
+    let live = match &options.socket {
+        Some(path) => Some(crate::live::LiveSocket::bind(path)?),
+        None => None,
+    };
+    let socket_path = live.as_ref().map(|l| l.path().to_path_buf());
     let (queue, queue_rx) = crossbeam_channel::bounded(options.queue as usize);
     Ok(Box::leak(Box::new(Session {
+        live: Mutex::new(live),
+        socket_path,
         classifier: Classifier::new(options.mode, &options.include),
         options,
         counters: Counters::default(),
@@ -407,8 +418,9 @@ const CAPTURE_EVENTS: [Event; 7] = [
     Event::ObjectFree,
 ];
 
-/// `/tmp/.metascope_pid<pid>` (0600) holds the recording's path while it
-/// runs, so `metascope attach` can say "already recording" and find it.
+/// `/tmp/.metascope_pid<pid>` (0600) holds the recording's path (line 1)
+/// and live socket (line 2, with `socket=`) while it runs, so `metascope
+/// attach` / `top` can say "already recording" and find them.
 pub fn status_file_path(pid: u32) -> PathBuf {
     std::env::temp_dir().join(format!(".metascope_pid{pid}"))
 }
@@ -426,6 +438,9 @@ fn write_status_file(session: &Session) -> Option<PathBuf> {
         .open(&path)
         .ok()?;
     writeln!(file, "{}", session.out_path.display()).ok()?;
+    if let Some(socket) = &session.socket_path {
+        writeln!(file, "{}", socket.display()).ok()?;
+    }
     Some(path)
 }
 
@@ -462,6 +477,7 @@ fn writer_thread(jvmti: Jvmti, jni: Jni<'_>) {
         )
         .with_dump(session.options.dump.clone())
         .with_census(census)
+        .with_live(session.live.lock().take())
         .run(header, &session.queue_rx);
     }
 }

@@ -10,7 +10,7 @@ use metascope_events::CaptureMode;
 
 /// One line listing what is accepted, printed with every option error.
 pub const VALID_OPTIONS: &str =
-    "valid options: out=FILE, depth=N (0-2048), include=PATTERN[;PATTERN], mode=dynamic|all, queue=N (1-16777216), dump=DIR";
+    "valid options: out=FILE, depth=N (0-2048), include=PATTERN[;PATTERN], mode=dynamic|all, queue=N (1-16777216), dump=DIR, socket=PATH";
 
 pub const DEFAULT_DEPTH: u32 = 64;
 pub const MAX_DEPTH: u32 = 2048;
@@ -30,6 +30,8 @@ pub struct AgentOptions {
     /// Write the bytes of captured classes (those that have bytes) to
     /// `DIR/<binary name>.class`, for reading with javap.
     pub dump: Option<PathBuf>,
+    /// Also stream the recording to a Unix socket at this path (0600).
+    pub socket: Option<PathBuf>,
 }
 
 impl Default for AgentOptions {
@@ -41,6 +43,7 @@ impl Default for AgentOptions {
             mode: CaptureMode::Dynamic,
             queue: DEFAULT_QUEUE,
             dump: None,
+            socket: None,
         }
     }
 }
@@ -91,6 +94,12 @@ impl AgentOptions {
                         return Err(problem("out= needs a file name"));
                     }
                     options.out = Some(PathBuf::from(value));
+                }
+                "socket" => {
+                    if value.is_empty() {
+                        return Err(problem("socket= needs a path"));
+                    }
+                    options.socket = Some(PathBuf::from(value));
                 }
                 "dump" => {
                     if value.is_empty() {

@@ -180,10 +180,11 @@ pub struct Writer<'a, W: Write, R: MethodResolver> {
     /// the file always ends at a record boundary.
     unflushed: usize,
     out_name: String,
-    live: HashMap<i64, LiveClass>,
+    live_classes: HashMap<i64, LiveClass>,
     targets: HashMap<String, Arc<str>>,
     dump: Option<Dump>,
     census: Option<crate::census::Census>,
+    live: Option<crate::live::LiveSocket>,
 }
 
 /// `dump=DIR`: class files for javap.
@@ -214,11 +215,18 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             last_flush: Instant::now(),
             unflushed: 0,
             out_name,
-            live: HashMap::new(),
+            live_classes: HashMap::new(),
             targets: HashMap::new(),
             dump: None,
             census: None,
+            live: None,
         }
+    }
+
+    /// Also stream every line to a live socket (`socket=PATH`).
+    pub fn with_live(mut self, live: Option<crate::live::LiveSocket>) -> Self {
+        self.live = live;
+        self
     }
 
     /// Also write the bytes of captured classes to `dir` (`dump=DIR`).
@@ -298,7 +306,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                 let _ = written.send(());
             }
             Message::ClassFreed { tag, t_ns } => {
-                if let Some(class) = self.live.remove(&tag) {
+                if let Some(class) = self.live_classes.remove(&tag) {
                     self.write(&Record::ClassUnload(ClassUnloaded {
                         seq: class.seq,
                         kind: class.kind,
@@ -367,8 +375,8 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             dump.write(&class.name, self.seq, bytes);
         }
         let target = class.target.map(|t| self.intern_target(t));
-        if self.live.len() < MAX_LIVE {
-            self.live.insert(
+        if self.live_classes.len() < MAX_LIVE {
+            self.live_classes.insert(
                 class.tag,
                 LiveClass {
                     seq: self.seq,
@@ -487,6 +495,13 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         let mut line = serde_json::to_vec(record).unwrap_or_default();
         line.push(b'\n');
         self.unflushed += line.len();
+        if let Some(live) = &mut self.live {
+            let context = matches!(
+                record,
+                Record::Header(_) | Record::Stack(_) | Record::Census(_)
+            );
+            live.line(&line, context);
+        }
         let result = self.out.write_all(&line);
         let ok = self.check(result);
         if ok && self.unflushed >= FLUSH_BYTES {
@@ -498,6 +513,9 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
     fn flush(&mut self) {
         self.last_flush = Instant::now();
         self.unflushed = 0;
+        if let Some(live) = &mut self.live {
+            live.pump();
+        }
         if !self.failed {
             let result = self.out.flush();
             self.check(result);
