@@ -167,6 +167,32 @@ impl CallSiteTable {
         index
     }
 
+    /// The call site an unloaded class belongs to, without creating one:
+    /// the site its (stack, loader type) was attributed to, else the site
+    /// its frames attribute to, if any class made it.
+    pub fn find(
+        &self,
+        stack: u64,
+        loader_type: &str,
+        frames: Option<&[Frame]>,
+        libraries: &Libraries,
+    ) -> Option<usize> {
+        match frames {
+            Some(frames) if stack != NO_STACK => {
+                if let Some(i) = self
+                    .by_stack
+                    .get(&stack)
+                    .and_then(|v| v.iter().find(|(t, _)| t == loader_type).map(|(_, i)| *i))
+                {
+                    return Some(i);
+                }
+                let key = attribute(frames, loader_type, libraries).key;
+                self.by_key.get(&key).copied()
+            }
+            _ => self.by_key.get(&CallSiteKey::StackNotCaptured).copied(),
+        }
+    }
+
     /// Classes per call site so far, by index.
     pub fn site_classes(&self) -> Vec<u64> {
         self.sites.iter().map(|s| s.classes).collect()

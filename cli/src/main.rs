@@ -4,6 +4,7 @@
 mod callsite;
 mod cli;
 mod demo;
+mod diagnosis;
 mod grouping;
 mod launch;
 mod lines;

@@ -16,6 +16,7 @@ use metascope_events::{
 };
 
 use crate::callsite::Libraries;
+use crate::diagnosis::{Diagnosis, Tracker};
 use crate::grouping::{CallSiteStats, CallSiteTable};
 use crate::lines::{read_line, LineRead, MAX_LINE};
 
@@ -61,6 +62,9 @@ pub struct Recording {
     /// ResourceExhausted records past [`EXHAUSTED_KEPT`], counted only.
     pub resource_exhausted_omitted: u64,
     pub warnings: Vec<String>,
+    /// Regeneration, unloading, GCs and the loader census, per call site
+    /// in `call_sites` order.
+    pub diagnosis: Diagnosis,
 }
 
 /// What ran out, from a ResourceExhausted record's flags and description.
@@ -226,8 +230,10 @@ impl Recording {
             resource_exhausted: Vec::new(),
             resource_exhausted_omitted: 0,
             warnings: Vec::new(),
+            diagnosis: Diagnosis::default(),
         };
         let mut table = CallSiteTable::default();
+        let mut tracker = Tracker::default();
         let mut unknown_stack: Option<(u64, u64)> = None; // (first line, id)
         let mut unknown_stack_classes = 0u64;
         let mut extra_headers = 0u64;
@@ -337,6 +343,7 @@ impl Recording {
                         frames
                     };
                     let site = table.add(&c, frames.map(Vec::as_slice), &options.libraries);
+                    tracker.class(site, &c);
                     if late {
                         for snap in &mut snapshots {
                             if c.seq <= snap.after_seq {
@@ -389,11 +396,25 @@ impl Recording {
                         filled_by: None,
                     });
                 }
-                // Analysed by the diagnosis (regeneration, unloading).
-                Record::ClassUnload(_)
-                | Record::LoaderUnload(_)
-                | Record::GcStart(_)
-                | Record::GcFinish(_) => {}
+                Record::Census(_) => {}
+                Record::ClassUnload(u) => {
+                    recording.last_t_ns = recording.last_t_ns.max(u.t_ns);
+                    if u.kind == ClassKind::Ordinary && !options.all_kinds {
+                        continue;
+                    }
+                    let frames = recording.stacks.get(&u.stack).map(Vec::as_slice);
+                    let site = table.find(u.stack, &u.loader.type_name, frames, &options.libraries);
+                    tracker.class_unload(site, &u);
+                }
+                Record::LoaderUnload(l) => {
+                    recording.last_t_ns = recording.last_t_ns.max(l.t_ns);
+                    tracker.loader_unload(&l);
+                }
+                Record::GcStart(g) => {
+                    recording.last_t_ns = recording.last_t_ns.max(g.t_ns);
+                    tracker.gc_start(g.t_ns);
+                }
+                Record::GcFinish(g) => recording.last_t_ns = recording.last_t_ns.max(g.t_ns),
                 Record::Unknown => recording.unknown_records += 1,
             }
         }
@@ -504,6 +525,7 @@ impl Recording {
 
         let (sites, index_to_sorted) = table.into_sorted_with_index();
         recording.call_sites = sites;
+        recording.diagnosis = tracker.finish(&index_to_sorted, recording.duration_ns());
         for (e, snap) in recording
             .resource_exhausted
             .iter_mut()
@@ -647,6 +669,7 @@ pub(crate) mod fixtures {
                 include: vec![],
                 queue: 65536,
             },
+            attached: false,
         })
     }
 

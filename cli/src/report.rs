@@ -8,6 +8,7 @@ use metascope_events::{Header, ResourceExhausted, Summary, NO_STACK};
 use serde::Serialize;
 
 use crate::callsite::{attribute, format_frame, CallSiteKey, Libraries, SiteFrame};
+use crate::diagnosis::{self, Identity, Verdict, TARGETS_SHOWN};
 use crate::grouping::{CallSiteStats, EXAMPLES, THREAD_CAP};
 use crate::recording::{Exhaustion, Recording};
 
@@ -29,6 +30,61 @@ pub struct Report {
     pub call_sites: Vec<CallSiteReport>,
     /// What `--top` left out.
     pub omitted: Omitted,
+    /// GCs that started during the recording (`gc_start` records).
+    pub gcs: u64,
+    /// GC starts per timeline bucket, `[[t_ms, gcs], ...]`, aligned with
+    /// every `call_sites[].live_timeline`.
+    pub gc_timeline: Vec<(f64, u64)>,
+    /// Per loader type, most classes first.
+    pub loader_census: Vec<LoaderCensusReport>,
+    pub diagnosis: DiagnosisReport,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LoaderCensusReport {
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Loader instances seen (a lower bound when `instances_capped`).
+    pub instances: u64,
+    pub instances_capped: bool,
+    /// `loader_unload` records for this type.
+    pub instances_unloaded: u64,
+    pub classes_defined: u64,
+    pub classes_unloaded: u64,
+    /// Call sites that defined classes in loaders of this type, most first
+    /// (at most 10).
+    pub call_sites: Vec<CensusSite>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CensusSite {
+    pub rank: usize,
+    pub display: String,
+    pub classes: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DiagnosisReport {
+    /// One per flagged call site, by rank (every call site, `--top` or not).
+    pub verdicts: Vec<Verdict>,
+    /// `class_unload` records no call site matched (their class record
+    /// was dropped, or they are `ordinary` and hidden).
+    pub unmatched_unloads: u64,
+}
+
+/// One entry of `call_sites[].targets`: `target`, `fingerprint` or `name`
+/// (whichever identifies the class), with counts.
+#[derive(Debug, Serialize)]
+pub struct TargetReport {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub defined: u64,
+    /// `null` for `name` (unload records carry no name).
+    pub unloaded: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -135,6 +191,28 @@ pub struct CallSiteReport {
     /// The sample has as many frames as the agent's `depth`: outer frames
     /// may be missing.
     pub sample_stack_at_depth_limit: bool,
+    /// Same as `classes`.
+    pub defined: u64,
+    /// `class_unload` records for this call site.
+    pub unloaded: u64,
+    /// `defined - unloaded`.
+    pub live: u64,
+    /// Distinct targets/fingerprints/names, plus classes without one.
+    pub distinct: u64,
+    /// `defined - distinct`.
+    pub regenerated: u64,
+    /// What `distinct` rests on: `target`, `fingerprint`, `name`, `mixed`
+    /// or `none` (every class counted as distinct).
+    pub identity: &'static str,
+    /// Past the per-site or total cap on tracked identities: `distinct` is
+    /// an upper bound, `regenerated` a lower bound.
+    pub distinct_capped: bool,
+    /// The most defined targets/fingerprints/names (at most 20).
+    pub targets: Vec<TargetReport>,
+    /// `[[t_ms, live], ...]`: live classes at the end of each bucket.
+    pub live_timeline: Vec<(f64, u64)>,
+    /// The verdict's cause for this site, `null` when not flagged.
+    pub cause: Option<diagnosis::Cause>,
 }
 
 #[derive(Debug, Serialize)]
@@ -207,6 +285,49 @@ pub fn build(recording: &Recording, top: usize, libraries: &Libraries) -> Report
         .collect();
     let omitted = &recording.call_sites[shown..];
     let s = recording.summary.as_ref();
+    let diag = &recording.diagnosis;
+    let java_version = recording.header.as_ref().map(|h| h.java_version.as_str());
+    let verdicts: Vec<Verdict> = recording
+        .call_sites
+        .iter()
+        .zip(&diag.sites)
+        .enumerate()
+        .filter_map(|(i, (site, d))| diagnosis::verdict(i + 1, site, d, diag, java_version))
+        .collect();
+    let mut call_sites: Vec<CallSiteReport> = call_sites;
+    for site in &mut call_sites {
+        site.cause = verdicts
+            .iter()
+            .find(|v| v.call_site_rank == site.rank)
+            .map(|v| v.cause);
+    }
+    let loader_census = diag
+        .census
+        .iter()
+        .map(|(name, t)| {
+            let mut sites: Vec<(usize, u64)> = t.sites.iter().map(|(&i, &n)| (i, n)).collect();
+            sites.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            sites.truncate(10);
+            LoaderCensusReport {
+                type_name: name.clone(),
+                instances: t.instances.max(t.instances_unloaded),
+                instances_capped: diag.loaders_capped,
+                instances_unloaded: t.instances_unloaded,
+                classes_defined: t.classes_defined,
+                classes_unloaded: t.classes_unloaded,
+                call_sites: sites
+                    .into_iter()
+                    .filter_map(|(i, classes)| {
+                        recording.call_sites.get(i).map(|s| CensusSite {
+                            rank: i + 1,
+                            display: s.key.display(),
+                            classes,
+                        })
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
     Report {
         schema_version: REPORT_SCHEMA_VERSION,
         metascope_version: env!("CARGO_PKG_VERSION"),
@@ -241,6 +362,13 @@ pub fn build(recording: &Recording, top: usize, libraries: &Libraries) -> Report
         omitted: Omitted {
             call_sites: omitted.len(),
             classes: omitted.iter().map(|s| s.classes).sum(),
+        },
+        gcs: diag.gcs,
+        gc_timeline: diag.gc_timeline(),
+        loader_census,
+        diagnosis: DiagnosisReport {
+            verdicts,
+            unmatched_unloads: diag.unmatched_unloads,
         },
     }
 }
@@ -362,9 +490,33 @@ fn call_site(
         .as_ref()
         .map_or(0, |h| h.options.depth as usize);
 
+    let d = recording.diagnosis.sites.get(rank - 1);
+    let targets = d.map_or_else(Vec::new, |d| {
+        d.top_keys(TARGETS_SHOWN)
+            .into_iter()
+            .map(|(identity, key, k)| TargetReport {
+                target: (identity == Identity::Target).then(|| key.to_string()),
+                fingerprint: (identity == Identity::Fingerprint).then(|| key.to_string()),
+                name: (identity == Identity::Name).then(|| key.to_string()),
+                defined: k.defined,
+                unloaded: (identity != Identity::Name).then_some(k.unloaded),
+            })
+            .collect()
+    });
+
     CallSiteReport {
         rank,
         classes: site.classes,
+        defined: site.classes,
+        unloaded: d.map_or(0, |d| d.unloaded),
+        live: d.map_or(site.classes, |d| d.live()),
+        distinct: d.map_or(site.classes, |d| d.distinct()),
+        regenerated: d.map_or(0, |d| d.regenerated()),
+        identity: d.map_or("none", |d| d.identity()),
+        distinct_capped: d.is_some_and(|d| d.untracked > 0),
+        targets,
+        live_timeline: recording.diagnosis.live_timeline(rank - 1),
+        cause: None,
         attribution: site.key.attribution(),
         display: site.key.display(),
         application_frame,

@@ -68,7 +68,138 @@ pub fn render(report: &Report, terminal: bool) -> String {
         let start = report.recording.header.as_ref().map(|h| h.start_wall_ms);
         details(&mut out, site, start);
     }
+    diagnosis(&mut out, report);
     out
+}
+
+/// Levels of the live-count sparkline, lowest first (0 is a blank).
+const SPARK: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// One character per timeline bucket, scaled to the peak.
+pub fn sparkline(values: &[u64]) -> String {
+    let peak = values.iter().copied().max().unwrap_or(0);
+    values
+        .iter()
+        .map(|&v| {
+            if v == 0 || peak == 0 {
+                ' '
+            } else {
+                let level = ((v as f64 / peak as f64) * 8.0).ceil() as usize;
+                SPARK[level.clamp(1, 8) - 1]
+            }
+        })
+        .collect()
+}
+
+/// `|` under every bucket with a GC.
+fn gc_marks(gcs: &[u64]) -> String {
+    gcs.iter().map(|&g| if g > 0 { '|' } else { ' ' }).collect()
+}
+
+fn cause_label(cause: crate::diagnosis::Cause) -> &'static str {
+    use crate::diagnosis::Cause::*;
+    match cause {
+        SoftReferenceCycle => "soft_reference_cycle",
+        InflationRace => "inflation_race",
+        PerExpressionCompilation => "per_expression_compilation",
+        LoaderChurn => "loader_churn",
+        MethodHandleChurn => "method_handle_churn",
+    }
+}
+
+fn trend_label(trend: crate::diagnosis::Trend) -> &'static str {
+    use crate::diagnosis::Trend::*;
+    match trend {
+        Leak => "leak",
+        Churn => "churn",
+        Steady => "steady",
+    }
+}
+
+/// The closing section: one verdict per flagged call site, with a
+/// live-count chart, the evidence and the remedies.
+fn diagnosis(out: &mut String, report: &Report) {
+    let verdicts = &report.diagnosis.verdicts;
+    if verdicts.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nDiagnosis: no call site keeps regenerating, leaking or churning classes ({}).",
+            plural(report.gcs, "GC", "GCs")
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nDiagnosis ({} flagged, {} in the recording):",
+        plural(verdicts.len() as u64, "call site", "call sites"),
+        plural(report.gcs, "GC", "GCs")
+    );
+    let gcs: Vec<u64> = report.gc_timeline.iter().map(|(_, g)| *g).collect();
+    let end_ms = report.gc_timeline.last().map_or(0.0, |(t, _)| *t);
+    for v in verdicts {
+        let _ = writeln!(
+            out,
+            "\n#{} {} — {}, {}",
+            v.call_site_rank,
+            v.call_site,
+            cause_label(v.cause),
+            trend_label(v.trend)
+        );
+        let _ = writeln!(out, "    {}", v.summary);
+        let site = report
+            .call_sites
+            .iter()
+            .find(|s| s.rank == v.call_site_rank);
+        let identified = site.is_none_or(|s| s.identity != "none");
+        let _ = writeln!(
+            out,
+            "    {} defined · {} · {} unloaded · {} live",
+            thousands(v.defined),
+            if identified {
+                format!(
+                    "{} distinct · {} regenerated",
+                    thousands(v.distinct),
+                    thousands(v.regenerated)
+                )
+            } else {
+                "regeneration unknown (no targets/fingerprints recorded)".to_string()
+            },
+            thousands(v.unloaded),
+            thousands(v.live)
+        );
+        if let Some(site) = site {
+            let live: Vec<u64> = site.live_timeline.iter().map(|(_, l)| *l).collect();
+            let peak = live.iter().copied().max().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "    live  │{}│ peak {}, end {}",
+                sparkline(&live),
+                thousands(peak),
+                thousands(live.last().copied().unwrap_or(0))
+            );
+            if report.gcs > 0 {
+                let _ = writeln!(
+                    out,
+                    "    GCs   │{}│",
+                    gc_marks(&gcs[..gcs.len().min(live.len())])
+                );
+            }
+            let _ = writeln!(
+                out,
+                "          0{:>width$}",
+                format!("+{}", duration(end_ms)),
+                width = live.len() + 1
+            );
+        }
+        let _ = writeln!(out, "    evidence");
+        for e in &v.evidence {
+            let _ = writeln!(out, "      - {e}");
+        }
+        let _ = writeln!(out, "    remedies");
+        for r in &v.remedies {
+            let _ = writeln!(out, "      - {r}");
+        }
+    }
 }
 
 fn title_block(out: &mut String, report: &Report) {
@@ -285,6 +416,9 @@ fn call_site_table(report: &Report, terminal: bool) -> Table {
     let header = [
         "#",
         "Classes",
+        "Unloaded",
+        "Live",
+        "Regen.",
         "Kinds",
         "Application frame",
         "Library entry",
@@ -301,6 +435,13 @@ fn call_site_table(report: &Report, terminal: bool) -> Table {
         table.add_row(vec![
             Cell::new(site.rank),
             Cell::new(thousands(site.classes)),
+            Cell::new(thousands(site.unloaded)),
+            Cell::new(thousands(site.live)),
+            Cell::new(if site.identity == "none" {
+                "-".to_string()
+            } else {
+                thousands(site.regenerated)
+            }),
             Cell::new(kinds_cell(site)),
             Cell::new(&site.display),
             Cell::new(
@@ -310,7 +451,7 @@ fn call_site_table(report: &Report, terminal: bool) -> Table {
             ),
         ]);
     }
-    for column in [0, 1] {
+    for column in [0, 1, 2, 3, 4] {
         if let Some(c) = table.column_mut(column) {
             c.set_cell_alignment(CellAlignment::Right);
         }
