@@ -78,6 +78,11 @@ pub const COPIER: Program = Program {
             GeneratedMethodAccessor classes regenerate every round (JDK <= 17)",
 };
 
+/// The number of distinct accessor targets [`COPIER`] calls: the 10 getters
+/// of `Order` and the 10 setters of `OrderDto`. Every accessor past these
+/// is a regeneration.
+pub const COPIER_TARGETS: u64 = 20;
+
 /// fastjson2-style code generation: `com.acme.demo.JsonWriter.writerFor`
 /// generates a class file per call and defines it through
 /// `com.acme.demo.codegen.DynamicClassLoader.define` in one long-lived
@@ -119,8 +124,92 @@ pub const STEADY: Program = Program {
     about: "control: reflection and proxies used correctly; nothing is defined after warm-up",
 };
 
+/// The reflection inflation race: `com.acme.demo.InflationRaceDemo.serve`
+/// is run by 16 threads released together onto the same `Method`s, each
+/// warmed up to the inflation threshold (15 calls) on the main thread, so
+/// the workers all cross it at the same moment. Four rounds, each a new
+/// "plugin bundle" loader with a fresh bean class (10 getters + 10 setters):
+/// 80 targets. JDK 11's unsynchronised check lets several threads generate
+/// a `GeneratedMethodAccessorN` for the same target (measured: 150-240
+/// accessors for the 80 targets, on 2 CPUs, no GC); JDK 16+ (JDK-8255883, a
+/// CAS) generates exactly 80; JDK 18+ uses method handles (no accessors).
+/// The defining frames: `InflationRaceDemo.serve(InflationRaceDemo.java) ->
+/// Method.invoke`, on threads `request-N`. Arguments: `[threads] [rounds]`;
+/// it prints `harness: inflation-race targets N` before the done line.
+pub const INFLATION_RACE: Program = Program {
+    name: "inflation-race",
+    main_class: "com.acme.demo.InflationRaceDemo",
+    jvm_args: &[],
+    args: &["16", "4"],
+    about: "16 threads cross the reflection inflation threshold of the same Methods at once: \
+            duplicate GeneratedMethodAccessors per target on JDK 11",
+};
+
+/// The number of distinct accessor targets [`INFLATION_RACE`] calls with its
+/// default arguments (10 getters + 10 setters of 4 bean classes).
+pub const INFLATION_RACE_TARGETS: u64 = 80;
+
+/// Per-expression compilation (a JDK-only stand-in for Groovy, Rhino,
+/// Nashorn): `com.acme.demo.PricingService.evaluate` compiles every distinct
+/// expression text (`price * 1.042 + 3`, the customer's numbers pasted in)
+/// into its own class `Script<N>` (default package, as GroovyShell names
+/// them), each defined by a fresh `com.acme.demo.expr.ScriptClassLoader`
+/// through `defineScript`, and caches it by text forever. Each expression is
+/// evaluated twice (the second is a cache hit). Defines `Script1..ScriptN`
+/// (300 by default), none unloaded. Argument: `[customers]`.
+pub const EXPRESSION: Program = Program {
+    name: "expression",
+    main_class: "com.acme.demo.ExpressionDemo",
+    jvm_args: &[],
+    args: &["300"],
+    about: "a script engine compiling each distinct expression string into its own class \
+            (Script<N>, a fresh loader each)",
+};
+
+/// Class-loader churn: `com.acme.demo.PluginHost.reload` creates a new
+/// `com.acme.demo.plugin.PluginLoader` per request that defines the same
+/// class `com.acme.plugin.Handler` from the same bytes (through
+/// `definePluginClass`) and drops it; a `System.gc()` every 40 requests
+/// unloads the dropped copies. 300 requests: 300 defined, 280 unloaded, at
+/// most 40 live. Arguments: `[requests] [churn|leak]`.
+pub const LOADER_CHURN: Program = Program {
+    name: "loader-churn",
+    main_class: "com.acme.demo.LoaderChurnDemo",
+    jvm_args: &[],
+    args: &["300", "churn"],
+    about: "a plugin reloaded per request in a new class loader, the old loader dropped: \
+            the same class defined and unloaded over and over",
+};
+
+/// Requests between two `System.gc()` calls in [`LOADER_CHURN`] and
+/// [`LOADER_LEAK`] (`LoaderChurnDemo.GC_EVERY`): in churn mode at most this
+/// many copies of the plugin class are live at any time.
+pub const LOADER_CHURN_GC_EVERY: u64 = 40;
+
+/// [`LOADER_CHURN`] with the loaders kept (a never-pruned list of previous
+/// plugin versions): 300 copies of `com.acme.plugin.Handler` defined, none
+/// unloaded despite the same GCs. `LoaderLeakDemo` is `LoaderChurnDemo` in
+/// `leak` mode. Argument: `[requests]`.
+pub const LOADER_LEAK: Program = Program {
+    name: "loader-leak",
+    main_class: "com.acme.demo.LoaderLeakDemo",
+    jvm_args: &[],
+    args: &["300"],
+    about: "a plugin reloaded per request in a new class loader, every loader kept: \
+            one more copy of the same class per request",
+};
+
 /// Every program in the harness jar.
-pub const PROGRAMS: &[Program] = &[COPIER, DYNAMIC_LOADER, PROXY, STEADY];
+pub const PROGRAMS: &[Program] = &[
+    COPIER,
+    DYNAMIC_LOADER,
+    PROXY,
+    STEADY,
+    INFLATION_RACE,
+    EXPRESSION,
+    LOADER_CHURN,
+    LOADER_LEAK,
+];
 
 #[cfg(test)]
 mod tests {
@@ -185,6 +274,10 @@ mod tests {
             (&DYNAMIC_LOADER, "10"),
             (&PROXY, "5"),
             (&STEADY, "0.2"),
+            (&INFLATION_RACE, "4"),
+            (&EXPRESSION, "10"),
+            (&LOADER_CHURN, "10"),
+            (&LOADER_LEAK, "10"),
         ];
         for (program, arg) in short_args {
             let out = std::process::Command::new(java)
