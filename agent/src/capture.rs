@@ -39,7 +39,9 @@ pub struct HookedClass<'a> {
 /// ClassLoad of the same class on the same thread.
 #[derive(Debug, Default, PartialEq)]
 struct HookFacts {
-    runtime_defined: bool,
+    /// The classifier's answer, which needed the loader and code source
+    /// that only the hook sees cheaply.
+    kind: Option<ClassKind>,
     target: Option<String>,
     fingerprint: Option<u64>,
     /// The class bytes, only when `dump=DIR` is on.
@@ -139,7 +141,7 @@ pub fn on_class_file(jvmti: Jvmti, jni: Jni<'_>, class: HookedClass<'_>) {
         t.borrow_mut().pending.push(
             hash,
             HookFacts {
-                runtime_defined,
+                kind: Some(kind),
                 target,
                 fingerprint,
                 bytes,
@@ -157,6 +159,12 @@ pub fn on_class(jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: Trigge
     };
     let fail =
         |what: &str, e: crate::ffi::JvmtiError| lifecycle::disable(&format!("{what} failed: {e}"));
+    // ClassPrepare matters only for hidden classes (it comes before their
+    // ClassLoad); every other class was handled at ClassLoad. Telling them
+    // apart costs one cheap call instead of a signature.
+    if trigger == Trigger::Prepare && jvmti.is_modifiable_class(class).unwrap_or(false) {
+        return;
+    }
     let signature = match jvmti.class_signature(class) {
         Ok(s) => s,
         Err(e) => return fail("GetClassSignature", e),
@@ -178,29 +186,28 @@ pub fn on_class(jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: Trigge
             panic!("injected fault (METASCOPE_FAULT=panic-in-class-load)");
         }
     }
+    // Non-bootstrap classes with bytes were classified in the hook, which
+    // saw their loader and code source; the rest (bootstrap and hidden
+    // classes) go by name. Ordinary classes stop here, after one JVMTI call.
+    let hooked = THREAD
+        .with(|t| t.borrow_mut().pending.take(name_hash(internal_name)))
+        .unwrap_or_default();
+    let by_name = || {
+        active.session.classifier.classify(&ClassFacts {
+            internal_name,
+            loader: LoaderFacts::default(),
+            runtime_defined: false,
+        })
+    };
+    let Some(kind) = hooked.kind.or_else(by_name) else {
+        return;
+    };
     let loader = match jvmti
         .class_loader(class)
         .and_then(|loader| active.agent.loaders.identify(jvmti, jni, loader))
     {
         Ok(l) => l,
         Err(e) => return fail("identifying the class loader", e),
-    };
-    let hooked = if loader.bootstrap {
-        None
-    } else {
-        THREAD.with(|t| t.borrow_mut().pending.take(name_hash(internal_name)))
-    }
-    .unwrap_or_default();
-    let facts = ClassFacts {
-        internal_name,
-        loader: LoaderFacts {
-            bootstrap: loader.bootstrap,
-            dynamic: loader.kind.dynamic,
-        },
-        runtime_defined: hooked.runtime_defined,
-    };
-    let Some(kind) = active.session.classifier.classify(&facts) else {
-        return;
     };
     match jvmti.tag(class) {
         Ok(0) => {}
@@ -318,8 +325,8 @@ mod tests {
 
     #[test]
     fn pending_definitions_find_recent_names_and_forget_old_ones() {
-        let facts = |runtime_defined| HookFacts {
-            runtime_defined,
+        let facts = |generated: bool| HookFacts {
+            kind: generated.then_some(ClassKind::RuntimeDefined),
             ..HookFacts::default()
         };
         let mut pending = PendingDefinitions::default();

@@ -32,6 +32,7 @@ const fn fn_slot(spec_number: usize) -> usize {
 const _: () = assert!(offset_of!(raw::jvmtiInterface_, SetEventNotificationMode) == fn_slot(2));
 const _: () = assert!(offset_of!(raw::jvmtiInterface_, GetThreadInfo) == fn_slot(9));
 const _: () = assert!(offset_of!(raw::jvmtiInterface_, RunAgentThread) == fn_slot(12));
+const _: () = assert!(offset_of!(raw::jvmtiInterface_, IsModifiableClass) == fn_slot(45));
 const _: () = assert!(offset_of!(raw::jvmtiInterface_, Deallocate) == fn_slot(47));
 const _: () = assert!(offset_of!(raw::jvmtiInterface_, GetClassSignature) == fn_slot(48));
 const _: () = assert!(offset_of!(raw::jvmtiInterface_, GetSourceFileName) == fn_slot(50));
@@ -268,6 +269,17 @@ impl Jvmti {
             )
         })?;
         Ok(self.owned(sig))
+    }
+
+    /// False for hidden and VM-anonymous classes (and arrays, primitives):
+    /// a cheap test, no allocation, no capability needed.
+    pub fn is_modifiable_class(self, class: LocalRef<'_>) -> Result<bool, JvmtiError> {
+        let mut modifiable: raw::jboolean = 0;
+        // SAFETY: live class ref, valid out pointer.
+        check(unsafe {
+            jvmti_call!(self.0, IsModifiableClass, class.raw() as _, &mut modifiable)
+        })?;
+        Ok(modifiable != 0)
     }
 
     /// The defining loader, `None` for the bootstrap loader.

@@ -64,10 +64,6 @@ pub struct Agent {
     /// The current recording, or null. Sessions are leaked when they end
     /// (a few KiB each, once per attach): a late callback may still hold one.
     session: AtomicPtr<Session>,
-    /// Hands each new session to the writer thread.
-    begin: Sender<&'static Session>,
-    begin_rx: Receiver<&'static Session>,
-    writer_started: AtomicBool,
     /// Callbacks between `enter` and the end of their work; stopping waits
     /// for them so no selected class is enqueued after the summary.
     in_flight: AtomicUsize,
@@ -96,6 +92,10 @@ pub struct Session {
     census: Mutex<Option<Census>>,
     capturing: AtomicBool,
     finished: AtomicBool,
+    /// This session's writer thread was started. One per session: it
+    /// returns when its session ends, so no agent thread sits in native
+    /// code when the JVM exits (HotSpot would wait 300 ms for it).
+    writer_started: AtomicBool,
     /// `/tmp/.metascope_pid<pid>`: tells `metascope attach` a recording runs.
     status_file: Mutex<Option<PathBuf>>,
     /// `socket=PATH`, bound at start (so a bad path fails the load) and
@@ -240,15 +240,11 @@ pub fn start(
     };
     let session = new_session(*options, phase == Phase::Live)?;
     let jvmti = install()?;
-    let (begin, begin_rx) = crossbeam_channel::bounded(4);
     let agent = AGENT.get_or_init(|| Agent {
         jvmti,
         loaders: LoaderTable::default(),
         code_source: OnceLock::new(),
         session: AtomicPtr::new(std::ptr::null_mut()),
-        begin,
-        begin_rx,
-        writer_started: AtomicBool::new(false),
         in_flight: AtomicUsize::new(0),
         next_class_tag: AtomicI64::new(1),
         control: Mutex::new(()),
@@ -324,6 +320,7 @@ fn new_session(options: AgentOptions, attached: bool) -> Result<&'static Session
         census: Mutex::new(None),
         capturing: AtomicBool::new(false),
         finished: AtomicBool::new(false),
+        writer_started: AtomicBool::new(false),
         status_file: Mutex::new(None),
     })))
 }
@@ -373,29 +370,17 @@ fn begin_session(agent: &'static Agent, session: &'static Session, jni: Jni<'_>)
         },
         attached: session.attached,
     });
-    if !agent.writer_started.load(Ordering::Acquire) {
-        if let Err(e) = jvmti.start_agent_thread(jni, "metascope-writer", writer_thread) {
-            eprintln!("metascope: cannot start the writer thread ({e}); nothing will be recorded");
-            return;
-        }
-        agent.writer_started.store(true, Ordering::Release);
-    }
     if session.attached {
         *session.census.lock() = Some(crate::census::take(agent, session, jni));
     }
     agent
         .session
         .store(session as *const Session as *mut Session, Ordering::SeqCst);
-    if agent
-        .begin
-        .send_timeout(session, Duration::from_secs(2))
-        .is_err()
-    {
-        eprintln!(
-            "metascope: the writer thread is not taking recordings; nothing will be recorded"
-        );
+    if let Err(e) = jvmti.start_agent_thread(jni, "metascope-writer", writer_thread) {
+        eprintln!("metascope: cannot start the writer thread ({e}); nothing will be recorded");
         return;
     }
+    session.writer_started.store(true, Ordering::Release);
     *session.status_file.lock() = write_status_file(session);
     session.capturing.store(true, Ordering::SeqCst);
     for event in CAPTURE_EVENTS {
@@ -456,30 +441,29 @@ impl MethodResolver for JvmtiResolver<'_> {
     }
 }
 
-/// The writer agent thread: one recording after another, for the life of
-/// the JVM (it is a daemon: it never keeps the JVM from exiting).
+/// The writer agent thread of the current session; returns when the
+/// session ends (it is a daemon: it never keeps the JVM from exiting).
 fn writer_thread(jvmti: Jvmti, jni: Jni<'_>) {
-    let Some(agent) = AGENT.get() else { return };
-    while let Ok(session) = agent.begin_rx.recv() {
-        let (Some((file, path)), Some(header)) =
-            (session.output.lock().take(), session.header.get())
-        else {
-            continue;
-        };
-        let out = RecordingFile::new(file, path.clone());
-        let census = session.census.lock().take();
-        Writer::new(
-            out,
-            path.display().to_string(),
-            JvmtiResolver { jvmti, jni },
-            &session.counters,
-            &session.clock,
-        )
-        .with_dump(session.options.dump.clone())
-        .with_census(census)
-        .with_live(session.live.lock().take())
-        .run(header, &session.queue_rx);
-    }
+    let Some(session) = AGENT.get().and_then(current_session) else {
+        return;
+    };
+    let (Some((file, path)), Some(header)) = (session.output.lock().take(), session.header.get())
+    else {
+        return;
+    };
+    let out = RecordingFile::new(file, path.clone());
+    let census = session.census.lock().take();
+    Writer::new(
+        out,
+        path.display().to_string(),
+        JvmtiResolver { jvmti, jni },
+        &session.counters,
+        &session.clock,
+    )
+    .with_dump(session.options.dump.clone())
+    .with_census(census)
+    .with_live(session.live.lock().take())
+    .run(header, &session.queue_rx);
 }
 
 /// VMDeath: stop capturing, let the writer drain the queue and write the
@@ -517,7 +501,7 @@ fn stop_session(agent: &Agent, session: &'static Session, reason: &'static str) 
     if let Some(path) = session.status_file.lock().take() {
         let _ = std::fs::remove_file(path);
     }
-    if !agent.writer_started.load(Ordering::Acquire) {
+    if !session.writer_started.load(Ordering::Acquire) {
         return;
     }
     let (done, done_rx) = crossbeam_channel::bounded(1);

@@ -1,0 +1,979 @@
+//! `scripts/bench`: overhead of the metascope agent and CLI against no agent,
+//! JFR, -Xlog:class+load and a minimal C JVMTI agent (the floor of the
+//! technique). Method, workloads and a full run: docs/performance.md.
+
+// `is_multiple_of` is newer than the workspace's rust-version (1.85).
+#![allow(unknown_lints, clippy::manual_is_multiple_of)]
+
+mod classgen;
+mod proc;
+mod stream;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
+
+/// Benchmark the metascope agent and CLI (see docs/performance.md).
+#[derive(Parser, Debug)]
+#[command(name = "scripts/bench")]
+struct Args {
+    /// Short smoke run: 2 runs, 10,000 generated classes, a 2 s steady loop,
+    /// no 10M-event stream.
+    #[arg(long)]
+    quick: bool,
+    /// Timed runs per workload and variant (the start-up probe runs four
+    /// times as many). Default 5 (2 with --quick).
+    #[arg(long)]
+    runs: Option<usize>,
+    /// Also write the results as Markdown to FILE.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// Do not run `cargo build --release -p metascope-agent -p metascope-cli` first.
+    #[arg(long)]
+    skip_build: bool,
+    /// Run only these workloads (comma-separated: startup,load,generate,steady,cli).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Leave out the diagnostic variants (C floor with an empty
+    /// ClassFileLoadHook, C ClassLoad without stack, metascope depth=0).
+    #[arg(long)]
+    no_diag: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Variant {
+    None,
+    Metascope,
+    MetascopeAll,
+    JfrClasses,
+    JfrDefault,
+    Xlog,
+    Floor,
+    DiagFloorCflh,
+    DiagFloorNoStack,
+    DiagMetascopeDepth0,
+}
+
+const MAIN_VARIANTS: [Variant; 7] = [
+    Variant::None,
+    Variant::Metascope,
+    Variant::MetascopeAll,
+    Variant::JfrClasses,
+    Variant::JfrDefault,
+    Variant::Xlog,
+    Variant::Floor,
+];
+const DIAG_VARIANTS: [Variant; 3] = [
+    Variant::DiagFloorNoStack,
+    Variant::DiagFloorCflh,
+    Variant::DiagMetascopeDepth0,
+];
+
+impl Variant {
+    fn label(self) -> &'static str {
+        match self {
+            Variant::None => "no agent",
+            Variant::Metascope => "metascope (mode=dynamic)",
+            Variant::MetascopeAll => "metascope mode=all",
+            Variant::JfrClasses => "JFR default + class events",
+            Variant::JfrDefault => "JFR default",
+            Variant::Xlog => "-Xlog:class+load",
+            Variant::Floor => "C floor (GetStackTrace 64)",
+            Variant::DiagFloorNoStack => "diag: C ClassLoad, no stack",
+            Variant::DiagFloorCflh => "diag: C floor + empty CFLH",
+            Variant::DiagMetascopeDepth0 => "diag: metascope depth=0",
+        }
+    }
+
+    /// JVM options for this variant; its output goes into `tmp`.
+    fn jvm_args(self, ctx: &Ctx, tmp: &Path) -> Vec<String> {
+        let agent = ctx.agent.display();
+        let floor = ctx.floor.display();
+        let rec = tmp.join("recording.jsonl");
+        let rec = rec.display();
+        let jfr = |extra: &str| {
+            vec![format!(
+                "-XX:StartFlightRecording:settings=default{extra},filename={},dumponexit=true",
+                tmp.join("recording.jfr").display()
+            )]
+        };
+        match self {
+            Variant::None => vec![],
+            Variant::Metascope => vec![format!("-agentpath:{agent}=out={rec}")],
+            Variant::MetascopeAll => vec![format!("-agentpath:{agent}=out={rec},mode=all")],
+            Variant::DiagMetascopeDepth0 => vec![format!("-agentpath:{agent}=out={rec},depth=0")],
+            // JDK 17 takes event-setting overrides on the command line
+            // (`+event#setting=value`), so no custom .jfc is needed.
+            Variant::JfrClasses => jfr(
+                ",+jdk.ClassLoad#enabled=true,+jdk.ClassLoad#stackTrace=true,+jdk.ClassLoad#threshold=0 ms\
+                 ,+jdk.ClassDefine#enabled=true,+jdk.ClassDefine#stackTrace=true",
+            ),
+            Variant::JfrDefault => jfr(""),
+            Variant::Xlog => vec![format!("-Xlog:class+load:file={}", tmp.join("class-load.log").display())],
+            Variant::Floor => vec![format!("-agentpath:{floor}")],
+            Variant::DiagFloorCflh => vec![format!("-agentpath:{floor}=cflh")],
+            Variant::DiagFloorNoStack => vec![format!("-agentpath:{floor}=nostack")],
+        }
+    }
+
+    fn is_metascope(self) -> bool {
+        matches!(
+            self,
+            Variant::Metascope | Variant::MetascopeAll | Variant::DiagMetascopeDepth0
+        )
+    }
+}
+
+struct Ctx {
+    cache: PathBuf,
+    java: PathBuf,
+    agent: PathBuf,
+    cli: PathBuf,
+    floor: PathBuf,
+    harness_jar: PathBuf,
+    ordinary_jar: PathBuf,
+}
+
+/// One JVM or CLI run's numbers.
+#[derive(Clone, Debug, Default)]
+struct Sample {
+    wall_s: f64,
+    /// User + system CPU time of the child (all its threads).
+    cpu_s: f64,
+    rss_mib: f64,
+    /// Workload-reported metric (ops/s for the steady loop).
+    metric: Option<f64>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Workload {
+    Startup,
+    Load,
+    Generate,
+    Steady,
+    Cli,
+}
+
+impl Workload {
+    fn key(self) -> &'static str {
+        match self {
+            Workload::Startup => "startup",
+            Workload::Load => "load",
+            Workload::Generate => "generate",
+            Workload::Steady => "steady",
+            Workload::Cli => "cli",
+        }
+    }
+}
+
+struct Params {
+    runs: usize,
+    load_classes: u32,
+    gen_threads: u32,
+    gen_per_thread: u32,
+    steady_warmup_s: f64,
+    steady_s: f64,
+    streams: Vec<u64>,
+}
+
+impl Params {
+    fn generated(&self) -> u64 {
+        2 * u64::from(self.gen_threads) * u64::from(self.gen_per_thread)
+    }
+}
+
+/// Results keyed by (workload, row label).
+#[derive(Default)]
+struct Results {
+    rows: BTreeMap<(Workload, usize), Row>,
+    notes: Vec<String>,
+}
+
+struct Row {
+    workload: String,
+    variant: String,
+    samples: Vec<Sample>,
+    /// Primary metric per sample (seconds, or ops/s, or events/s).
+    unit: &'static str,
+    higher_is_better: bool,
+    baseline: Option<f64>,
+    derived: String,
+}
+
+impl Row {
+    fn primary(&self) -> Vec<f64> {
+        self.samples
+            .iter()
+            .map(|s| s.metric.unwrap_or(s.wall_s))
+            .collect()
+    }
+    fn median(&self) -> f64 {
+        median(&self.primary())
+    }
+    fn best(&self) -> f64 {
+        let v = self.primary();
+        if self.higher_is_better {
+            v.iter().cloned().fold(f64::MIN, f64::max)
+        } else {
+            v.iter().cloned().fold(f64::MAX, f64::min)
+        }
+    }
+    fn cpu_median(&self) -> f64 {
+        median(&self.samples.iter().map(|s| s.cpu_s).collect::<Vec<_>>())
+    }
+    fn rss_median(&self) -> f64 {
+        median(&self.samples.iter().map(|s| s.rss_mib).collect::<Vec<_>>())
+    }
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("bench: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args = Args::parse();
+    let params = Params {
+        runs: args.runs.unwrap_or(if args.quick { 2 } else { 5 }).max(1),
+        load_classes: 20_000,
+        gen_threads: 4,
+        gen_per_thread: if args.quick { 1_250 } else { 6_250 },
+        steady_warmup_s: if args.quick { 1.0 } else { 2.0 },
+        steady_s: if args.quick { 2.0 } else { 8.0 },
+        streams: if args.quick {
+            vec![1_000_000]
+        } else {
+            vec![1_000_000, 10_000_000]
+        },
+    };
+    let wanted = |w: Workload| args.only.is_empty() || args.only.iter().any(|o| o == w.key());
+    let ctx = prepare(&args, &params)?;
+    let mut variants: Vec<Variant> = MAIN_VARIANTS.to_vec();
+    if !args.no_diag {
+        variants.extend(DIAG_VARIANTS);
+    }
+    let mut results = Results::default();
+    let env = environment(&ctx);
+    eprintln!("{env}");
+
+    if wanted(Workload::Startup) {
+        let runs = params.runs * 4;
+        bench_jvm(
+            &ctx,
+            &mut results,
+            Workload::Startup,
+            "start-up (trivial main)",
+            &variants,
+            runs,
+            true,
+            |_| {
+                vec![
+                    "-cp".into(),
+                    ctx.harness_jar.display().to_string(),
+                    "com.acme.bench.Trivial".into(),
+                ]
+            },
+            false,
+        )?;
+    }
+    if wanted(Workload::Load) {
+        let cp = format!(
+            "{}:{}",
+            ctx.harness_jar.display(),
+            ctx.ordinary_jar.display()
+        );
+        let n = params.load_classes;
+        bench_jvm(
+            &ctx,
+            &mut results,
+            Workload::Load,
+            &format!("(a) load {} classes", thousands(n as u64)),
+            &variants,
+            params.runs,
+            false,
+            |_| {
+                vec![
+                    "-cp".into(),
+                    cp.clone(),
+                    "com.acme.bench.LoadClasses".into(),
+                    n.to_string(),
+                    classgen::PREFIX.into(),
+                ]
+            },
+            false,
+        )?;
+    }
+    if wanted(Workload::Generate) {
+        let title = format!(
+            "(b) generate {} classes, {} threads",
+            thousands(params.generated()),
+            params.gen_threads
+        );
+        bench_jvm(
+            &ctx,
+            &mut results,
+            Workload::Generate,
+            &title,
+            &variants,
+            params.runs,
+            false,
+            |_| {
+                vec![
+                    "-Dsun.reflect.noInflation=true".into(),
+                    "-cp".into(),
+                    ctx.harness_jar.display().to_string(),
+                    "com.acme.bench.GenerateClasses".into(),
+                    params.gen_threads.to_string(),
+                    params.gen_per_thread.to_string(),
+                ]
+            },
+            false,
+        )?;
+        per_class_costs(&mut results, params.generated());
+    }
+    if wanted(Workload::Steady) {
+        let title = format!("(c) steady loop, {} s", params.steady_s);
+        bench_jvm(
+            &ctx,
+            &mut results,
+            Workload::Steady,
+            &title,
+            &MAIN_VARIANTS,
+            params.runs,
+            false,
+            |_| {
+                vec![
+                    "-cp".into(),
+                    ctx.harness_jar.display().to_string(),
+                    "com.acme.bench.SteadyService".into(),
+                    params.steady_warmup_s.to_string(),
+                    params.steady_s.to_string(),
+                ]
+            },
+            true,
+        )?;
+    }
+    if wanted(Workload::Cli) {
+        bench_cli(&ctx, &mut results, &params)?;
+    }
+
+    let (table, md_table) = render_table(&results);
+    let targets = evaluate_targets(&results, &params);
+    println!("{table}");
+    for n in &results.notes {
+        println!("note: {n}");
+    }
+    println!("\nTargets:");
+    for t in &targets {
+        println!("  {t}");
+    }
+    if let Some(path) = &args.markdown {
+        let mut md = String::new();
+        writeln!(md, "```text\n{env}\n```\n")?;
+        writeln!(md, "{md_table}\n")?;
+        for n in &results.notes {
+            writeln!(md, "- note: {n}")?;
+        }
+        writeln!(md, "\nTargets:\n")?;
+        for t in &targets {
+            writeln!(md, "- {t}")?;
+        }
+        std::fs::write(path, md).with_context(|| format!("write {}", path.display()))?;
+        eprintln!("bench: wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn prepare(args: &Args, params: &Params) -> Result<Ctx> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| if p.is_absolute() { p } else { root.join(p) })
+        .unwrap_or_else(|| root.join("target"));
+    let cache = target.join("bench-cache");
+    std::fs::create_dir_all(&cache)?;
+    if !args.skip_build {
+        eprintln!("bench: cargo build --release -p metascope-agent -p metascope-cli");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(&root)
+            .args([
+                "build",
+                "--release",
+                "--quiet",
+                "-p",
+                "metascope-agent",
+                "-p",
+                "metascope-cli",
+            ])
+            .status()?;
+        if !status.success() {
+            bail!("cargo build failed");
+        }
+    }
+    let agent = target.join("release/libmetascope_agent.so");
+    let cli = target.join("release/metascope");
+    for p in [&agent, &cli] {
+        if !p.is_file() {
+            bail!("{} is missing: build with cargo build --release -p metascope-agent -p metascope-cli", p.display());
+        }
+    }
+    let java = which("java").context("java not on PATH")?;
+    let java_home = std::fs::canonicalize(&java)?
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .context("cannot find JAVA_HOME from java")?;
+    let floor = cache.join("libfloor_agent.so");
+    let floor_src = root.join("bench/floor_agent.c");
+    let stale = match (std::fs::metadata(&floor), std::fs::metadata(&floor_src)) {
+        (Ok(so), Ok(src)) => so.modified()? < src.modified()?,
+        _ => true,
+    };
+    if stale {
+        let out = Command::new("cc")
+            .args(["-O2", "-Wall", "-shared", "-fPIC"])
+            .arg(format!("-I{}", java_home.join("include").display()))
+            .arg(format!("-I{}", java_home.join("include/linux").display()))
+            .arg(&floor_src)
+            .arg("-o")
+            .arg(&floor)
+            .output()
+            .context("cannot run cc")?;
+        if !out.status.success() {
+            bail!(
+                "cc failed building the floor agent:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    let jar_tool = java_home.join("bin/jar");
+    let ordinary_jar = classgen::ordinary_jar(&cache, params.load_classes, &jar_tool)?;
+    Ok(Ctx {
+        cache,
+        java,
+        agent,
+        cli,
+        floor,
+        harness_jar: PathBuf::from(metascope_harness::HARNESS_JAR_PATH),
+        ordinary_jar,
+    })
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+fn environment(ctx: &Ctx) -> String {
+    let java = Command::new(&ctx.java)
+        .arg("-version")
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .nth(1)
+                .unwrap_or("")
+                .to_string()
+        })
+        .unwrap_or_default();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kib| kib / 1024.0 / 1024.0)
+        .unwrap_or(0.0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "machine: {cores} cores ({cpu}), {mem_gib:.0} GiB, Linux {}\njava: {java}",
+        kernel.trim()
+    )
+}
+
+/// Runs `variants` round-robin: for each run index every variant once, the
+/// order rotated by one per run index so no variant always goes first.
+#[allow(clippy::too_many_arguments)]
+fn bench_jvm(
+    ctx: &Ctx,
+    results: &mut Results,
+    workload: Workload,
+    title: &str,
+    variants: &[Variant],
+    runs: usize,
+    warm_every_variant: bool,
+    program: impl Fn(Variant) -> Vec<String>,
+    reports_ops: bool,
+) -> Result<()> {
+    // Untimed warm-up (page cache, CDS archive, the .so files).
+    let warm: Vec<Variant> = if warm_every_variant {
+        variants.to_vec()
+    } else {
+        vec![Variant::None]
+    };
+    for &v in &warm {
+        run_jvm(ctx, v, &program(v), reports_ops)?;
+    }
+    let mut samples: BTreeMap<Variant, Vec<Sample>> = BTreeMap::new();
+    for r in 0..runs {
+        for i in 0..variants.len() {
+            let v = variants[(i + r) % variants.len()];
+            eprint!("\rbench: {title}: run {}/{runs} {:<32}", r + 1, v.label());
+            let (sample, summary) = run_jvm(ctx, v, &program(v), reports_ops)?;
+            if r == 0 && v.is_metascope() {
+                if let Some(s) = summary {
+                    results.notes.push(format!("{title}, {}: {s}", v.label()));
+                }
+            }
+            samples.entry(v).or_default().push(sample);
+        }
+    }
+    eprintln!();
+    let baseline_row = Row {
+        workload: String::new(),
+        variant: String::new(),
+        samples: samples.get(&Variant::None).cloned().unwrap_or_default(),
+        unit: "",
+        higher_is_better: reports_ops,
+        baseline: None,
+        derived: String::new(),
+    };
+    let base = baseline_row.median();
+    for (i, v) in variants.iter().enumerate() {
+        let s = samples.remove(v).unwrap_or_default();
+        results.rows.insert(
+            (workload, i),
+            Row {
+                workload: title.to_string(),
+                variant: v.label().to_string(),
+                samples: s,
+                unit: if reports_ops { "ops/s" } else { "s" },
+                higher_is_better: reports_ops,
+                baseline: Some(base),
+                derived: String::new(),
+            },
+        );
+    }
+    // Start-up: fixed cost in ms per variant.
+    if workload == Workload::Startup || workload == Workload::Load {
+        for row in results
+            .rows
+            .range_mut((workload, 0)..(workload, usize::MAX))
+            .map(|(_, r)| r)
+        {
+            if row.variant != Variant::None.label() {
+                let best_base = baseline_row.best();
+                row.derived = format!(
+                    "{:+.1} ms (best {:+.1} ms)",
+                    (row.median() - base) * 1000.0,
+                    (row.best() - best_base) * 1000.0
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One JVM run in a fresh temp dir (deleted afterwards). Returns the sample
+/// and, for metascope, a one-line digest of its summary record.
+fn run_jvm(
+    ctx: &Ctx,
+    v: Variant,
+    program: &[String],
+    reports_ops: bool,
+) -> Result<(Sample, Option<String>)> {
+    let tmp = tempfile::Builder::new()
+        .prefix("metascope-bench-")
+        .tempdir()?;
+    let mut cmd = Command::new(&ctx.java);
+    cmd.args(v.jvm_args(ctx, tmp.path()))
+        .args(program)
+        .current_dir(tmp.path());
+    let out = tmp.path().join("stdout.txt");
+    let err = tmp.path().join("stderr.txt");
+    let m = proc::run(&mut cmd, Some(&out), Some(&err))
+        .with_context(|| format!("variant {}", v.label()))?;
+    let metric = if reports_ops {
+        let text = std::fs::read_to_string(&out)?;
+        let ops = text
+            .lines()
+            .find_map(|l| l.strip_prefix("bench: ops_per_sec="))
+            .context("steady loop printed no ops_per_sec")?
+            .trim()
+            .parse::<f64>()?;
+        Some(ops)
+    } else {
+        None
+    };
+    let summary = if v.is_metascope() {
+        metascope_summary(&tmp.path().join("recording.jsonl"))
+    } else {
+        None
+    };
+    Ok((
+        Sample {
+            wall_s: m.wall.as_secs_f64(),
+            cpu_s: m.cpu.as_secs_f64(),
+            rss_mib: m.maxrss_kib as f64 / 1024.0,
+            metric,
+        },
+        summary,
+    ))
+}
+
+fn metascope_summary(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let last = text.lines().last()?;
+    let v: serde_json::Value = serde_json::from_str(last).ok()?;
+    if v["type"] != "summary" {
+        return Some(format!(
+            "recording has no summary ({} lines)",
+            text.lines().count()
+        ));
+    }
+    Some(format!(
+        "loaded {} seen {} captured {} dropped {} stack_errors {} ({:.1} MiB written)",
+        v["classes_loaded"],
+        v["seen"],
+        v["captured"],
+        v["dropped"],
+        v["stack_errors"],
+        text.len() as f64 / 1048576.0
+    ))
+}
+
+/// Workload (b): per-class cost = (median(variant) - median(no agent)) / N,
+/// and RSS overhead.
+fn per_class_costs(results: &mut Results, n: u64) {
+    let rows: Vec<&mut Row> = results
+        .rows
+        .range_mut((Workload::Generate, 0)..(Workload::Generate, usize::MAX))
+        .map(|(_, r)| r)
+        .collect();
+    let base_rss = rows
+        .iter()
+        .find(|r| r.variant == Variant::None.label())
+        .map(|r| r.rss_median())
+        .unwrap_or(0.0);
+    let base_cpu = rows
+        .iter()
+        .find(|r| r.variant == Variant::None.label())
+        .map(|r| r.cpu_median())
+        .unwrap_or(0.0);
+    for row in rows {
+        if row.variant == Variant::None.label() {
+            continue;
+        }
+        let base = row.baseline.unwrap_or(f64::NAN);
+        let us = (row.median() - base) / n as f64 * 1e6;
+        let cpu_us = (row.cpu_median() - base_cpu) / n as f64 * 1e6;
+        row.derived = format!(
+            "{us:.2} µs/class (CPU {cpu_us:.2} µs), RSS {:+.0} MiB",
+            row.rss_median() - base_rss
+        );
+    }
+}
+
+fn bench_cli(ctx: &Ctx, results: &mut Results, params: &Params) -> Result<()> {
+    let files: Vec<(u64, PathBuf)> = params
+        .streams
+        .iter()
+        .map(|&n| Ok((n, stream::synthetic_stream(&ctx.cache, n)?)))
+        .collect::<Result<_>>()?;
+    let run = |path: &Path| -> Result<proc::Measured> {
+        let mut cmd = Command::new(&ctx.cli);
+        cmd.arg("report").arg(path).args(["--format", "json"]);
+        proc::run(&mut cmd, None, None)
+    };
+    for (_, f) in &files {
+        run(f)?; // warm the page cache
+    }
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); files.len()];
+    for r in 0..params.runs {
+        for i in 0..files.len() {
+            let k = (i + r) % files.len();
+            let (n, f) = &files[k];
+            eprint!(
+                "\rbench: (d) CLI: run {}/{} {} events   ",
+                r + 1,
+                params.runs,
+                thousands(*n)
+            );
+            let m = run(f)?;
+            let wall = m.wall.as_secs_f64();
+            samples[k].push(Sample {
+                wall_s: wall,
+                cpu_s: m.cpu.as_secs_f64(),
+                rss_mib: m.maxrss_kib as f64 / 1024.0,
+                metric: Some(*n as f64 / wall),
+            });
+        }
+    }
+    eprintln!();
+    for (k, (n, f)) in files.iter().enumerate() {
+        let size = std::fs::metadata(f).map(|m| m.len()).unwrap_or(0) as f64 / 1e9;
+        let row = Row {
+            workload: "(d) metascope report --format json".into(),
+            variant: format!("{} events ({size:.2} GB)", thousands(*n)),
+            samples: samples[k].clone(),
+            unit: "events/s",
+            higher_is_better: true,
+            baseline: None,
+            derived: String::new(),
+        };
+        let wall = median(&row.samples.iter().map(|s| s.wall_s).collect::<Vec<_>>());
+        let mut row = row;
+        row.derived = format!("median wall {wall:.2} s");
+        results.rows.insert((Workload::Cli, k), row);
+    }
+    Ok(())
+}
+
+fn fmt_value(v: f64, unit: &str) -> String {
+    match unit {
+        "s" => format!("{v:.3} s"),
+        "ops/s" => format!("{:.2}M ops/s", v / 1e6),
+        "events/s" => format!("{:.2}M ev/s", v / 1e6),
+        _ => format!("{v}"),
+    }
+}
+
+fn render_table(results: &Results) -> (String, String) {
+    let header = [
+        "workload",
+        "variant",
+        "runs",
+        "best",
+        "median",
+        "ratio to no agent",
+        "CPU (median)",
+        "peak RSS (median)",
+        "derived",
+    ];
+    let build = |preset: &str| {
+        let mut t = Table::new();
+        t.load_preset(preset)
+            .set_content_arrangement(ContentArrangement::Disabled)
+            .set_header(header);
+        for row in results.rows.values() {
+            let ratio = row
+                .baseline
+                .map(|b| format!("{:.3}", row.median() / b))
+                .unwrap_or_else(|| "-".into());
+            t.add_row(vec![
+                Cell::new(&row.workload),
+                Cell::new(&row.variant),
+                Cell::new(row.samples.len()).set_alignment(CellAlignment::Right),
+                Cell::new(fmt_value(row.best(), row.unit)).set_alignment(CellAlignment::Right),
+                Cell::new(fmt_value(row.median(), row.unit)).set_alignment(CellAlignment::Right),
+                Cell::new(ratio).set_alignment(CellAlignment::Right),
+                Cell::new(format!("{:.2} s", row.cpu_median())).set_alignment(CellAlignment::Right),
+                Cell::new(format!("{:.0} MiB", row.rss_median()))
+                    .set_alignment(CellAlignment::Right),
+                Cell::new(&row.derived),
+            ]);
+        }
+        t.to_string()
+    };
+    (
+        build(presets::UTF8_FULL_CONDENSED),
+        build(presets::ASCII_MARKDOWN),
+    )
+}
+
+fn find<'a>(results: &'a Results, w: Workload, v: &str) -> Option<&'a Row> {
+    results
+        .rows
+        .range((w, 0)..(w, usize::MAX))
+        .map(|(_, r)| r)
+        .find(|r| r.variant == v)
+}
+
+/// The issue's targets, each as "MET/MISSED name: measured vs target (by X)".
+fn evaluate_targets(results: &Results, params: &Params) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut verdict = |name: &str,
+                       measured: f64,
+                       limit: f64,
+                       lower_is_better: bool,
+                       fmt: &dyn Fn(f64) -> String| {
+        let met = if lower_is_better {
+            measured <= limit
+        } else {
+            measured >= limit
+        };
+        let by = if lower_is_better {
+            measured - limit
+        } else {
+            limit - measured
+        };
+        let tail = if met {
+            String::new()
+        } else {
+            format!(" (missed by {})", fmt(by))
+        };
+        out.push(format!(
+            "{} {name}: {} (target {} {}){tail}",
+            if met { "MET   " } else { "MISSED" },
+            fmt(measured),
+            if lower_is_better { "<=" } else { ">=" },
+            fmt(limit)
+        ));
+    };
+    let ms = Variant::Metascope.label();
+    if let (Some(m), Some(_)) = (
+        find(results, Workload::Startup, ms),
+        find(results, Workload::Startup, Variant::None.label()),
+    ) {
+        let cost = (m.median() - m.baseline.unwrap()) * 1000.0;
+        verdict(
+            "start-up fixed cost (trivial main, median - no agent)",
+            cost,
+            20.0,
+            true,
+            &|v| format!("{v:.1} ms"),
+        );
+    }
+    if let Some(m) = find(results, Workload::Load, ms) {
+        let overhead = (m.median() / m.baseline.unwrap() - 1.0) * 100.0;
+        verdict(
+            &format!(
+                "(a) load {} classes, wall time over no agent",
+                thousands(params.load_classes as u64)
+            ),
+            overhead,
+            2.0,
+            true,
+            &|v| format!("{v:.1}%"),
+        );
+    }
+    let n = params.generated() as f64;
+    let per_class = |v: Variant| {
+        find(results, Workload::Generate, v.label())
+            .map(|r| (r.median() - r.baseline.unwrap()) / n * 1e6)
+    };
+    if let (Some(m), Some(jc), Some(jd)) = (
+        per_class(Variant::Metascope),
+        per_class(Variant::JfrClasses),
+        per_class(Variant::JfrDefault),
+    ) {
+        verdict(
+            "(b) metascope cost per class <= JFR's marginal cost of class events",
+            m,
+            jc - jd,
+            true,
+            &|v| format!("{v:.2} µs"),
+        );
+    }
+    if let (Some(m), Some(f)) = (per_class(Variant::Metascope), per_class(Variant::Floor)) {
+        verdict(
+            "(b) metascope cost per class <= 1.2 x C floor",
+            m,
+            1.2 * f,
+            true,
+            &|v| format!("{v:.2} µs"),
+        );
+    }
+    let mut info = None;
+    let per_class_cpu = |v: Variant| {
+        let base = find(results, Workload::Generate, Variant::None.label())?.cpu_median();
+        find(results, Workload::Generate, v.label()).map(|r| (r.cpu_median() - base) / n * 1e6)
+    };
+    if let (Some(m), Some(jc), Some(jd), Some(f)) = (
+        per_class_cpu(Variant::Metascope),
+        per_class_cpu(Variant::JfrClasses),
+        per_class_cpu(Variant::JfrDefault),
+        per_class_cpu(Variant::Floor),
+    ) {
+        info = Some(format!(
+            "info   (b) the same in CPU time (user+sys, all threads): metascope {m:.2} µs/class, JFR marginal {:.2} µs, C floor {f:.2} µs (1.2x = {:.2} µs)",
+            jc - jd,
+            1.2 * f
+        ));
+    }
+    if let Some(m) = find(results, Workload::Steady, ms) {
+        verdict(
+            "(c) steady loop throughput ratio to no agent",
+            m.median() / m.baseline.unwrap(),
+            0.99,
+            false,
+            &|v| format!("{v:.3}"),
+        );
+    }
+    let cli: Vec<&Row> = results
+        .rows
+        .range((Workload::Cli, 0)..(Workload::Cli, usize::MAX))
+        .map(|(_, r)| r)
+        .collect();
+    for row in &cli {
+        verdict(
+            &format!("(d) CLI throughput, {}", row.variant),
+            row.median(),
+            1e6,
+            false,
+            &|v| format!("{:.2}M events/s", v / 1e6),
+        );
+    }
+    if cli.len() >= 2 {
+        let (small, big) = (cli[0].rss_median(), cli[1].rss_median());
+        verdict(
+            "(d) CLI peak RSS(10M) <= 2 x RSS(1M)",
+            big,
+            2.0 * small,
+            true,
+            &|v| format!("{v:.0} MiB"),
+        );
+    }
+    out.extend(info);
+    out
+}

@@ -1,0 +1,24 @@
+package com.acme.bench;
+
+/**
+ * Workload (a) of the benchmark: start-up of an application that loads many
+ * ordinary classes from a jar. Loads and initializes {@code prefix0} ..
+ * {@code prefix(count-1)} through the application class loader; the
+ * benchmark generates that jar (bench/src/classgen.rs) and puts it on the
+ * class path.
+ *
+ * <p>Usage: LoadClasses count prefix (e.g. 20000 bench.gen.C).
+ */
+public final class LoadClasses {
+    public static void main(String[] args) throws Exception {
+        int count = Integer.parseInt(args[0]);
+        String prefix = args[1];
+        ClassLoader loader = LoadClasses.class.getClassLoader();
+        long sum = 0;
+        for (int i = 0; i < count; i++) {
+            Class<?> c = Class.forName(prefix + i, true, loader);
+            sum += c.getName().length();
+        }
+        System.out.println("bench: loaded " + count + " classes (" + sum + ")");
+    }
+}
