@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages metascope's end-to-end tests use at run time:
 # Spring's beans module (for the BeanUtils.copyProperties reproduction in
-# java-harness/spring). libspring-beans-java pulls in libspring-core-java and
+# java-harness/spring), and Chromium (to render the HTML report).
+# libspring-beans-java pulls in libspring-core-java and
 # libcommons-logging-java, which BeanUtils needs on the classpath too.
 #
 # Usage: scripts/install-deps.sh
@@ -11,7 +12,8 @@
 # prints the command to run and exits non-zero.
 set -euo pipefail
 
-PACKAGES=(libspring-beans-java libspring-core-java libcommons-logging-java)
+# chromium: tests/html_report.rs renders the HTML report headless.
+PACKAGES=(libspring-beans-java libspring-core-java libcommons-logging-java chromium)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -162,3 +162,145 @@ fn a_jvm_without_attach_listener_times_out_clearly() {
     let e = load_agent(jvm.0.id(), &agent_lib(), "", Duration::from_secs(2)).unwrap_err();
     assert!(matches!(e, AttachError::ListenerTimeout { .. }), "{e}");
 }
+
+/// The same as a user would type it: `metascope attach PID --duration`.
+#[test]
+fn metascope_attach_with_a_duration_reports_the_call_site() {
+    let java = java(17).unwrap();
+    let session = Session::new();
+    let jvm = Killed(live_jvm(&java, &[]));
+    let out = session.path("attached.jsonl");
+    let cli = metascope()
+        .args([
+            "attach",
+            &jvm.0.id().to_string(),
+            "--duration",
+            "2s",
+            "--format",
+            "json",
+            "-o",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(cli.status.success(), "{}", stderr(&cli));
+    let report: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
+    assert_eq!(
+        report["call_sites"][0]["application_frame"]["method"], "generate",
+        "{report}"
+    );
+    assert!(stderr(&cli).contains("the JVM keeps running"));
+    // The JVM is still alive and can be attached again.
+    assert!(Path::new(&format!("/proc/{}", jvm.0.id())).exists());
+    let again = metascope()
+        .args([
+            "attach",
+            &jvm.0.id().to_string(),
+            "--duration",
+            "1s",
+            "--format",
+            "json",
+            "-o",
+        ])
+        .arg(session.path("again.jsonl"))
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", stderr(&again));
+}
+
+#[test]
+fn metascope_top_shows_the_call_site_within_seconds() {
+    let java = java(17).unwrap();
+    let jvm = Killed(live_jvm(&java, &[]));
+    let started = std::time::Instant::now();
+    let top = metascope()
+        .args([
+            "top",
+            &jvm.0.id().to_string(),
+            "--iterations",
+            "3",
+            "--plain",
+        ])
+        .output()
+        .unwrap();
+    assert!(top.status.success(), "{}", stderr(&top));
+    let text = stdout(&top);
+    assert!(text.contains("com.acme.torture.Torture.generate"), "{text}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        stderr(&top).contains("recording stopped"),
+        "top stops what it started"
+    );
+}
+
+#[test]
+fn attach_errors_are_clear() {
+    let no_such = metascope().args(["attach", "999999999"]).output().unwrap();
+    assert!(!no_such.status.success());
+    assert!(
+        stderr(&no_such).contains("no process with pid 999999999"),
+        "{}",
+        stderr(&no_such)
+    );
+
+    let sleeper = Killed(Command::new("sleep").arg("30").spawn().unwrap());
+    let not_jvm = metascope()
+        .args(["attach", &sleeper.0.id().to_string()])
+        .output()
+        .unwrap();
+    assert!(!not_jvm.status.success());
+    assert!(
+        stderr(&not_jvm).contains("is not a HotSpot JVM"),
+        "{}",
+        stderr(&not_jvm)
+    );
+
+    let stop_nothing = metascope()
+        .args(["attach", &sleeper.0.id().to_string(), "--stop"])
+        .output()
+        .unwrap();
+    assert!(!stop_nothing.status.success());
+    assert!(stderr(&stop_nothing).contains("no metascope recording running"));
+}
+
+/// A JVM of another user: only that user (or root) may attach.
+#[test]
+fn a_jvm_of_another_user_is_refused_clearly() {
+    // SAFETY-free check of our own uid through /proc.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let root = status
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    if !root || Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: needs root and setpriv to run the attacher as another user");
+        return;
+    }
+    let java = java(17).unwrap();
+    let jvm = Killed(live_jvm(&java, &[]));
+    // The other user must be able to run our binaries: a clean clone may
+    // live in a private (0700) directory.
+    use std::os::unix::fs::PermissionsExt;
+    let shared = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (cli, agent) = (
+        shared.path().join("metascope"),
+        shared.path().join("libmetascope_agent.so"),
+    );
+    std::fs::copy(metascope_bin(), &cli).unwrap();
+    std::fs::copy(agent_lib(), &agent).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&cli)
+        .args(["attach", &jvm.0.id().to_string(), "--agent"])
+        .arg(&agent)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("runs as uid 0, you are uid 65534"), "{err}");
+    assert!(err.contains("run metascope as that user"), "{err}");
+}

@@ -41,6 +41,10 @@ pub enum Command {
     Report(ReportArgs),
     Run(RunArgs),
     Demo(DemoArgs),
+    Attach(AttachArgs),
+    Top(TopArgs),
+    Live(LiveArgs),
+    Check(CheckArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -49,6 +53,14 @@ pub enum Format {
     Text,
     /// A stable structure for tools (see docs/report.md).
     Json,
+    /// Collapsed stacks (`outer;...;inner count`, weighted by classes
+    /// defined) for flamegraph.pl, inferno and speedscope.
+    Folded,
+    /// A flame graph of class definitions (SVG).
+    Svg,
+    /// One self-contained HTML page: verdicts, call sites, a timeline and
+    /// the flame graph.
+    Html,
 }
 
 /// How a report is made; shared by `report`, `run` and `demo`.
@@ -90,7 +102,9 @@ Examples:
   metascope report rec.jsonl
   metascope report rec.jsonl --top 3
   metascope report rec.jsonl --library com.acme.platform
-  metascope report rec.jsonl --format json | jq '.call_sites[0].application_frame'";
+  metascope report rec.jsonl --format json | jq '.call_sites[0].application_frame'
+  metascope report rec.jsonl --format html -o report.html
+  metascope report rec.jsonl --format folded | flamegraph.pl > classes.svg";
 
 /// Report which call sites defined the classes in a recording
 #[derive(Debug, Args)]
@@ -102,6 +116,10 @@ pub struct ReportArgs {
 
     #[command(flatten)]
     pub options: ReportOptions,
+
+    /// Write the report to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 const RUN_LONG_ABOUT: &str = "\
@@ -173,6 +191,195 @@ pub struct DemoArgs {
 
     #[command(flatten)]
     pub report: ReportOptions,
+}
+
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    crate::attach_cmd::parse_duration(text)
+}
+
+const ATTACH_LONG_ABOUT: &str = "\
+Record a JVM that is already running, without restarting it.
+
+Loads the agent into the JVM over the HotSpot attach protocol (no JDK tools \
+needed here; works for JDK 11 to 25, in containers too). The recording starts \
+with a census of the classes already loaded, then captures every class \
+generated from then on. With --duration, stops after that long and prints the \
+report; otherwise it keeps recording until `metascope attach PID --stop`. \
+Stopping switches the agent's events off: the JVM runs on and pays nothing \
+more. Attaching again later starts a new recording.
+
+You must be the JVM's user (or root). JDK 21+ prints a warning about dynamically \
+loaded agents; -XX:-EnableDynamicAgentLoading refuses them.";
+
+const ATTACH_EXAMPLES: &str = "\
+Examples:
+  metascope attach 4242 --duration 60s     Record a minute, then report
+  metascope attach 4242 -o /var/tmp/a.jsonl Record until stopped
+  metascope attach 4242 --stop             Stop, and report what was recorded";
+
+/// Record a running JVM (attach), or stop its recording
+#[derive(Debug, Args)]
+#[command(long_about = ATTACH_LONG_ABOUT, after_help = ATTACH_EXAMPLES)]
+pub struct AttachArgs {
+    /// Process id of the running JVM.
+    pub pid: u32,
+
+    /// Where the JVM writes the recording [default: metascope-<unix-seconds>.jsonl here;
+    /// /tmp/... inside a container]
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Extra agent options, comma-separated, e.g. depth=128,socket=/tmp/m.sock.
+    #[arg(long, value_name = "OPTS")]
+    pub agent_opts: Option<String>,
+
+    /// Record this long (e.g. 30s, 5m), then stop and print the report.
+    #[arg(long, value_name = "D", value_parser = duration)]
+    pub duration: Option<std::time::Duration>,
+
+    /// Stop the running recording (the JVM keeps running) and print its report.
+    #[arg(long, conflicts_with_all = ["duration", "output", "agent_opts"])]
+    pub stop: bool,
+
+    /// How long to wait for the JVM's attach listener.
+    #[arg(long, value_name = "D", value_parser = duration, default_value = "10s")]
+    pub timeout: std::time::Duration,
+
+    /// The agent library (default: $METASCOPE_AGENT, else found beside metascope).
+    #[arg(long, value_name = "PATH")]
+    pub agent: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub report: ReportOptions,
+}
+
+/// How the live views refresh; shared by `top` and `live`.
+#[derive(Debug, Clone, Args)]
+pub struct ViewOptions {
+    /// Seconds between refreshes (longer when reading takes long).
+    #[arg(long, value_name = "D", value_parser = duration, default_value = "1s")]
+    pub interval: std::time::Duration,
+
+    /// Call sites to show.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+
+    /// Stop after N refreshes (for scripts).
+    #[arg(long, value_name = "N")]
+    pub iterations: Option<u64>,
+
+    /// Periodic plain-text lines even on a terminal.
+    #[arg(long)]
+    pub plain: bool,
+
+    /// Treat classes under PREFIX as a library (repeatable).
+    #[arg(long = "library", value_name = "PREFIX")]
+    pub libraries: Vec<String>,
+}
+
+const TOP_LONG_ABOUT: &str = "\
+A live view of a running JVM: call sites ranked by how fast they define classes.
+
+Attaches (if the JVM is not being recorded yet) with a live socket, then refreshes \
+every second: classes per second, defined, live and regenerated per call site, \
+the current verdicts and any drops. On a terminal it redraws the screen; when \
+stdout is not a terminal it prints periodic plain-text lines. Ctrl-C ends the view \
+and, if `top` attached, stops the recording (--keep-recording leaves it running).";
+
+/// Live view of a running JVM's class definitions (attaches if needed)
+#[derive(Debug, Args)]
+#[command(long_about = TOP_LONG_ABOUT, after_help = "Examples:\n  metascope top 4242\n  metascope top 4242 --plain --iterations 10 > top.log")]
+pub struct TopArgs {
+    /// Process id of the running JVM.
+    pub pid: u32,
+
+    /// Leave the recording running when the view ends.
+    #[arg(long)]
+    pub keep_recording: bool,
+
+    /// Extra agent options when attaching.
+    #[arg(long, value_name = "OPTS")]
+    pub agent_opts: Option<String>,
+
+    /// How long to wait for the JVM's attach listener.
+    #[arg(long, value_name = "D", value_parser = duration, default_value = "10s")]
+    pub timeout: std::time::Duration,
+
+    /// The agent library (default: $METASCOPE_AGENT, else found beside metascope).
+    #[arg(long, value_name = "PATH")]
+    pub agent: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub view: ViewOptions,
+}
+
+/// Live view of a recording streamed to a socket (agent option socket=PATH)
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  java -agentpath:libmetascope_agent.so=socket=/tmp/app.sock -jar app.jar\n  metascope live /tmp/app.sock"
+)]
+pub struct LiveArgs {
+    /// The socket the agent streams to (its socket= option).
+    pub socket: PathBuf,
+
+    #[command(flatten)]
+    pub view: ViewOptions,
+}
+
+const CHECK_LONG_ABOUT: &str = "\
+Fail a build when a recording breaks class-generation rules (for CI).
+
+Reads the recording like `report` and checks every call site against the rules \
+given. Prints one `metascope check: FAIL ...` line per violation, naming the call \
+site, and exits 1; prints `metascope check: OK (...)` and exits 0 otherwise. Exits \
+2 when the recording cannot be read (missing, not a recording). A damaged \
+recording (cut off, dropped classes) is still checked; its warnings go to stderr.
+
+Rules, per call site (see docs/ci.md); a rule not given is not checked:
+
+--max-regenerated N: classes defined again for a target, fingerprint or name the call \
+site had already defined (`regenerated` in the JSON report).
+
+--max-live-growth N: live classes (defined minus unloaded) at the end of the recording \
+minus live classes one third of the way in: growth after warm-up (`live_growth`).
+
+--max-rate R: the most classes defined in one second, seconds counted from the start of \
+the recording; a recording shorter than a second is one window (`peak_rate_per_s`).";
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  metascope check target/metascope.jsonl --max-regenerated 0
+  metascope check app.jsonl --max-regenerated 10 --max-live-growth 500 --max-rate 50/s";
+
+/// Exit non-zero when a recording breaks class-generation rules (CI gate)
+#[derive(Debug, Args)]
+#[command(long_about = CHECK_LONG_ABOUT, after_help = CHECK_EXAMPLES)]
+pub struct CheckArgs {
+    /// Recording written by the agent (out= file, JSON Lines).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Fail when a call site regenerated more than N classes.
+    #[arg(long, value_name = "N")]
+    pub max_regenerated: Option<u64>,
+
+    /// Fail when a call site's live classes grew by more than N after the
+    /// first third of the recording.
+    #[arg(long, value_name = "N")]
+    pub max_live_growth: Option<u64>,
+
+    /// Fail when a call site defined more than R classes in one second,
+    /// e.g. 50/s (also 3000/min, or a bare number per second).
+    #[arg(long, value_name = "R", value_parser = crate::check::parse_rate)]
+    pub max_rate: Option<f64>,
+
+    /// Treat classes under PREFIX as a library (repeatable), as for `report`.
+    #[arg(long = "library", value_name = "PREFIX")]
+    pub libraries: Vec<String>,
+
+    /// Also check `ordinary` classes (captured with the agent's mode=all).
+    #[arg(long)]
+    pub all_kinds: bool,
 }
 
 #[cfg(test)]
@@ -255,5 +462,62 @@ mod tests {
         assert_eq!(r.options.libraries, ["com.a", "com.b"]);
         assert!(r.options.all_kinds);
         assert_eq!(r.options.top, 10);
+        assert_eq!(r.output, None);
+    }
+
+    #[test]
+    fn report_writes_any_format_to_a_file() {
+        for (name, format) in [
+            ("folded", Format::Folded),
+            ("svg", Format::Svg),
+            ("html", Format::Html),
+        ] {
+            let cli = Cli::try_parse_from([
+                "metascope",
+                "report",
+                "r.jsonl",
+                "--format",
+                name,
+                "-o",
+                "out",
+            ])
+            .unwrap();
+            let Command::Report(r) = cli.command else {
+                panic!()
+            };
+            assert_eq!(r.options.format, format);
+            assert_eq!(r.output, Some(PathBuf::from("out")));
+        }
+    }
+
+    #[test]
+    fn check_help_snapshot() {
+        insta::assert_snapshot!("help_check", help(Some("check")));
+    }
+
+    #[test]
+    fn check_rules_parse() {
+        let cli = Cli::try_parse_from([
+            "metascope",
+            "check",
+            "r.jsonl",
+            "--max-regenerated",
+            "10",
+            "--max-live-growth",
+            "500",
+            "--max-rate",
+            "3000/min",
+        ])
+        .unwrap();
+        let Command::Check(c) = cli.command else {
+            panic!()
+        };
+        assert_eq!(c.max_regenerated, Some(10));
+        assert_eq!(c.max_live_growth, Some(500));
+        assert_eq!(c.max_rate, Some(50.0));
+        let err = Cli::try_parse_from(["metascope", "check", "r.jsonl", "--max-rate", "fast"])
+            .unwrap_err();
+        assert!(err.to_string().contains("not a rate"), "{err}");
+        assert_eq!(err.exit_code(), 2);
     }
 }

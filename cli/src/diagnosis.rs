@@ -104,6 +104,13 @@ pub struct SiteDiag {
     last_gc: u64,
     /// (defined, unloaded) per timeline bucket.
     pub timeline: Vec<(u64, u64)>,
+    /// The whole second of the recording (since its start) being counted.
+    rate_second: u64,
+    /// Classes defined in `rate_second` so far.
+    rate_count: u64,
+    /// Most classes defined in one whole second, and which second.
+    pub peak_per_second: u64,
+    pub peak_second: u64,
 }
 
 impl SiteDiag {
@@ -174,6 +181,20 @@ impl SiteDiag {
                 live.max(0) as u64
             })
             .collect()
+    }
+
+    /// Live classes at the end minus live classes one third of the way in
+    /// (at the end of bucket `buckets / 3 - 1`; 0 when there are fewer than
+    /// 3 buckets, i.e. the start): growth after warm-up, negative when
+    /// classes were unloaded.
+    pub fn live_growth(&self, buckets: usize) -> i64 {
+        let live = self.live_by_bucket(buckets);
+        let end = live.last().copied().unwrap_or(0);
+        let third = match buckets / 3 {
+            0 => 0,
+            n => live.get(n - 1).copied().unwrap_or(0),
+        };
+        end as i64 - third as i64
     }
 
     /// Classes defined in buckets starting at or after `from`.
@@ -300,6 +321,18 @@ impl Tracker {
             s.timeline.resize(b + 1, (0, 0));
         }
         s.timeline[b].0 += 1;
+        // Whole seconds since the start; a class written out of order
+        // counts in the current second.
+        let second = c.t_ns / 1_000_000_000;
+        if second > s.rate_second {
+            s.rate_second = second;
+            s.rate_count = 0;
+        }
+        s.rate_count += 1;
+        if s.rate_count > s.peak_per_second {
+            s.peak_per_second = s.rate_count;
+            s.peak_second = s.rate_second;
+        }
 
         let mut added = false;
         match identity_of(c) {
@@ -513,6 +546,29 @@ impl Diagnosis {
             .into_iter()
             .enumerate()
             .map(|(i, live)| (self.bucket_end_ms(i), live))
+            .collect()
+    }
+
+    /// Every call site together, per bucket: `(t_ms, defined, unloaded,
+    /// live, gcs)`, `live` being the running total at the bucket's end.
+    pub fn timeline(&self) -> Vec<(f64, u64, u64, u64, u64)> {
+        let mut live = 0i64;
+        (0..self.buckets)
+            .map(|i| {
+                let (defined, unloaded) = self
+                    .sites
+                    .iter()
+                    .filter_map(|s| s.timeline.get(i))
+                    .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+                live += defined as i64 - unloaded as i64;
+                (
+                    self.bucket_end_ms(i),
+                    defined,
+                    unloaded,
+                    live.max(0) as u64,
+                    self.gc_buckets.get(i).copied().unwrap_or(0),
+                )
+            })
             .collect()
     }
 
@@ -1007,7 +1063,7 @@ fn remedies(cause: Cause, trend: Trend, major: Option<u32>, fastjson2: bool) -> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::callsite::tests::frame;
     use crate::callsite::Libraries;
@@ -1021,22 +1077,22 @@ mod tests {
 
     /// Writes hand-made streams: one stack per call site, classes with
     /// targets or fingerprints, GCs and unloads.
-    struct Stream {
-        text: String,
+    pub(crate) struct Stream {
+        pub(crate) text: String,
         seq: u64,
     }
 
-    struct Def<'a> {
-        kind: ClassKind,
-        stack: u64,
-        loader: (u64, &'a str),
-        thread: &'a str,
-        target: Option<&'a str>,
-        fingerprint: Option<&'a str>,
-        hidden: bool,
+    pub(crate) struct Def<'a> {
+        pub(crate) kind: ClassKind,
+        pub(crate) stack: u64,
+        pub(crate) loader: (u64, &'a str),
+        pub(crate) thread: &'a str,
+        pub(crate) target: Option<&'a str>,
+        pub(crate) fingerprint: Option<&'a str>,
+        pub(crate) hidden: bool,
     }
 
-    fn def(kind: ClassKind, stack: u64, loader: (u64, &str)) -> Def<'_> {
+    pub(crate) fn def(kind: ClassKind, stack: u64, loader: (u64, &str)) -> Def<'_> {
         Def {
             kind,
             stack,
@@ -1049,7 +1105,7 @@ mod tests {
     }
 
     impl Stream {
-        fn new(java_version: &str, sites: &[(&str, &str, u32)]) -> Self {
+        pub(crate) fn new(java_version: &str, sites: &[(&str, &str, u32)]) -> Self {
             let mut h = header();
             if let Record::Header(h) = &mut h {
                 h.java_version = java_version.into();
@@ -1072,7 +1128,7 @@ mod tests {
         }
 
         /// Defines a class; returns its seq.
-        fn class(&mut self, t_ms: u64, d: &Def) -> u64 {
+        pub(crate) fn class(&mut self, t_ms: u64, d: &Def) -> u64 {
             self.seq += 1;
             let seq = self.seq;
             self.text += &line(&Record::Class(ClassDefined {
@@ -1102,7 +1158,7 @@ mod tests {
             seq
         }
 
-        fn unload(&mut self, t_ms: u64, seq: u64, d: &Def) {
+        pub(crate) fn unload(&mut self, t_ms: u64, seq: u64, d: &Def) {
             self.text += &line(&Record::ClassUnload(ClassUnloaded {
                 seq,
                 kind: d.kind,
@@ -1127,7 +1183,7 @@ mod tests {
             }));
         }
 
-        fn gc(&mut self, t_ms: u64) {
+        pub(crate) fn gc(&mut self, t_ms: u64) {
             self.text += &line(&Record::GcStart(GcBoundary { t_ns: t_ms * MS }));
             self.text += &line(&Record::GcFinish(GcBoundary {
                 t_ns: t_ms * MS + 1,
@@ -1135,10 +1191,20 @@ mod tests {
         }
 
         /// The JSON report (summary at 3 s).
-        fn json(mut self) -> Value {
+        pub(crate) fn json(self) -> Value {
+            serde_json::from_str(&to_json(&self.report())).unwrap()
+        }
+
+        /// The report model (summary at 3 s), every call site.
+        pub(crate) fn report(self) -> crate::report::Report {
+            let r = self.recording();
+            build(&r, 0, &Libraries::default())
+        }
+
+        /// The recording (summary at 3 s).
+        pub(crate) fn recording(mut self) -> Recording {
             self.text += &line(&summary(self.seq, 0));
-            let r = Recording::from_str(&self.text, &ReadOptions::default()).unwrap();
-            serde_json::from_str(&to_json(&build(&r, 0, &Libraries::default()))).unwrap()
+            Recording::from_str(&self.text, &ReadOptions::default()).unwrap()
         }
     }
 

@@ -80,10 +80,13 @@ fn canonical(path: &Path) -> Result<PathBuf> {
 
 /// `metascope-<unix seconds>.jsonl` in the current directory.
 pub fn default_output() -> PathBuf {
-    let secs = std::time::SystemTime::now()
+    PathBuf::from(format!("metascope-{}.jsonl", unix_seconds()))
+}
+
+pub fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    PathBuf::from(format!("metascope-{secs}.jsonl"))
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The `-agentpath:` option for `agent` writing to `out` (both absolute),

@@ -1,13 +1,19 @@
 //! `metascope`: finds the line of your code that keeps defining classes
 //! when Metaspace grows.
 
+mod attach_cmd;
 mod callsite;
+mod check;
 mod cli;
 mod demo;
 mod diagnosis;
+mod flame;
 mod grouping;
+mod html_report;
 mod launch;
 mod lines;
+mod live_view;
+mod output;
 mod recording;
 #[cfg(test)]
 mod recording_fuzz;
@@ -15,23 +21,27 @@ mod report;
 mod text_report;
 
 use std::ffi::OsString;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use crate::callsite::Libraries;
 use crate::cli::{Cli, Command, Format, ReportOptions, RunArgs};
-use crate::recording::{ReadOptions, Recording};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Report(args) => print_report(&args.file, &args.options).map(|()| 0),
+        Command::Report(args) => {
+            output::write_report(&args.file, &args.options, args.output.as_deref()).map(|()| 0)
+        }
+        Command::Check(args) => Ok(check::run(&args)),
         Command::Run(args) => run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Attach(args) => attach_cmd::run(args),
+        Command::Top(args) => live_view::top(args),
+        Command::Live(args) => live_view::live(args),
     };
     match result {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
@@ -43,25 +53,9 @@ fn main() -> ExitCode {
 }
 
 /// Reads the recording and prints the report to stdout.
+/// Every format goes through `output::write_report`.
 pub fn print_report(file: &Path, options: &ReportOptions) -> Result<()> {
-    let libraries = Libraries::with_extra(&options.libraries);
-    let read = ReadOptions {
-        libraries: libraries.clone(),
-        all_kinds: options.all_kinds,
-    };
-    let recording = Recording::read(file, &read)?;
-    let report = report::build(&recording, options.top, &libraries);
-    let stdout = std::io::stdout();
-    let text = match options.format {
-        Format::Text => text_report::render(&report, stdout.is_terminal()),
-        Format::Json => report::to_json(&report),
-    };
-    let mut out = stdout.lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        // `metascope report x | head` is fine.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.context("cannot write the report to stdout"),
-    }
+    output::write_report(file, options, None)
 }
 
 /// `metascope run`: the JVM under the agent, then the report. Returns the
@@ -111,7 +105,9 @@ pub fn run_java_and_report(
     }
     eprintln!("metascope: recording in {}", output.display());
     let _ = std::io::stdout().flush();
-    println!();
+    if matches!(report.format, Format::Text | Format::Json) {
+        println!();
+    }
     print_report(&output, report)?;
     Ok(exit.code)
 }

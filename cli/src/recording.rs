@@ -7,10 +7,11 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
 use metascope_events::{
     ClassKind, Frame, Header, Record, ResourceExhausted, Summary, NO_STACK, SCHEMA_VERSION,
 };
@@ -46,6 +47,10 @@ pub struct Recording {
     pub call_sites: Vec<CallSiteStats>,
     /// Distinct stacks, for sample stacks.
     pub stacks: HashMap<u64, Vec<Frame>>,
+    /// Classes grouped into call sites, per stack id ([`NO_STACK`] for
+    /// classes whose stack was not captured or never written): the flame
+    /// graph's weights, bounded by distinct stacks.
+    pub stack_classes: HashMap<u64, u64>,
     /// Class records read from the file.
     pub class_records: u64,
     /// Class records left out of the call sites because of their kind.
@@ -161,7 +166,12 @@ impl Recording {
                 path.display()
             );
         }
-        Self::from_reader(path, BufReader::with_capacity(1 << 16, file), options)
+        let size = file.metadata().map_or(0, |m| m.len());
+        let progress = progress_bar(size, std::io::stderr().is_terminal());
+        let input = BufReader::with_capacity(1 << 16, progress.wrap_read(file));
+        let read = Self::from_reader(path, input, options);
+        progress.finish_and_clear();
+        read
     }
 
     /// Reads from any buffered source; `path` is only used in messages.
@@ -221,6 +231,7 @@ impl Recording {
             summary: None,
             call_sites: Vec::new(),
             stacks: HashMap::new(),
+            stack_classes: HashMap::new(),
             class_records: 0,
             hidden_ordinary: 0,
             corrupt_lines: 0,
@@ -283,7 +294,7 @@ impl Recording {
                     if text.is_empty() {
                         continue;
                     }
-                    match serde_json::from_slice::<Record>(text) {
+                    match metascope_events::parse_record(text) {
                         Ok(r) => r,
                         Err(_) if !l.newline => {
                             // Only the very last line lacks a newline: the
@@ -342,6 +353,8 @@ impl Recording {
                         }
                         frames
                     };
+                    let weight_key = if frames.is_some() { c.stack } else { NO_STACK };
+                    *recording.stack_classes.entry(weight_key).or_default() += 1;
                     let site = table.add(&c, frames.map(Vec::as_slice), &options.libraries);
                     tracker.class(site, &c);
                     if late {
@@ -571,6 +584,22 @@ impl Recording {
     pub fn attributed_classes(&self) -> u64 {
         self.call_sites.iter().map(|s| s.classes).sum()
     }
+}
+
+/// Files this large get a progress bar (bytes read) on a terminal.
+pub const PROGRESS_MIN_BYTES: u64 = 50 * 1_000_000;
+
+/// A progress bar of bytes read, on stderr; hidden unless stderr is a
+/// terminal and the file is over [`PROGRESS_MIN_BYTES`].
+fn progress_bar(size: u64, terminal: bool) -> ProgressBar {
+    if !terminal || size <= PROGRESS_MIN_BYTES {
+        return ProgressBar::hidden();
+    }
+    let style = ProgressStyle::with_template(
+        "metascope: reading {bar:40} {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, {eta} left)",
+    )
+    .expect("a valid progress template");
+    ProgressBar::new(size).with_style(style)
 }
 
 fn blank_bytes(total: &mut u64, more: u64) -> u64 {
@@ -1131,6 +1160,23 @@ mod tests {
     fn leading_blank_lines_are_bounded() {
         let msg = format!("{:#}", read_bytes(&vec![b'\n'; MAX_LINE + 2]).unwrap_err());
         assert!(msg.contains("its first 16 MiB are blank lines"), "{msg}");
+    }
+
+    #[test]
+    fn the_progress_bar_is_only_for_big_files_on_a_terminal() {
+        assert!(progress_bar(10, true).is_hidden());
+        assert!(progress_bar(PROGRESS_MIN_BYTES, true).is_hidden());
+        assert!(progress_bar(PROGRESS_MIN_BYTES * 10, false).is_hidden());
+        // Reading through the hidden bar changes nothing.
+        let r = Recording::from_reader(
+            Path::new("x.jsonl"),
+            BufReader::new(
+                progress_bar(0, false).wrap_read(bean_copier_stream(true, 0).as_bytes()),
+            ),
+            &ReadOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(r.class_records, 5);
     }
 
     #[test]

@@ -35,9 +35,26 @@ pub struct Report {
     /// GC starts per timeline bucket, `[[t_ms, gcs], ...]`, aligned with
     /// every `call_sites[].live_timeline`.
     pub gc_timeline: Vec<(f64, u64)>,
+    /// Every call site together, per timeline bucket (the same buckets).
+    pub timeline: Vec<TimelinePoint>,
     /// Per loader type, most classes first.
     pub loader_census: Vec<LoaderCensusReport>,
     pub diagnosis: DiagnosisReport,
+}
+
+/// One bucket of the recording-wide timeline.
+#[derive(Debug, Serialize)]
+pub struct TimelinePoint {
+    /// End of the bucket, ms since the start.
+    pub t_ms: f64,
+    /// Classes defined in the bucket (call sites only).
+    pub defined: u64,
+    /// `class_unload` records matched to a call site in the bucket.
+    pub unloaded: u64,
+    /// Live classes at the end of the bucket (running total).
+    pub live: u64,
+    /// GCs that started in the bucket.
+    pub gcs: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -211,6 +228,12 @@ pub struct CallSiteReport {
     pub targets: Vec<TargetReport>,
     /// `[[t_ms, live], ...]`: live classes at the end of each bucket.
     pub live_timeline: Vec<(f64, u64)>,
+    /// Live at the end minus live one third of the way in (may be negative).
+    pub live_growth: i64,
+    /// Most classes defined in one whole second of the recording.
+    pub peak_rate_per_s: u64,
+    /// Start of that second, ms since the start of the recording.
+    pub peak_rate_from_ms: f64,
     /// The verdict's cause for this site, `null` when not flagged.
     pub cause: Option<diagnosis::Cause>,
 }
@@ -365,6 +388,17 @@ pub fn build(recording: &Recording, top: usize, libraries: &Libraries) -> Report
         },
         gcs: diag.gcs,
         gc_timeline: diag.gc_timeline(),
+        timeline: diag
+            .timeline()
+            .into_iter()
+            .map(|(t_ms, defined, unloaded, live, gcs)| TimelinePoint {
+                t_ms,
+                defined,
+                unloaded,
+                live,
+                gcs,
+            })
+            .collect(),
         loader_census,
         diagnosis: DiagnosisReport {
             verdicts,
@@ -516,6 +550,9 @@ fn call_site(
         distinct_capped: d.is_some_and(|d| d.untracked > 0),
         targets,
         live_timeline: recording.diagnosis.live_timeline(rank - 1),
+        live_growth: d.map_or(0, |d| d.live_growth(recording.diagnosis.buckets)),
+        peak_rate_per_s: d.map_or(0, |d| d.peak_per_second),
+        peak_rate_from_ms: d.map_or(0.0, |d| (d.peak_second * 1_000) as f64),
         cause: None,
         attribution: site.key.attribution(),
         display: site.key.display(),
@@ -686,6 +723,47 @@ mod tests {
         );
         assert_eq!(f["classes_before"], 3);
         assert_eq!(f["share"], 0.6);
+    }
+
+    #[test]
+    fn the_recording_wide_timeline_adds_up_every_call_site() {
+        use crate::diagnosis::tests::{def, Stream};
+        use metascope_events::ClassKind;
+        let mut s = Stream::new(
+            "17.0.9",
+            &[
+                (
+                    "java.lang.reflect.Proxy.newProxyInstance",
+                    "com.acme.A.a",
+                    1,
+                ),
+                (
+                    "java.lang.reflect.Proxy.newProxyInstance",
+                    "com.acme.B.b",
+                    2,
+                ),
+            ],
+        );
+        let a = def(ClassKind::Proxy, 1, (1, "app"));
+        let b = def(ClassKind::Proxy, 2, (1, "app"));
+        let first = s.class(100, &a);
+        s.class(200, &b);
+        s.class(2_500, &b);
+        s.gc(1_000);
+        s.unload(1_100, first, &a);
+        let v = s.json();
+        let timeline = v["timeline"].as_array().unwrap();
+        assert_eq!(timeline.len(), v["gc_timeline"].as_array().unwrap().len());
+        let sum =
+            |field: &str| -> u64 { timeline.iter().map(|p| p[field].as_u64().unwrap()).sum() };
+        assert_eq!((sum("defined"), sum("unloaded"), sum("gcs")), (3, 1, 1));
+        let last = timeline.last().unwrap();
+        assert_eq!(last["live"], 2);
+        assert_eq!(last["t_ms"], 3000.0);
+        let b = &v["call_sites"].as_array().unwrap()[0];
+        assert_eq!(b["classes"], 2);
+        assert_eq!(b["live_growth"], 1); // one live at 1 s (a third), two at the end
+        assert_eq!(b["peak_rate_per_s"], 1);
     }
 
     #[test]

@@ -280,7 +280,7 @@ fn classes_line(out: &mut String, report: &Report) {
 
 /// OutOfMemoryErrors first and loudest: the first of each resource, the
 /// class-metadata one with the call site that filled it.
-fn out_of_memory(out: &mut String, report: &Report) {
+pub(crate) fn out_of_memory(out: &mut String, report: &Report) {
     let rec = &report.recording;
     if rec.resource_exhausted.is_empty() {
         return;

@@ -1,0 +1,332 @@
+//! `metascope check`: a CI gate. Reads a recording, checks every call site
+//! against the rules given, prints one line per violation and exits 1, or
+//! `OK` and exits 0; 2 when the recording cannot be read.
+//!
+//! The numbers are the JSON report's (`regenerated`, `live_growth`,
+//! `peak_rate_per_s` per call site), so a failure can be looked into with
+//! `metascope report`.
+
+use anyhow::Result;
+
+use crate::callsite::Libraries;
+use crate::cli::CheckArgs;
+use crate::recording::{ReadOptions, Recording};
+use crate::report::{self, CallSiteReport, Report};
+use crate::text_report::thousands;
+
+/// Exit status when a rule is violated.
+pub const EXIT_VIOLATION: i32 = 1;
+/// Exit status when the recording cannot be read.
+pub const EXIT_UNREADABLE: i32 = 2;
+
+/// The rules to check; `None` is not checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Rules {
+    pub max_regenerated: Option<u64>,
+    pub max_live_growth: Option<u64>,
+    /// Classes per second.
+    pub max_rate: Option<f64>,
+}
+
+impl Rules {
+    fn describe(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(n) = self.max_regenerated {
+            out.push(format!("regenerated ≤ {}", thousands(n)));
+        }
+        if let Some(n) = self.max_live_growth {
+            out.push(format!("live growth ≤ {}", thousands(n)));
+        }
+        if let Some(r) = self.max_rate {
+            out.push(format!("rate ≤ {}/s", rate(r)));
+        }
+        out
+    }
+}
+
+/// One broken rule at one call site.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    /// `regenerated`, `live growth` or `rate`.
+    pub rule: &'static str,
+    /// The measured value, as printed.
+    pub value: String,
+    /// The limit, as printed.
+    pub limit: String,
+    /// `display` of the call site, with ` via <library entry>` when it has one.
+    pub call_site: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "metascope check: FAIL {} {} > {} at {}",
+            self.rule, self.value, self.limit, self.call_site
+        )
+    }
+}
+
+/// Parses a rate: `50/s`, `50`, `3000/min` (also `/m`), `1.5/s`; in
+/// classes per second.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let (number, per) = match t.split_once('/') {
+        Some((n, unit)) => (n.trim(), unit.trim()),
+        None => (t, "s"),
+    };
+    let seconds = match per {
+        "s" | "sec" | "second" => 1.0,
+        "m" | "min" | "minute" => 60.0,
+        "h" | "hour" => 3_600.0,
+        other => {
+            return Err(format!(
+                "unknown unit `/{other}` in `{text}`: use e.g. 50/s or 3000/min"
+            ))
+        }
+    };
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a rate: use e.g. 50/s or 3000/min"))?;
+    if !n.is_finite() || n < 0.0 {
+        return Err(format!("`{text}` is not a rate: it must be 0 or more"));
+    }
+    Ok(n / seconds)
+}
+
+/// `50`, `0.5`.
+fn rate(r: f64) -> String {
+    if r.fract() == 0.0 {
+        thousands(r as u64)
+    } else {
+        format!("{r:.2}")
+    }
+}
+
+fn site_name(site: &CallSiteReport) -> String {
+    match &site.library_entry {
+        Some(e) => format!("{} via {}", site.display, e.display),
+        None => site.display.clone(),
+    }
+}
+
+/// The violations in a report built with every call site (`--top 0`), by
+/// call site rank, then rule.
+pub fn evaluate(report: &Report, rules: &Rules) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for site in &report.call_sites {
+        if let Some(max) = rules.max_regenerated {
+            if site.regenerated > max {
+                out.push(Violation {
+                    rule: "regenerated",
+                    value: thousands(site.regenerated),
+                    limit: thousands(max),
+                    call_site: site_name(site),
+                });
+            }
+        }
+        if let Some(max) = rules.max_live_growth {
+            if site.live_growth > 0 && site.live_growth as u64 > max {
+                out.push(Violation {
+                    rule: "live growth",
+                    value: thousands(site.live_growth as u64),
+                    limit: thousands(max),
+                    call_site: site_name(site),
+                });
+            }
+        }
+        if let Some(max) = rules.max_rate {
+            if site.peak_rate_per_s as f64 > max {
+                out.push(Violation {
+                    rule: "rate",
+                    value: format!(
+                        "{}/s (from +{})",
+                        thousands(site.peak_rate_per_s),
+                        crate::text_report::duration(site.peak_rate_from_ms)
+                    ),
+                    limit: format!("{}/s", rate(max)),
+                    call_site: site_name(site),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The `OK` line.
+pub fn ok_line(report: &Report, rules: &Rules) -> String {
+    let rules = rules.describe();
+    format!(
+        "metascope check: OK ({} call sites, {} classes; {})",
+        thousands(report.call_sites_total as u64),
+        thousands(report.recording.totals.attributed),
+        if rules.is_empty() {
+            "no rules given: the recording is readable".to_string()
+        } else {
+            rules.join(", ")
+        }
+    )
+}
+
+/// `metascope check`: returns the exit status.
+pub fn run(args: &CheckArgs) -> i32 {
+    let rules = Rules {
+        max_regenerated: args.max_regenerated,
+        max_live_growth: args.max_live_growth,
+        max_rate: args.max_rate,
+    };
+    let libraries = Libraries::with_extra(&args.libraries);
+    let read = ReadOptions {
+        libraries: libraries.clone(),
+        all_kinds: args.all_kinds,
+    };
+    let recording = match Recording::read(&args.file, &read) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("metascope check: error: {e:#}");
+            return EXIT_UNREADABLE;
+        }
+    };
+    let report = report::build(&recording, 0, &libraries);
+    for w in &report.recording.warnings {
+        eprintln!("metascope check: warning: {w}");
+    }
+    for e in &report.recording.resource_exhausted {
+        eprintln!(
+            "metascope check: warning: the JVM threw OutOfMemoryError: {} at +{}",
+            e.event.description,
+            crate::text_report::duration(e.t_ms)
+        );
+    }
+    let violations = evaluate(&report, &rules);
+    if violations.is_empty() {
+        println!("{}", ok_line(&report, &rules));
+        0
+    } else {
+        for v in &violations {
+            println!("{v}");
+        }
+        EXIT_VIOLATION
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::tests::{def, Stream};
+    use metascope_events::ClassKind;
+
+    const DELEGATING: &str = "jdk.internal.reflect.DelegatingClassLoader";
+
+    #[test]
+    fn rates_parse_per_second() {
+        assert_eq!(parse_rate("50/s"), Ok(50.0));
+        assert_eq!(parse_rate("50"), Ok(50.0));
+        assert_eq!(parse_rate(" 3000/min "), Ok(50.0));
+        assert_eq!(parse_rate("120/m"), Ok(2.0));
+        assert_eq!(parse_rate("1.5/s"), Ok(1.5));
+        assert_eq!(parse_rate("7200/h"), Ok(2.0));
+        assert!(parse_rate("50/d").unwrap_err().contains("unknown unit"));
+        assert!(parse_rate("fast").unwrap_err().contains("not a rate"));
+        assert!(parse_rate("-1/s").is_err());
+        assert!(parse_rate("NaN").is_err());
+    }
+
+    /// Site 1 regenerates 10 targets 5 times (50 classes, 40 regenerated)
+    /// in bursts of 10 within one second each, every burst unloaded;
+    /// site 2 defines 30 distinct classes late and keeps them.
+    fn report() -> Report {
+        let mut s = Stream::new(
+            "17.0.9",
+            &[
+                (
+                    "java.lang.reflect.Method.invoke",
+                    "com.acme.Copier.copy",
+                    60,
+                ),
+                (
+                    "java.lang.reflect.Proxy.newProxyInstance",
+                    "com.acme.Leaky.wrap",
+                    7,
+                ),
+            ],
+        );
+        let targets: Vec<String> = (0..10).map(|i| format!("com.acme.A.get{i}()I")).collect();
+        let mut loader = 100;
+        for round in 0..5u64 {
+            let mut defs = Vec::new();
+            for t in &targets {
+                loader += 1;
+                let mut d = def(ClassKind::ReflectionAccessor, 1, (loader, DELEGATING));
+                d.target = Some(t);
+                let seq = s.class(round * 500 + 10, &d);
+                defs.push((seq, d));
+            }
+            s.gc(round * 500 + 100);
+            for (seq, d) in &defs {
+                s.unload(round * 500 + 110, *seq, d);
+            }
+        }
+        // 30 distinct classes in the last second (2.0 s .. 2.9 s).
+        for i in 0..30u64 {
+            let mut d = def(ClassKind::Proxy, 2, (7, "app"));
+            let fp = format!("{i:016x}");
+            d.fingerprint = Some(&fp);
+            s.class(2_000 + i * 30, &d);
+        }
+        s.report()
+    }
+
+    #[test]
+    fn each_rule_names_the_call_site() {
+        let r = report();
+        let copier = &r.call_sites.iter().find(|s| s.regenerated > 0).unwrap();
+        assert_eq!(copier.regenerated, 40);
+        assert_eq!(copier.peak_rate_per_s, 20); // rounds at 10 ms and 510 ms
+        let leaky = r.call_sites.iter().find(|s| s.defined == 30).unwrap();
+        assert_eq!(leaky.live_growth, 30);
+        assert_eq!(leaky.peak_rate_per_s, 30);
+        assert_eq!(leaky.peak_rate_from_ms, 2_000.0);
+        assert!(copier.live_growth <= 0, "{}", copier.live_growth);
+
+        let rules = Rules {
+            max_regenerated: Some(10),
+            max_live_growth: Some(20),
+            max_rate: Some(25.0),
+        };
+        let lines: Vec<String> = evaluate(&r, &rules)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "metascope check: FAIL regenerated 40 > 10 at com.acme.Copier.copy(Copier.java:60) via java.lang.reflect.Method.invoke",
+                "metascope check: FAIL live growth 30 > 20 at com.acme.Leaky.wrap(Leaky.java:7) via java.lang.reflect.Proxy.newProxyInstance",
+                "metascope check: FAIL rate 30/s (from +2.00 s) > 25/s at com.acme.Leaky.wrap(Leaky.java:7) via java.lang.reflect.Proxy.newProxyInstance",
+            ]
+        );
+    }
+
+    #[test]
+    fn limits_are_inclusive_and_unset_rules_are_not_checked() {
+        let r = report();
+        let at_limits = Rules {
+            max_regenerated: Some(40),
+            max_live_growth: Some(30),
+            max_rate: Some(30.0),
+        };
+        assert_eq!(evaluate(&r, &at_limits), []);
+        assert_eq!(evaluate(&r, &Rules::default()), []);
+        assert_eq!(
+            ok_line(&r, &at_limits),
+            "metascope check: OK (2 call sites, 80 classes; regenerated ≤ 40, live growth ≤ 30, rate ≤ 30/s)"
+        );
+        assert!(ok_line(&r, &Rules::default()).contains("no rules given"));
+        let zero = Rules {
+            max_regenerated: Some(0),
+            ..Rules::default()
+        };
+        assert_eq!(evaluate(&r, &zero).len(), 1);
+    }
+}

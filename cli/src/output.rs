@@ -1,0 +1,64 @@
+//! Reads a recording and writes its report in any format, to stdout or a
+//! file (`report -o FILE`).
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+use crate::callsite::Libraries;
+use crate::cli::{Format, ReportOptions};
+use crate::recording::{ReadOptions, Recording};
+use crate::{flame, html_report, report, text_report};
+
+/// Reads the recording at `file` and writes the report to `output`, or to
+/// stdout when `None`.
+pub fn write_report(file: &Path, options: &ReportOptions, output: Option<&Path>) -> Result<()> {
+    let stdout = std::io::stdout();
+    let to_terminal = output.is_none() && stdout.is_terminal();
+    if to_terminal && matches!(options.format, Format::Svg | Format::Html) {
+        // Pages of markup on a terminal help nobody.
+        bail!(
+            "--format {} writes a file: add -o FILE (`metascope report`) or redirect stdout, \
+             e.g. > report.{}",
+            format_name(options.format),
+            format_name(options.format)
+        );
+    }
+    let libraries = Libraries::with_extra(&options.libraries);
+    let read = ReadOptions {
+        libraries: libraries.clone(),
+        all_kinds: options.all_kinds,
+    };
+    let recording = Recording::read(file, &read)?;
+    let report = report::build(&recording, options.top, &libraries);
+    let text = match options.format {
+        Format::Text => text_report::render(&report, to_terminal),
+        Format::Json => report::to_json(&report),
+        Format::Folded => flame::render_folded(&recording),
+        Format::Svg => flame::render_svg(&recording, &report, &libraries)?,
+        Format::Html => html_report::render(&recording, &report, &libraries)?,
+    };
+    match output {
+        Some(path) => std::fs::write(path, text.as_bytes())
+            .with_context(|| format!("cannot write the report to {}", path.display())),
+        None => {
+            let mut out = stdout.lock();
+            match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                // `metascope report x | head` is fine.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => other.context("cannot write the report to stdout"),
+            }
+        }
+    }
+}
+
+fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Text => "text",
+        Format::Json => "json",
+        Format::Folded => "folded",
+        Format::Svg => "svg",
+        Format::Html => "html",
+    }
+}

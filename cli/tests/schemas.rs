@@ -1,0 +1,264 @@
+//! The JSON Schemas in docs/schema/ against real output: every line of a
+//! real recording (the copier demo, captured with the agent into
+//! tests/fixtures/copier.jsonl) against the event-stream schema, and the
+//! `metascope report --format json` of it (complete, cut off, with an
+//! OutOfMemoryError) against the report schema.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use metascope_events::{
+    Census, CensusGroup, ClassDefined, ClassEvent, ClassKind, ClassUnloaded, LoaderRef, Record,
+    ResourceExhausted, Summary,
+};
+use serde_json::{json, Value};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn fixture() -> PathBuf {
+    Path::new(ROOT).join("tests/fixtures/copier.jsonl")
+}
+
+fn schema(name: &str) -> Value {
+    let path = Path::new(ROOT).join(format!("../docs/schema/{name}.schema.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+fn validator(name: &str) -> jsonschema::Validator {
+    jsonschema::validator_for(&schema(name))
+        .unwrap_or_else(|e| panic!("{name}.schema.json is not a valid schema: {e}"))
+}
+
+/// Every error, with where it is, or empty.
+fn errors(v: &jsonschema::Validator, instance: &Value) -> Vec<String> {
+    v.iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+fn assert_valid(v: &jsonschema::Validator, instance: &Value, what: &str) {
+    let errs = errors(v, instance);
+    assert!(
+        errs.is_empty(),
+        "{what} does not match its schema:\n{}",
+        errs.join("\n")
+    );
+}
+
+fn report_json(recording: &Path, extra: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_metascope"))
+        .arg("report")
+        .arg(recording)
+        .args(["--format", "json"])
+        .args(extra)
+        .output()
+        .expect("run metascope report");
+    assert!(
+        out.status.success(),
+        "report failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the report is JSON")
+}
+
+#[test]
+fn schema_ids_carry_the_versions() {
+    assert_eq!(
+        schema("events")["$id"],
+        format!(
+            "urn:metascope:schema:events:{}",
+            metascope_events::SCHEMA_VERSION
+        )
+    );
+    let report = report_json(&fixture(), &[]);
+    assert_eq!(
+        schema("report")["$id"],
+        format!("urn:metascope:schema:report:{}", report["schema_version"])
+    );
+}
+
+#[test]
+fn every_line_of_a_real_recording_matches_the_events_schema() {
+    let v = validator("events");
+    let text = std::fs::read_to_string(fixture()).unwrap();
+    let mut types = std::collections::BTreeSet::new();
+    for (i, line) in text.lines().enumerate() {
+        let record: Value = serde_json::from_str(line).unwrap();
+        types.insert(record["type"].as_str().unwrap().to_string());
+        assert_valid(&v, &record, &format!("line {} ({line})", i + 1));
+    }
+    // The demo has every common record type.
+    for t in [
+        "header",
+        "stack",
+        "class",
+        "class_unload",
+        "loader_unload",
+        "gc_start",
+        "gc_finish",
+        "summary",
+    ] {
+        assert!(types.contains(t), "the fixture has no {t} record");
+    }
+}
+
+fn loader() -> LoaderRef {
+    LoaderRef {
+        id: 7,
+        type_name: "com.acme.codegen.DynamicClassLoader".into(),
+    }
+}
+
+/// Records the demo does not write, as the events crate writes them.
+#[test]
+fn the_rarer_records_match_the_events_schema() {
+    let v = validator("events");
+    let records = [
+        Record::Census(Census {
+            t_ns: 3_100_000,
+            classes: 2_817,
+            groups: vec![CensusGroup {
+                kind: ClassKind::Ordinary,
+                loader_type: "bootstrap".into(),
+                classes: 2_290,
+                loaders: 1,
+            }],
+        }),
+        Record::ResourceExhausted(ResourceExhausted {
+            description: "Metaspace".into(),
+            flags: vec!["oom_error".into()],
+            thread: "main".into(),
+            t_ns: 2_026_588_819,
+            wall_ms: 1_795_452_909_945,
+            after_seq: 49_423,
+        }),
+        Record::Class(ClassDefined {
+            seq: 3,
+            name: "com.acme.gen.Writer_3".into(),
+            kind: ClassKind::RuntimeDefined,
+            loader: loader(),
+            hidden: false,
+            thread: "worker-1".into(),
+            t_ns: 5,
+            wall_ms: 6,
+            event: ClassEvent::Prepare,
+            stack: 0,
+            target: None,
+            fingerprint: Some("0123456789abcdef".into()),
+        }),
+        Record::ClassUnload(ClassUnloaded {
+            seq: 3,
+            kind: ClassKind::RuntimeDefined,
+            loader: loader(),
+            stack: 0,
+            target: None,
+            fingerprint: Some("0123456789abcdef".into()),
+            t_ns: 9,
+        }),
+        Record::Summary(Summary {
+            classes_loaded: 1,
+            seen: 1,
+            captured: 1,
+            dropped: 0,
+            stack_errors: 0,
+            events_dropped: 3,
+            t_ns: 10,
+            end_wall_ms: 11,
+            reason: "process_exit".into(),
+            capture_disabled: Some("GetStackTrace failed".into()),
+        }),
+    ];
+    for r in records {
+        let value = serde_json::to_value(&r).unwrap();
+        assert_valid(&v, &value, &value.to_string());
+    }
+    // A record type from a newer agent is allowed (readers skip it).
+    assert_valid(
+        &v,
+        &json!({"type": "jit_compile", "t_ns": 5}),
+        "unknown type",
+    );
+}
+
+#[test]
+fn the_events_schema_rejects_what_the_agent_never_writes() {
+    let v = validator("events");
+    let text = std::fs::read_to_string(fixture()).unwrap();
+    let class: Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|r| r["type"] == "class")
+        .unwrap();
+    let broken = |f: &dyn Fn(&mut Value)| {
+        let mut c = class.clone();
+        f(&mut c);
+        c
+    };
+    for (what, bad) in [
+        (
+            "no seq",
+            broken(&|c| {
+                c.as_object_mut().unwrap().remove("seq");
+            }),
+        ),
+        ("seq as text", broken(&|c| c["seq"] = json!("1"))),
+        ("unknown kind", broken(&|c| c["kind"] = json!("teleported"))),
+        ("unknown field", broken(&|c| c["colour"] = json!("red"))),
+        (
+            "bad fingerprint",
+            broken(&|c| c["fingerprint"] = json!("xyz")),
+        ),
+    ] {
+        assert!(!errors(&v, &bad).is_empty(), "{what} was accepted: {bad}");
+    }
+}
+
+#[test]
+fn the_json_report_of_a_real_recording_matches_the_report_schema() {
+    let v = validator("report");
+    let all = report_json(&fixture(), &["--top", "0"]);
+    assert_valid(&v, &all, "the report (--top 0)");
+    assert!(!all["diagnosis"]["verdicts"].as_array().unwrap().is_empty());
+    assert_valid(
+        &v,
+        &report_json(&fixture(), &["--top", "1"]),
+        "the report (--top 1)",
+    );
+    let mut extra = report_json(&fixture(), &[]);
+    extra["call_sites"][0]["surprise"] = json!(1);
+    assert!(
+        !errors(&v, &extra).is_empty(),
+        "an unknown field was accepted"
+    );
+}
+
+/// Nulls and OutOfMemoryError entries: the recording cut off (no summary)
+/// right after an OutOfMemoryError: Metaspace.
+#[test]
+fn a_cut_off_report_with_an_oom_matches_the_report_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture()).unwrap();
+    let mut cut: String = text
+        .lines()
+        .filter(|l| !l.starts_with(r#"{"type":"summary""#))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let oom = Record::ResourceExhausted(ResourceExhausted {
+        description: "Metaspace".into(),
+        flags: vec!["oom_error".into()],
+        thread: "main".into(),
+        t_ns: 400_000_000,
+        wall_ms: 1_795_454_647_000,
+        after_seq: 150,
+    });
+    cut += &serde_json::to_string(&oom).unwrap();
+    cut += "\n{\"type\":\"class\",\"seq\":";
+    let path = dir.path().join("cut.jsonl");
+    std::fs::write(&path, cut).unwrap();
+    let report = report_json(&path, &[]);
+    assert_eq!(report["recording"]["summary"], Value::Null);
+    assert_eq!(report["recording"]["truncated"], true);
+    assert!(report["recording"]["resource_exhausted"][0]["filled_by"].is_object());
+    assert_valid(&validator("report"), &report, "the cut-off report");
+}
