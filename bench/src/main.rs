@@ -57,6 +57,9 @@ enum Variant {
     DiagFloorCflh,
     DiagFloorNoStack,
     DiagMetascopeDepth0,
+    /// No agent at start; after warm-up metascope is attached, records
+    /// briefly and is stopped, then throughput is measured.
+    AttachedThenStopped,
 }
 
 const MAIN_VARIANTS: [Variant; 7] = [
@@ -87,6 +90,7 @@ impl Variant {
             Variant::DiagFloorNoStack => "diag: C ClassLoad, no stack",
             Variant::DiagFloorCflh => "diag: C floor + empty CFLH",
             Variant::DiagMetascopeDepth0 => "diag: metascope depth=0",
+            Variant::AttachedThenStopped => "metascope attached, then stopped",
         }
     }
 
@@ -118,6 +122,10 @@ impl Variant {
             Variant::Floor => vec![format!("-agentpath:{floor}")],
             Variant::DiagFloorCflh => vec![format!("-agentpath:{floor}=cflh")],
             Variant::DiagFloorNoStack => vec![format!("-agentpath:{floor}=nostack")],
+            // SteadyService waits after warm-up until the gate file exists.
+            Variant::AttachedThenStopped => {
+                vec![format!("-Dbench.gate={}", tmp.join("gate").display())]
+            }
         }
     }
 
@@ -354,12 +362,14 @@ fn run() -> Result<()> {
     }
     if wanted(Workload::Steady) {
         let title = format!("(c) steady loop, {} s", params.steady_s);
+        let mut variants = MAIN_VARIANTS.to_vec();
+        variants.push(Variant::AttachedThenStopped);
         bench_jvm(
             &ctx,
             &mut results,
             Workload::Steady,
             &title,
-            &MAIN_VARIANTS,
+            &variants,
             params.runs,
             false,
             |_| {
@@ -641,8 +651,17 @@ fn run_jvm(
         .current_dir(tmp.path());
     let out = tmp.path().join("stdout.txt");
     let err = tmp.path().join("stderr.txt");
+    let attacher = (v == Variant::AttachedThenStopped).then(|| {
+        let (out, dir, agent) = (out.clone(), tmp.path().to_path_buf(), ctx.agent.clone());
+        std::thread::spawn(move || attach_then_stop(&out, &dir, &agent))
+    });
     let m = proc::run(&mut cmd, Some(&out), Some(&err))
         .with_context(|| format!("variant {}", v.label()))?;
+    if let Some(attacher) = attacher {
+        attacher
+            .join()
+            .map_err(|_| anyhow::anyhow!("the attacher thread panicked"))??;
+    }
     let metric = if reports_ops {
         let text = std::fs::read_to_string(&out)?;
         let ops = text
@@ -669,6 +688,36 @@ fn run_jvm(
         },
         summary,
     ))
+}
+
+/// For "attached, then stopped": waits for the JVM's "warm" line, attaches
+/// metascope, records for half a second, stops it, then opens the gate.
+fn attach_then_stop(stdout: &Path, dir: &Path, agent: &Path) -> Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let pid = loop {
+        let text = std::fs::read_to_string(stdout).unwrap_or_default();
+        if let Some(pid) = text
+            .lines()
+            .find_map(|l| l.strip_prefix("bench: warm pid="))
+            .and_then(|p| p.trim().parse::<u32>().ok())
+        {
+            break pid;
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the steady service never got warm"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let timeout = std::time::Duration::from_secs(10);
+    let rec = dir.join("attached.jsonl");
+    metascope_attach::load_agent(pid, agent, &format!("out={}", rec.display()), timeout)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    metascope_attach::load_agent(pid, agent, "stop", timeout)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    std::fs::write(dir.join("gate"), b"")?;
+    Ok(())
 }
 
 fn metascope_summary(path: &Path) -> Option<String> {
@@ -944,6 +993,19 @@ fn evaluate_targets(results: &Results, params: &Params) -> Vec<String> {
     if let Some(m) = find(results, Workload::Steady, ms) {
         verdict(
             "(c) steady loop throughput ratio to no agent",
+            m.median() / m.baseline.unwrap(),
+            0.99,
+            false,
+            &|v| format!("{v:.3}"),
+        );
+    }
+    if let Some(m) = find(
+        results,
+        Workload::Steady,
+        Variant::AttachedThenStopped.label(),
+    ) {
+        verdict(
+            "(c) steady loop after attach + stop, ratio to no agent",
             m.median() / m.baseline.unwrap(),
             0.99,
             false,
