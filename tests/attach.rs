@@ -304,3 +304,107 @@ fn a_jvm_of_another_user_is_refused_clearly() {
     assert!(err.contains("runs as uid 0, you are uid 65534"), "{err}");
     assert!(err.contains("run metascope as that user"), "{err}");
 }
+
+/// `socket=PATH` at start, then `metascope live PATH` from another terminal.
+#[test]
+fn metascope_live_follows_a_socket() {
+    let java = java(17).unwrap();
+    let session = Session::new();
+    let socket = session.path("live.sock");
+    let out = session.path("rec.jsonl");
+    let jvm = Killed(live_jvm(
+        &java,
+        &[&format!(
+            "-agentpath:{}=out={},socket={}",
+            agent_lib().display(),
+            out.display(),
+            socket.display()
+        )],
+    ));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "only the JVM's user may read the stream");
+    let live = metascope()
+        .arg("live")
+        .arg(&socket)
+        .args(["--iterations", "3", "--plain"])
+        .output()
+        .unwrap();
+    assert!(live.status.success(), "{}", stderr(&live));
+    assert!(
+        stdout(&live).contains("com.acme.torture.Torture.generate"),
+        "{}",
+        stdout(&live)
+    );
+    drop(jvm);
+}
+
+/// `metascope attach PID --duration` names the same call site as recording
+/// the same program from its start.
+fn attach_matches_a_from_start_run(major: u32) {
+    let Some(java) = java(major) else {
+        require_in_ci(&format!("JDK {major}"));
+        return;
+    };
+    let session = Session::new();
+    let (out, from_start) = session.run(
+        &java,
+        None,
+        &[
+            "-cp",
+            metascope_harness::HARNESS_JAR_PATH,
+            "com.acme.torture.Torture",
+            "trickle",
+            "1",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let from_start = session.json_report(&from_start, &[]);
+    let jvm = Killed(live_jvm(&java, &[]));
+    let attached = metascope()
+        .args([
+            "attach",
+            &jvm.0.id().to_string(),
+            "--duration",
+            "2s",
+            "--format",
+            "json",
+            "-o",
+        ])
+        .arg(session.path("attached.jsonl"))
+        .output()
+        .unwrap();
+    assert!(
+        attached.status.success(),
+        "JDK {major}: {}",
+        stderr(&attached)
+    );
+    let attached: serde_json::Value = serde_json::from_slice(&attached.stdout).unwrap();
+    let top = |r: &serde_json::Value| r["call_sites"][0]["application_frame"]["display"].clone();
+    assert_eq!(top(&attached), top(&from_start), "JDK {major}");
+    assert!(top(&attached)
+        .as_str()
+        .unwrap()
+        .contains("Torture.generate"));
+    assert_eq!(attached["recording"]["header"]["attached"], true);
+}
+
+#[test]
+fn attach_matches_from_start_on_jdk11() {
+    attach_matches_a_from_start_run(11);
+}
+
+#[test]
+fn attach_matches_from_start_on_jdk17() {
+    attach_matches_a_from_start_run(17);
+}
+
+#[test]
+fn attach_matches_from_start_on_jdk21() {
+    attach_matches_a_from_start_run(21);
+}
+
+#[test]
+fn attach_matches_from_start_on_jdk25() {
+    attach_matches_a_from_start_run(25);
+}

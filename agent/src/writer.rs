@@ -681,6 +681,51 @@ mod tests {
         }
     }
 
+    /// A disk that fills up after some records were written.
+    struct FillingSink {
+        room: usize,
+        written: Vec<u8>,
+    }
+    impl Write for FillingSink {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.written.len() + buf.len() > self.room {
+                return Err(io::Error::new(
+                    io::ErrorKind::StorageFull,
+                    "No space left on device",
+                ));
+            }
+            self.written.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_disk_filling_mid_run_stops_writing_and_counts_the_rest() {
+        let counters = Counters::default();
+        let clock = Clock::start();
+        let sink = FillingSink {
+            room: 2_000,
+            written: Vec::new(),
+        };
+        let mut writer = Writer::new(sink, "x".into(), FakeResolver, &counters, &clock);
+        for _ in 0..20 {
+            writer.write_class(class(frames(1)));
+        }
+        let captured = counters.captured.load(Ordering::Relaxed);
+        assert!(captured > 0 && captured < 20, "some fit: {captured}");
+        assert_eq!(captured + counters.dropped.load(Ordering::Relaxed), 20);
+        assert!(writer.failed, "writing stopped after the first error");
+        let text = String::from_utf8(writer.out.written.clone()).unwrap();
+        assert!(
+            text.lines()
+                .all(|l| serde_json::from_str::<Record>(l).is_ok()),
+            "whole lines only"
+        );
+    }
+
     #[test]
     fn a_full_disk_counts_drops_instead_of_failing() {
         let counters = Counters::default();
