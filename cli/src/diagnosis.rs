@@ -6,13 +6,12 @@
 //! sites, distinct targets/fingerprints (capped per site and in total) and
 //! live loader instances (capped), never with events.
 
-use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::collections::HashSet;
 
-use metascope_events::{ClassDefined, ClassKind, ClassUnloaded, LoaderUnloaded};
+use metascope_events::{ClassKind, ClassUnloaded, LoaderUnloaded};
 use serde::Serialize;
 
+use crate::class_view::{fast_map, fast_set, hash_str, ClassView, FastMap, FastSet, FastState};
 use crate::grouping::CallSiteStats;
 
 /// Buckets of the live-count timeline (and of the GC markers).
@@ -81,7 +80,7 @@ pub struct SiteDiag {
     pub defined: u64,
     pub unloaded: u64,
     /// Tracked keys, by [`Identity`].
-    pub keys: [HashMap<Box<str>, KeyState>; 3],
+    pub keys: [FastMap<Box<str>, KeyState>; 3],
     /// Classes with an identity past the key caps (each counted distinct).
     pub untracked: u64,
     /// Classes without a usable identity (counted distinct).
@@ -119,7 +118,7 @@ impl SiteDiag {
     }
 
     fn tracked(&self) -> usize {
-        self.keys.iter().map(HashMap::len).sum()
+        self.keys.iter().map(FastMap::len).sum()
     }
 
     /// Distinct classes: tracked keys, plus every class without a tracked
@@ -211,7 +210,7 @@ pub struct LoaderType {
     pub classes_defined: u64,
     pub classes_unloaded: u64,
     /// Call site index -> classes.
-    pub sites: HashMap<usize, u64>,
+    pub sites: FastMap<usize, u64>,
 }
 
 /// Fed while reading; see the module docs.
@@ -222,8 +221,10 @@ pub struct Tracker {
     gc_buckets: Vec<u64>,
     width_ns: u64,
     keys_total: usize,
-    loader_types: HashMap<String, LoaderType>,
-    live_loaders: HashSet<u64>,
+    loader_types: FastMap<String, LoaderType>,
+    live_loaders: FastSet<u64>,
+    /// Hashes thread names (the same state for the whole recording).
+    hasher: FastState,
     loaders_capped: bool,
     unmatched_unloads: u64,
 }
@@ -236,34 +237,29 @@ impl Default for Tracker {
             gc_buckets: Vec::new(),
             width_ns: FIRST_BUCKET_NS,
             keys_total: 0,
-            loader_types: HashMap::new(),
-            live_loaders: HashSet::new(),
+            loader_types: fast_map(),
+            live_loaders: fast_set(),
+            hasher: FastState::default(),
             loaders_capped: false,
             unmatched_unloads: 0,
         }
     }
 }
 
-fn hash_str(s: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    s.hash(&mut h);
-    h.finish()
-}
-
 /// A class name that identifies the generated code: not hidden and not
 /// ending in a counter (`$Proxy12`, `GeneratedMethodAccessor7`, `Script3`).
-fn name_identity(c: &ClassDefined) -> Option<&str> {
+fn name_identity<'a>(c: &ClassView<'a>) -> Option<&'a str> {
     if c.hidden || c.name.contains('/') {
         return None;
     }
     let last = c.name.chars().last()?;
-    (!last.is_ascii_digit()).then_some(c.name.as_str())
+    (!last.is_ascii_digit()).then_some(c.name)
 }
 
-fn identity_of(c: &ClassDefined) -> Option<(Identity, &str)> {
-    if let Some(t) = &c.target {
+fn identity_of<'a>(c: &ClassView<'a>) -> Option<(Identity, &'a str)> {
+    if let Some(t) = c.target {
         Some((Identity::Target, t))
-    } else if let Some(f) = &c.fingerprint {
+    } else if let Some(f) = c.fingerprint {
         Some((Identity::Fingerprint, f))
     } else {
         name_identity(c).map(|n| (Identity::Name, n))
@@ -304,8 +300,10 @@ impl Tracker {
         self.gc_buckets[b] += 1;
     }
 
-    pub fn class(&mut self, site: usize, c: &ClassDefined) {
+    pub fn class<'c>(&mut self, site: usize, c: impl Into<ClassView<'c>>) {
+        let c = c.into();
         let b = self.bucket(c.t_ns);
+        let hasher = self.hasher.clone();
         let gcs = self.gcs;
         let can_track = self.keys_total < KEYS_TOTAL;
         let s = self.site(site);
@@ -335,10 +333,10 @@ impl Tracker {
         }
 
         let mut added = false;
-        match identity_of(c) {
+        match identity_of(&c) {
             None => s.unidentified += 1,
             Some((kind, key)) => {
-                let thread = hash_str(&c.thread);
+                let thread = hash_str(&hasher, c.thread);
                 if let Some(k) = s.keys[kind as usize].get_mut(key) {
                     if gcs > k.last_gc {
                         s.regen_after_gc += 1;
@@ -353,14 +351,14 @@ impl Tracker {
                     } else {
                         s.regen_other += 1;
                     }
-                    if c.loader.id != k.last_loader {
+                    if c.loader_id != k.last_loader {
                         s.regen_new_loader += 1;
                     }
                     k.defined += 1;
                     k.last_t_ns = c.t_ns;
                     k.last_gc = gcs;
                     k.last_thread = thread;
-                    k.last_loader = c.loader.id;
+                    k.last_loader = c.loader_id;
                 } else if can_track && s.tracked() < KEYS_PER_SITE {
                     s.keys[kind as usize].insert(
                         key.into(),
@@ -370,7 +368,7 @@ impl Tracker {
                             last_t_ns: c.t_ns,
                             last_gc: gcs,
                             last_thread: thread,
-                            last_loader: c.loader.id,
+                            last_loader: c.loader_id,
                         },
                     );
                     added = true;
@@ -383,20 +381,19 @@ impl Tracker {
             self.keys_total += 1;
         }
 
-        let new_instance = if self.live_loaders.contains(&c.loader.id) {
+        let new_instance = if self.live_loaders.len() < LOADER_IDS_CAP {
+            self.live_loaders.insert(c.loader_id)
+        } else if self.live_loaders.contains(&c.loader_id) {
             false
-        } else if self.live_loaders.len() < LOADER_IDS_CAP {
-            self.live_loaders.insert(c.loader.id);
-            true
         } else {
             self.loaders_capped = true;
             false
         };
-        let t = match self.loader_types.get_mut(c.loader.type_name.as_str()) {
+        let t = match self.loader_types.get_mut(c.loader_type) {
             Some(t) => t,
             None => self
                 .loader_types
-                .entry(c.loader.type_name.clone())
+                .entry(c.loader_type.to_string())
                 .or_default(),
         };
         t.instances += u64::from(new_instance);
@@ -685,11 +682,7 @@ pub fn verdict(
     let major = java_version.and_then(java_major);
     let kind_count = |k: ClassKind| site.kinds.get(&k).map_or(0, |s| s.classes);
     let dominant = site.dominant_kind().map(|(k, _)| k)?;
-    let loaders: u64 = site
-        .loaders
-        .values()
-        .map(|l| l.instances.len() as u64)
-        .sum();
+    let loaders: u64 = site.loaders.values().map(|l| l.instance_count()).sum();
     let loaders_capped = site.loaders.values().any(|l| l.capped);
     let threads = site.threads.len() as u64 + u64::from(site.other_thread_classes > 0);
     let regenerated = d.regenerated();

@@ -1,18 +1,26 @@
 //! Aggregates class records into call sites while the stream is read, so
 //! memory grows with distinct stacks and call sites, not with events.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
-use metascope_events::{ClassDefined, ClassKind, Frame, NO_STACK};
+use metascope_events::{ClassKind, Frame, NO_STACK};
 
 use crate::callsite::{attribute, CallSiteKey, Libraries};
+use crate::class_view::{fast_map, ClassView, FastMap, FastSet};
 
 /// Distinct loader ids remembered per (call site, loader type). Reflection
 /// inflation makes one loader per accessor, so an exact count would grow
-/// with events; past this the count is reported as a lower bound.
-pub const LOADER_ID_CAP: usize = 10_000;
+/// with events; past this only loaders newer than every one seen before
+/// are counted (see [`LoaderStats::instances_past_cap`]).
+pub const LOADER_ID_CAP: usize = 1_000;
+/// Distinct loader ids remembered by all call sites together; past this
+/// every (call site, loader type) counts as past its cap.
+pub const LOADER_IDS_TOTAL: usize = 4_000_000;
 /// Distinct thread names remembered per call site; the rest are pooled.
 pub const THREAD_CAP: usize = 1_000;
+/// Distinct thread names remembered by all call sites together; classes
+/// defined on threads past it are pooled too.
+pub const THREAD_NAMES_TOTAL: usize = 100_000;
 /// Example class names kept per call site.
 pub const EXAMPLES: usize = 5;
 
@@ -23,7 +31,7 @@ pub struct CallSiteStats {
     pub classes: u64,
     pub kinds: BTreeMap<ClassKind, KindStats>,
     pub loaders: BTreeMap<String, LoaderStats>,
-    pub threads: HashMap<String, u64>,
+    pub threads: FastMap<String, u64>,
     /// Classes defined on threads past [`THREAD_CAP`].
     pub other_thread_classes: u64,
     pub first_t_ns: u64,
@@ -47,65 +55,203 @@ pub struct KindStats {
 
 #[derive(Debug, Clone, Default)]
 pub struct LoaderStats {
-    pub instances: HashSet<u64>,
-    /// More than [`LOADER_ID_CAP`] instances were seen.
+    /// Distinct instances remembered: all of them up to [`LOADER_ID_CAP`]
+    /// (and [`LOADER_IDS_TOTAL`] for all call sites together).
+    pub instances: LoaderIds,
+    /// More instances were seen than `instances` holds: the count is a
+    /// lower bound.
     pub capped: bool,
+    /// Instances counted past the cap, not remembered: their id was higher
+    /// than every id seen before (the agent numbers loader instances in
+    /// creation order), so they are certainly new. One loader per class
+    /// (reflection accessors on JDK <= 17) is counted exactly this way.
+    pub instances_past_cap: u64,
     pub classes: u64,
 }
 
-impl CallSiteStats {
-    fn new(key: CallSiteKey, c: &ClassDefined) -> Self {
+impl LoaderStats {
+    /// Distinct instances counted (a lower bound when [`Self::capped`]).
+    pub fn instance_count(&self) -> u64 {
+        self.instances.len() as u64 + self.instances_past_cap
+    }
+
+    /// `budget`: ids all call sites may still remember.
+    fn add(&mut self, id: u64, budget: &mut usize) {
+        self.classes += 1;
+        let room = self.instances.len() < LOADER_ID_CAP && *budget > 0;
+        match self.instances.insert(id, room) {
+            Insert::Known => {}
+            Insert::Added => *budget -= 1,
+            Insert::NotKept { above_all } => {
+                self.capped = true;
+                if above_all {
+                    self.instances_past_cap += 1;
+                }
+            }
+        }
+    }
+}
+
+/// A set of loader ids. The agent numbers loaders in creation order, so
+/// most new ids are higher than all before: those go to a sorted vector
+/// (no hashing, 8 bytes each), the rest to a hash set.
+#[derive(Debug, Clone, Default)]
+pub struct LoaderIds {
+    ascending: Vec<u64>,
+    others: FastSet<u64>,
+    /// Highest id seen, remembered or not.
+    max: Option<u64>,
+}
+
+enum Insert {
+    Known,
+    Added,
+    /// Not remembered (no room); `above_all`: higher than every id seen.
+    NotKept {
+        above_all: bool,
+    },
+}
+
+impl LoaderIds {
+    /// Ids remembered.
+    pub fn len(&self) -> usize {
+        self.ascending.len() + self.others.len()
+    }
+
+    #[allow(dead_code)] // `len` without it is a clippy warning
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn contains(&self, id: u64) -> bool {
+        self.ascending.binary_search(&id).is_ok()
+            || (!self.others.is_empty() && self.others.contains(&id))
+    }
+
+    fn insert(&mut self, id: u64, room: bool) -> Insert {
+        let above_all = self.max.is_none_or(|m| id > m);
+        if above_all {
+            self.max = Some(id);
+        } else if self.contains(id) {
+            return Insert::Known;
+        }
+        if !room {
+            return Insert::NotKept { above_all };
+        }
+        // Above every id seen is above every id kept: no need to look.
+        if above_all || self.ascending.last().is_none_or(|&last| id > last) {
+            self.ascending.push(id);
+        } else {
+            self.others.insert(id);
+        }
+        Insert::Added
+    }
+}
+
+/// A call site while the stream is read. Laid out for the per-class
+/// update: the counters it touches sit together, kinds are found through
+/// `kind_slot`, the loader type's entry through the (stack, loader type)
+/// cache, thread names are interned ids.
+#[derive(Debug)]
+struct SiteAcc {
+    classes: u64,
+    first_t_ns: u64,
+    last_t_ns: u64,
+    first_wall_ms: u64,
+    last_wall_ms: u64,
+    other_thread_classes: u64,
+    /// Index into `kinds` per `ClassKind` (as `usize`), [`NO_SLOT`] if none.
+    kind_slot: [u8; KIND_SLOTS],
+    kinds: Vec<(ClassKind, KindStats)>,
+    loaders: Vec<(u32, LoaderStats)>,
+    /// (thread name id, classes), in first-seen order.
+    threads: Vec<(u32, u64)>,
+    /// Index into `threads` once there are many.
+    thread_index: Option<FastMap<u32, usize>>,
+}
+
+const KIND_SLOTS: usize = ClassKind::ALL.len() + 1;
+const NO_SLOT: u8 = u8::MAX;
+/// `threads` entries searched linearly before an index is built.
+const THREADS_SCANNED: usize = 16;
+
+impl SiteAcc {
+    fn new(c: &ClassView) -> Self {
         Self {
-            key,
             classes: 0,
-            kinds: BTreeMap::new(),
-            loaders: BTreeMap::new(),
-            threads: HashMap::new(),
-            other_thread_classes: 0,
             first_t_ns: c.t_ns,
             last_t_ns: c.t_ns,
             first_wall_ms: c.wall_ms,
             last_wall_ms: c.wall_ms,
+            other_thread_classes: 0,
+            kind_slot: [NO_SLOT; KIND_SLOTS],
+            kinds: Vec::new(),
+            loaders: Vec::new(),
+            threads: Vec::new(),
+            thread_index: None,
         }
     }
 
-    /// The kind with the most classes (ties: the first kind in
-    /// `ClassKind` order), which the sample stack and examples lead with.
-    pub fn dominant_kind(&self) -> Option<(ClassKind, &KindStats)> {
-        self.kinds
-            .iter()
-            .rev()
-            .max_by_key(|(_, k)| k.classes)
-            .map(|(kind, stats)| (*kind, stats))
+    /// Index into `loaders` for a loader type, added if new.
+    fn loader_slot(&mut self, type_id: u32) -> usize {
+        match self.loaders.iter().position(|(t, _)| *t == type_id) {
+            Some(i) => i,
+            None => {
+                self.loaders.push((type_id, LoaderStats::default()));
+                self.loaders.len() - 1
+            }
+        }
     }
 
-    fn add(&mut self, c: &ClassDefined) {
+    /// `loader_slot` from [`Self::loader_slot`]; `thread_id`: `None` when
+    /// past [`THREAD_NAMES_TOTAL`].
+    fn add(
+        &mut self,
+        c: &ClassView,
+        loader_slot: usize,
+        thread_id: Option<u32>,
+        budget: &mut usize,
+    ) {
         self.classes += 1;
-        let kind = self.kinds.entry(c.kind).or_insert_with(|| KindStats {
-            classes: 0,
-            examples: Vec::new(),
-            sample_stack: c.stack,
-            sample_loader_type: c.loader.type_name.clone(),
-        });
+        let slot = &mut self.kind_slot[c.kind as usize];
+        if *slot == NO_SLOT {
+            *slot = self.kinds.len() as u8;
+            self.kinds.push((
+                c.kind,
+                KindStats {
+                    classes: 0,
+                    examples: Vec::new(),
+                    sample_stack: c.stack,
+                    sample_loader_type: c.loader_type.to_string(),
+                },
+            ));
+        }
+        let kind = &mut self.kinds[usize::from(*slot)].1;
         kind.classes += 1;
-        if kind.examples.len() < EXAMPLES && !kind.examples.contains(&c.name) {
-            kind.examples.push(c.name.clone());
+        if kind.examples.len() < EXAMPLES && !kind.examples.iter().any(|e| e == c.name) {
+            kind.examples.push(c.name.to_string());
         }
 
-        let loader = self.loaders.entry(c.loader.type_name.clone()).or_default();
-        loader.classes += 1;
-        if loader.instances.len() < LOADER_ID_CAP {
-            loader.instances.insert(c.loader.id);
-        } else if !loader.instances.contains(&c.loader.id) {
-            loader.capped = true;
-        }
+        self.loaders[loader_slot].1.add(c.loader_id, budget);
 
-        if let Some(n) = self.threads.get_mut(&c.thread) {
-            *n += 1;
-        } else if self.threads.len() < THREAD_CAP {
-            self.threads.insert(c.thread.clone(), 1);
-        } else {
-            self.other_thread_classes += 1;
+        let found = thread_id.and_then(|t| match &self.thread_index {
+            Some(index) => index.get(&t).copied(),
+            None => self.threads.iter().position(|(id, _)| *id == t),
+        });
+        match (found, thread_id) {
+            (Some(i), _) => self.threads[i].1 += 1,
+            (None, Some(t)) if self.threads.len() < THREAD_CAP => {
+                self.threads.push((t, 1));
+                let i = self.threads.len() - 1;
+                if let Some(index) = &mut self.thread_index {
+                    index.insert(t, i);
+                } else if self.threads.len() > THREADS_SCANNED {
+                    let mut index = fast_map();
+                    index.extend(self.threads.iter().enumerate().map(|(i, (t, _))| (*t, i)));
+                    self.thread_index = Some(index);
+                }
+            }
+            _ => self.other_thread_classes += 1,
         }
 
         // Records arrive in capture order, but agents may write them from
@@ -119,51 +265,137 @@ impl CallSiteStats {
             self.last_wall_ms = c.wall_ms;
         }
     }
+
+    fn finish(
+        self,
+        key: CallSiteKey,
+        type_names: &[Box<str>],
+        thread_names: &[Box<str>],
+    ) -> CallSiteStats {
+        CallSiteStats {
+            key,
+            classes: self.classes,
+            kinds: self.kinds.into_iter().collect(),
+            loaders: self
+                .loaders
+                .into_iter()
+                .map(|(t, l)| (type_names[t as usize].to_string(), l))
+                .collect(),
+            threads: self
+                .threads
+                .into_iter()
+                .map(|(t, n)| (thread_names[t as usize].to_string(), n))
+                .collect(),
+            other_thread_classes: self.other_thread_classes,
+            first_t_ns: self.first_t_ns,
+            last_t_ns: self.last_t_ns,
+            first_wall_ms: self.first_wall_ms,
+            last_wall_ms: self.last_wall_ms,
+        }
+    }
+}
+
+impl CallSiteStats {
+    /// The kind with the most classes (ties: the first kind in
+    /// `ClassKind` order), which the sample stack and examples lead with.
+    pub fn dominant_kind(&self) -> Option<(ClassKind, &KindStats)> {
+        self.kinds
+            .iter()
+            .rev()
+            .max_by_key(|(_, k)| k.classes)
+            .map(|(kind, stats)| (*kind, stats))
+    }
 }
 
 /// Call sites keyed by attribution, with attribution cached per distinct
 /// (stack, loader type) so each stack is walked once.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct CallSiteTable {
-    sites: Vec<CallSiteStats>,
-    by_key: HashMap<CallSiteKey, usize>,
-    /// stack id -> [(loader type, site index)]; loader types per stack are few.
-    by_stack: HashMap<u64, Vec<(String, usize)>>,
+    sites: Vec<SiteAcc>,
+    /// Per site, by index.
+    keys: Vec<CallSiteKey>,
+    by_key: FastMap<CallSiteKey, usize>,
+    /// (stack id, loader type id) -> (site index, index into its loaders).
+    by_stack: FastMap<(u64, u32), (usize, usize)>,
+    /// Loader type names, interned: distinct loader classes are few.
+    type_ids: FastMap<Box<str>, u32>,
+    type_names: Vec<Box<str>>,
+    /// Thread names, interned (up to [`THREAD_NAMES_TOTAL`]).
+    thread_ids: FastMap<Box<str>, u32>,
+    thread_names: Vec<Box<str>>,
+    /// Loader ids the sites may still remember ([`LOADER_IDS_TOTAL`]).
+    loader_id_budget: usize,
+}
+
+impl Default for CallSiteTable {
+    fn default() -> Self {
+        Self {
+            sites: Vec::new(),
+            keys: Vec::new(),
+            by_key: fast_map(),
+            by_stack: fast_map(),
+            type_ids: fast_map(),
+            type_names: Vec::new(),
+            thread_ids: fast_map(),
+            thread_names: Vec::new(),
+            loader_id_budget: LOADER_IDS_TOTAL,
+        }
+    }
 }
 
 impl CallSiteTable {
+    fn type_id(&mut self, type_name: &str) -> u32 {
+        if let Some(&id) = self.type_ids.get(type_name) {
+            return id;
+        }
+        let id = self.type_names.len() as u32;
+        self.type_names.push(type_name.into());
+        self.type_ids.insert(type_name.into(), id);
+        id
+    }
+
+    fn thread_id(&mut self, thread: &str) -> Option<u32> {
+        if let Some(&id) = self.thread_ids.get(thread) {
+            return Some(id);
+        }
+        if self.thread_names.len() >= THREAD_NAMES_TOTAL {
+            return None;
+        }
+        let id = self.thread_names.len() as u32;
+        self.thread_names.push(thread.into());
+        self.thread_ids.insert(thread.into(), id);
+        Some(id)
+    }
+
     /// Adds one class and returns the index of its call site (stable until
     /// [`Self::into_sorted`]). `frames` is `None` when the record has no
     /// stack (or one that was never written).
-    pub fn add(
+    pub fn add<'c>(
         &mut self,
-        c: &ClassDefined,
+        c: impl Into<ClassView<'c>>,
         frames: Option<&[Frame]>,
         libraries: &Libraries,
     ) -> usize {
-        let index = match frames {
-            Some(frames) if c.stack != NO_STACK => {
-                let cached = self.by_stack.get(&c.stack).and_then(|v| {
-                    v.iter()
-                        .find(|(t, _)| *t == c.loader.type_name)
-                        .map(|(_, i)| *i)
-                });
-                match cached {
-                    Some(i) => i,
-                    None => {
-                        let key = attribute(frames, &c.loader.type_name, libraries).key;
-                        let i = self.site_index(key, c);
-                        self.by_stack
-                            .entry(c.stack)
-                            .or_default()
-                            .push((c.loader.type_name.clone(), i));
-                        i
-                    }
+        let c = c.into();
+        let type_id = self.type_id(c.loader_type);
+        let (index, loader_slot) = match frames {
+            Some(frames) if c.stack != NO_STACK => match self.by_stack.get(&(c.stack, type_id)) {
+                Some(&cached) => cached,
+                None => {
+                    let key = attribute(frames, c.loader_type, libraries).key;
+                    let i = self.site_index(key, &c);
+                    let slot = self.sites[i].loader_slot(type_id);
+                    self.by_stack.insert((c.stack, type_id), (i, slot));
+                    (i, slot)
                 }
+            },
+            _ => {
+                let i = self.site_index(CallSiteKey::StackNotCaptured, &c);
+                (i, self.sites[i].loader_slot(type_id))
             }
-            _ => self.site_index(CallSiteKey::StackNotCaptured, c),
         };
-        self.sites[index].add(c);
+        let thread_id = self.thread_id(c.thread);
+        self.sites[index].add(&c, loader_slot, thread_id, &mut self.loader_id_budget);
         index
     }
 
@@ -179,12 +411,12 @@ impl CallSiteTable {
     ) -> Option<usize> {
         match frames {
             Some(frames) if stack != NO_STACK => {
-                if let Some(i) = self
-                    .by_stack
-                    .get(&stack)
-                    .and_then(|v| v.iter().find(|(t, _)| t == loader_type).map(|(_, i)| *i))
+                if let Some(&i) = self
+                    .type_ids
+                    .get(loader_type)
+                    .and_then(|&t| self.by_stack.get(&(stack, t)))
                 {
-                    return Some(i);
+                    return Some(i.0);
                 }
                 let key = attribute(frames, loader_type, libraries).key;
                 self.by_key.get(&key).copied()
@@ -198,12 +430,13 @@ impl CallSiteTable {
         self.sites.iter().map(|s| s.classes).collect()
     }
 
-    fn site_index(&mut self, key: CallSiteKey, c: &ClassDefined) -> usize {
+    fn site_index(&mut self, key: CallSiteKey, c: &ClassView) -> usize {
         if let Some(&i) = self.by_key.get(&key) {
             return i;
         }
         let i = self.sites.len();
-        self.sites.push(CallSiteStats::new(key.clone(), c));
+        self.sites.push(SiteAcc::new(c));
+        self.keys.push(key.clone());
         self.by_key.insert(key, i);
         i
     }
@@ -218,7 +451,14 @@ impl CallSiteTable {
     /// [`Self::into_sorted`], plus where each index returned by
     /// [`Self::add`] ended up in the sorted list.
     pub fn into_sorted_with_index(self) -> (Vec<CallSiteStats>, Vec<usize>) {
-        let mut sites: Vec<(usize, CallSiteStats)> = self.sites.into_iter().enumerate().collect();
+        let (types, threads) = (self.type_names, self.thread_names);
+        let mut sites: Vec<(usize, CallSiteStats)> = self
+            .sites
+            .into_iter()
+            .zip(self.keys)
+            .map(|(s, key)| s.finish(key, &types, &threads))
+            .enumerate()
+            .collect();
         sites.sort_by(|(_, a), (_, b)| {
             b.classes
                 .cmp(&a.classes)
@@ -237,7 +477,7 @@ impl CallSiteTable {
 mod tests {
     use super::*;
     use crate::callsite::tests::{frame, spring_copy_properties_stack};
-    use metascope_events::{ClassEvent, LoaderRef};
+    use metascope_events::{ClassDefined, ClassEvent, LoaderRef};
 
     fn class(seq: u64, kind: ClassKind, loader: u64, thread: &str, stack: u64) -> ClassDefined {
         ClassDefined {

@@ -52,6 +52,8 @@ dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 3px 16px;
 dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; }
 .stats { display: flex; flex-wrap: wrap; gap: 10px; margin-top: 16px; }
+#attach-census { margin-top: 16px; }
+#attach-census p { margin: 0 0 6px; }
 .stat { border: 1px solid var(--line); border-radius: 6px; padding: 8px 14px; min-width: 120px; background: #fbfbfc; }
 .stat b { display: block; font-size: 20px; font-variant-numeric: tabular-nums; }
 .stat span { color: var(--muted); font-size: 12px; }
@@ -158,7 +160,7 @@ fn header(out: &mut String, report: &Report) {
                     h.java_version,
                     h.pid,
                     h.agent_version,
-                    if h.attached { " (attached)" } else { "" }
+                    if rec.attached { " (attached)" } else { "" }
                 ),
             );
             fact(
@@ -232,7 +234,9 @@ fn header(out: &mut String, report: &Report) {
             false,
         );
     }
-    out.push_str("</div>\n<div id=\"warnings\">\n");
+    out.push_str("</div>\n");
+    attach_census(out, report);
+    out.push_str("<div id=\"warnings\">\n");
     // OutOfMemoryErrors first, worded as in the text report.
     let mut oom = String::new();
     crate::text_report::out_of_memory(&mut oom, report);
@@ -262,6 +266,61 @@ fn header(out: &mut String, report: &Report) {
         let _ = writeln!(out, "<div class=\"alert warn\">⚠ {}</div>", escape(w));
     }
     out.push_str("</div>\n</header>\n");
+}
+
+/// What was already loaded when the agent attached, as in the text report.
+fn attach_census(out: &mut String, report: &Report) {
+    let Some(census) = &report.recording.census else {
+        return;
+    };
+    let c = crate::report::census_overview(census);
+    let _ = write!(
+        out,
+        "<div id=\"attach-census\"><p>At attach: <b>{}</b> {} already loaded (pre-existing, no stacks)</p>\n\
+         <table><thead><tr><th>Kind</th><th>Loader type</th><th class=\"num\">Classes</th>\
+         <th class=\"num\">Loaders</th></tr></thead>\n<tbody>\n",
+        thousands(c.classes),
+        if c.classes == 1 { "class" } else { "classes" }
+    );
+    let row = |out: &mut String, kind: &str, loader_type: &str, classes: u64, loaders: u64| {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td class=\"frame\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            escape(kind),
+            escape(loader_type),
+            thousands(classes),
+            thousands(loaders)
+        );
+    };
+    for g in &c.generated {
+        row(out, g.kind.as_str(), &g.loader_type, g.classes, g.loaders);
+    }
+    let (groups, classes) = c.more_generated;
+    if groups > 0 {
+        let _ = writeln!(
+            out,
+            "<tr><td colspan=\"2\" class=\"muted\">… {} more generated {} (--format json lists them all)</td>\
+             <td class=\"num\">{}</td><td></td></tr>",
+            thousands(groups as u64),
+            if groups == 1 { "group" } else { "groups" },
+            thousands(classes)
+        );
+    }
+    let (classes, types, loaders) = c.ordinary;
+    if classes > 0 {
+        row(
+            out,
+            "ordinary",
+            &format!(
+                "{} loader {}",
+                thousands(types as u64),
+                if types == 1 { "type" } else { "types" }
+            ),
+            classes,
+            loaders,
+        );
+    }
+    out.push_str("</tbody></table></div>\n");
 }
 
 /// Escaped, with line-break opportunities after `.`, `$` and `(` so long
@@ -406,7 +465,7 @@ fn call_site_row(out: &mut String, site: &CallSiteReport) {
                 "{} ({}{} {})",
                 l.type_name,
                 if l.instances_capped { "≥" } else { "" },
-                thousands(l.instances as u64),
+                thousands(l.instances),
                 if l.instances == 1 {
                     "instance"
                 } else {
@@ -832,6 +891,25 @@ mod tests {
         // inferno's script is bound to its own svg.
         assert!(!page.contains("getElementsByTagName(\"svg\")[0]"));
         assert!(!page.contains("ctrl-F for search"));
+    }
+
+    #[test]
+    fn an_attached_recording_shows_its_census_in_the_header() {
+        let page = html(&crate::recording::fixtures::attached_stream(11));
+        let header = &page[page.find("id=\"summary\"").unwrap()..page.find("</header>").unwrap()];
+        assert!(header.contains("agent 0.1.0 (attached)"), "{header}");
+        assert!(header
+            .contains("At attach: <b>2,510</b> classes already loaded (pre-existing, no stacks)"));
+        assert!(header.contains(
+            "<tr><td>reflection_accessor</td><td class=\"frame\">jdk.internal.reflect.DelegatingClassLoader</td>\
+             <td class=\"num\">200</td><td class=\"num\">200</td></tr>"
+        ));
+        assert!(header.contains("… 3 more generated groups (--format json lists them all)"));
+        assert!(header.contains(
+            "<tr><td>ordinary</td><td class=\"frame\">2 loader types</td><td class=\"num\">2,290</td>"
+        ));
+        // Not attached: no census.
+        assert!(!html(&bean_copier_stream(true, 0)).contains("id=\"attach-census\""));
     }
 
     #[test]

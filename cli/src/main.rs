@@ -4,6 +4,7 @@
 mod attach_cmd;
 mod callsite;
 mod check;
+mod class_view;
 mod cli;
 mod demo;
 mod diagnosis;

@@ -5,7 +5,6 @@
 //! line, records from a newer agent) becomes warnings in the report; only
 //! input that is not a recording at all is an error.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -13,10 +12,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use metascope_events::{
-    ClassKind, Frame, Header, Record, ResourceExhausted, Summary, NO_STACK, SCHEMA_VERSION,
+    Census, ClassKind, Frame, Header, Record, ResourceExhausted, Summary, NO_STACK, SCHEMA_VERSION,
 };
 
 use crate::callsite::Libraries;
+use crate::class_view::{fast_map, parse_class, ClassView, FastMap};
 use crate::diagnosis::{Diagnosis, Tracker};
 use crate::grouping::{CallSiteStats, CallSiteTable};
 use crate::lines::{read_line, LineRead, MAX_LINE};
@@ -43,14 +43,17 @@ pub struct Recording {
     /// beginning was lost (the rest is still reported, with a warning).
     pub header: Option<Header>,
     pub summary: Option<Summary>,
+    /// The classes already loaded when the agent attached (the `census`
+    /// record after the header of an attached recording).
+    pub census: Option<Census>,
     /// Call sites, biggest first.
     pub call_sites: Vec<CallSiteStats>,
     /// Distinct stacks, for sample stacks.
-    pub stacks: HashMap<u64, Vec<Frame>>,
+    pub stacks: FastMap<u64, Vec<Frame>>,
     /// Classes grouped into call sites, per stack id ([`NO_STACK`] for
     /// classes whose stack was not captured or never written): the flame
     /// graph's weights, bounded by distinct stacks.
-    pub stack_classes: HashMap<u64, u64>,
+    pub stack_classes: FastMap<u64, u64>,
     /// Class records read from the file.
     pub class_records: u64,
     /// Class records left out of the call sites because of their kind.
@@ -137,6 +140,19 @@ pub struct FilledBy {
     pub site: usize,
     /// Classes that call site defined before the error (`seq <= after_seq`).
     pub classes_before: u64,
+}
+
+/// A line as read: a class record borrowed from the line (the hot path),
+/// or any record parsed by serde.
+enum Parsed<'a> {
+    Class(ClassView<'a>),
+    Record(Record),
+}
+
+/// What is processed: every class record as a [`ClassView`].
+enum Item<'a> {
+    Class(ClassView<'a>),
+    Other(Record),
 }
 
 /// Per call site classes with `seq <= after_seq` of one ResourceExhausted
@@ -229,9 +245,10 @@ impl Recording {
             path: path.to_path_buf(),
             header,
             summary: None,
+            census: None,
             call_sites: Vec::new(),
-            stacks: HashMap::new(),
-            stack_classes: HashMap::new(),
+            stacks: fast_map(),
+            stack_classes: fast_map(),
             class_records: 0,
             hidden_ordinary: 0,
             corrupt_lines: 0,
@@ -248,6 +265,7 @@ impl Recording {
         let mut unknown_stack: Option<(u64, u64)> = None; // (first line, id)
         let mut unknown_stack_classes = 0u64;
         let mut extra_headers = 0u64;
+        let mut extra_censuses = 0u64;
         let mut after_summary = 0u64;
         let mut too_long_lines = 0u64;
         let mut snapshots: Vec<Snapshot> = Vec::new();
@@ -261,8 +279,8 @@ impl Recording {
         // like any other; a header's line is done.
         let mut pending = first;
         loop {
-            let record = match pending.take() {
-                Some(r) => r,
+            let parsed = match pending.take() {
+                Some(r) => Parsed::Record(r),
                 None => {
                     let Some(l) = next(&mut buf, &mut line_no, true)? else {
                         break;
@@ -294,41 +312,50 @@ impl Recording {
                     if text.is_empty() {
                         continue;
                     }
-                    match metascope_events::parse_record(text) {
-                        Ok(r) => r,
-                        Err(_) if !l.newline => {
-                            // Only the very last line lacks a newline: the
-                            // writer was stopped mid-record.
-                            recording.truncated = true;
-                            recording.warnings.push(format!(
+                    // Most lines: a class record read in place.
+                    if let Some(c) = parse_class(text) {
+                        Parsed::Class(c)
+                    } else {
+                        match metascope_events::parse_record(text) {
+                            Ok(r) => Parsed::Record(r),
+                            Err(_) if !l.newline => {
+                                // Only the very last line lacks a newline: the
+                                // writer was stopped mid-record.
+                                recording.truncated = true;
+                                recording.warnings.push(format!(
                                 "recording cut off: the last line ({line_no}) is incomplete (the JVM was killed, \
                                  halted or crashed mid-write); the report covers everything before it"
                             ));
-                            break;
-                        }
-                        Err(e) => {
-                            recording.corrupt_lines += 1;
-                            if recording.corrupt_lines as usize <= CORRUPT_LINES_LISTED {
-                                recording.warnings.push(format!(
-                                    "line {line_no} is not a valid record and was skipped: {e}"
-                                ));
+                                break;
                             }
-                            continue;
+                            Err(e) => {
+                                recording.corrupt_lines += 1;
+                                if recording.corrupt_lines as usize <= CORRUPT_LINES_LISTED {
+                                    recording.warnings.push(format!(
+                                        "line {line_no} is not a valid record and was skipped: {e}"
+                                    ));
+                                }
+                                continue;
+                            }
                         }
                     }
                 }
             };
-            if recording.summary.is_some() && !matches!(record, Record::Unknown) {
+            let owned_class;
+            let item = match parsed {
+                Parsed::Class(c) => Item::Class(c),
+                Parsed::Record(Record::Class(c)) => {
+                    owned_class = c;
+                    Item::Class(ClassView::from(&owned_class))
+                }
+                Parsed::Record(r) => Item::Other(r),
+            };
+            if recording.summary.is_some() && !matches!(item, Item::Other(Record::Unknown)) {
                 after_summary += 1;
             }
-            match record {
-                Record::Header(_) => extra_headers += 1,
-                Record::Stack(s) => {
-                    if s.id != NO_STACK {
-                        recording.stacks.insert(s.id, s.frames);
-                    }
-                }
-                Record::Class(c) => {
+            let record = match item {
+                Item::Other(r) => r,
+                Item::Class(c) => {
                     recording.class_records += 1;
                     recording.last_t_ns = recording.last_t_ns.max(c.t_ns);
                     let late = c.seq <= snapshot_max_seq;
@@ -355,8 +382,8 @@ impl Recording {
                     };
                     let weight_key = if frames.is_some() { c.stack } else { NO_STACK };
                     *recording.stack_classes.entry(weight_key).or_default() += 1;
-                    let site = table.add(&c, frames.map(Vec::as_slice), &options.libraries);
-                    tracker.class(site, &c);
+                    let site = table.add(c, frames.map(Vec::as_slice), &options.libraries);
+                    tracker.class(site, c);
                     if late {
                         for snap in &mut snapshots {
                             if c.seq <= snap.after_seq {
@@ -367,7 +394,18 @@ impl Recording {
                             }
                         }
                     }
+                    continue;
                 }
+            };
+            match record {
+                Record::Header(_) => extra_headers += 1,
+                Record::Stack(s) => {
+                    if s.id != NO_STACK {
+                        recording.stacks.insert(s.id, s.frames);
+                    }
+                }
+                // Read as `Item::Class` above.
+                Record::Class(_) => {}
                 Record::Summary(s) => {
                     recording.last_t_ns = recording.last_t_ns.max(s.t_ns);
                     recording.summary = Some(s);
@@ -409,7 +447,15 @@ impl Recording {
                         filled_by: None,
                     });
                 }
-                Record::Census(_) => {}
+                Record::Census(c) => {
+                    recording.last_t_ns = recording.last_t_ns.max(c.t_ns);
+                    // The agent writes one, right after the header.
+                    if recording.census.is_none() {
+                        recording.census = Some(c);
+                    } else {
+                        extra_censuses += 1;
+                    }
+                }
                 Record::ClassUnload(u) => {
                     recording.last_t_ns = recording.last_t_ns.max(u.t_ns);
                     if u.kind == ClassKind::Ordinary && !options.all_kinds {
@@ -502,6 +548,11 @@ impl Recording {
                  (were two recordings written to one file? give each JVM its own out= file)"
             ));
         }
+        if extra_censuses > 0 {
+            w.push(format!(
+                "{extra_censuses} more census records after the first were ignored"
+            ));
+        }
         if after_summary > 0 {
             w.push(format!(
                 "{after_summary} records follow the summary; they are included, but the summary's totals do not count them"
@@ -580,6 +631,12 @@ impl Recording {
             .map_or(self.last_t_ns, |s| s.t_ns.max(self.last_t_ns))
     }
 
+    /// The agent was attached to a running JVM rather than loaded at its
+    /// start (the header says so, or a census was written).
+    pub fn attached(&self) -> bool {
+        self.header.as_ref().is_some_and(|h| h.attached) || self.census.is_some()
+    }
+
     /// Classes that made it into call sites.
     pub fn attributed_classes(&self) -> u64 {
         self.call_sites.iter().map(|s| s.classes).sum()
@@ -638,13 +695,14 @@ fn first_record(
         serde_json::from_slice(line.trim_ascii()).map_err(|_| not_a_recording())?;
     match value.get("type").and_then(|t| t.as_str()) {
         Some("header") => {}
-        Some("stack" | "class" | "resource_exhausted" | "summary") => {
+        Some("stack" | "class" | "census" | "resource_exhausted" | "summary") => {
             // A metascope record without the header before it: the start
             // of the file was lost (copied with `tail`, a rotated log...).
             return match serde_json::from_value::<Record>(value) {
                 Ok(
                     r @ (Record::Stack(_)
                     | Record::Class(_)
+                    | Record::Census(_)
                     | Record::ResourceExhausted(_)
                     | Record::Summary(_)),
                 ) => Ok((None, Some(r))),
@@ -788,6 +846,58 @@ pub(crate) mod fixtures {
             s += &line(&summary(5, dropped));
         }
         s
+    }
+
+    /// The stream of an attach: the header says so and a census of the
+    /// classes already loaded follows, `generated_groups` groups of
+    /// generated classes (the first 200 reflection accessors in 200
+    /// loaders, then 2 classes each) and two of ordinary ones; then
+    /// [`bean_copier_stream`]'s records.
+    pub(crate) fn attached_stream(generated_groups: u64) -> String {
+        let Record::Header(mut h) = header() else {
+            unreachable!()
+        };
+        h.attached = true;
+        let mut groups = vec![
+            CensusGroup {
+                kind: ClassKind::Ordinary,
+                loader_type: "bootstrap".into(),
+                classes: 2_000,
+                loaders: 1,
+            },
+            CensusGroup {
+                kind: ClassKind::ReflectionAccessor,
+                loader_type: DELEGATING.into(),
+                classes: 200,
+                loaders: 200,
+            },
+            CensusGroup {
+                kind: ClassKind::Ordinary,
+                loader_type: "jdk.internal.loader.ClassLoaders$AppClassLoader".into(),
+                classes: 290,
+                loaders: 1,
+            },
+        ];
+        for i in 1..generated_groups {
+            groups.push(CensusGroup {
+                kind: ClassKind::Proxy,
+                loader_type: format!("com.acme.tenant.Loader{i}"),
+                classes: 2,
+                loaders: 1,
+            });
+        }
+        let classes = groups.iter().map(|g| g.classes).sum();
+        let mut s = line(&Record::Header(h));
+        s += &line(&Record::Census(Census {
+            t_ns: 3_100_000,
+            classes,
+            groups,
+        }));
+        s + bean_copier_stream(true, 0)
+            .split_inclusive('\n')
+            .skip(1)
+            .collect::<String>()
+            .as_str()
     }
 }
 
@@ -992,6 +1102,37 @@ mod tests {
         assert_eq!(r.unknown_records, 1);
         assert!(r.warnings.is_empty());
         assert_eq!(r.class_records, 5);
+    }
+
+    #[test]
+    fn the_census_of_an_attach_is_kept_and_the_recording_is_attached() {
+        let r = read(&attached_stream(3)).unwrap();
+        assert!(r.attached());
+        let census = r.census.as_ref().unwrap();
+        assert_eq!((census.classes, census.groups.len()), (2_494, 5));
+        assert_eq!(census.groups[1].kind, ClassKind::ReflectionAccessor);
+        // The census is not a class record: call sites are as without it.
+        assert_eq!((r.class_records, r.attributed_classes()), (5, 5));
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+
+        // A second census is ignored, with a warning.
+        let census_line = attached_stream(3).lines().nth(1).unwrap().to_string();
+        let mut lines: Vec<String> = attached_stream(3).lines().map(String::from).collect();
+        lines.insert(4, census_line);
+        let r = read(&(lines.join("\n") + "\n")).unwrap();
+        assert_eq!(r.census.unwrap().classes, 2_494);
+        assert_eq!(
+            r.warnings,
+            vec!["1 more census records after the first were ignored"]
+        );
+
+        // Started with the JVM: no census, not attached.
+        let r = read(&bean_copier_stream(true, 0)).unwrap();
+        assert!(!r.attached() && r.census.is_none());
+        // The header lost: a census still says it was an attach.
+        let headless: String = attached_stream(3).split_inclusive('\n').skip(1).collect();
+        let r = read(&headless).unwrap();
+        assert!(r.header.is_none() && r.attached());
     }
 
     #[test]

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use metascope_events::{Header, ResourceExhausted, Summary, NO_STACK};
+use metascope_events::{
+    Census, CensusGroup, ClassKind, Header, ResourceExhausted, Summary, NO_STACK,
+};
 use serde::Serialize;
 
 use crate::callsite::{attribute, format_frame, CallSiteKey, Libraries, SiteFrame};
@@ -112,6 +114,12 @@ pub struct RecordingInfo {
     pub header: Option<Header>,
     /// The stream's summary record, `null` when the recording has none.
     pub summary: Option<Summary>,
+    /// The agent was attached to a running JVM (`header.attached`, or a
+    /// census without a header) rather than loaded at JVM start.
+    pub attached: bool,
+    /// The stream's census record: classes already loaded at attach, by
+    /// kind and loader type, without stacks; `null` unless attached.
+    pub census: Option<Census>,
     /// The summary was written: the JVM ended normally.
     pub complete: bool,
     /// The last line was cut off mid-write.
@@ -270,8 +278,9 @@ pub struct EntryRef {
 pub struct LoaderReport {
     #[serde(rename = "type")]
     pub type_name: String,
-    /// Distinct loader instances of this type.
-    pub instances: usize,
+    /// Distinct loader instances of this type (a lower bound when
+    /// `instances_capped`).
+    pub instances: u64,
     /// `instances` stopped counting at the cap: it is a lower bound.
     pub instances_capped: bool,
     pub classes: u64,
@@ -364,6 +373,8 @@ pub fn build(recording: &Recording, top: usize, libraries: &Libraries) -> Report
                 .collect(),
             resource_exhausted_omitted: recording.resource_exhausted_omitted,
             summary: recording.summary.clone(),
+            attached: recording.attached(),
+            census: recording.census.clone(),
             complete: s.is_some(),
             truncated: recording.truncated,
             duration_ms: ns_to_ms(recording.duration_ns()),
@@ -404,6 +415,45 @@ pub fn build(recording: &Recording, top: usize, libraries: &Libraries) -> Report
             verdicts,
             unmatched_unloads: diag.unmatched_unloads,
         },
+    }
+}
+
+/// Census groups of generated classes listed by the text and HTML reports.
+pub const CENSUS_GROUPS_SHOWN: usize = 8;
+
+/// The attach-time census as the text and HTML reports show it: the
+/// biggest groups of generated classes, the rest and the ordinary classes
+/// summed up.
+#[derive(Debug)]
+pub struct CensusOverview<'a> {
+    pub classes: u64,
+    /// At most [`CENSUS_GROUPS_SHOWN`], most classes first.
+    pub generated: Vec<&'a CensusGroup>,
+    /// Generated groups past those: (groups, classes).
+    pub more_generated: (usize, u64),
+    /// Ordinary classes: (classes, loader types, loaders).
+    pub ordinary: (u64, usize, u64),
+}
+
+pub fn census_overview(c: &Census) -> CensusOverview<'_> {
+    let (ordinary, mut generated): (Vec<&CensusGroup>, Vec<&CensusGroup>) =
+        c.groups.iter().partition(|g| g.kind == ClassKind::Ordinary);
+    generated.sort_by(|a, b| {
+        b.classes
+            .cmp(&a.classes)
+            .then(a.kind.cmp(&b.kind))
+            .then_with(|| a.loader_type.cmp(&b.loader_type))
+    });
+    let rest = generated.split_off(CENSUS_GROUPS_SHOWN.min(generated.len()));
+    CensusOverview {
+        classes: c.classes,
+        generated,
+        more_generated: (rest.len(), rest.iter().map(|g| g.classes).sum()),
+        ordinary: (
+            ordinary.iter().map(|g| g.classes).sum(),
+            ordinary.len(),
+            ordinary.iter().map(|g| g.loaders).sum(),
+        ),
     }
 }
 
@@ -453,7 +503,7 @@ fn call_site(
         .iter()
         .map(|(t, l)| LoaderReport {
             type_name: t.clone(),
-            instances: l.instances.len(),
+            instances: l.instance_count(),
             instances_capped: l.capped,
             classes: l.classes,
         })
@@ -764,6 +814,71 @@ mod tests {
         assert_eq!(b["classes"], 2);
         assert_eq!(b["live_growth"], 1); // one live at 1 s (a third), two at the end
         assert_eq!(b["peak_rate_per_s"], 1);
+    }
+
+    #[test]
+    fn an_attached_recording_reports_its_census() {
+        use crate::recording::fixtures::attached_stream;
+        let v = json_for(&attached_stream(11), 10);
+        let rec = &v["recording"];
+        assert_eq!(rec["attached"], true);
+        assert_eq!(rec["header"]["attached"], true);
+        let census = &rec["census"];
+        assert_eq!(census["t_ns"], 3_100_000);
+        assert_eq!(census["classes"], 2_510);
+        let groups = census["groups"].as_array().unwrap();
+        assert_eq!(groups.len(), 13, "every group, as written");
+        assert_eq!(groups[1]["kind"], "reflection_accessor");
+        assert_eq!(
+            groups[1]["loader_type"],
+            "jdk.internal.reflect.DelegatingClassLoader"
+        );
+        assert_eq!(
+            (groups[1]["classes"].as_u64(), groups[1]["loaders"].as_u64()),
+            (Some(200), Some(200))
+        );
+        // Pre-existing classes have no stacks: not in the call sites.
+        assert_eq!(rec["totals"]["captured"], 5);
+        assert_eq!(v["call_sites_total"], 3);
+
+        let plain = json_for(&bean_copier_stream(true, 0), 10);
+        assert_eq!(plain["recording"]["attached"], false);
+        assert_eq!(plain["recording"]["census"], Value::Null);
+    }
+
+    #[test]
+    fn the_text_report_lists_the_census_at_attach() {
+        use crate::recording::fixtures::attached_stream;
+        let r = Recording::from_str(&attached_stream(11), &ReadOptions::default()).unwrap();
+        let text = crate::text_report::render(&build(&r, 10, &Libraries::default()), false);
+        assert!(text.contains("agent 0.1.0 (attached)\n"), "{text}");
+        let at = text.find("\nAt attach: 2,510 classes already loaded (pre-existing, no stacks)\n");
+        let block: Vec<&str> = text[at.expect(&text) + 1..].lines().take(12).collect();
+        assert_eq!(
+            block[1],
+            "  reflection_accessor   jdk.internal.reflect.DelegatingClassLoader   200 classes in 200 loaders"
+        );
+        assert_eq!(
+            block[2],
+            "  proxy                 com.acme.tenant.Loader1                      2 classes in 1 loader"
+        );
+        // The biggest 8 groups of generated classes, the rest summed up,
+        // ordinary classes in one line.
+        assert_eq!(
+            block[9],
+            "  … 3 more generated groups with 6 classes (--format json lists them all)"
+        );
+        assert_eq!(
+            block[10],
+            "  ordinary              2,290 classes in 2 loader types, 2 loaders"
+        );
+        assert_eq!(block[11], "");
+        assert!(text.find("Call sites by classes defined") > at);
+
+        let plain =
+            Recording::from_str(&bean_copier_stream(true, 0), &ReadOptions::default()).unwrap();
+        let text = crate::text_report::render(&build(&plain, 10, &Libraries::default()), false);
+        assert!(!text.contains("At attach") && !text.contains("(attached)"));
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub fn render(report: &Report, terminal: bool) -> String {
     title_block(&mut out, report);
     out_of_memory(&mut out, report);
     warnings(&mut out, report);
+    attach_census(&mut out, report);
 
     if report.call_sites.is_empty() {
         let _ = writeln!(
@@ -229,8 +230,12 @@ fn title_block(out: &mut String, report: &Report) {
     };
     let _ = writeln!(
         out,
-        "  JVM       {} {}, pid {}, agent {}",
-        h.java_vm_name, h.java_version, h.pid, h.agent_version
+        "  JVM       {} {}, pid {}, agent {}{}",
+        h.java_vm_name,
+        h.java_version,
+        h.pid,
+        h.agent_version,
+        if rec.attached { " (attached)" } else { "" }
     );
     let _ = writeln!(
         out,
@@ -255,6 +260,64 @@ fn title_block(out: &mut String, report: &Report) {
         o.depth, o.queue
     );
     classes_line(out, report);
+}
+
+/// What was already loaded when the agent attached: the generated kinds
+/// by loader type, the ordinary classes in one line.
+fn attach_census(out: &mut String, report: &Report) {
+    let Some(census) = &report.recording.census else {
+        return;
+    };
+    let c = crate::report::census_overview(census);
+    let _ = writeln!(
+        out,
+        "\nAt attach: {} already loaded (pre-existing, no stacks)",
+        plural(c.classes, "class", "classes")
+    );
+    let kind_width = c
+        .generated
+        .iter()
+        .map(|g| g.kind.as_str().len())
+        .chain([8])
+        .max()
+        .unwrap_or(8);
+    let type_width = c
+        .generated
+        .iter()
+        .map(|g| g.loader_type.chars().count())
+        .max()
+        .unwrap_or(0);
+    for g in &c.generated {
+        let _ = writeln!(
+            out,
+            "  {:<kind_width$}   {:<type_width$}   {} in {}",
+            g.kind.as_str(),
+            g.loader_type,
+            plural(g.classes, "class", "classes"),
+            plural(g.loaders, "loader", "loaders")
+        );
+    }
+    let (groups, classes) = c.more_generated;
+    if groups > 0 {
+        let _ = writeln!(
+            out,
+            "  … {} more generated {} with {} (--format json lists them all)",
+            thousands(groups as u64),
+            if groups == 1 { "group" } else { "groups" },
+            plural(classes, "class", "classes")
+        );
+    }
+    let (classes, types, loaders) = c.ordinary;
+    if classes > 0 {
+        let _ = writeln!(
+            out,
+            "  {:<kind_width$}   {} in {}, {}",
+            "ordinary",
+            plural(classes, "class", "classes"),
+            plural(types as u64, "loader type", "loader types"),
+            plural(loaders, "loader", "loaders")
+        );
+    }
 }
 
 fn classes_line(out: &mut String, report: &Report) {
@@ -503,7 +566,7 @@ fn details(out: &mut String, site: &CallSiteReport, start_wall_ms: Option<u64>) 
         let instances = format!(
             "{}{}",
             if l.instances_capped { "≥" } else { "" },
-            plural(l.instances as u64, "instance", "instances")
+            plural(l.instances, "instance", "instances")
         );
         let _ = writeln!(
             out,

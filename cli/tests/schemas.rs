@@ -262,3 +262,49 @@ fn a_cut_off_report_with_an_oom_matches_the_report_schema() {
     assert!(report["recording"]["resource_exhausted"][0]["filled_by"].is_object());
     assert_valid(&validator("report"), &report, "the cut-off report");
 }
+
+/// A recording that started by attach: `header.attached` and the census
+/// of the classes already loaded, in `recording.attached` and
+/// `recording.census`.
+#[test]
+fn an_attached_report_with_its_census_matches_the_report_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture()).unwrap();
+    let mut lines = text.lines();
+    let mut header: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    header["attached"] = json!(true);
+    let census = Record::Census(Census {
+        t_ns: 3_100_000,
+        classes: 2_817,
+        groups: vec![
+            CensusGroup {
+                kind: ClassKind::Ordinary,
+                loader_type: "bootstrap".into(),
+                classes: 2_290,
+                loaders: 1,
+            },
+            CensusGroup {
+                kind: ClassKind::ReflectionAccessor,
+                loader_type: "jdk.internal.reflect.DelegatingClassLoader".into(),
+                classes: 200,
+                loaders: 200,
+            },
+        ],
+    });
+    let mut attached = format!("{header}\n{}\n", serde_json::to_string(&census).unwrap());
+    for l in lines {
+        attached += l;
+        attached.push('\n');
+    }
+    let path = dir.path().join("attached.jsonl");
+    std::fs::write(&path, attached).unwrap();
+    let report = report_json(&path, &[]);
+    let rec = &report["recording"];
+    assert_eq!(rec["attached"], true);
+    assert_eq!(rec["census"]["classes"], 2_817);
+    assert_eq!(rec["census"]["groups"][1]["loaders"], 200);
+    assert_valid(&validator("report"), &report, "the attached report");
+    let plain = report_json(&fixture(), &[]);
+    assert_eq!(plain["recording"]["attached"], false);
+    assert_eq!(plain["recording"]["census"], Value::Null);
+}
