@@ -42,6 +42,8 @@ struct HookFacts {
     /// The classifier's answer, which needed the loader and code source
     /// that only the hook sees cheaply.
     kind: Option<ClassKind>,
+    /// The defining loader's id and type, so ClassLoad need not look again.
+    loader: Option<(u64, Arc<str>)>,
     target: Option<String>,
     fingerprint: Option<u64>,
     /// The class bytes, only when `dump=DIR` is on.
@@ -142,6 +144,7 @@ pub fn on_class_file(jvmti: Jvmti, jni: Jni<'_>, class: HookedClass<'_>) {
             hash,
             HookFacts {
                 kind: Some(kind),
+                loader: Some((loader.id, loader.kind.name.clone())),
                 target,
                 fingerprint,
                 bytes,
@@ -202,12 +205,15 @@ pub fn on_class(jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: Trigge
     let Some(kind) = hooked.kind.or_else(by_name) else {
         return;
     };
-    let loader = match jvmti
-        .class_loader(class)
-        .and_then(|loader| active.agent.loaders.identify(jvmti, jni, loader))
-    {
-        Ok(l) => l,
-        Err(e) => return fail("identifying the class loader", e),
+    let (loader_id, loader_type) = match hooked.loader {
+        Some(known) => known,
+        None => match jvmti
+            .class_loader(class)
+            .and_then(|loader| active.agent.loaders.identify(jvmti, jni, loader))
+        {
+            Ok(l) => (l.id, l.kind.name.clone()),
+            Err(e) => return fail("identifying the class loader", e),
+        },
     };
     match jvmti.tag(class) {
         Ok(0) => {}
@@ -244,8 +250,8 @@ pub fn on_class(jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: Trigge
     active.enqueue(Message::Class(Box::new(CapturedClass {
         name: binary_name(internal_name),
         kind,
-        loader_id: loader.id,
-        loader_type: loader.kind.name.clone(),
+        loader_id,
+        loader_type,
         hidden,
         thread,
         t_ns: active.session.clock.elapsed_ns(),

@@ -4,7 +4,7 @@
 //! resolves jmethodIDs to frames (cached per method), writes each distinct
 //! stack once (`stack` records) and refers to it from `class` records.
 
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
 use std::io::{self, Write};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -22,6 +22,10 @@ use crate::lifecycle::{Clock, Counters};
 
 /// Longest a written record may sit in the buffer: what a crash can lose.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+/// The writer's maps: keys are its own data (no untrusted input to
+/// defend against), and a 64-frame stack is hashed for every class.
+type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::RandomState>;
+
 /// Flush after this many bytes; the output buffer is larger, so it never
 /// writes a partial line on its own.
 const FLUSH_BYTES: usize = 64 * 1024;
@@ -207,16 +211,16 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             resolver,
             counters,
             clock,
-            methods: HashMap::new(),
-            stacks: HashMap::new(),
+            methods: HashMap::default(),
+            stacks: HashMap::default(),
             next_stack: 1,
             seq: 0,
             failed: false,
             last_flush: Instant::now(),
             unflushed: 0,
             out_name,
-            live_classes: HashMap::new(),
-            targets: HashMap::new(),
+            live_classes: HashMap::default(),
+            targets: HashMap::default(),
             dump: None,
             census: None,
             live: None,
