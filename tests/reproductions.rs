@@ -122,6 +122,10 @@ fn dynamic_class_loader_blames_the_caller_of_the_loader_helper() {
         "com.acme.demo.codegen.DynamicClassLoader"
     );
     assert_eq!(top["loaders"][0]["instances"], 1, "one long-lived loader");
+    let verdict = &report["diagnosis"]["verdicts"][0];
+    assert_eq!(verdict["call_site_rank"], top["rank"]);
+    assert_eq!(verdict["cause"], "uncached_generation", "{verdict}");
+    assert_eq!(verdict["trend"], "leak", "{verdict}");
 }
 
 #[test]

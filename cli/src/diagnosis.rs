@@ -591,6 +591,10 @@ pub enum Cause {
     InflationRace,
     PerExpressionCompilation,
     LoaderChurn,
+    /// A generator keeps defining new classes into long-lived loaders:
+    /// nothing caches its output (fastjson2's ASM writers, a home-grown
+    /// code generator).
+    UncachedGeneration,
     MethodHandleChurn,
 }
 
@@ -871,7 +875,7 @@ pub fn verdict(
                     evidence.push(regen_line());
                     evidence.extend(top_line());
                 }
-                Cause::LoaderChurn
+                Cause::UncachedGeneration
             } else {
                 return None;
             }
@@ -945,7 +949,10 @@ fn summary(cause: Cause, trend: Trend, d: &SiteDiag, via: &str) -> String {
             "Every script or expression is compiled into a new class{via} (values compiled into the source?); {trend}"
         ),
         Cause::LoaderChurn => format!(
-            "A code generator keeps defining classes, in new class-loader instances or without a cache{via}; {trend}"
+            "A new class-loader instance per generated class or per request{via}; {trend}"
+        ),
+        Cause::UncachedGeneration => format!(
+            "A code generator keeps defining new classes into long-lived loaders: its output is not cached{via}; {trend}"
         ),
         Cause::MethodHandleChurn => format!(
             "LambdaForm classes for method handles are spun again and again under soft-reference pressure{via}; {trend}"
@@ -1014,6 +1021,18 @@ fn remedies(cause: Cause, trend: Trend, major: Option<u32>, fastjson2: bool) -> 
             r.push(
                 "make discarded loaders unreachable (no static caches, threads or ThreadLocals keeping \
                  them) so their classes can be unloaded"
+                    .into(),
+            );
+        }
+        Cause::UncachedGeneration => {
+            r.push(
+                "cache what the generator makes: one generated class (serializer, accessor, proxy) per \
+                 type or schema, created once and reused, instead of one per call"
+                    .into(),
+            );
+            r.push(
+                "if the generated classes must be discarded, give them their own loader that can be \
+                 dropped as a whole; classes in a long-lived loader are never unloaded"
                     .into(),
             );
         }
@@ -1477,7 +1496,9 @@ pub(crate) mod tests {
         }
         let v = s.json();
         let vs = verdicts(&v);
-        assert_eq!(vs[0]["cause"], "loader_churn");
+        // One long-lived DynamicClassLoader: a generator without a cache,
+        // not a new loader per class.
+        assert_eq!(vs[0]["cause"], "uncached_generation");
         assert_eq!(vs[0]["trend"], "leak");
         assert!(vs[0]["remedies"]
             .to_string()

@@ -104,6 +104,7 @@ fn cause_label(cause: crate::diagnosis::Cause) -> &'static str {
         InflationRace => "inflation_race",
         PerExpressionCompilation => "per_expression_compilation",
         LoaderChurn => "loader_churn",
+        UncachedGeneration => "uncached_generation",
         MethodHandleChurn => "method_handle_churn",
     }
 }
