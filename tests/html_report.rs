@@ -149,3 +149,42 @@ fn html_report_of_the_copier_renders_in_chromium() {
         png.len()
     );
 }
+
+/// `--format svg`: a flame graph of class definitions that a browser opens
+/// and that names the copier's call site.
+#[test]
+fn svg_flame_graph_of_the_copier_opens_in_chromium() {
+    if !Path::new(CHROMIUM).exists() {
+        require_in_ci("chromium");
+        eprintln!("SKIPPED: {CHROMIUM} is not installed (scripts/install-deps.sh installs it)");
+        return;
+    }
+    let java = java(17).expect("the JDK on PATH is required");
+    let (session, _out, _report) = record_harness(&java, &COPIER, &[], None);
+    let svg = session.path("flame.svg");
+    let out = metascope()
+        .arg("report")
+        .arg(session.path("recording.jsonl"))
+        .args(["--format", "svg", "-o"])
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dom = chromium(&svg, &session.path("profile-svg"), &["--dump-dom"]);
+    let dom = stdout(&dom);
+    assert!(
+        dom.contains("<svg"),
+        "Chromium rendered no SVG: {}",
+        &dom[..dom.len().min(500)]
+    );
+    assert!(
+        dom.contains("com.acme.demo.BeanCopier.copy"),
+        "the call site is in the flame graph"
+    );
+    assert!(dom.contains("java.lang.reflect.Method.invoke"));
+    assert!(
+        network_references(&dom).is_empty(),
+        "{:?}",
+        network_references(&dom)
+    );
+}
