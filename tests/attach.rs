@@ -408,3 +408,48 @@ fn attach_matches_from_start_on_jdk21() {
 fn attach_matches_from_start_on_jdk25() {
     attach_matches_a_from_start_run(25);
 }
+
+/// Record until stopped: `attach PID -o FILE`, later `attach PID --stop`.
+#[test]
+fn metascope_attach_then_stop_prints_the_report() {
+    let java = java(17).unwrap();
+    let session = Session::new();
+    let jvm = Killed(live_jvm(&java, &[]));
+    let pid = jvm.0.id().to_string();
+    let out = session.path("until-stopped.jsonl");
+    let start = metascope()
+        .args(["attach", &pid, "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(start.status.success(), "{}", stderr(&start));
+    assert!(
+        stderr(&start).contains(&format!("metascope attach {pid} --stop")),
+        "{}",
+        stderr(&start)
+    );
+    // A second attach while recording says so instead of recording twice.
+    let again = metascope().args(["attach", &pid]).output().unwrap();
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already being recorded"),
+        "{}",
+        stderr(&again)
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let stop = metascope()
+        .args(["attach", &pid, "--stop", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(stop.status.success(), "{}", stderr(&stop));
+    let report: serde_json::Value = serde_json::from_slice(&stop.stdout).unwrap();
+    assert_eq!(report["recording"]["summary"]["reason"], "stopped");
+    assert_eq!(
+        report["call_sites"][0]["application_frame"]["method"],
+        "generate"
+    );
+    assert!(
+        Path::new(&format!("/proc/{pid}")).exists(),
+        "the JVM keeps running"
+    );
+}
