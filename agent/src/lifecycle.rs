@@ -1,6 +1,10 @@
-//! The agent's life: start (option parsing, output file, capabilities),
-//! VMInit (header, writer thread, class events on), VMDeath (events off,
-//! drain, summary), and the "disable capture" switch used after a panic.
+//! The agent's life. [`Agent`] is installed once per JVM (JVMTI env,
+//! callbacks, loader ids); each recording is a [`Session`]: started at
+//! VMInit (`-agentpath`) or by an attach, ended at VMDeath, process exit or
+//! an attach with `stop` (events off, in-flight callbacks awaited, queue
+//! drained, summary written), after which the JVM pays nothing and a later
+//! attach can start a new one. Also the "disable capture" switch used
+//! after a panic.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
