@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, Sender};
+use metascope_events::status::{process_start_ticks, RecordingStatus};
 use metascope_events::{Header, SCHEMA_VERSION};
 use parking_lot::Mutex;
 
@@ -411,7 +412,7 @@ const CAPTURE_EVENTS: [Event; 7] = [
 /// and live socket (line 2, with `socket=`) while it runs, so `metascope
 /// attach` / `top` can say "already recording" and find them.
 pub fn status_file_path(pid: u32) -> PathBuf {
-    std::env::temp_dir().join(format!(".metascope_pid{pid}"))
+    std::env::temp_dir().join(RecordingStatus::file_name(pid))
 }
 
 fn write_status_file(session: &Session) -> Option<PathBuf> {
@@ -426,10 +427,14 @@ fn write_status_file(session: &Session) -> Option<PathBuf> {
         .custom_flags(libc::O_NOFOLLOW)
         .open(&path)
         .ok()?;
-    writeln!(file, "{}", session.out_path.display()).ok()?;
-    if let Some(socket) = &session.socket_path {
-        writeln!(file, "{}", socket.display()).ok()?;
-    }
+    let status = RecordingStatus {
+        out: session.out_path.clone(),
+        socket: session.socket_path.clone(),
+        started: std::fs::read_to_string("/proc/self/stat")
+            .ok()
+            .and_then(|stat| process_start_ticks(&stat)),
+    };
+    file.write_all(status.to_text().as_bytes()).ok()?;
     Some(path)
 }
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use metascope_events::status::{process_start_ticks, RecordingStatus};
 
 use crate::cli::AttachArgs;
 use crate::launch;
@@ -51,16 +52,18 @@ impl Target {
     }
 
     /// The agent's status file: the running recording and its socket.
+    /// A status file left by a killed JVM whose pid was reused does not
+    /// count: its start time differs from this process's.
     pub fn status(&self) -> Option<(PathBuf, Option<PathBuf>)> {
-        let file = self.outside(&PathBuf::from(format!(
-            "/tmp/.metascope_pid{}",
-            self.ns_pid
-        )));
-        let text = std::fs::read_to_string(file).ok()?;
-        let mut lines = text.lines();
-        let out = PathBuf::from(lines.next()?);
-        let socket = lines.next().map(PathBuf::from);
-        Some((out, socket))
+        let file = self.outside(&Path::new("/tmp").join(RecordingStatus::file_name(self.ns_pid)));
+        let status = RecordingStatus::parse(&std::fs::read_to_string(file).ok()?)?;
+        let started = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
+            .ok()
+            .and_then(|stat| process_start_ticks(&stat));
+        if status.started.is_some() && started.is_some() && status.started != started {
+            return None;
+        }
+        Some((status.out, status.socket))
     }
 
     /// The agent library as the target can load it: in another mount

@@ -14,6 +14,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod status;
+
 /// Version of the record layout described here.
 pub const SCHEMA_VERSION: u32 = 1;
 
