@@ -453,3 +453,42 @@ fn metascope_attach_then_stop_prints_the_report() {
         "the JVM keeps running"
     );
 }
+
+/// A JVM started with `-agentpath` from another copy of the library:
+/// `metascope attach --stop` stops it through that copy.
+#[test]
+fn stop_a_recording_started_with_agentpath_from_another_copy() {
+    let java = java(17).unwrap();
+    let session = Session::new();
+    let copy = session.path("elsewhere/libmetascope_agent.so");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::copy(agent_lib(), &copy).unwrap();
+    let out = session.path("from-start.jsonl");
+    let jvm = Killed(live_jvm(
+        &java,
+        &[&format!(
+            "-agentpath:{}=out={}",
+            copy.display(),
+            out.display()
+        )],
+    ));
+    std::thread::sleep(Duration::from_millis(800));
+    let stop = metascope()
+        .args([
+            "attach",
+            &jvm.0.id().to_string(),
+            "--stop",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(stop.status.success(), "{}", stderr(&stop));
+    let report: serde_json::Value = serde_json::from_slice(&stop.stdout).unwrap();
+    assert_eq!(report["recording"]["summary"]["reason"], "stopped");
+    assert_eq!(report["recording"]["header"]["attached"], false);
+    assert_eq!(
+        report["call_sites"][0]["application_frame"]["method"],
+        "generate"
+    );
+}

@@ -860,6 +860,21 @@ fn load(vm: *mut jni_raw::JavaVM, options: *const c_char, phase: lifecycle::Phas
     })
 }
 
+/// The path this library was loaded from (dladdr on one of its functions).
+pub fn own_library_path() -> Option<std::path::PathBuf> {
+    // SAFETY: zeroed Dl_info is valid; dladdr fills it for an address inside
+    // this library and its strings live as long as the library.
+    unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        let here = own_library_path as *const c_void;
+        if libc::dladdr(here, &mut info) == 0 || info.dli_fname.is_null() {
+            return None;
+        }
+        let name = CStr::from_ptr(info.dli_fname).to_str().ok()?;
+        std::fs::canonicalize(name).ok()
+    }
+}
+
 /// The current thread's JNI environment.
 ///
 /// # Safety

@@ -433,6 +433,7 @@ fn write_status_file(session: &Session) -> Option<PathBuf> {
         started: std::fs::read_to_string("/proc/self/stat")
             .ok()
             .and_then(|stat| process_start_ticks(&stat)),
+        agent: crate::ffi::own_library_path(),
     };
     file.write_all(status.to_text().as_bytes()).ok()?;
     Some(path)

@@ -54,7 +54,7 @@ impl Target {
     /// The agent's status file: the running recording and its socket.
     /// A status file left by a killed JVM whose pid was reused does not
     /// count: its start time differs from this process's.
-    pub fn status(&self) -> Option<(PathBuf, Option<PathBuf>)> {
+    pub fn status(&self) -> Option<RecordingStatus> {
         let file = self.outside(&Path::new("/tmp").join(RecordingStatus::file_name(self.ns_pid)));
         let status = RecordingStatus::parse(&std::fs::read_to_string(file).ok()?)?;
         let started = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
@@ -63,7 +63,7 @@ impl Target {
         if status.started.is_some() && started.is_some() && status.started != started {
             return None;
         }
-        Some((status.out, status.socket))
+        Some(status)
     }
 
     /// The agent library as the target can load it: in another mount
@@ -77,6 +77,13 @@ impl Target {
         std::fs::copy(agent, self.outside(&inside))
             .with_context(|| format!("cannot copy the agent into the container of {}", self.pid))?;
         Ok(inside)
+    }
+
+    /// Loads a library by the path the JVM already loaded it from.
+    pub fn load_loaded(&self, inside: &Path, options: &str, timeout: Duration) -> Result<()> {
+        metascope_attach::load_agent(self.pid, inside, options, timeout)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(())
     }
 
     pub fn load(&self, agent: &Path, options: &str, timeout: Duration) -> Result<()> {
@@ -119,19 +126,30 @@ pub fn run(args: AttachArgs) -> Result<i32> {
     let agent = launch::find_agent(args.agent.as_deref())?;
     let timeout = args.timeout;
     if args.stop {
-        let Some((out, _)) = target.status() else {
+        let Some(status) = target.status() else {
             bail!(
                 "process {} has no metascope recording running (nothing to stop)",
                 args.pid
             );
         };
-        target.load(&agent, "stop", timeout)?;
+        let out = status.out;
+        // Stop through the library that records: it may have been loaded
+        // with -agentpath from another path than ours, and another copy of
+        // the library would refuse to act.
+        match status
+            .agent
+            .filter(|inside| target.outside(inside).exists())
+        {
+            Some(inside) => target.load_loaded(&inside, "stop", timeout)?,
+            None => target.load(&agent, "stop", timeout)?,
+        }
         eprintln!("metascope: recording stopped; the JVM keeps running");
         eprintln!("metascope: recording in {}", target.outside(&out).display());
         crate::print_report(&target.outside(&out), &args.report)?;
         return Ok(0);
     }
-    if let Some((out, _)) = target.status() {
+    if let Some(status) = target.status() {
+        let out = status.out;
         bail!(
             "process {} is already being recorded to {}; stop it with `metascope attach {} --stop`",
             args.pid,

@@ -103,8 +103,10 @@ pub fn top(args: TopArgs) -> Result<i32> {
     let spool_dir = tempfile::tempdir()?;
     let mut attached = None;
     let source = match target.status() {
-        Some((_, Some(socket))) => connect(&target.outside(&socket), spool_dir.path())?,
-        Some((out, None)) => Source::File(target.outside(&out)),
+        Some(status) => match status.socket {
+            Some(socket) => connect(&target.outside(&socket), spool_dir.path())?,
+            None => Source::File(target.outside(&status.out)),
+        },
         None => {
             let agent = launch::find_agent(args.agent.as_deref())?;
             let stamp = launch::unix_seconds();

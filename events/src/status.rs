@@ -14,6 +14,9 @@ pub struct RecordingStatus {
     /// boot): a status file left by a killed JVM whose pid was reused does
     /// not match the new process.
     pub started: Option<u64>,
+    /// The agent library that is recording, so `attach --stop` loads the
+    /// same copy (another copy of the library would refuse to act).
+    pub agent: Option<PathBuf>,
 }
 
 impl RecordingStatus {
@@ -29,6 +32,9 @@ impl RecordingStatus {
         if let Some(started) = self.started {
             text.push_str(&format!("started={started}\n"));
         }
+        if let Some(agent) = &self.agent {
+            text.push_str(&format!("agent={}\n", agent.display()));
+        }
         text
     }
 
@@ -37,12 +43,14 @@ impl RecordingStatus {
             out: PathBuf::new(),
             socket: None,
             started: None,
+            agent: None,
         };
         for line in text.lines() {
             match line.split_once('=') {
                 Some(("out", v)) => status.out = PathBuf::from(v),
                 Some(("socket", v)) => status.socket = Some(PathBuf::from(v)),
                 Some(("started", v)) => status.started = v.parse().ok(),
+                Some(("agent", v)) => status.agent = Some(PathBuf::from(v)),
                 _ => {}
             }
         }
@@ -71,6 +79,7 @@ mod tests {
             out: PathBuf::from("/tmp/a b.jsonl"),
             socket: Some(PathBuf::from("/tmp/s.sock")),
             started: Some(12345),
+            agent: Some(PathBuf::from("/opt/metascope/libmetascope_agent.so")),
         };
         assert_eq!(
             RecordingStatus::parse(&(s.to_text() + "future=1\n")),
