@@ -215,10 +215,15 @@ pub fn on_class(jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: Trigge
             Err(e) => return fail("identifying the class loader", e),
         },
     };
-    match jvmti.tag(class) {
-        Ok(0) => {}
-        Ok(_) => return, // recorded already
-        Err(e) => return fail("GetTag", e),
+    // The hook's pending entry is taken by the class's first ClassLoad
+    // only, so hooked classes need no duplicate check; classes classified
+    // by name may see ClassLoad again (once per initiating loader).
+    if hooked.kind.is_none() {
+        match jvmti.tag(class) {
+            Ok(0) => {}
+            Ok(_) => return, // recorded already
+            Err(e) => return fail("GetTag", e),
+        }
     }
     let tag = active.next_class_tag();
     if let Err(e) = jvmti.set_tag(class, tag) {
