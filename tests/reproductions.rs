@@ -226,9 +226,9 @@ fn a_panic_inside_the_agent_disables_capture_not_the_jvm() {
     let recording = session.path("recording.jsonl");
     let out = metascope()
         .current_dir(session.dir.path())
-        .env("METASCOPE_FAULT", "panic-in-class-load")
         .args(["run", "--format", "json", "-o"])
         .arg(&recording)
+        .args(["--agent-opts", "fault=panic-in-class-load"])
         .arg("--")
         .arg(java17())
         .args([

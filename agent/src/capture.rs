@@ -14,6 +14,7 @@ use crate::classify::{
 };
 use crate::ffi::{Jni, Jvmti, LocalRef, RawFrame};
 use crate::lifecycle::{self, Clock};
+use crate::options::Fault;
 use crate::writer::{CapturedClass, Message, OutOfResource};
 
 /// How long a thread throwing OutOfMemoryError waits for its record to be
@@ -185,8 +186,8 @@ pub fn on_class(jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: Trigge
             .counters
             .classes_loaded
             .fetch_add(1, Ordering::Relaxed);
-        if active.session.fault == Some(lifecycle::Fault::PanicInClassLoad) {
-            panic!("injected fault (METASCOPE_FAULT=panic-in-class-load)");
+        if active.session.options.fault == Some(Fault::PanicInClassLoad) {
+            panic!("injected fault (fault=panic-in-class-load)");
         }
     }
     // Non-bootstrap classes with bytes were classified in the hook, which

@@ -10,6 +10,8 @@ use metascope_events::{CensusGroup, ClassKind};
 use crate::classify::{internal_name_from_signature, ClassFacts, LoaderFacts};
 use crate::ffi::Jni;
 use crate::lifecycle::{Agent, Session};
+use crate::messages;
+use crate::options::Fault;
 
 /// Past this many distinct loaders per group, instances stop being counted.
 const MAX_LOADERS_PER_GROUP: usize = 100_000;
@@ -59,6 +61,10 @@ impl Census {
 pub fn take(agent: &Agent, session: &Session, jni: Jni<'_>) -> Census {
     let jvmti = agent.jvmti;
     let mut census = Census::default();
+    if session.options.fault == Some(Fault::CensusError) {
+        messages::say("cannot list the loaded classes (injected fault); the report will lack the attach-time census");
+        return census;
+    }
     let result = jvmti.for_each_loaded_class(jni, |class| {
         let Ok(signature) = jvmti.class_signature(class) else {
             return;
@@ -66,9 +72,14 @@ pub fn take(agent: &Agent, session: &Session, jni: Jni<'_>) -> Census {
         let Some(internal_name) = internal_name_from_signature(signature.as_str()) else {
             return; // arrays and primitives
         };
-        let Ok(loader) = jvmti
-            .class_loader(class)
-            .and_then(|l| agent.loaders.identify(jvmti, jni, l))
+        // An owned ref: one leaked local ref per loaded class would pile up
+        // on the attach thread.
+        let Ok(loader_ref) = jvmti.class_loader_owned(jni, class) else {
+            return;
+        };
+        let Ok(loader) = agent
+            .loaders
+            .identify(jvmti, jni, loader_ref.as_ref().map(|l| l.get()))
         else {
             return;
         };
@@ -87,7 +98,9 @@ pub fn take(agent: &Agent, session: &Session, jni: Jni<'_>) -> Census {
         census.add(kind, &loader.kind.name, loader.id);
     });
     if let Err(e) = result {
-        eprintln!("metascope: cannot list the loaded classes ({e}); the report will lack the attach-time census");
+        messages::say(&format!(
+            "cannot list the loaded classes ({e}); the report will lack the attach-time census"
+        ));
     }
     census.t_ns = session.clock.elapsed_ns();
     census

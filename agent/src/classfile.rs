@@ -508,6 +508,13 @@ fn decode_entry_point<'a>(pool: &Pool<'a>, method: &Method<'a>) -> Option<Access
     })
 }
 
+/// 64-bit FNV-1a of `bytes`.
+pub fn fnv64(bytes: &[u8]) -> u64 {
+    let mut hash = Fnv::new();
+    hash.write(bytes);
+    hash.0
+}
+
 /// 64-bit FNV-1a: deterministic across runs and processes (no seed).
 struct Fnv(u64);
 
@@ -591,13 +598,19 @@ fn collapse_digits_in_descriptor(text: &str) -> String {
     while i < bytes.len() {
         let type_start = i == 0 || b"([);<>:^+-*".contains(&bytes[i - 1]);
         if bytes[i] == b'L' && type_start {
-            if let Some(len) = text[i + 1..].find([';', '<']) {
-                let end = i + 1 + len;
-                out.push_str(&text[copied..=i]);
-                collapse_digits(&text[i + 1..end], &mut out);
-                copied = end;
-                i = end;
-                continue;
+            match text[i + 1..].find([';', '<']) {
+                Some(len) => {
+                    let end = i + 1 + len;
+                    out.push_str(&text[copied..=i]);
+                    collapse_digits(&text[i + 1..end], &mut out);
+                    copied = end;
+                    i = end;
+                    continue;
+                }
+                // No name ends after here, so none starts here either:
+                // stop rather than scan the rest again for every `L`
+                // (quadratic on crafted input like `(L(L(L...`).
+                None => break,
             }
         }
         i += 1;
@@ -678,17 +691,22 @@ pub fn fingerprint(bytes: &[u8]) -> Option<u64> {
             continue;
         };
         let text = String::from_utf8_lossy(raw);
+        // Each search is linear in the entry plus the needle, so it is
+        // only started when the entry can hold the needle: a crafted class
+        // with a huge own name and thousands of short entries would
+        // otherwise cost entries x name length.
+        let holds = |text: &str, needle: &str| text.len() >= needle.len() && text.contains(needle);
         let mut text: Cow<'_, str> = if text == this {
             Cow::Borrowed(THIS)
-        } else if this.len() >= MIN_EMBEDDED_NAME && text.contains(&*this) {
+        } else if this.len() >= MIN_EMBEDDED_NAME && holds(&text, &this) {
             Cow::Owned(text.replace(&*this, THIS))
         } else {
             text
         };
-        if packaged && binary.len() >= MIN_EMBEDDED_NAME && text.contains(&binary) {
+        if packaged && binary.len() >= MIN_EMBEDDED_NAME && holds(&text, &binary) {
             text = Cow::Owned(text.replace(&binary, THIS));
         }
-        if packaged && !simple.is_empty() && text.contains(simple) {
+        if packaged && !simple.is_empty() && holds(&text, simple) {
             text = Cow::Owned(replace_token(&text, simple));
         }
         if !literal[i] {
@@ -948,5 +966,41 @@ pub(crate) mod tests {
         // Deterministic: a fixed value, the same in every process.
         assert_eq!(fingerprint(&a), fingerprint(&a.clone()));
         assert_eq!(fingerprint(b"\xCA\xFE\xBA\xBE"), None);
+    }
+
+    /// A class whose constant pool is built to make naive normalisation
+    /// quadratic: a 60 KiB own name, many 60 KiB `(L(L(L...` descriptors
+    /// with no `;`, and thousands of short entries. Fingerprinting it must
+    /// stay linear (this test would take minutes otherwise).
+    pub(crate) fn crafted_class() -> Vec<u8> {
+        let utf8 = |b: &mut Vec<u8>, s: &str| {
+            b.push(1);
+            b.extend_from_slice(&(s.len() as u16).to_be_bytes());
+            b.extend_from_slice(s.as_bytes());
+        };
+        let own = format!("p/{}", "N".repeat(60_000));
+        let descriptor = "(L".repeat(30_000);
+        let (long, short) = (40usize, 20_000usize);
+        let mut b = vec![0xCA, 0xFE, 0xBA, 0xBE, 0, 0, 0, 55];
+        b.extend_from_slice(&((3 + long + short) as u16).to_be_bytes());
+        utf8(&mut b, &own); // #1
+        b.extend_from_slice(&[7, 0, 1]); // #2 Class #1
+        for _ in 0..long {
+            utf8(&mut b, &descriptor);
+        }
+        for i in 0..short {
+            utf8(&mut b, &format!("m{i}"));
+        }
+        b.extend_from_slice(&[0, 0x21, 0, 2, 0, 0]);
+        b
+    }
+
+    #[test]
+    fn crafted_constant_pools_fingerprint_in_linear_time() {
+        let crafted = crafted_class();
+        assert!(crafted.len() > 2_000_000);
+        assert!(fingerprint(&crafted).is_some());
+        assert_eq!(collapse_digits_in_descriptor("(L(L(L1"), "(L(L(L1");
+        assert_eq!(collapse_digits_in_descriptor("(L(La/B2;"), "(L(La/B#;");
     }
 }

@@ -20,6 +20,7 @@ use jvmti_rs::sys as raw;
 
 use crate::capture::{self, HookedClass};
 use crate::lifecycle;
+use crate::messages;
 
 // ---------------------------------------------------------------------------
 // Layout checks against the JVMTI specification (jvmti.h).
@@ -291,6 +292,19 @@ impl Jvmti {
         Ok(LocalRef::new(loader as *mut c_void))
     }
 
+    /// The defining loader as a local ref deleted on drop, for agent and
+    /// attach threads that walk many classes (their local refs would pile
+    /// up until the thread returns to Java).
+    pub fn class_loader_owned<'s>(
+        self,
+        jni: Jni<'s>,
+        class: LocalRef<'_>,
+    ) -> Result<Option<OwnedLocal<'s>>, JvmtiError> {
+        Ok(self
+            .class_loader(class)?
+            .and_then(|loader| jni.adopt_local(loader.raw())))
+    }
+
     pub fn tag(self, object: LocalRef<'_>) -> Result<i64, JvmtiError> {
         let mut tag: i64 = 0;
         // SAFETY: live object ref, valid out pointer.
@@ -509,13 +523,13 @@ impl Jvmti {
         self,
         jni: Jni<'_>,
         name: &str,
-        body: fn(Jvmti, Jni<'_>),
+        body: ThreadBody,
     ) -> Result<(), String> {
         let thread = jni.new_thread_object(name)?;
-        let arg = body as *const c_void;
-        // SAFETY: `thread` is a fresh, unstarted java.lang.Thread; `arg` is
-        // a plain fn pointer that lives forever.
-        check(unsafe {
+        let arg = Box::into_raw(Box::new(body)) as *mut c_void;
+        // SAFETY: `thread` is a fresh, unstarted java.lang.Thread; `arg`
+        // is a boxed body that agent_thread_main takes back exactly once.
+        let started = check(unsafe {
             jvmti_call!(
                 self.0,
                 RunAgentThread,
@@ -524,10 +538,17 @@ impl Jvmti {
                 arg,
                 raw::JVMTI_THREAD_NORM_PRIORITY as raw::jint
             )
-        })
-        .map_err(|e| format!("RunAgentThread failed: {e}"))
+        });
+        if started.is_err() {
+            // SAFETY: the thread did not start, so `arg` is still ours.
+            drop(unsafe { Box::from_raw(arg as *mut ThreadBody) });
+        }
+        started.map_err(|e| format!("RunAgentThread failed: {e}"))
     }
 }
+
+/// What an agent thread runs.
+pub type ThreadBody = Box<dyn for<'a> FnOnce(Jvmti, Jni<'a>) + Send>;
 
 /// A local ref we created on an agent thread and must delete ourselves.
 pub struct OwnedLocal<'scope> {
@@ -746,8 +767,12 @@ fn install_panic_hook() {
 /// Panic locations name source files compiled into this library; we keep
 /// only the final path component, which needs no allocation to stay alive.
 fn leak_free_static(file: &str) -> Option<&'static str> {
-    const FILES: [&str; 9] = [
+    const FILES: [&str; 13] = [
         "capture.rs",
+        "census.rs",
+        "files.rs",
+        "live.rs",
+        "output.rs",
         "classfile.rs",
         "classify.rs",
         "ffi.rs",
@@ -761,26 +786,31 @@ fn leak_free_static(file: &str) -> Option<&'static str> {
 }
 
 /// Runs `body`, turning a panic into "capture disabled" (never an abort).
+/// The error path itself runs under a second `catch_unwind`: a panic
+/// escaping an `extern "C"` function would abort the JVM.
 fn guarded<R>(what: &str, fallback: R, body: impl FnOnce() -> R) -> R {
     let was_inside = IN_AGENT.with(|a| a.replace(true));
     let result = catch_unwind(AssertUnwindSafe(body));
-    IN_AGENT.with(|a| a.set(was_inside));
-    match result {
+    let result = match result {
         Ok(r) => r,
         Err(payload) => {
-            let msg = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            let at = PANIC_LOCATION
-                .with(|p| p.take())
-                .map(|(file, line)| format!(" at {file}:{line}"))
-                .unwrap_or_default();
-            lifecycle::disable(&format!("internal error in {what}: {msg}{at}"));
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                let msg = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                let at = PANIC_LOCATION
+                    .with(|p| p.take())
+                    .map(|(file, line)| format!(" at {file}:{line}"))
+                    .unwrap_or_default();
+                lifecycle::disable(&format!("internal error in {what}: {msg}{at}"));
+            }));
             fallback
         }
-    }
+    };
+    IN_AGENT.with(|a| a.set(was_inside));
+    result
 }
 
 /// Gets the JVMTI environment from the JavaVM.
@@ -804,24 +834,29 @@ fn options_text(options: *const c_char) -> String {
         .into_owned()
 }
 
-/// Marks the process as having a metascope agent, so a second copy of the
-/// library (loaded from another path) does not record a second time.
-const LOADED_MARKER: &str = "METASCOPE_AGENT_LOADED";
-
 /// The one start path for `Agent_OnLoad` and `Agent_OnAttach`.
 fn load(vm: *mut jni_raw::JavaVM, options: *const c_char, phase: lifecycle::Phase) -> i32 {
     install_panic_hook();
+    messages::init();
     guarded("agent start", JNI_ERR, || {
         // SAFETY: `vm` is the JavaVM the JVM passed to Agent_OnLoad/OnAttach.
         let Some(jvmti) = (unsafe { jvmti_from_vm(vm) }) else {
-            eprintln!(
-                "metascope: this JVM offers no JVMTI 1.2 environment; the agent is not loaded"
-            );
+            messages::say("this JVM offers no JVMTI 1.2 environment; the agent is not loaded");
             return JNI_ERR;
         };
-        if !lifecycle::installed() && std::env::var_os(LOADED_MARKER).is_some() {
-            eprintln!("metascope: another copy of the agent library is already loaded in this JVM; attach with the same agent path");
-            return JNI_ERR;
+        if !lifecycle::installed() {
+            if let Some(installed) = installed_copy() {
+                if phase == lifecycle::Phase::Live {
+                    // Another copy of this library records in this JVM (it
+                    // was loaded from another path): hand the command to
+                    // it, so `attach --stop` works through any copy.
+                    // SAFETY: the other copy's Agent_OnAttach, with the
+                    // arguments the JVM gave us.
+                    return unsafe { installed(vm, options, ptr::null_mut()) };
+                }
+                messages::say("another copy of the agent library is already loaded in this JVM; load only one");
+                return JNI_ERR;
+            }
         }
         let installed = lifecycle::start(
             &options_text(options),
@@ -837,12 +872,12 @@ fn load(vm: *mut jni_raw::JavaVM, options: *const c_char, phase: lifecycle::Phas
             },
             // SAFETY: `vm` is valid; the attach thread is a Java thread.
             || unsafe { jni_from_vm(vm) },
+            spawn_writer,
         );
         match installed {
             Ok(()) => {
                 static EXIT_HOOK: std::sync::Once = std::sync::Once::new();
                 EXIT_HOOK.call_once(|| {
-                    std::env::set_var(LOADED_MARKER, "1");
                     // Registered only once the library is sure to stay
                     // loaded (a failed load unloads it, which would leave a
                     // dangling handler).
@@ -853,11 +888,88 @@ fn load(vm: *mut jni_raw::JavaVM, options: *const c_char, phase: lifecycle::Phas
                 JNI_OK
             }
             Err(message) => {
-                eprintln!("{message}");
+                messages::say(&message);
                 JNI_ERR
             }
         }
     })
+}
+
+/// Starts a session's writer on a JVMTI agent thread.
+fn spawn_writer(
+    jvmti: Jvmti,
+    jni: Jni<'_>,
+    session: std::sync::Arc<lifecycle::Session>,
+) -> Result<(), String> {
+    jvmti.start_agent_thread(
+        jni,
+        "metascope-writer",
+        Box::new(move |jvmti, jni| lifecycle::writer_thread(jvmti, jni, session)),
+    )
+}
+
+/// Exported so that other copies of this library in the same process can
+/// tell an installed agent apart (see [`installed_copy`]). The name carries
+/// the version of this handshake.
+#[no_mangle]
+pub extern "C" fn metascope_agent_installed_v1() -> i32 {
+    i32::from(lifecycle::installed())
+}
+
+type OnAttach = unsafe extern "C" fn(*mut jni_raw::JavaVM, *const c_char, *mut c_void) -> i32;
+
+/// The `Agent_OnAttach` of another copy of this library (same code,
+/// another file) whose agent is installed in this process, if any: found
+/// among the loaded objects by the marker function it exports.
+fn installed_copy() -> Option<OnAttach> {
+    unsafe extern "C" fn collect(
+        info: *mut libc::dl_phdr_info,
+        _size: usize,
+        names: *mut c_void,
+    ) -> i32 {
+        // SAFETY: `names` is the Vec passed below; `info` and its name
+        // are valid during the callback.
+        unsafe {
+            let names = &mut *(names as *mut Vec<CString>);
+            let name = (*info).dlpi_name;
+            if !name.is_null() && *name != 0 {
+                names.push(CStr::from_ptr(name).to_owned());
+            }
+        }
+        0
+    }
+    let mut names: Vec<CString> = Vec::new();
+    // SAFETY: the callback only reads the entries and appends to `names`.
+    unsafe { libc::dl_iterate_phdr(Some(collect), &mut names as *mut _ as *mut c_void) };
+    let own = metascope_agent_installed_v1 as *const c_void;
+    for name in names {
+        // SAFETY: RTLD_NOLOAD never loads anything new: it returns a
+        // handle only for an object already in the process (and takes a
+        // reference we give back with dlclose). The marker and
+        // Agent_OnAttach are this library's own exports, with the
+        // signatures declared here.
+        unsafe {
+            let handle = libc::dlopen(name.as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD);
+            if handle.is_null() {
+                continue;
+            }
+            let marker = libc::dlsym(handle, c"metascope_agent_installed_v1".as_ptr());
+            let found = if !marker.is_null() && !std::ptr::eq(marker, own) {
+                let marker: extern "C" fn() -> i32 = std::mem::transmute(marker);
+                let on_attach = libc::dlsym(handle, c"Agent_OnAttach".as_ptr());
+                (marker() == 1 && !on_attach.is_null())
+                    .then(|| std::mem::transmute::<*mut c_void, OnAttach>(on_attach))
+            } else {
+                None
+            };
+            // The other copy stays loaded: the JVM holds its own handle.
+            libc::dlclose(handle);
+            if found.is_some() {
+                return found;
+            }
+        }
+    }
+    None
 }
 
 /// The path this library was loaded from (dladdr on one of its functions).
@@ -1070,10 +1182,9 @@ unsafe extern "C" fn agent_thread_main(
     jni: *mut raw::JNIEnv,
     arg: *mut c_void,
 ) {
-    guarded("writer thread", (), || {
-        // SAFETY: `arg` is the fn pointer start_agent_thread passed.
-        let body: fn(Jvmti, Jni<'_>) =
-            unsafe { std::mem::transmute::<*mut c_void, fn(Jvmti, Jni<'_>)>(arg) };
+    // SAFETY: `arg` is the boxed body start_agent_thread handed over.
+    let body = unsafe { Box::from_raw(arg as *mut ThreadBody) };
+    guarded("writer thread", (), move || {
         if let Some(jni) = Jni::new(jni as *mut c_void) {
             body(Jvmti(env), jni);
         }

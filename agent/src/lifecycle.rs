@@ -6,12 +6,13 @@
 //! attach can start a new one. Also the "disable capture" switch used
 //! after a panic.
 
-use std::fs::File;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use arc_swap::ArcSwapOption;
 use crossbeam_channel::{Receiver, Sender};
 use metascope_events::status::{process_start_ticks, RecordingStatus};
 use metascope_events::{Header, SCHEMA_VERSION};
@@ -20,8 +21,10 @@ use parking_lot::Mutex;
 use crate::census::Census;
 use crate::classify::Classifier;
 use crate::ffi::{CodeSourceFields, Event, Jni, Jvmti, MethodId, MethodInfo};
+use crate::files::{self, Dir, FileIdentity};
 use crate::loaders::LoaderTable;
-use crate::options::AgentOptions;
+use crate::messages;
+use crate::options::{AgentOptions, Fault};
 use crate::output::{self, RecordingFile};
 use crate::writer::{Message, MethodResolver, Writer};
 
@@ -60,15 +63,15 @@ impl Clock {
     }
 }
 
-/// Installed once per JVM: the JVMTI environment, callbacks, loader ids
-/// and the writer thread outlive any one recording.
+/// Installed once per JVM: the JVMTI environment, callbacks and loader ids
+/// outlive any one recording.
 pub struct Agent {
     pub jvmti: Jvmti,
     pub loaders: LoaderTable,
     pub code_source: OnceLock<CodeSourceFields>,
-    /// The current recording, or null. Sessions are leaked when they end
-    /// (a few KiB each, once per attach): a late callback may still hold one.
-    session: AtomicPtr<Session>,
+    /// The current recording. A session is freed when it has ended and the
+    /// last callback or writer holding it lets go (reference counted).
+    session: ArcSwapOption<Session>,
     /// Callbacks between `enter` and the end of their work; stopping waits
     /// for them so no selected class is enqueued after the summary.
     in_flight: AtomicUsize,
@@ -83,14 +86,12 @@ pub struct Session {
     pub classifier: Classifier,
     pub counters: Counters,
     pub clock: Clock,
-    /// Fault injection for the end-to-end tests (METASCOPE_FAULT).
-    pub fault: Option<Fault>,
     /// Started by dynamic attach rather than at JVM start.
     pub attached: bool,
     queue: Sender<Message>,
     queue_rx: Receiver<Message>,
     /// Taken by the writer thread when the session begins.
-    output: Mutex<Option<(File, PathBuf)>>,
+    output: Mutex<Option<RecordingFile>>,
     out_path: PathBuf,
     header: OnceLock<Header>,
     /// Pre-existing classes counted at attach, written after the header.
@@ -102,33 +103,31 @@ pub struct Session {
     /// code when the JVM exits (HotSpot would wait 300 ms for it).
     writer_started: AtomicBool,
     /// `/tmp/.metascope_pid<pid>`: tells `metascope attach` a recording runs.
-    status_file: Mutex<Option<PathBuf>>,
+    status_file: Mutex<Option<StatusFile>>,
     /// `socket=PATH`, bound at start (so a bad path fails the load) and
     /// handed to the writer.
     live: Mutex<Option<crate::live::LiveSocket>>,
     socket_path: Option<PathBuf>,
+    /// `dump=DIR`, opened and checked at start, handed to the writer.
+    dump_dir: Mutex<Option<Dir>>,
+    /// Why capture stopped early in this session, for its summary.
+    disabled: OnceLock<String>,
 }
 
-/// Faults the end-to-end tests inject to prove the JVM survives them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    /// Panic inside the first ClassLoad callback.
-    PanicInClassLoad,
-}
-
-impl Fault {
-    fn from_env() -> Option<Fault> {
-        match std::env::var("METASCOPE_FAULT").ok()?.as_str() {
-            "panic-in-class-load" => Some(Fault::PanicInClassLoad),
-            _ => None,
-        }
-    }
+/// The status file this session created, removed when it ends.
+struct StatusFile {
+    dir: Dir,
+    name: String,
+    identity: FileIdentity,
 }
 
 static AGENT: OnceLock<Agent> = OnceLock::new();
 
-pub fn disabled_reason() -> Option<String> {
-    DISABLED.get().cloned()
+impl Session {
+    /// Why capture stopped early, if it did.
+    pub fn disabled_reason(&self) -> Option<String> {
+        self.disabled.get().cloned()
+    }
 }
 
 /// The agent is installed in this JVM (by this copy of the library).
@@ -136,17 +135,14 @@ pub fn installed() -> bool {
     AGENT.get().is_some()
 }
 
-fn current_session(agent: &Agent) -> Option<&'static Session> {
-    let ptr = agent.session.load(Ordering::SeqCst);
-    // SAFETY: non-null pointers stored here come from Box::leak and are
-    // never freed.
-    (!ptr.is_null()).then(|| unsafe { &*ptr })
+fn current_session(agent: &Agent) -> Option<Arc<Session>> {
+    agent.session.load_full()
 }
 
 /// A callback at work on the current session; see [`enter`].
 pub struct Active {
     pub agent: &'static Agent,
-    pub session: &'static Session,
+    pub session: Arc<Session>,
 }
 
 impl Drop for Active {
@@ -161,9 +157,10 @@ impl Drop for Active {
 pub fn enter() -> Option<Active> {
     let agent = AGENT.get()?;
     agent.in_flight.fetch_add(1, Ordering::SeqCst);
-    let active = |session| Active { agent, session };
     match current_session(agent) {
-        Some(session) if session.capturing.load(Ordering::SeqCst) => Some(active(session)),
+        Some(session) if session.capturing.load(Ordering::SeqCst) => {
+            Some(Active { agent, session })
+        }
         _ => {
             agent.in_flight.fetch_sub(1, Ordering::SeqCst);
             None
@@ -171,18 +168,15 @@ pub fn enter() -> Option<Active> {
     }
 }
 
-/// Why capture stopped early, for the summary.
-static DISABLED: OnceLock<String> = OnceLock::new();
-
-/// Stops capturing for this session, with one line on stderr.
+/// Stops capturing for the current session, with one line on stderr.
 pub fn disable(reason: &str) {
     if let Some(session) = AGENT.get().and_then(current_session) {
         if !session.capturing.swap(false, Ordering::AcqRel) {
             return;
         }
+        let _ = session.disabled.set(reason.to_string());
     }
-    let _ = DISABLED.set(reason.to_string());
-    eprintln!("metascope: {reason}; capture disabled, the JVM continues");
+    messages::say(&format!("{reason}; capture disabled, the JVM continues"));
 }
 
 /// When the agent starts: at JVM start (`-agentpath`, before VMInit) or
@@ -205,34 +199,35 @@ pub fn start(
     phase: Phase,
     install: impl FnOnce() -> Result<Jvmti, String>,
     live_jni: impl FnOnce() -> Option<Jni<'static>>,
+    spawn_writer: SpawnWriter,
 ) -> Result<(), String> {
     let command = Command::parse(options_text).map_err(|e| e.to_string())?;
     if let Some(agent) = AGENT.get() {
         let _guard = agent.control.lock();
         return match (command, current_session(agent)) {
             (Command::Stop, Some(session)) if !session.finished.load(Ordering::Acquire) => {
-                stop_session(agent, session, "stopped");
-                eprintln!(
-                    "metascope: recording stopped: {}",
+                stop_session(agent, &session, "stopped");
+                messages::say(&format!(
+                    "recording stopped: {}",
                     session.out_path.display()
-                );
+                ));
                 Ok(())
             }
             (Command::Stop, _) => {
-                eprintln!("metascope: not recording; nothing to stop");
+                messages::say("not recording; nothing to stop");
                 Ok(())
             }
             (Command::Record(_), Some(session)) if !session.finished.load(Ordering::Acquire) => {
-                eprintln!(
-                    "metascope: already recording to {}; stop it first (metascope attach PID --stop)",
+                messages::say(&format!(
+                    "already recording to {}; stop it first (metascope attach PID --stop)",
                     session.out_path.display()
-                );
+                ));
                 Ok(())
             }
             (Command::Record(options), _) => {
                 let jni = live_jni().ok_or("metascope: no JNI environment on the attach thread")?;
                 let session = new_session(*options, phase == Phase::Live)?;
-                begin_session(agent, session, jni);
+                begin_session(agent, session, jni, spawn_writer);
                 Ok(())
             }
         };
@@ -249,7 +244,7 @@ pub fn start(
         jvmti,
         loaders: LoaderTable::default(),
         code_source: OnceLock::new(),
-        session: AtomicPtr::new(std::ptr::null_mut()),
+        session: ArcSwapOption::empty(),
         in_flight: AtomicUsize::new(0),
         next_class_tag: AtomicI64::new(1),
         control: Mutex::new(()),
@@ -257,9 +252,8 @@ pub fn start(
     match phase {
         Phase::OnLoad => {
             // The session begins at VMInit, when stacks and threads exist.
-            agent
-                .session
-                .store(session as *const Session as *mut Session, Ordering::SeqCst);
+            agent.session.store(Some(session));
+            *PENDING_WRITER.lock() = Some(spawn_writer);
             for event in [Event::VmInit, Event::VmDeath] {
                 jvmti
                     .set_event(true, event)
@@ -270,11 +264,16 @@ pub fn start(
             let _ = jvmti.set_event(true, Event::VmDeath);
             let jni = live_jni().ok_or("metascope: no JNI environment on the attach thread")?;
             let _guard = agent.control.lock();
-            begin_session(agent, session, jni);
+            begin_session(agent, session, jni, spawn_writer);
         }
     }
     Ok(())
 }
+
+/// Starts the writer thread of a session (the FFI layer's agent thread).
+pub type SpawnWriter = fn(Jvmti, Jni<'_>, Arc<Session>) -> Result<(), String>;
+/// The writer spawner of a session started at JVM start, used at VMInit.
+static PENDING_WRITER: Mutex<Option<SpawnWriter>> = Mutex::new(None);
 
 /// What the option string asks for.
 enum Command {
@@ -292,64 +291,91 @@ impl Command {
     }
 }
 
-fn new_session(options: AgentOptions, attached: bool) -> Result<&'static Session, String> {
-    let (file, path) = output::open(options.out.as_deref(), Path::new("."), std::process::id())?;
-    if let Some(dir) = &options.dump {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            format!(
-                "metascope: cannot create the dump directory {}: {e} (choose a writable directory with dump=DIR)",
-                dir.display()
-            )
-        })?;
-    }
+fn new_session(options: AgentOptions, attached: bool) -> Result<Arc<Session>, String> {
+    let out = output::open(options.out.as_deref(), Path::new("."), std::process::id())?;
+    let out_path = out.path().to_path_buf();
+    let dump_dir = match &options.dump {
+        Some(dir) => Some(open_dump_dir(dir)?),
+        None => None,
+    };
     let live = match &options.socket {
         Some(path) => Some(crate::live::LiveSocket::bind(path)?),
         None => None,
     };
     let socket_path = live.as_ref().map(|l| l.path().to_path_buf());
     let (queue, queue_rx) = crossbeam_channel::bounded(options.queue as usize);
-    Ok(Box::leak(Box::new(Session {
+    Ok(Arc::new(Session {
         live: Mutex::new(live),
         socket_path,
         classifier: Classifier::new(options.mode, &options.include),
         options,
         counters: Counters::default(),
         clock: Clock::start(),
-        fault: Fault::from_env(),
         attached,
         queue,
         queue_rx,
-        output: Mutex::new(Some((file, path.clone()))),
-        out_path: path,
+        output: Mutex::new(Some(out)),
+        out_path,
         header: OnceLock::new(),
         census: Mutex::new(None),
         capturing: AtomicBool::new(false),
         finished: AtomicBool::new(false),
         writer_started: AtomicBool::new(false),
         status_file: Mutex::new(None),
-    })))
+        dump_dir: Mutex::new(dump_dir),
+        disabled: OnceLock::new(),
+    }))
+}
+
+/// `dump=DIR`: created 0700 if missing; an existing directory must be
+/// safe to create files in (see [`Dir::open_checked`]).
+fn open_dump_dir(dir: &Path) -> Result<Dir, String> {
+    let fail = |why: String| {
+        format!(
+            "metascope: cannot dump class files to {}: {why} (choose a directory of this JVM's user with dump=DIR)",
+            dir.display()
+        )
+    };
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(fail(e.to_string())),
+    }
+    Dir::open_checked(dir).map_err(fail)
 }
 
 /// VMInit: the JVM can now run Java code and report stacks.
 pub fn on_vm_init(jni: Jni<'_>) {
     let Some(agent) = AGENT.get() else { return };
     let _guard = agent.control.lock();
-    if let Some(session) = current_session(agent) {
-        begin_session(agent, session, jni);
+    let spawn = PENDING_WRITER.lock().take();
+    if let (Some(session), Some(spawn)) = (current_session(agent), spawn) {
+        begin_session(agent, session, jni, spawn);
     }
 }
 
-/// Starts `session`: header, writer thread (once per JVM), census of the
-/// classes already loaded (attach only), then class events on.
-fn begin_session(agent: &'static Agent, session: &'static Session, jni: Jni<'_>) {
+/// Starts `session`: header, writer thread, census of the classes already
+/// loaded (attach only), then class events on.
+fn begin_session(
+    agent: &'static Agent,
+    session: Arc<Session>,
+    jni: Jni<'_>,
+    spawn_writer: SpawnWriter,
+) {
     let jvmti = agent.jvmti;
     if agent.code_source.get().is_none() {
-        match jni.code_source_fields() {
+        let fields = match session.options.fault {
+            Some(Fault::NoCodeSource) => Err("injected fault".to_string()),
+            _ => jni.code_source_fields(),
+        };
+        match fields {
             Ok(fields) => {
                 let _ = agent.code_source.set(fields);
             }
             // Without them we only lose the generic "no code source" rule.
-            Err(e) => eprintln!("metascope: cannot read code sources ({e}); classes from unknown generators may be missed"),
+            Err(e) => messages::say(&format!(
+                "cannot read code sources ({e}); classes from unknown generators may be missed"
+            )),
         }
     }
     // java.version is set by Java code, so JVMTI's VM properties lack it.
@@ -376,17 +402,22 @@ fn begin_session(agent: &'static Agent, session: &'static Session, jni: Jni<'_>)
         attached: session.attached,
     });
     if session.attached {
-        *session.census.lock() = Some(crate::census::take(agent, session, jni));
+        *session.census.lock() = Some(crate::census::take(agent, &session, jni));
     }
-    agent
-        .session
-        .store(session as *const Session as *mut Session, Ordering::SeqCst);
-    if let Err(e) = jvmti.start_agent_thread(jni, "metascope-writer", writer_thread) {
-        eprintln!("metascope: cannot start the writer thread ({e}); nothing will be recorded");
+    agent.session.store(Some(session.clone()));
+    let spawned = match session.options.fault {
+        Some(Fault::NoWriterThread) => Err("injected fault".to_string()),
+        _ => spawn_writer(jvmti, jni, session.clone()),
+    };
+    if let Err(e) = spawned {
+        messages::say(&format!(
+            "cannot start the writer thread ({e}); nothing will be recorded"
+        ));
+        agent.session.store(None);
         return;
     }
     session.writer_started.store(true, Ordering::Release);
-    *session.status_file.lock() = write_status_file(session);
+    *session.status_file.lock() = write_status_file(&session);
     session.capturing.store(true, Ordering::SeqCst);
     for event in CAPTURE_EVENTS {
         if let Err(e) = jvmti.set_event(true, event) {
@@ -408,25 +439,34 @@ const CAPTURE_EVENTS: [Event; 7] = [
     Event::ObjectFree,
 ];
 
-/// `/tmp/.metascope_pid<pid>` (0600) holds the recording's path (line 1)
-/// and live socket (line 2, with `socket=`) while it runs, so `metascope
-/// attach` / `top` can say "already recording" and find them.
-pub fn status_file_path(pid: u32) -> PathBuf {
-    std::env::temp_dir().join(RecordingStatus::file_name(pid))
-}
+/// The directory of the status file: always /tmp, where the CLI looks
+/// (like HotSpot's own attach files, whatever $TMPDIR says).
+pub const STATUS_DIR: &str = "/tmp";
 
-fn write_status_file(session: &Session) -> Option<PathBuf> {
+/// `/tmp/.metascope_pid<pid>` (0600, this JVM's user) holds the
+/// recording's path, live socket, start time and library while it runs, so
+/// `metascope attach` / `top` can say "already recording" and find them.
+/// Created only as a new file: a leftover of ours (an earlier JVM with
+/// this pid) is removed first, anything another user planted is left in
+/// place and no status file is written (the CLI then refuses the planted
+/// one by its owner).
+fn write_status_file(session: &Session) -> Option<StatusFile> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = status_file_path(std::process::id());
-    let _ = std::fs::remove_file(&path);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
-        .ok()?;
+    let dir = Dir::open(Path::new(STATUS_DIR)).ok()?;
+    let name = RecordingStatus::file_name(std::process::id());
+    dir.remove_if_own(&name);
+    let mut file = match dir.create_new(&name, 0o600) {
+        Ok(file) => file,
+        Err(e) => {
+            messages::say(&format!(
+                "cannot create the status file {} ({}); `metascope attach` will not see this recording",
+                dir.join(&name).display(),
+                files::describe_open_error(&e)
+            ));
+            return None;
+        }
+    };
+    let identity = files::identity_of_file(&file)?;
     let status = RecordingStatus {
         out: session.out_path.clone(),
         socket: session.socket_path.clone(),
@@ -435,8 +475,23 @@ fn write_status_file(session: &Session) -> Option<PathBuf> {
             .and_then(|stat| process_start_ticks(&stat)),
         agent: crate::ffi::own_library_path(),
     };
-    file.write_all(status.to_text().as_bytes()).ok()?;
-    Some(path)
+    let written = file.write_all(status.to_text().as_bytes());
+    let created = StatusFile {
+        dir,
+        name,
+        identity,
+    };
+    if written.is_err() {
+        created.remove();
+        return None;
+    }
+    Some(created)
+}
+
+impl StatusFile {
+    fn remove(&self) {
+        self.dir.remove_if_same(&self.name, self.identity);
+    }
 }
 
 /// JVMTI-backed method resolution for the writer.
@@ -451,28 +506,26 @@ impl MethodResolver for JvmtiResolver<'_> {
     }
 }
 
-/// The writer agent thread of the current session; returns when the
-/// session ends (it is a daemon: it never keeps the JVM from exiting).
-fn writer_thread(jvmti: Jvmti, jni: Jni<'_>) {
-    let Some(session) = AGENT.get().and_then(current_session) else {
+/// The writer agent thread of `session`; returns when the session ends
+/// (it is a daemon: it never keeps the JVM from exiting).
+pub fn writer_thread(jvmti: Jvmti, jni: Jni<'_>, session: Arc<Session>) {
+    let (Some(out), Some(header)) = (session.output.lock().take(), session.header.get()) else {
         return;
     };
-    let (Some((file, path)), Some(header)) = (session.output.lock().take(), session.header.get())
-    else {
-        return;
-    };
-    let out = RecordingFile::new(file, path.clone());
     let census = session.census.lock().take();
+    let dump = session.dump_dir.lock().take();
     Writer::new(
         out,
-        path.display().to_string(),
+        session.out_path.display().to_string(),
         JvmtiResolver { jvmti, jni },
         &session.counters,
         &session.clock,
     )
-    .with_dump(session.options.dump.clone())
+    .with_dump(dump)
     .with_census(census)
     .with_live(session.live.lock().take())
+    .with_fault(session.options.fault)
+    .with_disabled(&session.disabled)
     .run(header, &session.queue_rx);
 }
 
@@ -491,11 +544,14 @@ pub fn on_process_exit() {
 fn stop_current(reason: &'static str) {
     let Some(agent) = AGENT.get() else { return };
     if let Some(session) = current_session(agent) {
-        stop_session(agent, session, reason);
+        stop_session(agent, &session, reason);
     }
 }
 
-fn stop_session(agent: &Agent, session: &'static Session, reason: &'static str) {
+/// Ends `session`: events off, in-flight callbacks awaited, the writer
+/// drains the queue and writes the summary. The session is then no longer
+/// current, so its queue and buffers are freed once the writer lets go.
+fn stop_session(agent: &Agent, session: &Arc<Session>, reason: &'static str) {
     if session.finished.swap(true, Ordering::AcqRel) {
         return;
     }
@@ -508,20 +564,23 @@ fn stop_session(agent: &Agent, session: &'static Session, reason: &'static str) 
     while agent.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_micros(200));
     }
-    if let Some(path) = session.status_file.lock().take() {
-        let _ = std::fs::remove_file(path);
+    if let Some(status) = session.status_file.lock().take() {
+        status.remove();
     }
-    if !session.writer_started.load(Ordering::Acquire) {
-        return;
+    if session.writer_started.load(Ordering::Acquire) {
+        let (done, done_rx) = crossbeam_channel::bounded(1);
+        let sent = session
+            .queue
+            .send_timeout(Message::Finish { reason, done }, Duration::from_secs(2));
+        if sent.is_err() || done_rx.recv_timeout(Duration::from_secs(5)).is_err() {
+            messages::say("the writer did not finish in time; the recording may lack its summary");
+        }
     }
-    let (done, done_rx) = crossbeam_channel::bounded(1);
-    let sent = session
-        .queue
-        .send_timeout(Message::Finish { reason, done }, Duration::from_secs(2));
-    if sent.is_err() || done_rx.recv_timeout(Duration::from_secs(10)).is_err() {
-        eprintln!(
-            "metascope: the writer did not finish in time; the recording may lack its summary"
-        );
+    // Only now: a callback that entered before the stop may still hold
+    // the session, but none will find it current again.
+    let current = agent.session.load();
+    if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, session)) {
+        agent.session.store(None);
     }
 }
 

@@ -11,6 +11,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
+use crate::files::{self, Dir};
+
 /// Replay buffer for late clients (header, census, stack records).
 const CONTEXT_BUDGET: usize = 32 << 20;
 /// A client further behind than this is dropped.
@@ -28,6 +30,13 @@ pub struct LiveSocket {
 
 struct Client {
     stream: UnixStream,
+    /// How much of the shared replay buffer this client still needs: the
+    /// context as it was when it connected (later context lines reach it
+    /// through `pending` like any other line).
+    replay_end: usize,
+    /// Bytes of the replay already sent.
+    replayed: usize,
+    /// Lines written since the client connected.
     pending: Vec<u8>,
     /// Bytes of `pending` already sent.
     sent: usize,
@@ -35,37 +44,47 @@ struct Client {
 
 impl LiveSocket {
     /// Creates the socket with mode 0600 from the start: it is bound in a
-    /// fresh private directory and renamed into place, so no other user
-    /// can ever connect to it.
+    /// fresh private directory (0700, unpredictable name) and renamed into
+    /// place without ever replacing an existing file, so no other user can
+    /// connect to it or have us clobber something of theirs.
     pub fn bind(path: &Path) -> Result<LiveSocket, String> {
-        let fail = |e: io::Error| {
+        let fail = |why: String| {
             format!(
-                "metascope: cannot create the live socket {}: {e} (choose another path with socket=PATH)",
+                "metascope: cannot create the live socket {}: {why} (choose another path with socket=PATH)",
                 path.display()
             )
         };
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let private = parent.join(format!(".metascope-sock-{}", std::process::id()));
-        std::fs::create_dir(&private).map_err(fail)?;
+        let (parent, name) =
+            files::split(path).ok_or_else(|| fail("it does not name a file".into()))?;
+        let dir = Dir::open(&parent).map_err(|e| fail(files::describe_open_error(&e)))?;
+        let private_name = format!(
+            ".metascope-sock-{}-{:016x}",
+            std::process::id(),
+            random_u64()
+        );
+        let private = dir
+            .create_private_dir(&private_name)
+            .map_err(|e| fail(e.to_string()))?;
         let result = (|| {
-            std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700))?;
+            // bind() takes a path: this one is inside our 0700 directory.
             let staged = private.join("s");
             let listener = UnixListener::bind(&staged)?;
             std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))?;
             listener.set_nonblocking(true)?;
-            if path.exists() {
-                return Err(io::Error::new(ErrorKind::AlreadyExists, "the path exists"));
-            }
-            std::fs::rename(&staged, path)?;
-            Ok(listener)
+            files::rename_between(&private, "s", &dir, &name)?;
+            Ok::<_, io::Error>(listener)
         })();
-        let _ = std::fs::remove_dir_all(&private);
-        let listener = result.map_err(fail)?;
+        private.remove_entry("s");
+        dir.remove_dir(&private_name);
+        let listener = result.map_err(|e| {
+            if e.kind() == ErrorKind::AlreadyExists {
+                fail("the path exists".into())
+            } else {
+                fail(e.to_string())
+            }
+        })?;
         Ok(LiveSocket {
-            path: path.to_path_buf(),
+            path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
             listener,
             clients: Vec::new(),
             context: Vec::new(),
@@ -100,7 +119,9 @@ impl LiveSocket {
                     if stream.set_nonblocking(true).is_ok() {
                         self.clients.push(Client {
                             stream,
-                            pending: self.context.clone(),
+                            replay_end: self.context.len(),
+                            replayed: 0,
+                            pending: Vec::new(),
                             sent: 0,
                         });
                     }
@@ -108,14 +129,26 @@ impl LiveSocket {
                 Err(_) => break, // WouldBlock, or a transient error
             }
         }
+        let context = &self.context;
+        // The replay is shared and bounded by CONTEXT_BUDGET; only lines a
+        // client has not read since it connected count as its backlog.
         self.clients
-            .retain_mut(|c| c.send() && c.pending.len() - c.sent <= CLIENT_BACKLOG);
+            .retain_mut(|c| c.send(context) && c.pending.len() - c.sent <= CLIENT_BACKLOG);
     }
 }
 
 impl Client {
-    /// Writes what it can; false when the client is gone.
-    fn send(&mut self) -> bool {
+    /// Writes what it can, replay first; false when the client is gone.
+    fn send(&mut self, context: &[u8]) -> bool {
+        while self.replayed < self.replay_end {
+            match self.stream.write(&context[self.replayed..self.replay_end]) {
+                Ok(0) => return false,
+                Ok(n) => self.replayed += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => return false,
+            }
+        }
         while self.sent < self.pending.len() {
             match self.stream.write(&self.pending[self.sent..]) {
                 Ok(0) => return false,
@@ -136,6 +169,24 @@ impl Client {
     }
 }
 
+/// An unpredictable number (no dependency on a RNG crate: the kernel's).
+fn random_u64() -> u64 {
+    use std::io::Read;
+    let mut bytes = [0u8; 8];
+    match std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)) {
+        Ok(()) => u64::from_ne_bytes(bytes),
+        // Falls back to time and address entropy; the directory is still
+        // created with O_EXCL semantics, so a guess only makes bind fail.
+        Err(_) => {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0);
+            t ^ (&bytes as *const _ as u64)
+        }
+    }
+}
+
 impl Drop for LiveSocket {
     fn drop(&mut self) {
         // Let connected clients read the end, then remove the socket file.
@@ -144,6 +195,9 @@ impl Drop for LiveSocket {
             let _ = client
                 .stream
                 .set_write_timeout(Some(std::time::Duration::from_millis(500)));
+            let _ = client
+                .stream
+                .write_all(&self.context[client.replayed..client.replay_end]);
             let _ = client.stream.write_all(&client.pending[client.sent..]);
         }
         let _ = std::fs::remove_file(&self.path);
@@ -200,5 +254,53 @@ mod tests {
             live.pump();
         }
         assert!(live.clients.is_empty(), "the stuck client was dropped");
+    }
+
+    #[test]
+    fn a_late_client_gets_a_replay_larger_than_the_backlog_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("live.sock");
+        let mut live = LiveSocket::bind(&path).unwrap();
+        let stack = [vec![b's'; 1 << 20], b"\n".to_vec()].concat();
+        for _ in 0..24 {
+            live.line(&stack, true); // 24 MiB of stacks: more than CLIENT_BACKLOG
+        }
+        let client = UnixStream::connect(&path).unwrap();
+        let reader =
+            std::thread::spawn(move || BufReader::new(client).lines().map(Result::unwrap).count());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while live
+            .clients
+            .first()
+            .is_none_or(|c| c.replayed < c.replay_end)
+        {
+            live.pump();
+            assert!(!live.clients.is_empty() || std::time::Instant::now() < deadline);
+            assert!(
+                std::time::Instant::now() < deadline,
+                "replay did not finish"
+            );
+        }
+        live.line(b"{\"type\":\"class\"}\n", false);
+        live.pump();
+        drop(live);
+        assert_eq!(
+            reader.join().unwrap(),
+            25,
+            "every replayed stack and the new line"
+        );
+    }
+
+    #[test]
+    fn the_socket_never_replaces_an_existing_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let link = dir.path().join("live.sock");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        assert!(LiveSocket::bind(&link).is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 2, "no staging directory left behind");
     }
 }

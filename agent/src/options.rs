@@ -35,6 +35,50 @@ pub struct AgentOptions {
     pub dump: Option<PathBuf>,
     /// Also stream the recording to a Unix socket at this path (0600).
     pub socket: Option<PathBuf>,
+    /// `fault=NAME`: a failure injected by the end-to-end tests to prove
+    /// the JVM survives it (not for users; see [`Fault`]).
+    pub fault: Option<Fault>,
+}
+
+/// Failures the end-to-end tests inject (`fault=NAME`), each forcing one
+/// of the agent's error paths so a test can show that the JVM runs on and
+/// exits with its own code, whatever happens to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Panic inside the first ClassLoad callback.
+    PanicInClassLoad,
+    /// Panic on the writer thread at its first class record.
+    PanicInWriter,
+    /// The writer waits until the first record is dropped: makes a full
+    /// queue (and its drop accounting) certain instead of likely.
+    StallWriter,
+    /// The writer stops consuming for good: stopping times out.
+    HangWriter,
+    /// Reading code sources (ProtectionDomain fields) fails.
+    NoCodeSource,
+    /// Starting the writer thread fails.
+    NoWriterThread,
+    /// Listing the loaded classes for the attach-time census fails.
+    CensusError,
+}
+
+impl Fault {
+    const NAMES: [(&'static str, Fault); 7] = [
+        ("panic-in-class-load", Fault::PanicInClassLoad),
+        ("panic-in-writer", Fault::PanicInWriter),
+        ("stall-writer", Fault::StallWriter),
+        ("hang-writer", Fault::HangWriter),
+        ("no-code-source", Fault::NoCodeSource),
+        ("no-writer-thread", Fault::NoWriterThread),
+        ("census-error", Fault::CensusError),
+    ];
+
+    fn parse(name: &str) -> Option<Fault> {
+        Fault::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, f)| f)
+    }
 }
 
 impl Default for AgentOptions {
@@ -47,6 +91,7 @@ impl Default for AgentOptions {
             queue: DEFAULT_QUEUE,
             dump: None,
             socket: None,
+            fault: None,
         }
     }
 }
@@ -109,6 +154,15 @@ impl AgentOptions {
                         return Err(problem("dump= needs a directory"));
                     }
                     options.dump = Some(PathBuf::from(value));
+                }
+                "fault" => {
+                    options.fault = Some(Fault::parse(value).ok_or_else(|| {
+                        let names: Vec<&str> = Fault::NAMES.iter().map(|(n, _)| *n).collect();
+                        problem(format!(
+                            "fault={value} is not one of {} (fault= is for metascope's own tests)",
+                            names.join(", ")
+                        ))
+                    })?)
                 }
                 "depth" => options.depth = parse_number(key, value, 0, MAX_DEPTH)?,
                 "queue" => options.queue = parse_number(key, value, 1, MAX_QUEUE)?,

@@ -7,7 +7,7 @@
 use std::collections::HashMap as StdHashMap;
 use std::io::{self, Write};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -18,7 +18,10 @@ use metascope_events::{
 
 use crate::classify::{binary_name, internal_name_from_signature};
 use crate::ffi::{MethodId, MethodInfo, RawFrame};
+use crate::files::Dir;
 use crate::lifecycle::{Clock, Counters};
+use crate::messages;
+use crate::options::Fault;
 
 /// Longest a written record may sit in the buffer: what a crash can lose.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
@@ -29,10 +32,12 @@ type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::RandomState>;
 /// Flush after this many bytes; the output buffer is larger, so it never
 /// writes a partial line on its own.
 const FLUSH_BYTES: usize = 64 * 1024;
-/// Bounds on the writer's caches; past them a cache starts over (stacks
-/// are then written again under new ids), so memory stays bounded.
-const MAX_STACKS: usize = 200_000;
-const MAX_METHODS: usize = 500_000;
+/// Bounds on the writer's caches, in bytes of what they hold (a stack of
+/// depth 2048 weighs 32 KiB, one of depth 8 only 128 bytes); past them a
+/// cache starts over (stacks are then written again under new ids), so
+/// memory stays bounded whatever `depth=` says.
+const MAX_STACK_BYTES: usize = 32 << 20;
+const MAX_METHOD_BYTES: usize = 32 << 20;
 /// Past this many live captured classes, new ones are not tracked for unloading.
 const MAX_LIVE: usize = 2_000_000;
 /// Distinct accessor targets kept interned.
@@ -118,32 +123,71 @@ fn fingerprint_hex(f: u64) -> String {
 }
 
 impl Dump {
+    /// Writes one class file, `DIR/<binary name>.class` (mode 0600, never
+    /// through a link, never over an existing file: a repeated name gets
+    /// `-<seq>`). A name that cannot be written is counted and skipped;
+    /// only a full disk stops dumping.
     fn write(&mut self, name: &str, seq: u64, bytes: &[u8]) {
-        if self.failed {
+        if self.stopped {
             return;
         }
         if self.written >= MAX_DUMPED {
-            eprintln!("metascope: dump= reached {MAX_DUMPED} class files; no more are written");
-            self.failed = true;
+            messages::say(&format!(
+                "dump= reached {MAX_DUMPED} class files; no more are written"
+            ));
+            self.stopped = true;
             return;
         }
-        // Names repeat across loaders (Groovy's Script1...): keep each.
-        let file_name = name.replace('/', "_");
-        let mut path = self.dir.join(format!("{file_name}.class"));
-        if path.exists() {
-            path = self.dir.join(format!("{file_name}-{seq}.class"));
+        let base = dump_file_name(name);
+        let mut result = self.dir.create_new(&format!("{base}.class"), 0o600);
+        if matches!(&result, Err(e) if e.kind() == io::ErrorKind::AlreadyExists) {
+            // Names repeat across loaders (Groovy's Script1...): keep each.
+            result = self.dir.create_new(&format!("{base}-{seq}.class"), 0o600);
         }
-        match std::fs::write(&path, bytes) {
+        match result.and_then(|mut file| file.write_all(bytes)) {
             Ok(()) => self.written += 1,
             Err(e) => {
-                eprintln!(
-                    "metascope: cannot dump class files to {}: {e}; dumping stopped",
-                    self.dir.display()
-                );
-                self.failed = true;
+                self.failed += 1;
+                let full = matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT));
+                if self.failed == 1 || full {
+                    messages::say(&format!(
+                        "cannot dump {name} to {}: {}{}",
+                        self.dir.path().display(),
+                        crate::files::describe_open_error(&e),
+                        if full {
+                            "; dumping stopped"
+                        } else {
+                            "; skipped (the summary counts the class files not written)"
+                        }
+                    ));
+                }
+                self.stopped = full;
             }
         }
     }
+}
+
+/// A file name for a class: its binary name with anything a file name
+/// cannot hold (`/`, NUL, a leading `.`) replaced, and long names cut
+/// with a hash of the whole so they stay distinct and under NAME_MAX.
+fn dump_file_name(name: &str) -> String {
+    const MAX: usize = 200;
+    let mut clean: String = name
+        .chars()
+        .map(|c| if c == '/' || c == '\0' { '_' } else { c })
+        .collect();
+    if clean.starts_with('.') || clean.is_empty() {
+        clean.insert(0, '_');
+    }
+    if clean.len() <= MAX {
+        return clean;
+    }
+    let mut cut = MAX;
+    while !clean.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let hash = crate::classfile::fnv64(name.as_bytes());
+    format!("{}~{hash:016x}", &clean[..cut])
 }
 
 /// Resolves jmethodIDs; the FFI layer implements it with JVMTI.
@@ -160,6 +204,15 @@ struct ResolvedMethod {
 }
 
 impl ResolvedMethod {
+    /// Bytes this entry holds, for the cache bound.
+    fn weight(&self) -> usize {
+        self.class.len()
+            + self.name.len()
+            + self.descriptor.len()
+            + self.file.as_ref().map_or(0, String::len)
+            + self.lines.len() * std::mem::size_of::<(i64, u32)>()
+    }
+
     fn line_at(&self, location: i64) -> Option<u32> {
         if location < 0 {
             return None;
@@ -175,7 +228,11 @@ pub struct Writer<'a, W: Write, R: MethodResolver> {
     counters: &'a Counters,
     clock: &'a Clock,
     methods: HashMap<MethodId, Option<ResolvedMethod>>,
+    /// Bytes held by `methods` (strings and line tables), for its bound.
+    method_bytes: usize,
     stacks: HashMap<Box<[RawFrame]>, u64>,
+    /// Bytes held by `stacks`, for its bound.
+    stack_bytes: usize,
     next_stack: u64,
     seq: u64,
     failed: bool,
@@ -189,13 +246,17 @@ pub struct Writer<'a, W: Write, R: MethodResolver> {
     dump: Option<Dump>,
     census: Option<crate::census::Census>,
     live: Option<crate::live::LiveSocket>,
+    fault: Option<Fault>,
+    disabled: Option<&'a OnceLock<String>>,
 }
 
 /// `dump=DIR`: class files for javap.
 struct Dump {
-    dir: std::path::PathBuf,
+    dir: Dir,
     written: u64,
-    failed: bool,
+    /// Class files that could not be written.
+    failed: u64,
+    stopped: bool,
 }
 
 impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
@@ -212,7 +273,9 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             counters,
             clock,
             methods: HashMap::default(),
+            method_bytes: 0,
             stacks: HashMap::default(),
+            stack_bytes: 0,
             next_stack: 1,
             seq: 0,
             failed: false,
@@ -224,7 +287,21 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             dump: None,
             census: None,
             live: None,
+            fault: None,
+            disabled: None,
         }
+    }
+
+    /// A failure to inject (`fault=`, tests only).
+    pub fn with_fault(mut self, fault: Option<Fault>) -> Self {
+        self.fault = fault;
+        self
+    }
+
+    /// Where the session keeps why capture stopped early, for the summary.
+    pub fn with_disabled(mut self, disabled: &'a OnceLock<String>) -> Self {
+        self.disabled = Some(disabled);
+        self
     }
 
     /// Also stream every line to a live socket (`socket=PATH`).
@@ -240,11 +317,12 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         self
     }
 
-    pub fn with_dump(mut self, dir: Option<std::path::PathBuf>) -> Self {
+    pub fn with_dump(mut self, dir: Option<Dir>) -> Self {
         self.dump = dir.map(|dir| Dump {
             dir,
             written: 0,
-            failed: false,
+            failed: 0,
+            stopped: false,
         });
         self
     }
@@ -362,13 +440,34 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             t_ns: self.clock.elapsed_ns(),
             end_wall_ms: Clock::wall_ms(),
             reason: reason.to_string(),
-            capture_disabled: crate::lifecycle::disabled_reason(),
+            capture_disabled: self.disabled.and_then(|d| d.get().cloned()),
+            classes_not_dumped: self.dump.as_ref().map_or(0, |d| d.failed),
         };
         self.write(&Record::Summary(summary));
         self.flush();
     }
 
     pub fn write_class(&mut self, class: CapturedClass) {
+        match self.fault {
+            Some(Fault::PanicInWriter) => {
+                panic!("injected fault (fault=panic-in-writer)")
+            }
+            Some(Fault::StallWriter) => {
+                // Until the queue overflows once (bounded: 20 s).
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while self.counters.dropped.load(Ordering::Relaxed) == 0
+                    && Instant::now() < deadline
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                self.fault = None;
+            }
+            Some(Fault::HangWriter) => {
+                std::thread::sleep(Duration::from_secs(60));
+                self.fault = None;
+            }
+            _ => {}
+        }
         if self.failed {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             return;
@@ -436,9 +535,12 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         if let Some(&id) = self.stacks.get(&frames) {
             return id;
         }
-        if self.stacks.len() >= MAX_STACKS {
+        let weight = frames.len() * std::mem::size_of::<RawFrame>() + 64;
+        if self.stack_bytes + weight > MAX_STACK_BYTES {
             self.stacks.clear();
+            self.stack_bytes = 0;
         }
+        self.stack_bytes += weight;
         let id = self.next_stack;
         self.next_stack += 1;
         let resolved: Vec<Frame> = frames.iter().map(|f| self.frame(f)).collect();
@@ -451,23 +553,28 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
     }
 
     fn frame(&mut self, raw: &RawFrame) -> Frame {
-        if self.methods.len() >= MAX_METHODS {
-            self.methods.clear();
+        if !self.methods.contains_key(&raw.method) {
+            let resolved =
+                self.resolver
+                    .resolve(raw.method)
+                    .map(|info: MethodInfo| ResolvedMethod {
+                        class: internal_name_from_signature(&info.class_signature)
+                            .map(binary_name)
+                            .unwrap_or(info.class_signature),
+                        name: info.name,
+                        descriptor: info.descriptor,
+                        file: info.source_file,
+                        lines: info.lines,
+                    });
+            let weight = resolved.as_ref().map_or(0, ResolvedMethod::weight) + 64;
+            if self.method_bytes + weight > MAX_METHOD_BYTES {
+                self.methods.clear();
+                self.method_bytes = 0;
+            }
+            self.method_bytes += weight;
+            self.methods.insert(raw.method, resolved);
         }
-        let resolver = &mut self.resolver;
-        let method = self.methods.entry(raw.method).or_insert_with(|| {
-            resolver
-                .resolve(raw.method)
-                .map(|info: MethodInfo| ResolvedMethod {
-                    class: internal_name_from_signature(&info.class_signature)
-                        .map(binary_name)
-                        .unwrap_or(info.class_signature),
-                    name: info.name,
-                    descriptor: info.descriptor,
-                    file: info.source_file,
-                    lines: info.lines,
-                })
-        });
+        let method = self.methods.get(&raw.method).and_then(Option::as_ref);
         match method {
             Some(m) => Frame {
                 class: m.class.clone(),
@@ -531,10 +638,10 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             Ok(()) => true,
             Err(e) => {
                 self.failed = true;
-                eprintln!(
-                    "metascope: cannot write the recording to {}: {e}; recording stopped, the JVM continues",
+                messages::say(&format!(
+                    "cannot write the recording to {}: {e}; recording stopped, the JVM continues",
                     self.out_name
-                );
+                ));
                 false
             }
         }

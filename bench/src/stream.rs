@@ -320,6 +320,7 @@ fn write_stream(out: &mut impl Write, records: u64) -> Result<()> {
             end_wall_ms: start_wall_ms + t_ns / 1_000_000 + 1,
             reason: "vm_death".into(),
             capture_disabled: None,
+            classes_not_dumped: 0,
         }),
     )?;
     Ok(())

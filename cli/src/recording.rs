@@ -796,6 +796,7 @@ pub(crate) mod fixtures {
             end_wall_ms: 1_763_900_003_000,
             reason: "vm_death".into(),
             capture_disabled: None,
+            classes_not_dumped: 0,
         })
     }
 

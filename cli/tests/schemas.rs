@@ -167,6 +167,7 @@ fn the_rarer_records_match_the_events_schema() {
             end_wall_ms: 11,
             reason: "process_exit".into(),
             capture_disabled: Some("GetStackTrace failed".into()),
+            classes_not_dumped: 3,
         }),
     ];
     for r in records {

@@ -365,6 +365,14 @@ pub struct Summary {
     /// unexpected JVMTI error); classes defined after that are missing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capture_disabled: Option<String>,
+    /// With `dump=DIR`: captured classes whose class file could not be
+    /// written (an unwritable name, a full disk).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub classes_not_dumped: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]

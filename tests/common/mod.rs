@@ -212,3 +212,37 @@ pub fn site_at<'a>(report: &'a Value, class: &str, method: &str) -> Vec<&'a Valu
         })
         .collect()
 }
+
+/// Waits until `condition` holds, checking every 20 ms, and fails the test
+/// naming `what` if it does not within `limit`. Every "wait for something
+/// to happen" in the tests goes through here: no sleep stands in for a
+/// condition.
+pub fn poll_until(what: &str, limit: std::time::Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Whether this test process runs as root (the security tests play an
+/// unprivileged attacker against root).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().nth(1).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// A test that cannot run here says so; in CI that is a failure.
+pub fn skip(why: &str) {
+    eprintln!("SKIPPED: {why}");
+    require_in_ci(why);
+}

@@ -19,6 +19,10 @@ import java.util.function.Supplier;
  * Torture define-then-wait N          define N, print "defined N", then sleep (kill me)
  * Torture trickle SECONDS             print "ready", then define one class every 20 ms
  *                                     (a live service to attach to)
+ * Torture on-stdin CODE N             print "ready"; at each line on stdin define N
+ *                                     classes (each unreachable right after), run a GC
+ *                                     and print "defined TOTAL"; at the end of stdin
+ *                                     exit with CODE (a JVM a test can step through)
  * </pre>
  */
 public final class Torture {
@@ -126,6 +130,24 @@ public final class Torture {
                     Thread.sleep(20);
                 }
                 System.out.println("torture: defined " + DEFINED.get());
+                break;
+            }
+            case "on-stdin": {
+                int code = threads;
+                int batch = args.length > 2 ? Integer.parseInt(args[2]) : 10;
+                java.io.BufferedReader in = new java.io.BufferedReader(
+                        new java.io.InputStreamReader(System.in));
+                System.out.println("torture: ready");
+                System.out.flush();
+                while (in.readLine() != null) {
+                    for (int n = 0; n < batch; n++) {
+                        generate(0, DEFINED.get());
+                    }
+                    System.gc();
+                    System.out.println("torture: defined " + DEFINED.get());
+                    System.out.flush();
+                }
+                System.exit(code);
                 break;
             }
             default:
