@@ -58,6 +58,19 @@ impl Service {
         assert!(line.contains("defined"), "{line}");
     }
 
+    /// A thread named `metascope-writer` (comm shows 15 bytes of it).
+    fn has_writer_thread(&self) -> bool {
+        let tasks = format!("/proc/{}/task", self.child.id());
+        std::fs::read_dir(tasks)
+            .map(|entries| {
+                entries.flatten().any(|task| {
+                    std::fs::read_to_string(task.path().join("comm"))
+                        .is_ok_and(|comm| comm.starts_with("metascope-writ"))
+                })
+            })
+            .unwrap_or(false)
+    }
+
     fn rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
         status
@@ -81,6 +94,11 @@ impl Service {
         .unwrap_or_else(|e| panic!("cycle {n}: {e}"));
         self.define();
         load_agent(pid, &agent_lib(), "stop", timeout).unwrap_or_else(|e| panic!("cycle {n}: {e}"));
+        // The session is freed when its writer thread lets go of it, just
+        // after acknowledging the summary: wait for the thread to end.
+        poll_until("the writer thread to end", timeout, || {
+            !self.has_writer_thread()
+        });
         let text = std::fs::read_to_string(&out).unwrap();
         assert!(
             text.contains("\"type\":\"summary\""),

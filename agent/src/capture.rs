@@ -1,40 +1,180 @@
 //! What runs on the application thread for each class: classify, dedupe,
 //! capture the stack, hand a record to the writer. No I/O, no blocking.
+//!
+//! Capture knows nothing of sessions: the session owns a [`Capture`] (its
+//! classifier, counters, clock and queue) and the JVM-wide identities live
+//! in [`JvmIds`]; both are passed in. A JVMTI failure is returned as a
+//! [`CaptureError`] for the caller to stop capturing.
 
 use std::cell::RefCell;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
+use crossbeam_channel::{Receiver, Sender};
 use metascope_events::{ClassEvent, ClassKind};
 
 use crate::classfile;
 use crate::classify::{
-    binary_name, internal_name_from_signature, is_hidden_name, ClassFacts, LoaderFacts,
+    binary_name, internal_name_from_signature, is_hidden_name, ClassFacts, Classifier, LoaderFacts,
 };
-use crate::ffi::{Jni, Jvmti, LocalRef, RawFrame};
-use crate::lifecycle::{self, Clock};
-use crate::options::Fault;
-use crate::writer::{CapturedClass, Message, OutOfResource};
+use crate::clock::{wall_ms, Clock};
+use crate::ffi::{
+    ClassTrigger, CodeSourceFields, HookedClass, Jni, Jvmti, JvmtiError, LocalRef, RawFrame,
+};
+use crate::loaders::LoaderTable;
+use crate::options::{AgentOptions, Fault};
+
+/// Totals for the summary record. Reconciles as captured + dropped = seen.
+#[derive(Default, Debug)]
+pub struct Counters {
+    pub classes_loaded: AtomicU64,
+    pub seen: AtomicU64,
+    pub captured: AtomicU64,
+    pub dropped: AtomicU64,
+    pub stack_errors: AtomicU64,
+    /// GC boundaries and unloads lost to a full queue.
+    pub events_dropped: AtomicU64,
+}
+
+/// A class the application thread captured, before its stack is resolved.
+#[derive(Debug)]
+pub struct CapturedClass {
+    pub name: String,
+    pub kind: ClassKind,
+    pub loader_id: u64,
+    pub loader_type: Arc<str>,
+    pub hidden: bool,
+    pub thread: Arc<str>,
+    pub t_ns: u64,
+    pub wall_ms: u64,
+    pub trigger: ClassEvent,
+    pub frames: Box<[RawFrame]>,
+    /// The JVMTI tag set on the class object: ObjectFree reports it back.
+    pub tag: i64,
+    pub target: Option<String>,
+    pub fingerprint: Option<u64>,
+    /// Class bytes, only with `dump=DIR`.
+    pub bytes: Option<Box<[u8]>>,
+}
+
+/// An OutOfMemoryError being thrown (JVMTI ResourceExhausted).
+#[derive(Debug)]
+pub struct OutOfResource {
+    pub description: String,
+    pub flags: Vec<&'static str>,
+    pub thread: Arc<str>,
+    pub t_ns: u64,
+    pub wall_ms: u64,
+    /// Acknowledged once the record is on disk.
+    pub written: Sender<()>,
+}
+
+/// What application threads (and the stopping thread) send the writer.
+#[derive(Debug)]
+pub enum Message {
+    /// Boxed: queue slots are allocated up front, so messages stay small.
+    Class(Box<CapturedClass>),
+    /// An OutOfMemoryError is being thrown: write it and flush at once,
+    /// then acknowledge (the JVM may exit right after, e.g. with
+    /// -XX:+ExitOnOutOfMemoryError).
+    ResourceExhausted(Box<OutOfResource>),
+    /// A tagged class object was freed: the class was unloaded.
+    ClassFreed { tag: i64, t_ns: u64 },
+    /// A tagged class loader was freed.
+    LoaderFreed {
+        id: u64,
+        type_name: Arc<str>,
+        t_ns: u64,
+    },
+    /// GarbageCollectionStart (`start`) or GarbageCollectionFinish.
+    Gc { start: bool, t_ns: u64 },
+    /// Write everything queued, then the summary, then acknowledge.
+    Finish {
+        reason: &'static str,
+        done: Sender<()>,
+    },
+}
+
+/// Everything the callbacks of one recording need: owned by its session.
+pub struct Capture {
+    pub classifier: Classifier,
+    pub depth: u32,
+    /// Keep class bytes for the writer (`dump=DIR`).
+    pub keep_bytes: bool,
+    pub fault: Option<Fault>,
+    pub counters: Counters,
+    pub clock: Clock,
+    queue: Sender<Message>,
+}
+
+impl Capture {
+    /// The capture side of a recording and the receiving end of its queue
+    /// (for the writer).
+    pub fn new(options: &AgentOptions) -> (Capture, Receiver<Message>) {
+        let (queue, queue_rx) = crossbeam_channel::bounded(options.queue as usize);
+        let capture = Capture {
+            classifier: Classifier::new(options.mode, &options.include),
+            depth: options.depth,
+            keep_bytes: options.dump.is_some(),
+            fault: options.fault,
+            counters: Counters::default(),
+            clock: Clock::start(),
+            queue,
+        };
+        (capture, queue_rx)
+    }
+
+    /// Hands a captured class to the writer without ever blocking.
+    fn enqueue(&self, message: Message) {
+        if self.queue.try_send(message).is_err() {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The same for GC boundaries and unloads, counted apart from classes.
+    fn enqueue_event(&self, message: Message) {
+        if self.queue.try_send(message).is_err() {
+            self.counters.events_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Asks the writer to drain, write the summary and acknowledge on
+    /// `done`. Waits at most `wait` for room in the queue (only the
+    /// stopping thread calls this, never an application thread).
+    pub fn finish(&self, reason: &'static str, done: Sender<()>, wait: Duration) -> bool {
+        self.queue
+            .send_timeout(Message::Finish { reason, done }, wait)
+            .is_ok()
+    }
+}
+
+/// JVM-wide identities the callbacks share across recordings: loader ids,
+/// the code-source field ids, and the counter that tags captured classes.
+#[derive(Clone, Copy)]
+pub struct JvmIds<'a> {
+    pub loaders: &'a LoaderTable,
+    pub code_source: Option<&'a CodeSourceFields>,
+    pub next_class_tag: &'a AtomicI64,
+}
+
+/// A JVMTI call failed in a way that makes further capture unreliable.
+#[derive(Debug)]
+pub struct CaptureError {
+    pub what: &'static str,
+    pub error: JvmtiError,
+}
+
+impl std::fmt::Display for CaptureError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} failed: {}", self.what, self.error)
+    }
+}
 
 /// How long a thread throwing OutOfMemoryError waits for its record to be
 /// on disk.
 const OOM_WRITE_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trigger {
-    Load,
-    Prepare,
-}
-
-/// What ClassFileLoadHook tells about a class about to be defined.
-pub struct HookedClass<'a> {
-    pub name: Option<&'a str>,
-    pub bytes: &'a [u8],
-    /// Never the bootstrap loader: the FFI layer skips those.
-    pub loader: Option<LocalRef<'a>>,
-    pub protection_domain: Option<LocalRef<'a>>,
-}
 
 /// What ClassFileLoadHook learned about a class it saw, waiting for the
 /// ClassLoad of the same class on the same thread.
@@ -97,11 +237,14 @@ fn name_hash(internal_name: &str) -> u64 {
 /// decode what an accessor invokes or fingerprint the generated code. For
 /// ordinary classes this is a tag lookup, two field reads and the
 /// name checks of the classifier; only candidates are parsed.
-pub fn on_class_file(jvmti: Jvmti, jni: Jni<'_>, class: HookedClass<'_>) {
-    let Some(active) = lifecycle::enter() else {
-        return;
-    };
-    let Some(fields) = active.agent.code_source.get() else {
+pub fn on_class_file(
+    capture: &Capture,
+    ids: JvmIds<'_>,
+    jvmti: Jvmti,
+    jni: Jni<'_>,
+    class: HookedClass<'_>,
+) {
+    let Some(fields) = ids.code_source else {
         return;
     };
     let Some(name) = class
@@ -110,7 +253,7 @@ pub fn on_class_file(jvmti: Jvmti, jni: Jni<'_>, class: HookedClass<'_>) {
     else {
         return;
     };
-    let Ok(loader) = active.agent.loaders.identify(jvmti, jni, class.loader) else {
+    let Ok(loader) = ids.loaders.identify(jvmti, jni, class.loader) else {
         return; // ClassLoad will report the error if it persists
     };
     let runtime_defined = jni.lacks_code_location(class.protection_domain, *fields);
@@ -122,7 +265,7 @@ pub fn on_class_file(jvmti: Jvmti, jni: Jni<'_>, class: HookedClass<'_>) {
         },
         runtime_defined,
     };
-    let Some(kind) = active.session.classifier.classify(&facts) else {
+    let Some(kind) = capture.classifier.classify(&facts) else {
         return;
     };
     let (target, fingerprint) = match kind {
@@ -133,12 +276,7 @@ pub fn on_class_file(jvmti: Jvmti, jni: Jni<'_>, class: HookedClass<'_>) {
         ClassKind::Ordinary | ClassKind::Included => (None, None),
         _ => (None, classfile::fingerprint(class.bytes)),
     };
-    let bytes = active
-        .session
-        .options
-        .dump
-        .as_ref()
-        .map(|_| class.bytes.into());
+    let bytes = capture.keep_bytes.then(|| class.bytes.into());
     let hash = name_hash(name);
     THREAD.with(|t| {
         t.borrow_mut().pending.push(
@@ -157,36 +295,37 @@ pub fn on_class_file(jvmti: Jvmti, jni: Jni<'_>, class: HookedClass<'_>) {
 /// ClassLoad and ClassPrepare. Hidden classes get ClassPrepare first, so
 /// both events lead here; a tag on the class object makes sure each class
 /// is recorded once (ClassLoad also repeats per initiating loader).
-pub fn on_class(jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: Trigger) {
-    let Some(active) = lifecycle::enter() else {
-        return;
-    };
-    let fail =
-        |what: &str, e: crate::ffi::JvmtiError| lifecycle::disable(&format!("{what} failed: {e}"));
+pub fn on_class(
+    capture: &Capture,
+    ids: JvmIds<'_>,
+    jvmti: Jvmti,
+    jni: Jni<'_>,
+    class: LocalRef<'_>,
+    trigger: ClassTrigger,
+) -> Result<(), CaptureError> {
+    let fail = |what: &'static str| move |error| CaptureError { what, error };
     // ClassPrepare matters only for hidden classes (it comes before their
     // ClassLoad); every other class was handled at ClassLoad. Telling them
     // apart costs one cheap call instead of a signature.
-    if trigger == Trigger::Prepare && jvmti.is_modifiable_class(class).unwrap_or(false) {
-        return;
+    if trigger == ClassTrigger::Prepare && jvmti.is_modifiable_class(class).unwrap_or(false) {
+        return Ok(());
     }
-    let signature = match jvmti.class_signature(class) {
-        Ok(s) => s,
-        Err(e) => return fail("GetClassSignature", e),
-    };
+    let signature = jvmti
+        .class_signature(class)
+        .map_err(fail("GetClassSignature"))?;
     let Some(internal_name) = internal_name_from_signature(signature.as_str()) else {
-        return; // arrays and primitives
+        return Ok(()); // arrays and primitives
     };
     let hidden = is_hidden_name(internal_name);
-    if trigger == Trigger::Prepare && !hidden {
-        return; // ClassLoad already handled it
+    if trigger == ClassTrigger::Prepare && !hidden {
+        return Ok(()); // ClassLoad already handled it
     }
-    if trigger == Trigger::Load {
-        active
-            .session
+    if trigger == ClassTrigger::Load {
+        capture
             .counters
             .classes_loaded
             .fetch_add(1, Ordering::Relaxed);
-        if active.session.options.fault == Some(Fault::PanicInClassLoad) {
+        if capture.fault == Some(Fault::PanicInClassLoad) {
             panic!("injected fault (fault=panic-in-class-load)");
         }
     }
@@ -196,75 +335,44 @@ pub fn on_class(jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: Trigge
     let hooked = THREAD
         .with(|t| t.borrow_mut().pending.take(name_hash(internal_name)))
         .unwrap_or_default();
-    let by_name = || {
-        active.session.classifier.classify(&ClassFacts {
-            internal_name,
-            loader: LoaderFacts::default(),
-            runtime_defined: false,
-        })
-    };
-    let Some(kind) = hooked.kind.or_else(by_name) else {
-        return;
+    let Some(kind) = hooked
+        .kind
+        .or_else(|| classify_by_name(capture, internal_name))
+    else {
+        return Ok(());
     };
     let (loader_id, loader_type) = match hooked.loader {
         Some(known) => known,
-        None => match jvmti
-            .class_loader(class)
-            .and_then(|loader| active.agent.loaders.identify(jvmti, jni, loader))
-        {
-            Ok(l) => (l.id, l.kind.name.clone()),
-            Err(e) => return fail("identifying the class loader", e),
-        },
+        None => {
+            let loader = jvmti
+                .class_loader(class)
+                .and_then(|loader| ids.loaders.identify(jvmti, jni, loader))
+                .map_err(fail("identifying the class loader"))?;
+            (loader.id, loader.kind.name.clone())
+        }
     };
     // The hook's pending entry is taken by the class's first ClassLoad
     // only, so hooked classes need no duplicate check; classes classified
     // by name may see ClassLoad again (once per initiating loader).
-    if hooked.kind.is_none() {
-        match jvmti.tag(class) {
-            Ok(0) => {}
-            Ok(_) => return, // recorded already
-            Err(e) => return fail("GetTag", e),
-        }
+    if hooked.kind.is_none() && jvmti.tag(class).map_err(fail("GetTag"))? != 0 {
+        return Ok(()); // recorded already
     }
-    let tag = active.next_class_tag();
-    if let Err(e) = jvmti.set_tag(class, tag) {
-        return fail("SetTag", e);
-    }
-    active.session.counters.seen.fetch_add(1, Ordering::Relaxed);
-
-    let (thread, frames) = THREAD.with(|t| {
-        let mut t = t.borrow_mut();
-        if t.name.is_none() {
-            t.name = Some(Arc::from(jvmti.current_thread_name().unwrap_or_default()));
-        }
-        let ThreadState { name, frames, .. } = &mut *t;
-        if jvmti
-            .current_stack(frames, active.session.options.depth)
-            .is_err()
-        {
-            active
-                .session
-                .counters
-                .stack_errors
-                .fetch_add(1, Ordering::Relaxed);
-        }
-        (
-            name.clone().unwrap_or_else(|| Arc::from("")),
-            frames.as_slice().into(),
-        )
-    });
-    active.enqueue(Message::Class(Box::new(CapturedClass {
+    let tag = ids.next_class_tag.fetch_add(1, Ordering::Relaxed);
+    jvmti.set_tag(class, tag).map_err(fail("SetTag"))?;
+    capture.counters.seen.fetch_add(1, Ordering::Relaxed);
+    let (thread, frames) = thread_and_stack(capture, jvmti);
+    capture.enqueue(Message::Class(Box::new(CapturedClass {
         name: binary_name(internal_name),
         kind,
         loader_id,
         loader_type,
         hidden,
         thread,
-        t_ns: active.session.clock.elapsed_ns(),
-        wall_ms: Clock::wall_ms(),
+        t_ns: capture.clock.elapsed_ns(),
+        wall_ms: wall_ms(),
         trigger: match trigger {
-            Trigger::Load => ClassEvent::Load,
-            Trigger::Prepare => ClassEvent::Prepare,
+            ClassTrigger::Load => ClassEvent::Load,
+            ClassTrigger::Prepare => ClassEvent::Prepare,
         },
         frames,
         tag,
@@ -272,14 +380,44 @@ pub fn on_class(jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: Trigge
         fingerprint: hooked.fingerprint,
         bytes: hooked.bytes,
     })));
+    Ok(())
+}
+
+/// Bootstrap and hidden classes (no hook facts): the name decides.
+fn classify_by_name(capture: &Capture, internal_name: &str) -> Option<ClassKind> {
+    capture.classifier.classify(&ClassFacts {
+        internal_name,
+        loader: LoaderFacts::default(),
+        runtime_defined: false,
+    })
+}
+
+/// The current thread's name (fetched once per thread) and stack.
+fn thread_and_stack(capture: &Capture, jvmti: Jvmti) -> (Arc<str>, Box<[RawFrame]>) {
+    THREAD.with(|t| {
+        let mut t = t.borrow_mut();
+        let ThreadState { name, frames, .. } = &mut *t;
+        let name = name
+            .get_or_insert_with(|| Arc::from(jvmti.current_thread_name().unwrap_or_default()))
+            .clone();
+        if jvmti.current_stack(frames, capture.depth).is_err() {
+            capture
+                .counters
+                .stack_errors
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        (name, frames.as_slice().into())
+    })
 }
 
 /// ResourceExhausted (e.g. OutOfMemoryError: Metaspace): the moment the
 /// recording exists for. Queued like a class; the writer flushes at once.
-pub fn on_resource_exhausted(jvmti: Jvmti, description: String, flags: Vec<String>) {
-    let Some(active) = lifecycle::enter() else {
-        return;
-    };
+pub fn on_resource_exhausted(
+    capture: &Capture,
+    jvmti: Jvmti,
+    description: String,
+    flags: Vec<&'static str>,
+) {
     let thread = THREAD.with(|t| {
         let mut t = t.borrow_mut();
         t.name
@@ -287,12 +425,12 @@ pub fn on_resource_exhausted(jvmti: Jvmti, description: String, flags: Vec<Strin
             .clone()
     });
     let (written, written_rx) = crossbeam_channel::bounded(1);
-    active.enqueue(Message::ResourceExhausted(Box::new(OutOfResource {
+    capture.enqueue(Message::ResourceExhausted(Box::new(OutOfResource {
         description,
         flags,
         thread,
-        t_ns: active.session.clock.elapsed_ns(),
-        wall_ms: Clock::wall_ms(),
+        t_ns: capture.clock.elapsed_ns(),
+        wall_ms: wall_ms(),
         written,
     })));
     // The one place an application thread waits for the writer: this
@@ -303,24 +441,18 @@ pub fn on_resource_exhausted(jvmti: Jvmti, description: String, flags: Vec<Strin
 }
 
 /// GarbageCollectionStart / Finish, inside the GC pause: queue only.
-pub fn on_gc(start: bool) {
-    let Some(active) = lifecycle::enter() else {
-        return;
-    };
-    active.enqueue_event(Message::Gc {
+pub fn on_gc(capture: &Capture, start: bool) {
+    capture.enqueue_event(Message::Gc {
         start,
-        t_ns: active.session.clock.elapsed_ns(),
+        t_ns: capture.clock.elapsed_ns(),
     });
 }
 
 /// ObjectFree: a tagged class object (the class was unloaded) or a tagged
 /// class loader was freed. Queue only (JVMTI allows nothing else here).
-pub fn on_object_free(tag: i64) {
-    let Some(active) = lifecycle::enter() else {
-        return;
-    };
-    let t_ns = active.session.clock.elapsed_ns();
-    let message = match active.agent.loaders.by_tag(tag) {
+pub fn on_object_free(capture: &Capture, ids: JvmIds<'_>, tag: i64) {
+    let t_ns = capture.clock.elapsed_ns();
+    let message = match ids.loaders.by_tag(tag) {
         Some(loader) => Message::LoaderFreed {
             id: loader.id,
             type_name: loader.kind.name.clone(),
@@ -328,7 +460,7 @@ pub fn on_object_free(tag: i64) {
         },
         None => Message::ClassFreed { tag, t_ns },
     };
-    active.enqueue_event(message);
+    capture.enqueue_event(message);
 }
 
 #[cfg(test)]

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use metascope_events::{CensusGroup, ClassKind};
 
+use crate::capture::Capture;
 use crate::classify::{internal_name_from_signature, ClassFacts, LoaderFacts};
-use crate::ffi::Jni;
-use crate::lifecycle::{Agent, Session};
+use crate::ffi::{Jni, Jvmti};
+use crate::loaders::LoaderTable;
 use crate::messages;
 use crate::options::Fault;
 
@@ -57,11 +58,10 @@ impl Census {
 }
 
 /// Counts every loaded class (runs on the attach thread, before class
-/// events are switched on).
-pub fn take(agent: &Agent, session: &Session, jni: Jni<'_>) -> Census {
-    let jvmti = agent.jvmti;
+/// events are switched on), classified as `capture` would.
+pub fn take(jvmti: Jvmti, jni: Jni<'_>, loaders: &LoaderTable, capture: &Capture) -> Census {
     let mut census = Census::default();
-    if session.options.fault == Some(Fault::CensusError) {
+    if capture.fault == Some(Fault::CensusError) {
         messages::say("cannot list the loaded classes (injected fault); the report will lack the attach-time census");
         return census;
     }
@@ -77,10 +77,7 @@ pub fn take(agent: &Agent, session: &Session, jni: Jni<'_>) -> Census {
         let Ok(loader_ref) = jvmti.class_loader_owned(jni, class) else {
             return;
         };
-        let Ok(loader) = agent
-            .loaders
-            .identify(jvmti, jni, loader_ref.as_ref().map(|l| l.get()))
-        else {
+        let Ok(loader) = loaders.identify(jvmti, jni, loader_ref.as_ref().map(|l| l.get())) else {
             return;
         };
         let facts = ClassFacts {
@@ -91,7 +88,7 @@ pub fn take(agent: &Agent, session: &Session, jni: Jni<'_>) -> Census {
             },
             runtime_defined: false, // the bytes are long gone
         };
-        let kind = session
+        let kind = capture
             .classifier
             .classify(&facts)
             .unwrap_or(ClassKind::Ordinary);
@@ -102,7 +99,7 @@ pub fn take(agent: &Agent, session: &Session, jni: Jni<'_>) -> Census {
             "cannot list the loaded classes ({e}); the report will lack the attach-time census"
         ));
     }
-    census.t_ns = session.clock.elapsed_ns();
+    census.t_ns = capture.clock.elapsed_ns();
     census
 }
 

@@ -1,25 +1,30 @@
-//! The agent's only `unsafe` code: the exported entry points, the JVMTI
-//! callbacks, and thin wrappers that turn raw JVMTI/JNI calls into safe
-//! methods returning `Result`.
+//! The bottom of the agent and its only `unsafe` code: thin wrappers that
+//! turn raw JVMTI/JNI calls into safe methods returning `Result`, the
+//! `extern "C"` trampolines the JVM calls (each catches panics and hands
+//! the event to the [`AgentEvents`] the agent installed), and the
+//! [`export_agent!`] macro that generates the exported `Agent_OnLoad`,
+//! `Agent_OnAttach` and `Agent_OnUnload` at the crate root for an
+//! [`AgentStart`] implementation. Nothing here imports another module of
+//! the agent except [`crate::messages`] (a leaf): events flow upward only
+//! through those two traits.
 //!
 //! Bindings: we use the raw function table, callback and capability types
 //! of `jvmti-rs` (checked below with compile-time layout asserts) and the
 //! raw JNI types of `jni`. We do NOT use jvmti-rs's callback wrapper: it
 //! keeps a `static mut` table and unwraps inside `extern "C"` handlers,
-//! where a panic would take the JVM down. Every entry point here catches
-//! panics and turns them into "capture disabled" instead.
+//! where a panic would take the JVM down.
+#![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_uchar, c_void, CStr, CString};
 use std::marker::PhantomData;
 use std::mem::{offset_of, size_of};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
+use std::sync::OnceLock;
 
 use jni::sys as jni_raw;
 use jvmti_rs::sys as raw;
 
-use crate::capture::{self, HookedClass};
-use crate::lifecycle;
 use crate::messages;
 
 // ---------------------------------------------------------------------------
@@ -482,7 +487,10 @@ impl Jvmti {
         Ok(())
     }
 
-    fn add_capabilities(self) -> Result<(), JvmtiError> {
+    /// Adds the capabilities the agent needs and routes every JVMTI event
+    /// it uses to `events` (once per JVM: the first install wins). Events
+    /// stay off until [`Jvmti::set_event`] switches them on.
+    pub fn install(self, events: &'static dyn AgentEvents) -> Result<(), String> {
         // SAFETY: zeroed capabilities = none requested.
         let mut caps: raw::jvmtiCapabilities = unsafe { std::mem::zeroed() };
         caps.set_can_tag_objects(1);
@@ -491,10 +499,10 @@ impl Jvmti {
         caps.set_can_generate_garbage_collection_events(1);
         caps.set_can_generate_object_free_events(1);
         // SAFETY: valid pointer to an initialised capability set.
-        check(unsafe { jvmti_call!(self.0, AddCapabilities, &caps) })
-    }
-
-    fn set_callbacks(self) -> Result<(), JvmtiError> {
+        check(unsafe { jvmti_call!(self.0, AddCapabilities, &caps) }).map_err(|e| {
+            format!("cannot add JVMTI capabilities (tags, line numbers, source files, GC and free events): {e}")
+        })?;
+        let _ = EVENTS.set(events);
         // SAFETY: zeroed = every callback None.
         let mut callbacks: raw::jvmtiEventCallbacks = unsafe { std::mem::zeroed() };
         callbacks.VMInit = Some(on_vm_init);
@@ -515,6 +523,7 @@ impl Jvmti {
                 size_of::<raw::jvmtiEventCallbacks>() as raw::jint
             )
         })
+        .map_err(|e| format!("cannot set JVMTI callbacks: {e}"))
     }
 
     /// Starts `body` on a new JVM daemon thread (JVMTI RunAgentThread), so
@@ -735,8 +744,151 @@ impl<'scope> Jni<'scope> {
 }
 
 // ---------------------------------------------------------------------------
-// Entry points and callbacks. Each one catches panics.
+// The JVM's calls into the agent
 // ---------------------------------------------------------------------------
+
+/// When the agent starts: at JVM start (`-agentpath`, before VMInit) or
+/// in a running JVM (dynamic attach, live phase).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    OnLoad,
+    Live,
+}
+
+/// The JavaVM the agent was loaded into.
+#[derive(Clone, Copy)]
+pub struct Vm(*mut jni_raw::JavaVM);
+
+impl Vm {
+    /// The JVMTI environment (version 1.2, as every JDK since 8 offers).
+    pub fn jvmti(self) -> Option<Jvmti> {
+        let mut env: *mut c_void = ptr::null_mut();
+        // SAFETY: `self.0` is the JavaVM the JVM passed to the agent;
+        // GetEnv writes a jvmtiEnv* on success.
+        let rc = unsafe { ((**self.0).v1_4.GetEnv)(self.0, &mut env, raw::JVMTI_VERSION_1_2) };
+        (rc == JNI_OK && !env.is_null()).then_some(Jvmti(env as *mut raw::jvmtiEnv))
+    }
+
+    /// The JNI environment of the current thread (a Java thread: the
+    /// Attach Listener when attaching).
+    pub fn current_jni(self) -> Option<Jni<'static>> {
+        let mut env: *mut c_void = ptr::null_mut();
+        // SAFETY: as above; GetEnv writes a JNIEnv* on success.
+        let rc = unsafe { ((**self.0).v1_4.GetEnv)(self.0, &mut env, jni_raw::JNI_VERSION_1_6) };
+        if rc == JNI_OK {
+            Jni::new(env)
+        } else {
+            None
+        }
+    }
+}
+
+/// The agent's start path, called by the generated `Agent_OnLoad` /
+/// `Agent_OnAttach` (see [`export_agent!`]) inside a panic guard.
+pub trait AgentStart {
+    /// Starts (or, for a later attach, commands) the agent. An error is
+    /// printed as one line and the load fails, which makes the JVM unload
+    /// the library: return it before installing anything.
+    fn load(vm: Vm, options: &str, phase: Phase) -> Result<(), String>;
+    /// Whether this copy of the library has an installed agent.
+    fn installed() -> bool;
+    /// The process exits without VMDeath (`-XX:+ExitOnOutOfMemoryError`,
+    /// a native `exit()`).
+    fn process_exit();
+}
+
+/// What the ClassFileLoadHook hands over, borrowed for the callback.
+pub struct HookedClass<'a> {
+    pub name: Option<&'a str>,
+    pub bytes: &'a [u8],
+    /// Never the bootstrap loader: those classes are skipped here.
+    pub loader: Option<LocalRef<'a>>,
+    pub protection_domain: Option<LocalRef<'a>>,
+}
+
+/// A class event: ClassLoad or ClassPrepare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClassTrigger {
+    Load,
+    Prepare,
+}
+
+/// The JVMTI events the agent handles, as safe calls. Installed once with
+/// [`Jvmti::install`]; each call runs inside a panic guard.
+pub trait AgentEvents: Sync {
+    fn vm_init(&self, jvmti: Jvmti, jni: Jni<'_>);
+    fn vm_death(&self);
+    fn class_file(&self, jvmti: Jvmti, jni: Jni<'_>, class: HookedClass<'_>);
+    fn class(&self, jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: ClassTrigger);
+    /// Inside a GC pause: no JVMTI or JNI allowed.
+    fn gc(&self, start: bool);
+    /// Inside or right after a GC: no JVMTI or JNI allowed.
+    fn object_free(&self, tag: i64);
+    /// `flags` as JVMTI names them: `oom_error`, `java_heap`, `threads`.
+    fn resource_exhausted(&self, jvmti: Jvmti, description: String, flags: Vec<&'static str>);
+    /// A panic was caught in `what`: stop capturing, keep the JVM.
+    fn internal_error(&self, what: &str, message: &str);
+}
+
+static EVENTS: OnceLock<&'static dyn AgentEvents> = OnceLock::new();
+
+/// Generates the JVMTI entry points for `$agent` (an [`AgentStart`]) at
+/// the crate root: `Agent_OnLoad`, `Agent_OnAttach`, `Agent_OnUnload`, and
+/// the marker other copies of this library look for. Their bodies are
+/// calls into this module, where the unsafe work is done and checked.
+#[macro_export]
+macro_rules! export_agent {
+    ($agent:ty) => {
+        /// JVMTI: the agent is loaded at JVM start (`-agentpath`).
+        ///
+        /// # Safety
+        /// Called by the JVM with its JavaVM and option string.
+        #[no_mangle]
+        #[allow(unsafe_code)]
+        pub unsafe extern "C" fn Agent_OnLoad(
+            vm: *mut $crate::ffi::RawJavaVm,
+            options: *const ::std::ffi::c_char,
+            _reserved: *mut ::std::ffi::c_void,
+        ) -> i32 {
+            // SAFETY: the JVM's own arguments, passed on unchanged.
+            unsafe { $crate::ffi::on_load::<$agent>(vm, options, $crate::ffi::Phase::OnLoad) }
+        }
+
+        /// JVMTI: the agent is loaded into a running JVM (dynamic attach).
+        ///
+        /// # Safety
+        /// Called by the JVM's Attach Listener with its JavaVM and options.
+        #[no_mangle]
+        #[allow(unsafe_code)]
+        pub unsafe extern "C" fn Agent_OnAttach(
+            vm: *mut $crate::ffi::RawJavaVm,
+            options: *const ::std::ffi::c_char,
+            _reserved: *mut ::std::ffi::c_void,
+        ) -> i32 {
+            // SAFETY: the JVM's own arguments, passed on unchanged.
+            unsafe { $crate::ffi::on_load::<$agent>(vm, options, $crate::ffi::Phase::Live) }
+        }
+
+        /// JVMTI: the JVM exits (after VMDeath); nothing left to do.
+        ///
+        /// # Safety
+        /// Called by the JVM at exit.
+        #[no_mangle]
+        #[allow(unsafe_code)]
+        pub unsafe extern "C" fn Agent_OnUnload(_vm: *mut $crate::ffi::RawJavaVm) {}
+
+        /// Lets another copy of this library find an installed agent (see
+        /// `ffi::installed_copy`); the name versions the handshake.
+        #[no_mangle]
+        #[allow(unsafe_code)]
+        pub extern "C" fn metascope_agent_installed_v1() -> i32 {
+            i32::from(<$agent as $crate::ffi::AgentStart>::installed())
+        }
+    };
+}
+
+/// The JavaVM type of the generated entry points.
+pub type RawJavaVm = jni_raw::JavaVM;
 
 thread_local! {
     /// Where the last panic on this thread happened, for the one-line message.
@@ -753,9 +905,8 @@ fn install_panic_hook() {
         std::panic::set_hook(Box::new(move |info| {
             if IN_AGENT.with(|a| a.get()) {
                 let location = info.location().map(|l| (l.file(), l.line()));
-                // A &'static str file name comes from the location itself.
                 PANIC_LOCATION.with(|p| {
-                    p.set(location.and_then(|(f, l)| leak_free_static(f).map(|f| (f, l))))
+                    p.set(location.and_then(|(f, l)| static_file_name(f).map(|f| (f, l))))
                 });
             } else {
                 previous(info);
@@ -764,31 +915,36 @@ fn install_panic_hook() {
     });
 }
 
-/// Panic locations name source files compiled into this library; we keep
-/// only the final path component, which needs no allocation to stay alive.
-fn leak_free_static(file: &str) -> Option<&'static str> {
-    const FILES: [&str; 13] = [
+/// A panic location's file, as a `&'static str` without allocating: the
+/// last path component, found in this library's own source list.
+fn static_file_name(file: &str) -> Option<&'static str> {
+    const FILES: &[&str] = &[
+        "agent.rs",
         "capture.rs",
         "census.rs",
-        "files.rs",
-        "live.rs",
-        "output.rs",
         "classfile.rs",
         "classify.rs",
+        "clock.rs",
+        "dump.rs",
         "ffi.rs",
-        "lifecycle.rs",
+        "files.rs",
+        "frames.rs",
+        "live.rs",
         "loaders.rs",
+        "messages.rs",
         "options.rs",
+        "output.rs",
+        "session.rs",
         "writer.rs",
         "lib.rs",
     ];
     FILES.iter().copied().find(|f| file.ends_with(f))
 }
 
-/// Runs `body`, turning a panic into "capture disabled" (never an abort).
+/// Runs `body`, turning a panic into `on_panic(message)` (never an abort).
 /// The error path itself runs under a second `catch_unwind`: a panic
 /// escaping an `extern "C"` function would abort the JVM.
-fn guarded<R>(what: &str, fallback: R, body: impl FnOnce() -> R) -> R {
+fn guarded<R>(fallback: R, on_panic: impl FnOnce(&str), body: impl FnOnce() -> R) -> R {
     let was_inside = IN_AGENT.with(|a| a.replace(true));
     let result = catch_unwind(AssertUnwindSafe(body));
     let result = match result {
@@ -804,7 +960,7 @@ fn guarded<R>(what: &str, fallback: R, body: impl FnOnce() -> R) -> R {
                     .with(|p| p.take())
                     .map(|(file, line)| format!(" at {file}:{line}"))
                     .unwrap_or_default();
-                lifecycle::disable(&format!("internal error in {what}: {msg}{at}"));
+                on_panic(&format!("{msg}{at}"));
             }));
             fallback
         }
@@ -813,77 +969,66 @@ fn guarded<R>(what: &str, fallback: R, body: impl FnOnce() -> R) -> R {
     result
 }
 
-/// Gets the JVMTI environment from the JavaVM.
+/// Runs an event handler under the guard; a panic becomes the handler's
+/// `internal_error`.
+fn dispatch(what: &str, body: impl FnOnce(&'static dyn AgentEvents)) {
+    let Some(&events) = EVENTS.get() else {
+        return;
+    };
+    guarded(
+        (),
+        |message| events.internal_error(what, message),
+        || body(events),
+    )
+}
+
+/// The body of the generated `Agent_OnLoad` / `Agent_OnAttach`: the one
+/// start path.
 ///
 /// # Safety
-/// `vm` must be the JavaVM pointer the JVM passed to the agent.
-unsafe fn jvmti_from_vm(vm: *mut jni_raw::JavaVM) -> Option<Jvmti> {
-    let mut env: *mut c_void = ptr::null_mut();
-    // SAFETY: caller guarantees `vm`; GetEnv writes a jvmtiEnv* on success.
-    let rc = unsafe { ((**vm).v1_4.GetEnv)(vm, &mut env, raw::JVMTI_VERSION_1_2) };
-    (rc == JNI_OK && !env.is_null()).then_some(Jvmti(env as *mut raw::jvmtiEnv))
-}
-
-fn options_text(options: *const c_char) -> String {
-    if options.is_null() {
-        return String::new();
-    }
-    // SAFETY: the JVM passes a NUL-terminated option string.
-    unsafe { CStr::from_ptr(options) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// The one start path for `Agent_OnLoad` and `Agent_OnAttach`.
-fn load(vm: *mut jni_raw::JavaVM, options: *const c_char, phase: lifecycle::Phase) -> i32 {
+/// `vm` and `options` must be what the JVM passed to the entry point.
+pub unsafe fn on_load<A: AgentStart>(
+    vm: *mut jni_raw::JavaVM,
+    options: *const c_char,
+    phase: Phase,
+) -> i32 {
     install_panic_hook();
     messages::init();
-    guarded("agent start", JNI_ERR, || {
-        // SAFETY: `vm` is the JavaVM the JVM passed to Agent_OnLoad/OnAttach.
-        let Some(jvmti) = (unsafe { jvmti_from_vm(vm) }) else {
-            messages::say("this JVM offers no JVMTI 1.2 environment; the agent is not loaded");
-            return JNI_ERR;
-        };
-        if !lifecycle::installed() {
+    let failed =
+        |message: &str| messages::say(&format!("internal error in agent start: {message}"));
+    guarded(JNI_ERR, failed, || {
+        if !A::installed() {
             if let Some(installed) = installed_copy() {
-                if phase == lifecycle::Phase::Live {
-                    // Another copy of this library records in this JVM (it
-                    // was loaded from another path): hand the command to
-                    // it, so `attach --stop` works through any copy.
-                    // SAFETY: the other copy's Agent_OnAttach, with the
-                    // arguments the JVM gave us.
-                    return unsafe { installed(vm, options, ptr::null_mut()) };
+                if phase == Phase::OnLoad {
+                    messages::say("another copy of the agent library is already loaded in this JVM; load only one");
+                    return JNI_ERR;
                 }
-                messages::say("another copy of the agent library is already loaded in this JVM; load only one");
-                return JNI_ERR;
+                // Another copy of this library records in this JVM (it was
+                // loaded from another path): hand the command to it, so
+                // `attach --stop` works through any copy.
+                // SAFETY: the other copy's Agent_OnAttach, with the
+                // arguments the JVM gave us.
+                return unsafe { installed(vm, options, ptr::null_mut()) };
             }
         }
-        let installed = lifecycle::start(
-            &options_text(options),
-            phase,
-            || {
-                jvmti.add_capabilities().map_err(|e| {
-                    format!("metascope: cannot add JVMTI capabilities (tags, line numbers, source files, GC and free events): {e}")
-                })?;
-                jvmti
-                    .set_callbacks()
-                    .map_err(|e| format!("metascope: cannot set JVMTI callbacks: {e}"))?;
-                Ok(jvmti)
-            },
-            // SAFETY: `vm` is valid; the attach thread is a Java thread.
-            || unsafe { jni_from_vm(vm) },
-            spawn_writer,
-        );
-        match installed {
+        let text = if options.is_null() {
+            String::new()
+        } else {
+            // SAFETY: the JVM passes a NUL-terminated option string.
+            unsafe { CStr::from_ptr(options) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        match A::load(Vm(vm), &text, phase) {
             Ok(()) => {
                 static EXIT_HOOK: std::sync::Once = std::sync::Once::new();
                 EXIT_HOOK.call_once(|| {
                     // Registered only once the library is sure to stay
                     // loaded (a failed load unloads it, which would leave a
                     // dangling handler).
-                    // SAFETY: `on_process_exit_hook` is a plain extern "C"
-                    // fn of this library, never unloaded after a good start.
-                    unsafe { libc::atexit(on_process_exit_hook) };
+                    // SAFETY: a plain extern "C" fn of this library, never
+                    // unloaded after a good start.
+                    unsafe { libc::atexit(on_process_exit::<A>) };
                 });
                 JNI_OK
             }
@@ -895,33 +1040,13 @@ fn load(vm: *mut jni_raw::JavaVM, options: *const c_char, phase: lifecycle::Phas
     })
 }
 
-/// Starts a session's writer on a JVMTI agent thread.
-fn spawn_writer(
-    jvmti: Jvmti,
-    jni: Jni<'_>,
-    session: std::sync::Arc<lifecycle::Session>,
-) -> Result<(), String> {
-    jvmti.start_agent_thread(
-        jni,
-        "metascope-writer",
-        Box::new(move |jvmti, jni| lifecycle::writer_thread(jvmti, jni, session)),
-    )
-}
-
-/// Exported so that other copies of this library in the same process can
-/// tell an installed agent apart (see [`installed_copy`]). The name carries
-/// the version of this handshake.
-#[no_mangle]
-pub extern "C" fn metascope_agent_installed_v1() -> i32 {
-    i32::from(lifecycle::installed())
-}
-
 type OnAttach = unsafe extern "C" fn(*mut jni_raw::JavaVM, *const c_char, *mut c_void) -> i32;
+type Marker = extern "C" fn() -> i32;
 
-/// The `Agent_OnAttach` of another copy of this library (same code,
-/// another file) whose agent is installed in this process, if any: found
-/// among the loaded objects by the marker function it exports.
-fn installed_copy() -> Option<OnAttach> {
+/// Other copies of this library in the process (objects exporting our
+/// marker, other than us), each held by a RTLD_NOLOAD handle that is
+/// closed when the item is dropped.
+fn loaded_copies() -> impl Iterator<Item = LoadedCopy> {
     unsafe extern "C" fn collect(
         info: *mut libc::dl_phdr_info,
         _size: usize,
@@ -941,44 +1066,92 @@ fn installed_copy() -> Option<OnAttach> {
     let mut names: Vec<CString> = Vec::new();
     // SAFETY: the callback only reads the entries and appends to `names`.
     unsafe { libc::dl_iterate_phdr(Some(collect), &mut names as *mut _ as *mut c_void) };
-    let own = metascope_agent_installed_v1 as *const c_void;
-    for name in names {
-        // SAFETY: RTLD_NOLOAD never loads anything new: it returns a
-        // handle only for an object already in the process (and takes a
-        // reference we give back with dlclose). The marker and
-        // Agent_OnAttach are this library's own exports, with the
-        // signatures declared here.
+    let own = own_marker();
+    names.into_iter().filter_map(move |name| {
+        // SAFETY: RTLD_NOLOAD never loads anything new: it returns a handle
+        // only for an object already in the process (and takes a reference
+        // that LoadedCopy gives back with dlclose).
+        let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD) };
+        if handle.is_null() {
+            return None;
+        }
+        let copy = LoadedCopy { handle };
+        // SAFETY: a symbol lookup in a live handle.
+        let marker = unsafe { libc::dlsym(handle, c"metascope_agent_installed_v1".as_ptr()) };
+        (!marker.is_null() && !std::ptr::eq(marker, own)).then_some(copy)
+    })
+}
+
+/// This library's own marker (exported by the crate root), to tell our
+/// own file apart from other copies.
+fn own_marker() -> *const c_void {
+    let mut info = zeroed_dl_info();
+    let here = own_library_path as *const c_void;
+    // SAFETY: dladdr fills `info` for an address inside this library;
+    // dlopen(RTLD_NOLOAD) of our own file only takes a reference (given
+    // back at once) and dlsym looks a name up in it.
+    unsafe {
+        if libc::dladdr(here, &mut info) == 0 || info.dli_fname.is_null() {
+            return ptr::null();
+        }
+        let handle = libc::dlopen(info.dli_fname, libc::RTLD_LAZY | libc::RTLD_NOLOAD);
+        if handle.is_null() {
+            return ptr::null();
+        }
+        let marker = libc::dlsym(handle, c"metascope_agent_installed_v1".as_ptr());
+        libc::dlclose(handle);
+        marker
+    }
+}
+
+fn zeroed_dl_info() -> libc::Dl_info {
+    // SAFETY: Dl_info is a plain C struct of pointers; all-zero is valid.
+    unsafe { std::mem::zeroed() }
+}
+
+struct LoadedCopy {
+    handle: *mut c_void,
+}
+
+impl LoadedCopy {
+    /// The copy's Agent_OnAttach if its agent is installed.
+    fn installed_on_attach(&self) -> Option<OnAttach> {
+        // SAFETY: the marker and Agent_OnAttach are this library's own
+        // exports (the other copy is the same code), with the signatures
+        // declared here.
         unsafe {
-            let handle = libc::dlopen(name.as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD);
-            if handle.is_null() {
-                continue;
+            let marker = libc::dlsym(self.handle, c"metascope_agent_installed_v1".as_ptr());
+            let on_attach = libc::dlsym(self.handle, c"Agent_OnAttach".as_ptr());
+            if marker.is_null() || on_attach.is_null() {
+                return None;
             }
-            let marker = libc::dlsym(handle, c"metascope_agent_installed_v1".as_ptr());
-            let found = if !marker.is_null() && !std::ptr::eq(marker, own) {
-                let marker: extern "C" fn() -> i32 = std::mem::transmute(marker);
-                let on_attach = libc::dlsym(handle, c"Agent_OnAttach".as_ptr());
-                (marker() == 1 && !on_attach.is_null())
-                    .then(|| std::mem::transmute::<*mut c_void, OnAttach>(on_attach))
-            } else {
-                None
-            };
-            // The other copy stays loaded: the JVM holds its own handle.
-            libc::dlclose(handle);
-            if found.is_some() {
-                return found;
-            }
+            let marker: Marker = std::mem::transmute::<*mut c_void, Marker>(marker);
+            (marker() == 1).then(|| std::mem::transmute::<*mut c_void, OnAttach>(on_attach))
         }
     }
-    None
+}
+
+impl Drop for LoadedCopy {
+    fn drop(&mut self) {
+        // SAFETY: a handle from dlopen(RTLD_NOLOAD); the copy stays loaded
+        // (the JVM holds its own handle).
+        unsafe { libc::dlclose(self.handle) };
+    }
+}
+
+/// The `Agent_OnAttach` of another copy of this library whose agent is
+/// installed in this process, if any.
+fn installed_copy() -> Option<OnAttach> {
+    loaded_copies().find_map(|copy| copy.installed_on_attach())
 }
 
 /// The path this library was loaded from (dladdr on one of its functions).
 pub fn own_library_path() -> Option<std::path::PathBuf> {
-    // SAFETY: zeroed Dl_info is valid; dladdr fills it for an address inside
-    // this library and its strings live as long as the library.
+    let mut info = zeroed_dl_info();
+    let here = own_library_path as *const c_void;
+    // SAFETY: dladdr fills `info` for an address inside this library and
+    // its strings live as long as the library.
     unsafe {
-        let mut info: libc::Dl_info = std::mem::zeroed();
-        let here = own_library_path as *const c_void;
         if libc::dladdr(here, &mut info) == 0 || info.dli_fname.is_null() {
             return None;
         }
@@ -987,54 +1160,12 @@ pub fn own_library_path() -> Option<std::path::PathBuf> {
     }
 }
 
-/// The current thread's JNI environment.
-///
-/// # Safety
-/// `vm` must be the JavaVM the JVM passed to the agent.
-unsafe fn jni_from_vm(vm: *mut jni_raw::JavaVM) -> Option<Jni<'static>> {
-    let mut env: *mut c_void = ptr::null_mut();
-    // SAFETY: caller guarantees `vm`; GetEnv writes a JNIEnv* on success.
-    let rc = unsafe { ((**vm).v1_4.GetEnv)(vm, &mut env, jni_raw::JNI_VERSION_1_6) };
-    if rc == JNI_OK {
-        Jni::new(env)
-    } else {
-        None
-    }
-}
-
-/// # Safety
-/// Called by the JVM with its JavaVM and the `=OPTIONS` part of -agentpath.
-#[no_mangle]
-pub unsafe extern "C" fn Agent_OnLoad(
-    vm: *mut jni_raw::JavaVM,
-    options: *const c_char,
-    _reserved: *mut c_void,
-) -> i32 {
-    load(vm, options, lifecycle::Phase::OnLoad)
-}
-
-/// # Safety
-/// Called by the JVM's Attach Listener thread when a tool loads the agent
-/// into a running JVM. Returns non-zero only before anything is installed
-/// (the JVM then unloads the library).
-#[no_mangle]
-pub unsafe extern "C" fn Agent_OnAttach(
-    vm: *mut jni_raw::JavaVM,
-    options: *const c_char,
-    _reserved: *mut c_void,
-) -> i32 {
-    load(vm, options, lifecycle::Phase::Live)
-}
-
-/// # Safety
-/// Called by the JVM at exit, after VMDeath.
-#[no_mangle]
-pub unsafe extern "C" fn Agent_OnUnload(_vm: *mut jni_raw::JavaVM) {
-    guarded("Agent_OnUnload", (), lifecycle::on_unload)
-}
-
-extern "C" fn on_process_exit_hook() {
-    guarded("exit handler", (), lifecycle::on_process_exit)
+extern "C" fn on_process_exit<A: AgentStart>() {
+    guarded(
+        (),
+        |m| messages::say(&format!("internal error in exit handler: {m}")),
+        A::process_exit,
+    )
 }
 
 unsafe extern "C" fn on_vm_init(
@@ -1042,15 +1173,16 @@ unsafe extern "C" fn on_vm_init(
     jni: *mut raw::JNIEnv,
     _thread: raw::jthread,
 ) {
-    guarded("VMInit", (), || {
+    dispatch("VMInit", |events| {
         if let Some(jni) = Jni::new(jni as *mut c_void) {
-            lifecycle::on_vm_init(jni);
+            // The env is the one the agent installed with.
+            events.vm_init(Jvmti(_env), jni);
         }
     })
 }
 
 unsafe extern "C" fn on_vm_death(_env: *mut raw::jvmtiEnv, _jni: *mut raw::JNIEnv) {
-    guarded("VMDeath", (), lifecycle::on_vm_death)
+    dispatch("VMDeath", |events| events.vm_death())
 }
 
 unsafe extern "C" fn on_class_load(
@@ -1059,12 +1191,12 @@ unsafe extern "C" fn on_class_load(
     _thread: raw::jthread,
     klass: raw::jclass,
 ) {
-    guarded("ClassLoad", (), || {
+    dispatch("ClassLoad", |events| {
         if let (Some(jni), Some(class)) = (
             Jni::new(jni as *mut c_void),
             LocalRef::new(klass as *mut c_void),
         ) {
-            capture::on_class(Jvmti(env), jni, class, capture::Trigger::Load);
+            events.class(Jvmti(env), jni, class, ClassTrigger::Load);
         }
     })
 }
@@ -1075,12 +1207,12 @@ unsafe extern "C" fn on_class_prepare(
     _thread: raw::jthread,
     klass: raw::jclass,
 ) {
-    guarded("ClassPrepare", (), || {
+    dispatch("ClassPrepare", |events| {
         if let (Some(jni), Some(class)) = (
             Jni::new(jni as *mut c_void),
             LocalRef::new(klass as *mut c_void),
         ) {
-            capture::on_class(Jvmti(env), jni, class, capture::Trigger::Prepare);
+            events.class(Jvmti(env), jni, class, ClassTrigger::Prepare);
         }
     })
 }
@@ -1089,15 +1221,15 @@ unsafe extern "C" fn on_class_prepare(
 // only raw monitors and memory functions: the handlers call neither JVMTI
 // nor JNI, they only queue a small message.
 unsafe extern "C" fn on_gc_start(_env: *mut raw::jvmtiEnv) {
-    guarded("GarbageCollectionStart", (), || capture::on_gc(true))
+    dispatch("GarbageCollectionStart", |events| events.gc(true))
 }
 
 unsafe extern "C" fn on_gc_finish(_env: *mut raw::jvmtiEnv) {
-    guarded("GarbageCollectionFinish", (), || capture::on_gc(false))
+    dispatch("GarbageCollectionFinish", |events| events.gc(false))
 }
 
 unsafe extern "C" fn on_object_free(_env: *mut raw::jvmtiEnv, tag: raw::jlong) {
-    guarded("ObjectFree", (), || capture::on_object_free(tag))
+    dispatch("ObjectFree", |events| events.object_free(tag))
 }
 
 unsafe extern "C" fn on_resource_exhausted(
@@ -1107,7 +1239,7 @@ unsafe extern "C" fn on_resource_exhausted(
     _reserved: *const c_void,
     description: *const c_char,
 ) {
-    guarded("ResourceExhausted", (), || {
+    dispatch("ResourceExhausted", |events| {
         let description = if description.is_null() {
             String::new()
         } else {
@@ -1116,17 +1248,16 @@ unsafe extern "C" fn on_resource_exhausted(
                 .to_string_lossy()
                 .into_owned()
         };
-        let mut names = Vec::new();
-        for (bit, name) in [
+        let names = [
             (raw::JVMTI_RESOURCE_EXHAUSTED_OOM_ERROR, "oom_error"),
             (raw::JVMTI_RESOURCE_EXHAUSTED_JAVA_HEAP, "java_heap"),
             (raw::JVMTI_RESOURCE_EXHAUSTED_THREADS, "threads"),
-        ] {
-            if flags as u32 & bit != 0 {
-                names.push(name.to_string());
-            }
-        }
-        capture::on_resource_exhausted(Jvmti(env), description, names);
+        ]
+        .into_iter()
+        .filter(|(bit, _)| flags as u32 & bit != 0)
+        .map(|(_, name)| name)
+        .collect();
+        events.resource_exhausted(Jvmti(env), description, names);
     })
 }
 
@@ -1147,7 +1278,7 @@ unsafe extern "C" fn on_class_file_load_hook(
     if loader.is_null() || !class_being_redefined.is_null() {
         return;
     }
-    guarded("ClassFileLoadHook", (), || {
+    dispatch("ClassFileLoadHook", |events| {
         let Some(jni) = Jni::new(jni as *mut c_void) else {
             return;
         };
@@ -1164,7 +1295,7 @@ unsafe extern "C" fn on_class_file_load_hook(
             // outlive this callback.
             unsafe { std::slice::from_raw_parts(class_data, class_data_len as usize) }
         };
-        capture::on_class_file(
+        events.class_file(
             Jvmti(env),
             jni,
             HookedClass {
@@ -1184,7 +1315,11 @@ unsafe extern "C" fn agent_thread_main(
 ) {
     // SAFETY: `arg` is the boxed body start_agent_thread handed over.
     let body = unsafe { Box::from_raw(arg as *mut ThreadBody) };
-    guarded("writer thread", (), move || {
+    let failed = |message: &str| match EVENTS.get() {
+        Some(events) => events.internal_error("writer thread", message),
+        None => messages::say(&format!("internal error in writer thread: {message}")),
+    };
+    guarded((), failed, move || {
         if let Some(jni) = Jni::new(jni as *mut c_void) {
             body(Jvmti(env), jni);
         }

@@ -1,33 +1,53 @@
-#![cfg_attr(not(test), deny(clippy::print_stderr, clippy::print_stdout))]
 //! metascope's JVMTI agent: records every class generated at run time with
 //! the stack that defined it, as a JSON-lines event stream
 //! (see the `metascope-events` crate and docs/events.md).
 //!
-//! Layout: [`ffi`] is the only module with `unsafe` (entry points,
-//! callbacks, JVMTI/JNI wrappers). Everything else is safe Rust that can be
-//! unit-tested without a JVM: [`options`] parses and rejects options,
-//! [`classify`] decides what to capture, [`classfile`] reads class names
-//! from bytes, [`loaders`] names loader instances, [`output`] opens and guards the recording file, [`live`] streams it to a socket, [`capture`] is the
-//! per-class path on the application thread, [`writer`] the output thread,
-//! [`lifecycle`] ties start, VMInit and VMDeath together.
+//! One straight line, each module importing only those below it:
 //!
-//! Nothing in the agent prints with `eprintln!`/`println!` (they panic
-//! on a closed or full stderr): [`messages`] is the one way to speak.
+//! ```text
+//!  agent     the start path (OnLoad and OnAttach alike) and the event handlers
+//!    |
+//!  writer    the writer thread: frames, dump, recording and live outputs
+//!    |
+//!  session   a recording's life: begin, disable, stop (no JVMTI inside)
+//!    |
+//!  census    what was loaded before an attach
+//!  capture   per class on the application thread: classify, stack, enqueue
+//!    |
+//!  loaders   class-loader ids (JVMTI tags)
+//!    |
+//!  ffi       JVMTI/JNI wrappers and the extern "C" trampolines: all unsafe
+//! ```
 //!
-//! Flow: ClassFileLoadHook / ClassLoad / ClassPrepare -> classify ->
-//! capture stack -> bounded crossbeam queue (`try_send`, drops counted) ->
-//! writer agent thread -> JSON lines.
+//! Leaves used across the stack: [`options`] (every option, parsed in one
+//! place), [`classify`] and [`classfile`] (what a class is, from its name,
+//! loader and bytes), [`files`] (safe file creation), [`output`] and
+//! [`live`] (the recording file and socket), [`dump`], [`frames`] (stack
+//! interning, used by the writer), [`clock`] and [`messages`] (the one way
+//! to print: never `eprintln!`, which panics on a closed stderr).
+//!
+//! `unsafe` is denied everywhere but in [`ffi`]; the exported
+//! `Agent_OnLoad`/`Agent_OnAttach`/`Agent_OnUnload` are generated below by
+//! `ffi::export_agent!` for [`agent::Metascope`].
+#![deny(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::print_stderr, clippy::print_stdout))]
 
+pub mod agent;
 pub mod capture;
 pub mod census;
 pub mod classfile;
 pub mod classify;
+pub mod clock;
+pub mod dump;
 pub mod ffi;
 pub mod files;
-pub mod lifecycle;
+pub mod frames;
 pub mod live;
 pub mod loaders;
 pub mod messages;
 pub mod options;
 pub mod output;
+pub mod session;
 pub mod writer;
+
+export_agent!(agent::Metascope);

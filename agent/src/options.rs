@@ -96,6 +96,25 @@ impl Default for AgentOptions {
     }
 }
 
+/// What a load of the library asks for: the option string of
+/// `-agentpath:...=OPTIONS` or of an attach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Record with these options.
+    Record(Box<AgentOptions>),
+    /// `stop`: end the running recording, keep the JVM running.
+    Stop,
+}
+
+impl Command {
+    pub fn parse(text: &str) -> Result<Command, OptionError> {
+        if text.trim() == "stop" {
+            return Ok(Command::Stop);
+        }
+        AgentOptions::parse(text).map(|o| Command::Record(Box::new(o)))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptionError {
     problem: String,
@@ -207,6 +226,20 @@ fn parse_number(key: &str, value: &str, min: u32, max: u32) -> Result<u32, Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stop_is_a_command_and_everything_else_options() {
+        assert_eq!(Command::parse(" stop ").unwrap(), Command::Stop);
+        assert!(matches!(
+            Command::parse("out=x").unwrap(),
+            Command::Record(_)
+        ));
+        assert!(Command::parse("stop,out=x").is_err());
+        let faulty = AgentOptions::parse("fault=stall-writer").unwrap();
+        assert_eq!(faulty.fault, Some(Fault::StallWriter));
+        let err = AgentOptions::parse("fault=boom").unwrap_err().to_string();
+        assert!(err.contains("not one of panic-in-class-load"), "{err}");
+    }
 
     #[test]
     fn empty_options_give_the_defaults() {

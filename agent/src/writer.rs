@@ -1,81 +1,69 @@
-//! The writer thread: turns captured classes into JSON lines.
+//! The writer thread: turns what capture queued into JSON lines.
 //!
-//! It runs on a JVMTI agent thread, off every application thread. It
-//! resolves jmethodIDs to frames (cached per method), writes each distinct
-//! stack once (`stack` records) and refers to it from `class` records.
+//! It runs on a JVMTI agent thread, off every application thread, one per
+//! session: it takes the session's outputs, writes the header (and the
+//! attach-time census), then each queued class with its stack resolved
+//! and interned ([`crate::frames`]), GC boundaries, unloads and
+//! OutOfMemoryErrors, and at the end the summary. It returns when its
+//! session finishes.
 
 use std::collections::HashMap as StdHashMap;
 use std::io::{self, Write};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use metascope_events::{
-    ClassDefined, ClassEvent, ClassKind, ClassUnloaded, Frame, GcBoundary, Header, LoaderRef,
-    LoaderUnloaded, Record, ResourceExhausted, StackTrace, Summary, NO_STACK,
+    ClassDefined, ClassKind, ClassUnloaded, GcBoundary, Header, LoaderRef, LoaderUnloaded, Record,
+    ResourceExhausted, Summary,
 };
 
-use crate::classify::{binary_name, internal_name_from_signature};
-use crate::ffi::{MethodId, MethodInfo, RawFrame};
-use crate::files::Dir;
-use crate::lifecycle::{Clock, Counters};
+use crate::capture::{CapturedClass, Counters, Message, OutOfResource};
+use crate::census::Census;
+use crate::clock::{wall_ms, Clock};
+use crate::dump::Dump;
+use crate::ffi::{Jni, Jvmti, RawFrame};
+use crate::frames::{JvmtiResolver, MethodResolver, StackTable};
+use crate::live::LiveSocket;
 use crate::messages;
 use crate::options::Fault;
+use crate::session::Session;
 
 /// Longest a written record may sit in the buffer: what a crash can lose.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 /// The writer's maps: keys are its own data (no untrusted input to
-/// defend against), and a 64-frame stack is hashed for every class.
+/// defend against).
 type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::RandomState>;
 
 /// Flush after this many bytes; the output buffer is larger, so it never
 /// writes a partial line on its own.
 const FLUSH_BYTES: usize = 64 * 1024;
-/// Bounds on the writer's caches, in bytes of what they hold (a stack of
-/// depth 2048 weighs 32 KiB, one of depth 8 only 128 bytes); past them a
-/// cache starts over (stacks are then written again under new ids), so
-/// memory stays bounded whatever `depth=` says.
-const MAX_STACK_BYTES: usize = 32 << 20;
-const MAX_METHOD_BYTES: usize = 32 << 20;
 /// Past this many live captured classes, new ones are not tracked for unloading.
 const MAX_LIVE: usize = 2_000_000;
 /// Distinct accessor targets kept interned.
 const MAX_TARGETS: usize = 1_000_000;
-/// Class files written with `dump=DIR` at most.
-const MAX_DUMPED: u64 = 100_000;
 
-/// A class the application thread captured, before its stack is resolved.
-#[derive(Debug)]
-pub struct CapturedClass {
-    pub name: String,
-    pub kind: ClassKind,
-    pub loader_id: u64,
-    pub loader_type: Arc<str>,
-    pub hidden: bool,
-    pub thread: Arc<str>,
-    pub t_ns: u64,
-    pub wall_ms: u64,
-    pub trigger: ClassEvent,
-    pub frames: Box<[RawFrame]>,
-    /// The JVMTI tag set on the class object: ObjectFree reports it back.
-    pub tag: i64,
-    pub target: Option<String>,
-    pub fingerprint: Option<u64>,
-    /// Class bytes, only with `dump=DIR`.
-    pub bytes: Option<Box<[u8]>>,
-}
-
-/// An OutOfMemoryError being thrown (JVMTI ResourceExhausted).
-#[derive(Debug)]
-pub struct OutOfResource {
-    pub description: String,
-    pub flags: Vec<String>,
-    pub thread: Arc<str>,
-    pub t_ns: u64,
-    pub wall_ms: u64,
-    /// Acknowledged once the record is on disk.
-    pub written: Sender<()>,
+/// The writer thread of `session`: runs until the session finishes.
+pub fn run(jvmti: Jvmti, jni: Jni<'_>, session: Arc<Session>) {
+    let Some(parts) = session.take_writer_parts() else {
+        return;
+    };
+    let capture = &session.capture;
+    Writer::new(
+        parts.out,
+        session.out_path().display().to_string(),
+        JvmtiResolver { jvmti, jni },
+        &capture.counters,
+        &capture.clock,
+    )
+    .with_dump(parts.dump.map(Dump::new))
+    .with_census(parts.census)
+    .with_live(parts.live)
+    .with_fault(capture.fault)
+    .run(&parts.header, session.queue(), || {
+        session.disabled_reason().map(str::to_string)
+    });
 }
 
 /// What the writer remembers of a live captured class, to describe its
@@ -91,149 +79,17 @@ struct LiveClass {
     fingerprint: Option<u64>,
 }
 
-#[derive(Debug)]
-pub enum Message {
-    /// Boxed: queue slots are allocated up front, so messages stay small.
-    Class(Box<CapturedClass>),
-    /// An OutOfMemoryError is being thrown: write it and flush at once,
-    /// then acknowledge (the JVM may exit right after, e.g. with
-    /// -XX:+ExitOnOutOfMemoryError).
-    ResourceExhausted(Box<OutOfResource>),
-    /// A tagged class object was freed: the class was unloaded.
-    ClassFreed { tag: i64, t_ns: u64 },
-    /// A tagged class loader was freed.
-    LoaderFreed {
-        id: u64,
-        type_name: Arc<str>,
-        t_ns: u64,
-    },
-    /// GarbageCollectionStart (`start`) or GarbageCollectionFinish.
-    Gc { start: bool, t_ns: u64 },
-    /// Write everything queued, then the summary, then acknowledge.
-    Finish {
-        reason: &'static str,
-        done: Sender<()>,
-    },
-}
-
 /// Fingerprints travel as 16 hex digits (JSON numbers lose precision
 /// past 2^53 in many tools).
 fn fingerprint_hex(f: u64) -> String {
     format!("{f:016x}")
 }
 
-impl Dump {
-    /// Writes one class file, `DIR/<binary name>.class` (mode 0600, never
-    /// through a link, never over an existing file: a repeated name gets
-    /// `-<seq>`). A name that cannot be written is counted and skipped;
-    /// only a full disk stops dumping.
-    fn write(&mut self, name: &str, seq: u64, bytes: &[u8]) {
-        if self.stopped {
-            return;
-        }
-        if self.written >= MAX_DUMPED {
-            messages::say(&format!(
-                "dump= reached {MAX_DUMPED} class files; no more are written"
-            ));
-            self.stopped = true;
-            return;
-        }
-        let base = dump_file_name(name);
-        let mut result = self.dir.create_new(&format!("{base}.class"), 0o600);
-        if matches!(&result, Err(e) if e.kind() == io::ErrorKind::AlreadyExists) {
-            // Names repeat across loaders (Groovy's Script1...): keep each.
-            result = self.dir.create_new(&format!("{base}-{seq}.class"), 0o600);
-        }
-        match result.and_then(|mut file| file.write_all(bytes)) {
-            Ok(()) => self.written += 1,
-            Err(e) => {
-                self.failed += 1;
-                let full = matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT));
-                if self.failed == 1 || full {
-                    messages::say(&format!(
-                        "cannot dump {name} to {}: {}{}",
-                        self.dir.path().display(),
-                        crate::files::describe_open_error(&e),
-                        if full {
-                            "; dumping stopped"
-                        } else {
-                            "; skipped (the summary counts the class files not written)"
-                        }
-                    ));
-                }
-                self.stopped = full;
-            }
-        }
-    }
-}
-
-/// A file name for a class: its binary name with anything a file name
-/// cannot hold (`/`, NUL, a leading `.`) replaced, and long names cut
-/// with a hash of the whole so they stay distinct and under NAME_MAX.
-fn dump_file_name(name: &str) -> String {
-    const MAX: usize = 200;
-    let mut clean: String = name
-        .chars()
-        .map(|c| if c == '/' || c == '\0' { '_' } else { c })
-        .collect();
-    if clean.starts_with('.') || clean.is_empty() {
-        clean.insert(0, '_');
-    }
-    if clean.len() <= MAX {
-        return clean;
-    }
-    let mut cut = MAX;
-    while !clean.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let hash = crate::classfile::fnv64(name.as_bytes());
-    format!("{}~{hash:016x}", &clean[..cut])
-}
-
-/// Resolves jmethodIDs; the FFI layer implements it with JVMTI.
-pub trait MethodResolver {
-    fn resolve(&mut self, method: MethodId) -> Option<MethodInfo>;
-}
-
-struct ResolvedMethod {
-    class: String,
-    name: String,
-    descriptor: String,
-    file: Option<String>,
-    lines: Vec<(i64, u32)>,
-}
-
-impl ResolvedMethod {
-    /// Bytes this entry holds, for the cache bound.
-    fn weight(&self) -> usize {
-        self.class.len()
-            + self.name.len()
-            + self.descriptor.len()
-            + self.file.as_ref().map_or(0, String::len)
-            + self.lines.len() * std::mem::size_of::<(i64, u32)>()
-    }
-
-    fn line_at(&self, location: i64) -> Option<u32> {
-        if location < 0 {
-            return None;
-        }
-        let i = self.lines.partition_point(|&(start, _)| start <= location);
-        i.checked_sub(1).map(|i| self.lines[i].1)
-    }
-}
-
 pub struct Writer<'a, W: Write, R: MethodResolver> {
     out: W,
-    resolver: R,
+    stacks: StackTable<R>,
     counters: &'a Counters,
     clock: &'a Clock,
-    methods: HashMap<MethodId, Option<ResolvedMethod>>,
-    /// Bytes held by `methods` (strings and line tables), for its bound.
-    method_bytes: usize,
-    stacks: HashMap<Box<[RawFrame]>, u64>,
-    /// Bytes held by `stacks`, for its bound.
-    stack_bytes: usize,
-    next_stack: u64,
     seq: u64,
     failed: bool,
     last_flush: Instant,
@@ -244,19 +100,9 @@ pub struct Writer<'a, W: Write, R: MethodResolver> {
     live_classes: HashMap<i64, LiveClass>,
     targets: HashMap<String, Arc<str>>,
     dump: Option<Dump>,
-    census: Option<crate::census::Census>,
-    live: Option<crate::live::LiveSocket>,
+    census: Option<Census>,
+    live: Option<LiveSocket>,
     fault: Option<Fault>,
-    disabled: Option<&'a OnceLock<String>>,
-}
-
-/// `dump=DIR`: class files for javap.
-struct Dump {
-    dir: Dir,
-    written: u64,
-    /// Class files that could not be written.
-    failed: u64,
-    stopped: bool,
 }
 
 impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
@@ -269,14 +115,9 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
     ) -> Self {
         Writer {
             out,
-            resolver,
+            stacks: StackTable::new(resolver),
             counters,
             clock,
-            methods: HashMap::default(),
-            method_bytes: 0,
-            stacks: HashMap::default(),
-            stack_bytes: 0,
-            next_stack: 1,
             seq: 0,
             failed: false,
             last_flush: Instant::now(),
@@ -288,7 +129,6 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             census: None,
             live: None,
             fault: None,
-            disabled: None,
         }
     }
 
@@ -298,38 +138,33 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         self
     }
 
-    /// Where the session keeps why capture stopped early, for the summary.
-    pub fn with_disabled(mut self, disabled: &'a OnceLock<String>) -> Self {
-        self.disabled = Some(disabled);
-        self
-    }
-
     /// Also stream every line to a live socket (`socket=PATH`).
-    pub fn with_live(mut self, live: Option<crate::live::LiveSocket>) -> Self {
+    pub fn with_live(mut self, live: Option<LiveSocket>) -> Self {
         self.live = live;
         self
     }
 
-    /// Also write the bytes of captured classes to `dir` (`dump=DIR`).
-    /// Write the attach-time census right after the header.
-    pub fn with_census(mut self, census: Option<crate::census::Census>) -> Self {
+    /// Writes the attach-time census right after the header.
+    pub fn with_census(mut self, census: Option<Census>) -> Self {
         self.census = census;
         self
     }
 
-    pub fn with_dump(mut self, dir: Option<Dir>) -> Self {
-        self.dump = dir.map(|dir| Dump {
-            dir,
-            written: 0,
-            failed: 0,
-            stopped: false,
-        });
+    /// Also writes the bytes of captured classes (`dump=DIR`).
+    pub fn with_dump(mut self, dump: Option<Dump>) -> Self {
+        self.dump = dump;
         self
     }
 
     /// Writes the header, then records until `Finish` (or until every
-    /// sender is gone), then the summary.
-    pub fn run(mut self, header: &Header, queue: &Receiver<Message>) {
+    /// sender is gone), then the summary; `disabled` says why capture
+    /// stopped early, if it did.
+    pub fn run(
+        mut self,
+        header: &Header,
+        queue: &Receiver<Message>,
+        disabled: impl Fn() -> Option<String>,
+    ) {
         self.write(&Record::Header(header.clone()));
         if let Some(census) = self.census.take() {
             self.write(&Record::Census(census.into_record()));
@@ -344,7 +179,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                             self.handle(message);
                         }
                     }
-                    self.finish(reason);
+                    self.finish(reason, disabled());
                     let _ = done.send(());
                     return;
                 }
@@ -356,7 +191,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                 }
                 Err(RecvTimeoutError::Timeout) => self.flush(),
                 Err(RecvTimeoutError::Disconnected) => {
-                    self.finish("queue_closed");
+                    self.finish("queue_closed", disabled());
                     return;
                 }
             }
@@ -377,7 +212,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                 } = *oom;
                 self.write(&Record::ResourceExhausted(ResourceExhausted {
                     description,
-                    flags,
+                    flags: flags.into_iter().map(str::to_string).collect(),
                     thread: thread.to_string(),
                     t_ns,
                     wall_ms,
@@ -428,7 +263,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         }
     }
 
-    fn finish(&mut self, reason: &str) {
+    fn finish(&mut self, reason: &str, disabled: Option<String>) {
         let c = self.counters;
         let summary = Summary {
             classes_loaded: c.classes_loaded.load(Ordering::Relaxed),
@@ -438,9 +273,9 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             stack_errors: c.stack_errors.load(Ordering::Relaxed),
             events_dropped: c.events_dropped.load(Ordering::Relaxed),
             t_ns: self.clock.elapsed_ns(),
-            end_wall_ms: Clock::wall_ms(),
+            end_wall_ms: wall_ms(),
             reason: reason.to_string(),
-            capture_disabled: self.disabled.and_then(|d| d.get().cloned()),
+            capture_disabled: disabled,
             classes_not_dumped: self.dump.as_ref().map_or(0, |d| d.failed),
         };
         self.write(&Record::Summary(summary));
@@ -529,72 +364,11 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
     }
 
     fn stack_id(&mut self, frames: Box<[RawFrame]>) -> u64 {
-        if frames.is_empty() {
-            return NO_STACK;
+        let (id, record) = self.stacks.intern(frames);
+        if let Some(record) = record {
+            self.write(&Record::Stack(record));
         }
-        if let Some(&id) = self.stacks.get(&frames) {
-            return id;
-        }
-        let weight = frames.len() * std::mem::size_of::<RawFrame>() + 64;
-        if self.stack_bytes + weight > MAX_STACK_BYTES {
-            self.stacks.clear();
-            self.stack_bytes = 0;
-        }
-        self.stack_bytes += weight;
-        let id = self.next_stack;
-        self.next_stack += 1;
-        let resolved: Vec<Frame> = frames.iter().map(|f| self.frame(f)).collect();
-        self.write(&Record::Stack(StackTrace {
-            id,
-            frames: resolved,
-        }));
-        self.stacks.insert(frames, id);
         id
-    }
-
-    fn frame(&mut self, raw: &RawFrame) -> Frame {
-        if !self.methods.contains_key(&raw.method) {
-            let resolved =
-                self.resolver
-                    .resolve(raw.method)
-                    .map(|info: MethodInfo| ResolvedMethod {
-                        class: internal_name_from_signature(&info.class_signature)
-                            .map(binary_name)
-                            .unwrap_or(info.class_signature),
-                        name: info.name,
-                        descriptor: info.descriptor,
-                        file: info.source_file,
-                        lines: info.lines,
-                    });
-            let weight = resolved.as_ref().map_or(0, ResolvedMethod::weight) + 64;
-            if self.method_bytes + weight > MAX_METHOD_BYTES {
-                self.methods.clear();
-                self.method_bytes = 0;
-            }
-            self.method_bytes += weight;
-            self.methods.insert(raw.method, resolved);
-        }
-        let method = self.methods.get(&raw.method).and_then(Option::as_ref);
-        match method {
-            Some(m) => Frame {
-                class: m.class.clone(),
-                method: m.name.clone(),
-                sig: m.descriptor.clone(),
-                line: m.line_at(raw.location),
-                file: m.file.clone(),
-                // JVMTI reports location -1 for native frames.
-                native: raw.location < 0,
-            },
-            // The method's class was unloaded before we could resolve it.
-            None => Frame {
-                class: "<unresolved>".into(),
-                method: "<unresolved>".into(),
-                sig: String::new(),
-                line: None,
-                file: None,
-                native: false,
-            },
-        }
     }
 
     /// Writes one line; after the first I/O error, says so once and stops
@@ -651,23 +425,8 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ffi::MethodId;
-
-    struct FakeResolver;
-    impl MethodResolver for FakeResolver {
-        fn resolve(&mut self, method: MethodId) -> Option<MethodInfo> {
-            match method {
-                m if m == MethodId::for_test(1) => Some(MethodInfo {
-                    class_signature: "Lcom/acme/BeanCopier;".into(),
-                    name: "copy".into(),
-                    descriptor: "(Ljava/lang/Object;)V".into(),
-                    source_file: Some("BeanCopier.java".into()),
-                    lines: vec![(0, 10), (5, 11), (9, 14)],
-                }),
-                _ => None,
-            }
-        }
-    }
+    use crate::frames::tests::{frames, FakeResolver};
+    use metascope_events::{ClassEvent, NO_STACK};
 
     fn class(frames: Vec<RawFrame>) -> CapturedClass {
         CapturedClass {
@@ -686,19 +445,6 @@ mod tests {
             fingerprint: None,
             bytes: None,
         }
-    }
-
-    fn frames(location: i64) -> Vec<RawFrame> {
-        vec![
-            RawFrame {
-                method: MethodId::for_test(2),
-                location: -1,
-            },
-            RawFrame {
-                method: MethodId::for_test(1),
-                location,
-            },
-        ]
     }
 
     fn header() -> Header {
@@ -735,7 +481,11 @@ mod tests {
             done: done_tx,
         })
         .unwrap();
-        Writer::new(&mut out, "x".into(), FakeResolver, &counters, &clock).run(&header(), &rx);
+        Writer::new(&mut out, "x".into(), FakeResolver, &counters, &clock).run(
+            &header(),
+            &rx,
+            || None,
+        );
         done_rx.try_recv().unwrap();
         let records: Vec<Record> = String::from_utf8(out)
             .unwrap()

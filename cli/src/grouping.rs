@@ -8,14 +8,34 @@ use metascope_events::{ClassKind, Frame, NO_STACK};
 use crate::callsite::{attribute, CallSiteKey, Libraries};
 use crate::class_view::{fast_map, ClassView, FastMap, FastSet};
 
-/// Distinct loader ids remembered per (call site, loader type). Reflection
-/// inflation makes one loader per accessor, so an exact count would grow
-/// with events; past this only loaders newer than every one seen before
-/// are counted (see [`LoaderStats::instances_past_cap`]).
+/// Distinct loader ids kept in a list per (call site, loader type).
+/// Reflection inflation makes one loader per accessor, so past this the
+/// ids go to a bitmap (the agent numbers loaders densely from 1: one bit
+/// per loader the JVM created), which counts exactly at a bounded cost.
 pub const LOADER_ID_CAP: usize = 1_000;
-/// Distinct loader ids remembered by all call sites together; past this
-/// every (call site, loader type) counts as past its cap.
+/// Distinct loader ids kept in lists by all call sites together.
 pub const LOADER_IDS_TOTAL: usize = 4_000_000;
+/// Bytes of loader-id bitmaps for all call sites together (a billion
+/// loaders); past it, only loaders newer than every one seen before are
+/// counted and the count is a lower bound (see
+/// [`LoaderStats::instances_past_cap`]).
+pub const LOADER_BITMAP_BYTES: usize = 128 << 20;
+
+/// What all call sites together may still use to count loader ids.
+#[derive(Debug, Clone, Copy)]
+pub struct LoaderBudget {
+    pub ids: usize,
+    pub bitmap_bytes: usize,
+}
+
+impl Default for LoaderBudget {
+    fn default() -> Self {
+        LoaderBudget {
+            ids: LOADER_IDS_TOTAL,
+            bitmap_bytes: LOADER_BITMAP_BYTES,
+        }
+    }
+}
 /// Distinct thread names remembered per call site; the rest are pooled.
 pub const THREAD_CAP: usize = 1_000;
 /// Distinct thread names remembered by all call sites together; classes
@@ -75,13 +95,22 @@ impl LoaderStats {
         self.instances.len() as u64 + self.instances_past_cap
     }
 
-    /// `budget`: ids all call sites may still remember.
-    fn add(&mut self, id: u64, budget: &mut usize) {
+    /// `budget`: what all call sites may still use.
+    fn add(&mut self, id: u64, budget: &mut LoaderBudget) {
         self.classes += 1;
-        let room = self.instances.len() < LOADER_ID_CAP && *budget > 0;
-        match self.instances.insert(id, room) {
+        if self.instances.bits.is_none()
+            && (self.instances.len() >= LOADER_ID_CAP || budget.ids == 0)
+        {
+            self.instances.switch_to_bitmap(budget);
+        }
+        let room = self.instances.len() < LOADER_ID_CAP && budget.ids > 0;
+        match self.instances.insert(id, room, budget) {
             Insert::Known => {}
-            Insert::Added => *budget -= 1,
+            Insert::Added => {
+                if self.instances.bits.is_none() {
+                    budget.ids -= 1;
+                }
+            }
             Insert::NotKept { above_all } => {
                 self.capped = true;
                 if above_all {
@@ -99,6 +128,10 @@ impl LoaderStats {
 pub struct LoaderIds {
     ascending: Vec<u64>,
     others: FastSet<u64>,
+    /// Past [`LOADER_ID_CAP`]: one bit per id (replaces the two above).
+    bits: Option<Vec<u64>>,
+    /// Ids set in `bits`.
+    bit_count: usize,
     /// Highest id seen, remembered or not.
     max: Option<u64>,
 }
@@ -115,7 +148,7 @@ enum Insert {
 impl LoaderIds {
     /// Ids remembered.
     pub fn len(&self) -> usize {
-        self.ascending.len() + self.others.len()
+        self.ascending.len() + self.others.len() + self.bit_count
     }
 
     #[allow(dead_code)] // `len` without it is a clippy warning
@@ -124,16 +157,61 @@ impl LoaderIds {
     }
 
     pub fn contains(&self, id: u64) -> bool {
+        if let Some(bits) = &self.bits {
+            return bits
+                .get((id / 64) as usize)
+                .is_some_and(|w| w & (1 << (id % 64)) != 0);
+        }
         self.ascending.binary_search(&id).is_ok()
             || (!self.others.is_empty() && self.others.contains(&id))
     }
 
-    fn insert(&mut self, id: u64, room: bool) -> Insert {
+    /// Moves the remembered ids into a bitmap, if the budget allows one
+    /// covering the highest id seen.
+    fn switch_to_bitmap(&mut self, budget: &mut LoaderBudget) {
+        let words = self.max.map_or(0, |m| m / 64 + 1) as usize;
+        if words * 8 > budget.bitmap_bytes {
+            return;
+        }
+        budget.bitmap_bytes -= words * 8;
+        budget.ids += self.ascending.len() + self.others.len();
+        let mut bits = vec![0u64; words];
+        for &id in self.ascending.iter().chain(self.others.iter()) {
+            bits[(id / 64) as usize] |= 1 << (id % 64);
+        }
+        self.bit_count = self.ascending.len() + self.others.len();
+        self.ascending = Vec::new();
+        self.others = FastSet::default();
+        self.bits = Some(bits);
+    }
+
+    fn insert(&mut self, id: u64, room: bool, budget: &mut LoaderBudget) -> Insert {
         let above_all = self.max.is_none_or(|m| id > m);
         if above_all {
             self.max = Some(id);
         } else if self.contains(id) {
             return Insert::Known;
+        }
+        if let Some(bits) = &mut self.bits {
+            let word = (id / 64) as usize;
+            if word >= bits.len() {
+                // Grow by doubling (ids are dense and ascending), within budget.
+                let want = (word + 1).max(bits.len() * 2);
+                let grow = (want - bits.len()) * 8;
+                let need = (word + 1 - bits.len()) * 8;
+                let extra = if grow <= budget.bitmap_bytes {
+                    grow
+                } else if need <= budget.bitmap_bytes {
+                    need
+                } else {
+                    return Insert::NotKept { above_all };
+                };
+                budget.bitmap_bytes -= extra;
+                bits.resize(bits.len() + extra / 8, 0);
+            }
+            bits[word] |= 1 << (id % 64);
+            self.bit_count += 1;
+            return Insert::Added;
         }
         if !room {
             return Insert::NotKept { above_all };
@@ -210,7 +288,7 @@ impl SiteAcc {
         c: &ClassView,
         loader_slot: usize,
         thread_id: Option<u32>,
-        budget: &mut usize,
+        budget: &mut LoaderBudget,
     ) {
         self.classes += 1;
         let slot = &mut self.kind_slot[c.kind as usize];
@@ -323,8 +401,8 @@ pub struct CallSiteTable {
     /// Thread names, interned (up to [`THREAD_NAMES_TOTAL`]).
     thread_ids: FastMap<Box<str>, u32>,
     thread_names: Vec<Box<str>>,
-    /// Loader ids the sites may still remember ([`LOADER_IDS_TOTAL`]).
-    loader_id_budget: usize,
+    /// What the sites may still use to count loader ids.
+    loader_id_budget: LoaderBudget,
 }
 
 impl Default for CallSiteTable {
@@ -338,7 +416,7 @@ impl Default for CallSiteTable {
             type_names: Vec::new(),
             thread_ids: fast_map(),
             thread_names: Vec::new(),
-            loader_id_budget: LOADER_IDS_TOTAL,
+            loader_id_budget: LoaderBudget::default(),
         }
     }
 }
@@ -584,22 +662,51 @@ mod tests {
         assert!(sites[0].key.display().starts_with("com.acme.A.a"));
     }
 
+    /// Past the list cap the ids go to a bitmap: the count stays exact
+    /// even when many threads make the ids arrive out of order (it used to
+    /// become a lower bound there: issue 9's torture run counted 8,283 of
+    /// 10,508 loaders).
     #[test]
-    fn loader_instances_stop_counting_at_the_cap() {
+    fn loader_instances_past_the_cap_are_counted_exactly() {
         let libs = Libraries::default();
         let stack = vec![frame("com.acme.A", "a", 1)];
         let mut table = CallSiteTable::default();
-        for seq in 0..(LOADER_ID_CAP as u64 + 2) {
+        let n = 3 * LOADER_ID_CAP as u64;
+        // Out of order: odd ids first, then even ones, each twice.
+        let ids = (0..n)
+            .filter(|i| i % 2 == 1)
+            .chain((0..n).filter(|i| i % 2 == 0));
+        for (seq, id) in ids.clone().chain(ids).enumerate() {
             table.add(
-                &class(seq, ClassKind::ReflectionAccessor, seq, "main", 1),
+                &class(seq as u64, ClassKind::ReflectionAccessor, id + 1, "main", 1),
                 Some(&stack),
                 &libs,
             );
         }
         let sites = table.into_sorted();
         let loader = &sites[0].loaders["jdk.internal.reflect.DelegatingClassLoader"];
-        assert_eq!(loader.instances.len(), LOADER_ID_CAP);
-        assert!(loader.capped);
-        assert_eq!(loader.classes, LOADER_ID_CAP as u64 + 2);
+        assert_eq!(loader.instance_count(), n);
+        assert!(!loader.capped);
+        assert_eq!(loader.classes, 2 * n);
+    }
+
+    #[test]
+    fn loader_instances_become_a_lower_bound_when_the_bitmaps_are_spent() {
+        let mut stats = LoaderStats::default();
+        let mut budget = LoaderBudget {
+            ids: LOADER_IDS_TOTAL,
+            bitmap_bytes: 8,
+        };
+        for id in 1..=(LOADER_ID_CAP as u64 + 100) {
+            stats.add(id * 1_000, &mut budget);
+        }
+        assert!(stats.capped);
+        assert_eq!(stats.instance_count(), LOADER_ID_CAP as u64 + 100);
+        stats.add(5, &mut budget);
+        assert_eq!(
+            stats.instance_count(),
+            LOADER_ID_CAP as u64 + 100,
+            "an old id past the cap is not counted"
+        );
     }
 }
