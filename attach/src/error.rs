@@ -117,6 +117,12 @@ impl fmt::Display for AttachError {
                 "the JVM {pid} refuses dynamically loaded agents (-XX:-EnableDynamicAgentLoading); restart it with \
                  -XX:+EnableDynamicAgentLoading, or load metascope at start with -agentpath"
             ),
+            AttachError::AgentFailed { pid, reply } if reply.messages.trim().is_empty() => write!(
+                f,
+                "the JVM {pid} loaded the agent but Agent_OnAttach returned {}; the agent wrote why to the JVM's \
+                 standard error (its log)",
+                reply.return_code
+            ),
             AttachError::AgentFailed { pid, reply } => write!(
                 f,
                 "the JVM {pid} loaded the agent but Agent_OnAttach returned {}: {}",

@@ -9,6 +9,7 @@
 //! left), before it opens any file of the target. Everything after that (trigger file, agent copy,
 //! sockets, status file, recording) happens as the JVM's user.
 
+use nix::sys::prctl::set_dumpable;
 use nix::unistd::{getegid, geteuid, getgroups, getresgid, getresuid, setgroups, Gid, Uid};
 use nix::unistd::{setresgid, setresuid};
 
@@ -70,6 +71,10 @@ fn drop_to(pid: u32, target: &ProcStatus) -> Result<(), AttachError> {
             "after switching, uids are {ids:?}, gids {gids:?}, groups {groups:?}"
         )));
     }
+    // The kernel makes a process that changed its ids non-dumpable when
+    // fs.suid_dumpable is 0; make sure of it, so that the JVM's user
+    // cannot ptrace what root opened before the switch (our agent file).
+    set_dumpable(false).map_err(|e| fail(format!("prctl(PR_SET_DUMPABLE): {e}")))?;
     match effective_capabilities() {
         Some(0) => Ok(()),
         Some(caps) => Err(fail(format!(

@@ -340,8 +340,14 @@ impl Target {
     /// taken by anything else is left alone for a fresh unique one.
     pub fn place_agent(&self, bytes: &[u8]) -> Result<PathBuf, AttachError> {
         let name = agent_copy_name(bytes);
+        if let Some(mapped) = self.mapped_copy(&name, bytes) {
+            return Ok(mapped);
+        }
         if self.create_copy(&name, bytes)? || self.is_identical_copy(&name, bytes) {
             return Ok(Path::new(TMP).join(name));
+        }
+        if let Some(earlier) = self.identical_copy(&name, bytes) {
+            return Ok(earlier);
         }
         for _ in 0..8 {
             let unique = format!(
@@ -365,6 +371,34 @@ impl Target {
             ),
             error: Errno::EEXIST.into(),
         })
+    }
+
+    /// A copy of these bytes the JVM has loaded already (perhaps under a
+    /// unique name, when another user had taken the usual one): loading
+    /// any other copy would make a second instance of the library, which
+    /// refuses to act.
+    fn mapped_copy(&self, name: &str, bytes: &[u8]) -> Option<PathBuf> {
+        let maps = std::fs::read_to_string(format!("/proc/{}/maps", self.pid)).ok()?;
+        let stem = name.trim_end_matches(".so");
+        parse_maps(&maps).iter().find_map(|m| {
+            let file = Path::new(&m.path).file_name()?.to_str()?;
+            let inside = Path::new(TMP).join(file);
+            (file.starts_with(stem)
+                && file.ends_with(".so")
+                && self.is_identical_copy(file, bytes)
+                && self.is_mapped(&inside))
+            .then_some(inside)
+        })
+    }
+
+    /// A copy of these bytes made earlier under a unique name.
+    fn identical_copy(&self, name: &str, bytes: &[u8]) -> Option<PathBuf> {
+        let stem = name.trim_end_matches(".so");
+        let dir = std::fs::read_dir(format!("/proc/self/fd/{}", self.tmp.as_raw_fd())).ok()?;
+        dir.filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .filter(|file| file.starts_with(stem) && file.ends_with(".so"))
+            .find(|file| self.is_identical_copy(file, bytes))
+            .map(|file| Path::new(TMP).join(file))
     }
 
     /// `Ok(false)` when the name is taken.
@@ -428,13 +462,26 @@ impl Target {
         options: &str,
         timeout: Duration,
     ) -> Result<LoadReply, AttachError> {
+        self.load_prepared(|| Ok(agent.to_path_buf()), options, timeout)
+    }
+
+    /// Like [`Target::load`], with the library path made by `agent` only
+    /// once the JVM's attach socket is there and has passed its checks:
+    /// a refusal leaves nothing behind (e.g. a copy of the library).
+    pub fn load_prepared(
+        &self,
+        agent: impl FnOnce() -> Result<PathBuf, AttachError>,
+        options: &str,
+        timeout: Duration,
+    ) -> Result<LoadReply, AttachError> {
         let pid = self.pid;
-        if options.len() > MAX_ARG_LEN || agent.as_os_str().len() > MAX_ARG_LEN {
-            return Err(AttachError::CommandFailed {
-                pid,
-                status: -1,
-                message: "the agent path and options must be at most 1,024 bytes each".into(),
-            });
+        let too_long = || AttachError::CommandFailed {
+            pid,
+            status: -1,
+            message: "the agent path and options must be at most 1,024 bytes each".into(),
+        };
+        if options.len() > MAX_ARG_LEN {
+            return Err(too_long());
         }
         if !self.is_hotspot() {
             return Err(AttachError::NotAJvm {
@@ -449,6 +496,10 @@ impl Target {
             None => self.start_listener(&name, timeout)?,
         };
         let mut stream = self.connect_checked(&socket, &shown)?;
+        let agent = agent()?;
+        if agent.as_os_str().len() > MAX_ARG_LEN {
+            return Err(too_long());
+        }
         let io = |step: &str| {
             let step = format!("{step} ({shown})");
             move |error| AttachError::Io { pid, step, error }
@@ -457,7 +508,7 @@ impl Target {
             .set_read_timeout(Some(timeout.max(Duration::from_secs(10))))
             .map_err(io("setting a timeout"))?;
         stream
-            .write_all(&load_request(agent, options))
+            .write_all(&load_request(&agent, options))
             .map_err(io("sending the load command"))?;
         let mut reply = Vec::new();
         stream

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use metascope_attach::{agent_copy_name, escape_control, Expect, Kind, Target, TMP};
+use metascope_attach::{agent_copy_name, escape_control, AttachError, Expect, Kind, Target, TMP};
 use metascope_events::status::{process_start_ticks, RecordingStatus};
 
 use crate::cli::AttachArgs;
@@ -47,13 +47,19 @@ impl Agent {
         Ok(Agent { path, file })
     }
 
-    fn bytes(&self) -> Result<Vec<u8>> {
-        let len = self.file.metadata()?.len();
-        let mut bytes = vec![0; usize::try_from(len)?];
-        self.file
-            .read_exact_at(&mut bytes, 0)
-            .with_context(|| format!("cannot read the agent {}", self.path.display()))?;
-        Ok(bytes)
+    /// Our library's bytes, as an error of attaching to `pid` if unreadable.
+    fn bytes(&self, pid: u32) -> Result<Vec<u8>, AttachError> {
+        let read = || {
+            let len = self.file.metadata()?.len();
+            let mut bytes = vec![0; usize::try_from(len).map_err(std::io::Error::other)?];
+            self.file.read_exact_at(&mut bytes, 0)?;
+            Ok(bytes)
+        };
+        read().map_err(|error| AttachError::Io {
+            pid,
+            step: format!("reading the agent {}", self.path.display()),
+            error,
+        })
     }
 }
 
@@ -119,13 +125,18 @@ pub fn load_new(
     options: &str,
     timeout: Duration,
 ) -> Result<PathBuf> {
-    let inside = if target.in_container() {
-        target.place_agent(&agent.bytes()?)?
-    } else {
-        agent.path.clone()
-    };
-    load_by(target, &inside, options, timeout)?;
-    Ok(inside)
+    let mut loaded = agent.path.clone();
+    target.load_prepared(
+        || {
+            if target.in_container() {
+                loaded = target.place_agent(&agent.bytes(target.pid())?)?;
+            }
+            Ok(loaded.clone())
+        },
+        options,
+        timeout,
+    )?;
+    Ok(loaded)
 }
 
 /// Loads the library the JVM knows as `inside` (one it loaded already, to
@@ -135,36 +146,41 @@ pub fn load_by(target: &Target, inside: &Path, options: &str, timeout: Duration)
     Ok(())
 }
 
-/// The library to send `stop` to: the one the status file names, if the
-/// JVM has exactly that file mapped (loading it again runs no new code);
-/// else ours. Another copy of the library than the recording one would
-/// only say it is not recording. `--stop` never copies a library into a
-/// container: there, ours counts only if its copy is mapped already.
+/// The library to send `stop` to: one the JVM has mapped now, so that
+/// loading it again runs no new code. First the one the status file names
+/// (the recording copy, e.g. from -agentpath), else ours (in a container,
+/// our copy there). Another copy of the library than the recording one
+/// would only answer that it is not recording, so none is loaded then;
+/// `--stop` never copies anything into a container.
 fn stop_library(
     target: &Target,
     status: &RecordingStatus,
     agent: Result<&Agent>,
 ) -> Result<PathBuf> {
-    if let Some(named) = &status.agent {
-        if target.is_mapped(named) {
-            return Ok(named.clone());
+    if let Some(named) = status.agent.as_ref().filter(|p| target.is_mapped(p)) {
+        return Ok(named.clone());
+    }
+    let ours = agent.and_then(|agent| {
+        if target.in_container() {
+            Ok(Path::new(TMP).join(agent_copy_name(&agent.bytes(target.pid())?)))
+        } else {
+            Ok(agent.path.clone())
         }
-        eprintln!(
-            "metascope: not loading {} named by the status file: the JVM has no such library loaded",
-            target.shown(named)
-        );
+    })?;
+    if target.is_mapped(&ours) {
+        return Ok(ours);
     }
-    let agent = agent?;
-    if !target.in_container() {
-        return Ok(agent.path.clone());
-    }
-    let copy = Path::new(TMP).join(agent_copy_name(&agent.bytes()?));
-    if target.is_mapped(&copy) {
-        return Ok(copy);
-    }
+    let status_file =
+        target.shown(&Path::new(TMP).join(RecordingStatus::file_name(target.ns_pid())));
+    let named = status
+        .agent
+        .as_ref()
+        .map_or("no agent library".to_string(), |p| {
+            format!("the agent library {}", target.shown(p))
+        });
     bail!(
-        "cannot stop the recording of {}: the library recording it is not loaded from a path this metascope can \
-         name, and --stop copies nothing into a container; stop it with the metascope that started it",
+        "cannot stop the recording of {}: {status_file} names {named}, which the JVM has not loaded, and this \
+         metascope's agent is not loaded in it either; nothing was loaded (if no recording runs, remove the file)",
         target.pid()
     )
 }
@@ -172,8 +188,8 @@ fn stop_library(
 /// A file of the JVM (a recording), opened as the JVM's user inside its
 /// root and checked to be the JVM user's regular file.
 pub struct JvmFile {
-    _file: File,
-    /// Our descriptor's path, for readers that take a path.
+    file: File,
+    /// Our descriptor's path, for readers that re-open it by path.
     path: PathBuf,
     /// Where the operator finds it (escaped).
     pub shown: String,
@@ -194,7 +210,7 @@ pub fn open_recording(target: &Target, inside: &Path) -> Result<JvmFile> {
         })?;
     Ok(JvmFile {
         path: PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd())),
-        _file: file,
+        file,
         shown,
     })
 }
@@ -221,8 +237,8 @@ pub fn fresh_tmp_name(target: &Target) -> Result<PathBuf> {
 }
 
 fn print_report(recording: &JvmFile, args: &AttachArgs) -> Result<()> {
-    crate::print_report(recording.path(), &args.report)
-        .with_context(|| format!("reading the recording {}", recording.shown))
+    let input = recording.file.try_clone()?;
+    crate::output::write_report_from(input, Path::new(&recording.shown), &args.report)
 }
 
 /// `20s`, `2m`, `500ms`, `1h`, or plain seconds.
