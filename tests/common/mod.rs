@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -78,6 +79,28 @@ pub fn require_in_ci(what: &str) {
     if std::env::var_os("CI").is_some() {
         panic!("{what} is missing in CI: .ci/run must install it (scripts/test does)");
     }
+}
+
+/// Polls `condition` every 20 ms until it holds; panics naming `what` if
+/// it still does not after `limit`. For conditions that become true on
+/// their own (a file appears, a process exits): never sleep-then-assert.
+pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "waited {limit:?} in vain for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// This test process runs as root (effective uid 0).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
 }
 
 pub fn stdout(out: &Output) -> String {

@@ -19,6 +19,9 @@ import java.util.function.Supplier;
  * Torture define-then-wait N          define N, print "defined N", then sleep (kill me)
  * Torture trickle SECONDS             print "ready", then define one class every 20 ms
  *                                     (a live service to attach to)
+ * Torture serve CODE                  print "ready", define one class every 20 ms until
+ *                                     stdin ends, then exit with CODE (a service that
+ *                                     ends on request with its own exit code)
  * </pre>
  */
 public final class Torture {
@@ -126,6 +129,30 @@ public final class Torture {
                     Thread.sleep(20);
                 }
                 System.out.println("torture: defined " + DEFINED.get());
+                break;
+            }
+            case "serve": {
+                int code = threads;
+                Thread definer = new Thread(() -> {
+                    try {
+                        for (long n = 0; ; n++) {
+                            generate(0, n);
+                            Thread.sleep(20);
+                        }
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }, "definer-0");
+                definer.setDaemon(true);
+                definer.start();
+                System.out.println("torture: ready");
+                System.out.flush();
+                while (System.in.read() != -1) {
+                    // until the caller closes stdin
+                }
+                System.out.println("torture: defined " + DEFINED.get());
+                System.out.flush();
+                System.exit(code);
                 break;
             }
             default:
