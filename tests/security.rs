@@ -48,9 +48,13 @@ struct Lab {
     precious: PathBuf,
 }
 
+/// Prints SKIPPED; in CI (`CI` set) a skipped adversarial test fails.
 fn skip(why: &str) {
     eprintln!("SKIPPED: {why}");
-    require_in_ci(why);
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{why}; CI must run tests/security.rs as root with setpriv, cc, unshare, mount and chroot"
+    );
 }
 
 fn lab() -> Option<Lab> {
@@ -64,7 +68,10 @@ fn lab() -> Option<Lab> {
             return None;
         }
     }
-    let java = java(17)?;
+    let Some(java) = java(17) else {
+        skip("the adversarial tests need JDK 17");
+        return None;
+    };
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let shared = dir.path().join("shared");

@@ -105,7 +105,11 @@ impl Target {
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
-        .map_err(io(format!("opening {proc_root}")))?;
+        .map_err(io(format!(
+            "opening {proc_root} as uid {} (a JVM that is not dumpable, e.g. a java binary with file \
+             capabilities, cannot be reached safely by another user)",
+            nix::unistd::geteuid()
+        )))?;
         let ours = nix::sys::stat::stat("/").map_err(io("reading /".into()))?;
         let theirs = fstat(&root).map_err(io(format!("reading {proc_root}")))?;
         let in_container = (ours.st_dev, ours.st_ino) != (theirs.st_dev, theirs.st_ino);
