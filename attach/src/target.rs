@@ -113,32 +113,23 @@ impl Target {
         let ours = nix::sys::stat::stat("/").map_err(io("reading /".into()))?;
         let theirs = fstat(&root).map_err(io(format!("reading {proc_root}")))?;
         let in_container = (ours.st_dev, ours.st_ino) != (theirs.st_dev, theirs.st_ino);
-        let mut target = Target {
-            pid,
-            process,
-            tmp: root.try_clone().map_err(|error| AttachError::Io {
-                pid,
-                step: "duplicating a descriptor".into(),
-                error,
-            })?,
-            root,
-            in_container,
-        };
-        let shown = target.shown(Path::new(TMP));
-        target.tmp = in_root::open(
-            target.root.as_fd(),
+        let shown = shown_path(pid, in_container, Path::new(TMP));
+        let tmp = in_root::open(
+            root.as_fd(),
             Path::new(TMP),
             OFlag::O_PATH | OFlag::O_DIRECTORY,
         )
-        .map_err(|e| AttachError::Io {
-            pid,
-            step: format!("opening {shown}"),
-            error: e.into(),
-        })?;
-        let stat = fstat(&target.tmp).map_err(io(format!("reading {shown}")))?;
-        check_shared_dir(&stat, target.process.euid)
+        .map_err(io(format!("opening {shown}")))?;
+        let stat = fstat(&tmp).map_err(io(format!("reading {shown}")))?;
+        check_shared_dir(&stat, process.euid)
             .map_err(|why| AttachError::Refused { path: shown, why })?;
-        Ok(target)
+        Ok(Target {
+            pid,
+            process,
+            root,
+            tmp,
+            in_container,
+        })
     }
 
     pub fn pid(&self) -> u32 {
@@ -164,11 +155,7 @@ impl Target {
     /// `inside` (a path as the JVM sees it) as the operator can reach it,
     /// escaped for a terminal.
     pub fn shown(&self, inside: &Path) -> String {
-        if self.in_container {
-            escape_control(&format!("/proc/{}/root{}", self.pid, inside.display()))
-        } else {
-            escape_control(&inside.display().to_string())
-        }
+        shown_path(self.pid, self.in_container, inside)
     }
 
     fn shown_in_tmp(&self, name: &str) -> String {
@@ -645,6 +632,16 @@ impl Target {
             Ok(cwd) if !self.in_container => escape_control(&cwd.join(name).display().to_string()),
             _ => escape_control(&format!("{link}/{name}")),
         }
+    }
+}
+
+/// `inside` as the operator can reach it: through `/proc/PID/root` for a
+/// JVM in another root. Escaped for a terminal.
+fn shown_path(pid: u32, in_container: bool, inside: &Path) -> String {
+    if in_container {
+        escape_control(&format!("/proc/{pid}/root{}", inside.display()))
+    } else {
+        escape_control(&inside.display().to_string())
     }
 }
 
