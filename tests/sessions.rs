@@ -96,7 +96,7 @@ impl Service {
         load_agent(pid, &agent_lib(), "stop", timeout).unwrap_or_else(|e| panic!("cycle {n}: {e}"));
         // The session is freed when its writer thread lets go of it, just
         // after acknowledging the summary: wait for the thread to end.
-        poll_until("the writer thread to end", timeout, || {
+        wait_until(timeout, "the writer thread to end", || {
             !self.has_writer_thread()
         });
         let text = std::fs::read_to_string(&out).unwrap();

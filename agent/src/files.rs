@@ -41,12 +41,14 @@ fn is_kind(stat: &FileStat, kind: SFlag) -> bool {
 }
 
 impl Dir {
-    /// Opens `path` as a directory; a symbolic link as its last component
-    /// is refused (earlier components are the caller's own choice).
+    /// Opens `path` as a directory. The path is the user's own choice, so
+    /// links in it are followed (`/tmp` is a link on some systems and in
+    /// some containers); what matters is that the files are then created
+    /// relative to this handle, never through a link.
     pub fn open(path: &Path) -> io::Result<Dir> {
         let fd = nix::fcntl::open(
             path,
-            OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
         .map_err(io_error)?;

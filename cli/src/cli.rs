@@ -208,7 +208,9 @@ report; otherwise it keeps recording until `metascope attach PID --stop`. \
 Stopping switches the agent's events off: the JVM runs on and pays nothing \
 more. Attaching again later starts a new recording.
 
-You must be the JVM's user (or root). JDK 21+ prints a warning about dynamically \
+You must be the JVM's user and group, or root: root becomes the JVM's user before \
+touching any of its files, and refuses any file or socket of the JVM another user \
+could have planted (docs/security.md). JDK 21+ prints a warning about dynamically \
 loaded agents; -XX:-EnableDynamicAgentLoading refuses them.";
 
 const ATTACH_EXAMPLES: &str = "\

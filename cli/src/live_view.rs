@@ -18,10 +18,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::attach_cmd::Target;
+use crate::attach_cmd::{self, Agent, JvmFile};
 use crate::callsite::Libraries;
 use crate::cli::{LiveArgs, TopArgs};
-use crate::launch;
 use crate::recording::{ReadOptions, Recording};
 use crate::report::{self, Report};
 
@@ -32,15 +31,15 @@ enum Source {
         spool: PathBuf,
         ended: Arc<AtomicBool>,
     },
-    /// A recording file being written.
-    File(PathBuf),
+    /// A recording file being written (by the JVM, opened as its user).
+    File(JvmFile),
 }
 
 impl Source {
     fn path(&self) -> &Path {
         match self {
             Source::Socket { spool, .. } => spool,
-            Source::File(path) => path,
+            Source::File(file) => file.path(),
         }
     }
     fn ended(&self) -> bool {
@@ -51,14 +50,8 @@ impl Source {
     }
 }
 
-fn connect(socket: &Path, spool_dir: &Path) -> Result<Source> {
-    let mut stream = UnixStream::connect(socket).with_context(|| {
-        format!(
-            "cannot connect to {} (is the JVM running with the agent option socket={}?)",
-            socket.display(),
-            socket.display()
-        )
-    })?;
+/// Copies the stream into a spool file from a reader thread.
+fn spool(mut stream: UnixStream, spool_dir: &Path) -> Result<Source> {
     let spool = spool_dir.join("live.jsonl");
     let mut file = std::fs::File::create(&spool).context("creating the spool file")?;
     let ended = Arc::new(AtomicBool::new(false));
@@ -92,56 +85,68 @@ fn catch_ctrl_c() {
 
 pub fn live(args: LiveArgs) -> Result<i32> {
     let spool_dir = tempfile::tempdir()?;
-    let source = connect(&args.socket, spool_dir.path())?;
+    let stream = UnixStream::connect(&args.socket).with_context(|| {
+        format!(
+            "cannot connect to {} (is the JVM running with the agent option socket={}?)",
+            args.socket.display(),
+            args.socket.display()
+        )
+    })?;
+    let source = spool(stream, spool_dir.path())?;
     catch_ctrl_c();
     watch(&source, &args.view, &args.socket.display().to_string())?;
     Ok(0)
 }
 
+/// `metascope top PID`: follows the running recording (its live socket or
+/// its file, as the status file names them, checked like everything of the
+/// JVM: see attach_cmd), or attaches with a live socket and stops again
+/// when the view ends.
 pub fn top(args: TopArgs) -> Result<i32> {
-    let target = Target::new(args.pid)?;
+    // Before the target: as root, opening it makes us the JVM's user.
+    let agent = Agent::open(args.agent.as_deref());
+    let target = attach_cmd::open_target(args.pid)?;
     let spool_dir = tempfile::tempdir()?;
     let mut attached = None;
-    let source = match target.status() {
+    let source = match attach_cmd::recording_status(&target)? {
         Some(status) => match status.socket {
-            Some(socket) => connect(&target.outside(&socket), spool_dir.path())?,
-            None => Source::File(target.outside(&status.out)),
+            Some(socket) => spool(attach_cmd::connect(&target, &socket)?, spool_dir.path())?,
+            None => Source::File(attach_cmd::open_recording(&target, &status.out)?),
         },
         None => {
-            let agent = launch::find_agent(args.agent.as_deref())?;
-            let stamp = launch::unix_seconds();
-            let out = PathBuf::from(format!("/tmp/metascope-{}-{stamp}.jsonl", args.pid));
-            let socket = PathBuf::from(format!("/tmp/metascope-{}-{stamp}.sock", args.pid));
+            let agent = agent?;
+            let name = attach_cmd::fresh_tmp_name(&target)?;
+            let (out, socket) = (name.with_extension("jsonl"), name.with_extension("sock"));
             let mut options = format!("out={},socket={}", out.display(), socket.display());
             if let Some(extra) = &args.agent_opts {
                 options.push(',');
                 options.push_str(extra);
             }
-            target.load(&agent, &options, args.timeout)?;
+            let loaded = attach_cmd::load_new(&target, &agent, &options, args.timeout)?;
             eprintln!(
                 "metascope: attached to {}; recording to {}",
                 args.pid,
-                target.outside(&out).display()
+                target.shown(&out)
             );
-            attached = Some((agent, out));
+            attached = Some((loaded, out));
             // The agent binds the socket before Agent_OnAttach returns.
-            connect(&target.outside(&socket), spool_dir.path())?
+            spool(attach_cmd::connect(&target, &socket)?, spool_dir.path())?
         }
     };
     catch_ctrl_c();
     let result = watch(&source, &args.view, &format!("pid {}", args.pid));
-    if let Some((agent, out)) = attached {
+    if let Some((loaded, out)) = attached {
         if args.keep_recording {
             eprintln!(
                 "metascope: still recording to {}; stop with `metascope attach {} --stop`",
-                target.outside(&out).display(),
+                target.shown(&out),
                 args.pid
             );
         } else if Path::new(&format!("/proc/{}", args.pid)).exists() {
-            target.load(&agent, "stop", args.timeout)?;
+            attach_cmd::load_by(&target, &loaded, "stop", args.timeout)?;
             eprintln!(
                 "metascope: recording stopped; it is in {}",
-                target.outside(&out).display()
+                target.shown(&out)
             );
         }
     }

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -78,6 +79,28 @@ pub fn require_in_ci(what: &str) {
     if std::env::var_os("CI").is_some() {
         panic!("{what} is missing in CI: .ci/run must install it (scripts/test does)");
     }
+}
+
+/// Polls `condition` every 20 ms until it holds; panics naming `what` if
+/// it still does not after `limit`. For conditions that become true on
+/// their own (a file appears, a process exits): never sleep-then-assert.
+pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "waited {limit:?} in vain for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// This test process runs as root (effective uid 0).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
 }
 
 pub fn stdout(out: &Output) -> String {
@@ -211,34 +234,6 @@ pub fn site_at<'a>(report: &'a Value, class: &str, method: &str) -> Vec<&'a Valu
             s["application_frame"]["class"] == class && s["application_frame"]["method"] == method
         })
         .collect()
-}
-
-/// Waits until `condition` holds, checking every 20 ms, and fails the test
-/// naming `what` if it does not within `limit`. Every "wait for something
-/// to happen" in the tests goes through here: no sleep stands in for a
-/// condition.
-pub fn poll_until(what: &str, limit: std::time::Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + limit;
-    while !condition() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
-/// Whether this test process runs as root (the security tests play an
-/// unprivileged attacker against root).
-pub fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|v| v.split_whitespace().nth(1).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
 }
 
 /// A test that cannot run here says so; in CI that is a failure.

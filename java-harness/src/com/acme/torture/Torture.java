@@ -23,6 +23,9 @@ import java.util.function.Supplier;
  *                                     classes (each unreachable right after), run a GC
  *                                     and print "defined TOTAL"; at the end of stdin
  *                                     exit with CODE (a JVM a test can step through)
+ * Torture serve CODE                  print "ready", define one class every 20 ms until
+ *                                     stdin ends, then exit with CODE (a service that
+ *                                     ends on request with its own exit code)
  * </pre>
  */
 public final class Torture {
@@ -147,6 +150,30 @@ public final class Torture {
                     System.out.println("torture: defined " + DEFINED.get());
                     System.out.flush();
                 }
+                System.exit(code);
+                break;
+            }
+            case "serve": {
+                int code = threads;
+                Thread definer = new Thread(() -> {
+                    try {
+                        for (long n = 0; ; n++) {
+                            generate(0, n);
+                            Thread.sleep(20);
+                        }
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }, "definer-0");
+                definer.setDaemon(true);
+                definer.start();
+                System.out.println("torture: ready");
+                System.out.flush();
+                while (System.in.read() != -1) {
+                    // until the caller closes stdin
+                }
+                System.out.println("torture: defined " + DEFINED.get());
+                System.out.flush();
                 System.exit(code);
                 break;
             }
