@@ -1,0 +1,450 @@
+//! Turns constant-pool references into classes, loaders, threads and stacks,
+//! decoding each pool entry the first time an event needs it.
+//!
+//! Per chunk: the pool index and caches of what was resolved (dropped with
+//! the chunk). Across chunks: interned strings and the stack table, so the
+//! same frames get the same stack id in every chunk and memory grows only
+//! with distinct names and stacks.
+
+use std::sync::Arc;
+
+use foldhash::{HashMap, HashMapExt, HashSet};
+
+use crate::chunk::ChunkHeader;
+use crate::events::{Class, Frame, FrameType, Loader, Stack, BOOTSTRAP_LOADER_ID, NO_STACK};
+use crate::input::{Cursor, Source, Window};
+use crate::metadata::Metadata;
+use crate::pools::Pools;
+use crate::value::{read_one, Value};
+
+/// What outlives a chunk.
+#[derive(Default)]
+pub(crate) struct Global {
+    strings: HashSet<Arc<str>>,
+    stacks: HashMap<(Vec<Frame>, bool), u64>,
+    /// Stacks created but not yet yielded, by id.
+    pub unyielded: HashMap<u64, Stack>,
+}
+
+impl Global {
+    pub(crate) fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.strings.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.strings.insert(a.clone());
+        a
+    }
+
+    pub(crate) fn distinct_stacks(&self) -> usize {
+        self.stacks.len()
+    }
+
+    fn stack_id(&mut self, frames: Vec<Frame>, truncated: bool) -> u64 {
+        let key = (frames, truncated);
+        if let Some(&id) = self.stacks.get(&key) {
+            return id;
+        }
+        let id = self.stacks.len() as u64 + 1;
+        self.unyielded.insert(
+            id,
+            Stack {
+                id,
+                frames: key.0.clone(),
+                truncated,
+            },
+        );
+        self.stacks.insert(key, id);
+        id
+    }
+}
+
+/// A method's class, name and descriptor.
+type Method = (Arc<str>, Arc<str>, Arc<str>);
+
+/// A chunk's metadata and constants, and what was resolved from them.
+pub(crate) struct Resolver {
+    pub header: ChunkHeader,
+    pub meta: Metadata,
+    pub pools: Pools,
+    window: Window,
+    strings: HashMap<(usize, u64), Option<Arc<str>>>,
+    class_names: HashMap<u64, Option<(Arc<str>, bool)>>,
+    classes: HashMap<u64, Option<Class>>,
+    loaders: HashMap<u64, Option<Loader>>,
+    methods: HashMap<u64, Option<Method>>,
+    frame_types: HashMap<u64, FrameType>,
+    threads: HashMap<u64, Option<Arc<str>>>,
+    stacks: HashMap<u64, u64>,
+}
+
+/// Pool entries are read through their own window: they cluster in the
+/// checkpoint events, far from the event being decoded.
+const POOL_WINDOW: usize = 1 << 20;
+
+impl Resolver {
+    pub(crate) fn new(header: ChunkHeader, meta: Metadata, pools: Pools) -> Resolver {
+        Resolver {
+            header,
+            meta,
+            pools,
+            window: Window::new(POOL_WINDOW),
+            strings: HashMap::new(),
+            class_names: HashMap::new(),
+            classes: HashMap::new(),
+            loaders: HashMap::new(),
+            methods: HashMap::new(),
+            frame_types: HashMap::new(),
+            threads: HashMap::new(),
+            stacks: HashMap::new(),
+        }
+    }
+
+    /// Decodes the pool entry `key` of type `ty`; `None` when the chunk has
+    /// no such constant or it does not decode.
+    fn entry(&mut self, src: &Source, ty: usize, key: u64) -> Option<Value> {
+        let e = self.pools.get(self.meta.types.get(ty)?.id, key)?;
+        let bytes = self.window.get(src, e.offset, u64::from(e.len)).ok()??;
+        let mut c = Cursor::new(bytes, self.header.compressed_ints());
+        read_one(&self.meta, &mut c, ty, false, 0).ok()
+    }
+
+    /// A struct entry's fields, with a lookup by name.
+    fn fields(&mut self, src: &Source, ty: usize, key: u64) -> Option<Fields> {
+        match self.entry(src, ty, key)? {
+            Value::Struct(values) => Some(Fields { ty, values }),
+            _ => None,
+        }
+    }
+
+    /// The text of a string value: inline, in the string pool, or in a
+    /// single-field pool type such as `jdk.types.Symbol`, `GCName`,
+    /// `GCCause`, `FrameType`.
+    pub(crate) fn string(&mut self, src: &Source, g: &mut Global, v: &Value) -> Option<Arc<str>> {
+        match v {
+            Value::Str(s) => s.as_deref().map(|s| g.intern(s)),
+            &Value::Ref { ty, key } => {
+                if let Some(cached) = self.strings.get(&(ty, key)) {
+                    return cached.clone();
+                }
+                let resolved = match self.entry(src, ty, key) {
+                    Some(Value::Struct(mut fields)) if fields.len() == 1 => {
+                        let inner = fields.pop()?;
+                        self.string(src, g, &inner)
+                    }
+                    Some(Value::Str(s)) => s.as_deref().map(|s| g.intern(s)),
+                    _ => None,
+                };
+                self.strings.insert((ty, key), resolved.clone());
+                resolved
+            }
+            _ => None,
+        }
+    }
+
+    /// A class's binary name and whether it is hidden, without its loader.
+    fn class_name(&mut self, src: &Source, g: &mut Global, v: &Value) -> Option<(Arc<str>, bool)> {
+        let &Value::Ref { ty, key } = v else {
+            return None;
+        };
+        if let Some(cached) = self.class_names.get(&key) {
+            return cached.clone();
+        }
+        let resolved = self.fields(src, ty, key).and_then(|f| {
+            let name = self.string(src, g, f.get(&self.meta, "name")?)?;
+            let hidden = f.get(&self.meta, "hidden").and_then(Value::bool);
+            let (binary, hidden) = binary_name(&name, hidden);
+            Some((g.intern(&binary), hidden))
+        });
+        self.class_names.insert(key, resolved.clone());
+        resolved
+    }
+
+    /// A class with its defining loader.
+    pub(crate) fn class(&mut self, src: &Source, g: &mut Global, v: &Value) -> Option<Class> {
+        let &Value::Ref { ty, key } = v else {
+            return None;
+        };
+        if let Some(cached) = self.classes.get(&key) {
+            return cached.clone();
+        }
+        let resolved = (|| {
+            let (name, hidden) = self.class_name(src, g, v)?;
+            let fields = self.fields(src, ty, key)?;
+            // A class without a loader reference is the bootstrap loader's
+            // (JDK 25 writes its hidden LambdaForm classes so).
+            let loader = match fields.get(&self.meta, "classLoader") {
+                Some(l) => self.loader(src, g, l).unwrap_or_else(|| bootstrap(g)),
+                None => bootstrap(g),
+            };
+            Some(Class {
+                name,
+                loader,
+                hidden,
+            })
+        })();
+        self.classes.insert(key, resolved.clone());
+        resolved
+    }
+
+    /// A loader reference: `None` for a null or unknown reference; the
+    /// bootstrap loader (id 0) for JFR's entry that has no loader class.
+    pub(crate) fn loader(&mut self, src: &Source, g: &mut Global, v: &Value) -> Option<Loader> {
+        let &Value::Ref { ty, key } = v else {
+            return None;
+        };
+        if let Some(cached) = self.loaders.get(&key) {
+            return cached.clone();
+        }
+        let resolved = self.fields(src, ty, key).map(|f| {
+            let type_name = f
+                .get(&self.meta, "type")
+                .and_then(|t| self.class_name(src, g, t))
+                .map(|(n, _)| n);
+            let name = f
+                .get(&self.meta, "name")
+                .and_then(|n| self.string(src, g, n));
+            match type_name {
+                Some(type_name) => Loader {
+                    id: key,
+                    type_name,
+                    name,
+                },
+                None => bootstrap(g),
+            }
+        });
+        self.loaders.insert(key, resolved.clone());
+        resolved
+    }
+
+    /// A thread's Java name, or its OS name when it has none.
+    pub(crate) fn thread(&mut self, src: &Source, g: &mut Global, v: &Value) -> Option<Arc<str>> {
+        let &Value::Ref { ty, key } = v else {
+            return None;
+        };
+        if let Some(cached) = self.threads.get(&key) {
+            return cached.clone();
+        }
+        let resolved = self.fields(src, ty, key).and_then(|f| {
+            let java = f
+                .get(&self.meta, "javaName")
+                .and_then(|n| self.string(src, g, n));
+            java.or_else(|| {
+                f.get(&self.meta, "osName")
+                    .and_then(|n| self.string(src, g, n))
+            })
+        });
+        self.threads.insert(key, resolved.clone());
+        resolved
+    }
+
+    /// The global id of a stack reference ([`NO_STACK`] when there is
+    /// none), creating the stack on first sight.
+    pub(crate) fn stack(&mut self, src: &Source, g: &mut Global, v: Option<&Value>) -> u64 {
+        let Some(&Value::Ref { ty, key }) = v else {
+            return NO_STACK;
+        };
+        if let Some(&id) = self.stacks.get(&key) {
+            return id;
+        }
+        let id = self
+            .fields(src, ty, key)
+            .map(|f| {
+                let truncated = f
+                    .get(&self.meta, "truncated")
+                    .and_then(Value::bool)
+                    .unwrap_or(false);
+                let mut frames = Vec::new();
+                if let Some(Value::Array(items)) = f.get(&self.meta, "frames") {
+                    let frame_ty = self.meta.types[f.ty]
+                        .field("frames")
+                        .map(|i| self.meta.types[f.ty].fields[i].ty);
+                    for item in items {
+                        if let (Value::Struct(values), Some(fty)) = (item, frame_ty) {
+                            let frame = Fields {
+                                ty: fty,
+                                values: values.clone(),
+                            };
+                            if let Some(frame) = self.frame(src, g, &frame) {
+                                frames.push(frame);
+                            }
+                        }
+                    }
+                }
+                g.stack_id(frames, truncated)
+            })
+            .unwrap_or(NO_STACK);
+        self.stacks.insert(key, id);
+        id
+    }
+
+    fn frame(&mut self, src: &Source, g: &mut Global, f: &Fields) -> Option<Frame> {
+        let (class, method, descriptor) = self.method(src, g, f.get(&self.meta, "method")?)?;
+        let number = |meta: &Metadata, name: &str| {
+            f.get(meta, name)
+                .and_then(Value::int)
+                .and_then(|v| u32::try_from(v).ok())
+        };
+        let line = number(&self.meta, "lineNumber").filter(|&l| l > 0);
+        let bytecode_index = number(&self.meta, "bytecodeIndex");
+        let frame_type = match f.get(&self.meta, "type") {
+            Some(t) => self.frame_type(src, g, t),
+            None => FrameType::Interpreted,
+        };
+        Some(Frame {
+            class,
+            method,
+            descriptor,
+            line,
+            bytecode_index,
+            frame_type,
+        })
+    }
+
+    fn method(&mut self, src: &Source, g: &mut Global, v: &Value) -> Option<Method> {
+        let &Value::Ref { ty, key } = v else {
+            return None;
+        };
+        if let Some(cached) = self.methods.get(&key) {
+            return cached.clone();
+        }
+        let resolved = self.fields(src, ty, key).and_then(|f| {
+            let (class, _) = self.class_name(src, g, f.get(&self.meta, "type")?)?;
+            let name = self.string(src, g, f.get(&self.meta, "name")?)?;
+            let descriptor = f
+                .get(&self.meta, "descriptor")
+                .and_then(|d| self.string(src, g, d))
+                .unwrap_or_else(|| g.intern(""));
+            Some((class, name, descriptor))
+        });
+        self.methods.insert(key, resolved.clone());
+        resolved
+    }
+
+    fn frame_type(&mut self, src: &Source, g: &mut Global, v: &Value) -> FrameType {
+        let key = match v {
+            Value::Ref { key, .. } => *key,
+            _ => u64::MAX,
+        };
+        if let Some(t) = self.frame_types.get(&key) {
+            return t.clone();
+        }
+        let t = match self.string(src, g, v).as_deref() {
+            Some("Interpreted") | None => FrameType::Interpreted,
+            Some("JIT compiled") => FrameType::JitCompiled,
+            Some("Inlined") => FrameType::Inlined,
+            Some("Native") => FrameType::Native,
+            Some(other) => FrameType::Other(g.intern(other)),
+        };
+        self.frame_types.insert(key, t.clone());
+        t
+    }
+}
+
+fn bootstrap(g: &mut Global) -> Loader {
+    Loader {
+        id: BOOTSTRAP_LOADER_ID,
+        type_name: g.intern("bootstrap"),
+        name: None,
+    }
+}
+
+/// A decoded struct with its type, to look fields up by name.
+struct Fields {
+    ty: usize,
+    values: Vec<Value>,
+}
+
+impl Fields {
+    fn get(&self, meta: &Metadata, name: &str) -> Option<&Value> {
+        self.values.get(meta.types.get(self.ty)?.field(name)?)
+    }
+}
+
+/// JFR writes class names in internal form (`com/acme/Foo$Bar`). The binary
+/// name replaces `/` with `.`, except before a hidden class's suffix:
+/// `com/acme/Foo$$Lambda/0x0000000800c0b000` (JDK 15+, flagged hidden) or
+/// the VM-anonymous `com/acme/Foo$$Lambda$14/1234567` (JDK 11, which has no
+/// hidden flag: a last segment of decimal digits cannot be a class name).
+pub(crate) fn binary_name(internal: &str, hidden: Option<bool>) -> (String, bool) {
+    let suffix = internal.rfind('/').filter(|&i| {
+        let last = &internal[i + 1..];
+        match hidden {
+            Some(h) => h,
+            None => !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()),
+        }
+    });
+    let hidden = hidden.unwrap_or(suffix.is_some());
+    match suffix {
+        Some(i) => {
+            let mut name = internal[..i].replace('/', ".");
+            name.push_str(&internal[i..]);
+            (name, hidden)
+        }
+        None => (internal.replace('/', "."), hidden),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_names_keep_hidden_suffixes() {
+        assert_eq!(
+            binary_name("com/acme/Foo$Bar", Some(false)),
+            ("com.acme.Foo$Bar".into(), false)
+        );
+        assert_eq!(
+            binary_name(
+                "java/lang/invoke/LambdaForm$MH/0x000000002d143800",
+                Some(true)
+            ),
+            (
+                "java.lang.invoke.LambdaForm$MH/0x000000002d143800".into(),
+                true
+            )
+        );
+        // JDK 11: no hidden field; anonymous classes end in /<digits>.
+        assert_eq!(
+            binary_name("com/acme/demo/BeanCopier$$Lambda$65/111374580", None),
+            ("com.acme.demo.BeanCopier$$Lambda$65/111374580".into(), true)
+        );
+        assert_eq!(
+            binary_name("jdk/internal/reflect/GeneratedMethodAccessor1", None),
+            (
+                "jdk.internal.reflect.GeneratedMethodAccessor1".into(),
+                false
+            )
+        );
+        assert_eq!(binary_name("Script1", None), ("Script1".into(), false));
+        assert_eq!(
+            binary_name("[Ljava/lang/String;", Some(false)),
+            ("[Ljava.lang.String;".into(), false)
+        );
+    }
+
+    #[test]
+    fn equal_frames_get_one_stack_id_across_chunks() {
+        let mut g = Global::default();
+        let frame = |line| Frame {
+            class: g_intern("com.acme.A"),
+            method: g_intern("m"),
+            descriptor: g_intern("()V"),
+            line: Some(line),
+            bytecode_index: Some(3),
+            frame_type: FrameType::Interpreted,
+        };
+        let a = g.stack_id(vec![frame(1), frame(2)], false);
+        let b = g.stack_id(vec![frame(1), frame(2)], false);
+        let c = g.stack_id(vec![frame(1)], false);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_ne!(a, NO_STACK);
+        assert_eq!(g.unyielded.len(), 2);
+    }
+
+    fn g_intern(s: &str) -> Arc<str> {
+        Arc::from(s)
+    }
+}
