@@ -29,7 +29,9 @@ pub struct Damage {
     /// a live repository, a full disk), rather than holding wrong bytes.
     pub cut: bool,
     /// Events of the damaged chunk that were present but could not be
-    /// decoded (their descriptions or constants are in the missing part).
+    /// decoded: their constants are in the missing part (counted among the
+    /// types this reader yields) or, when the chunk's metadata is missing
+    /// (JDK 11 writes it at the chunk end), every event of the chunk.
     pub lost_events: u64,
     pub reason: &'static str,
 }
@@ -56,8 +58,9 @@ impl fmt::Display for Damage {
         if self.cut {
             write!(
                 f,
-                "the recording is cut: the file ends at byte {} inside chunk {} ({})",
-                self.file_len, self.chunk, self.reason
+                "the recording is cut: the file ends at byte {} inside chunk {}; \
+                 read up to byte {} ({})",
+                self.file_len, self.chunk, self.offset, self.reason
             )?;
         } else {
             write!(

@@ -255,6 +255,14 @@ impl JfrReader {
         }
     }
 
+    /// Damage in a chunk the file ends inside of.
+    fn cut(&self, chunk: u32, offset: u64, reason: &'static str, lost_events: u64) -> Damage {
+        Damage {
+            cut: true,
+            ..self.damage(chunk, offset, reason, lost_events)
+        }
+    }
+
     /// Reads the next chunk's header, metadata and constants.
     fn open_chunk(&mut self) {
         let offset = self.next_chunk;
@@ -312,7 +320,7 @@ impl JfrReader {
             Some((meta, pools)) => (Some(meta), pools, chunk_end.unwrap_or(len), None),
             None => {
                 let scan_end = chunk_end.unwrap_or(len).min(len);
-                let scan = self.scan(&header, index, offset, scan_end);
+                let scan = self.scan(&header, offset, scan_end);
                 let damage = match scan.fault {
                     Some((at, reason)) => Some((at, reason)),
                     None if chunk_end.is_none_or(|e| e > len) => {
@@ -324,7 +332,11 @@ impl JfrReader {
                     None => None,
                 };
                 let lost = if scan.meta.is_none() { scan.events } else { 0 };
-                let damage = damage.map(|(at, reason)| self.damage(index, at, reason, lost));
+                let cut = chunk_end.is_none_or(|e| e > len);
+                let damage = damage.map(|(at, reason)| match cut {
+                    true => self.cut(index, at, reason, lost),
+                    false => self.damage(index, at, reason, lost),
+                });
                 (scan.meta, scan.pools, scan.end, damage)
             }
         };
@@ -423,9 +435,11 @@ impl JfrReader {
         Ok((meta, pools))
     }
 
-    /// Walks a chunk event by event, keeping its metadata and constants,
-    /// until its end or the first event that is cut or malformed.
-    fn scan(&mut self, header: &ChunkHeader, _index: u32, offset: u64, end: u64) -> Scan {
+    /// Walks a damaged chunk event by event up to its end or the first
+    /// event that is cut or malformed, then reads the last metadata event
+    /// found (metadata only grows within a chunk, and JDK 14+ writes
+    /// checkpoints before the first one) and every checkpoint.
+    fn scan(&mut self, header: &ChunkHeader, offset: u64, end: u64) -> Scan {
         let compressed = header.compressed_ints();
         let mut scan = Scan {
             meta: None,
@@ -434,56 +448,65 @@ impl JfrReader {
             events: 0,
             fault: None,
         };
+        let mut metadata = None;
+        let mut checkpoints = Vec::new();
         let mut at = offset + HEADER_SIZE;
         while at < end {
             let frame = match self.frame(at, end, compressed) {
                 Ok(f) => f,
-                Err(FrameFault::Cut) => {
-                    scan.fault = Some((at, "the file ends inside an event"));
-                    break;
-                }
-                Err(FrameFault::Invalid(reason)) => {
+                Err(fault) => {
+                    let reason = match fault {
+                        FrameFault::Cut => "the file ends inside an event",
+                        FrameFault::Invalid(reason) => reason,
+                        FrameFault::Unreadable => "the file could not be read",
+                    };
                     scan.fault = Some((at, reason));
                     break;
                 }
-                Err(FrameFault::Unreadable) => {
-                    scan.fault = Some((at, "the file could not be read"));
-                    break;
-                }
             };
-            let keep = match frame.type_id {
-                METADATA_EVENT | CHECKPOINT_EVENT => {
-                    let Ok(Some(bytes)) = self.events.get(&self.src, at, frame.size) else {
-                        scan.fault = Some((at, "the file ends inside an event"));
-                        break;
-                    };
-                    let mut c = Cursor::new(bytes, compressed);
-                    let parsed = c.set_pos(frame.header_len).and_then(|()| {
-                        if frame.type_id == METADATA_EVENT {
-                            scan.meta = Some(Metadata::parse(&mut c)?);
-                            Ok(())
-                        } else {
-                            let meta = scan
-                                .meta
-                                .as_ref()
-                                .ok_or(Fault::Invalid("constants before the metadata"))?;
-                            scan.pools.add_checkpoint(meta, &mut c, at).map(drop)
-                        }
-                    });
-                    parsed.is_ok()
-                }
-                _ => {
-                    scan.events += 1;
-                    true
-                }
-            };
-            if !keep {
-                scan.fault = Some((at, "a metadata or constant-pool event is malformed"));
-                break;
+            let size = frame.size;
+            match frame.type_id {
+                METADATA_EVENT => metadata = Some((at, frame)),
+                CHECKPOINT_EVENT => checkpoints.push((at, frame)),
+                _ => scan.events += 1,
             }
-            at += frame.size;
+            at += size;
             scan.end = at;
         }
+        let Some((at, frame)) = metadata else {
+            return scan;
+        };
+        let meta = match self.events.get(&self.src, at, frame.size) {
+            Ok(Some(bytes)) => {
+                let mut c = Cursor::new(bytes, compressed);
+                c.set_pos(frame.header_len)
+                    .and_then(|()| Metadata::parse(&mut c))
+            }
+            _ => Err(Fault::Short),
+        };
+        let Ok(meta) = meta else {
+            scan.fault = Some((at, "the metadata event is malformed"));
+            return scan;
+        };
+        for (at, frame) in checkpoints {
+            let added = match self.events.get(&self.src, at, frame.size) {
+                Ok(Some(bytes)) => {
+                    let mut c = Cursor::new(bytes, compressed);
+                    c.set_pos(frame.header_len)
+                        .and_then(|()| scan.pools.add_checkpoint(&meta, &mut c, at))
+                        .is_ok()
+                }
+                _ => false,
+            };
+            if !added {
+                // Constants after a malformed checkpoint are not trusted;
+                // events needing them are counted as lost.
+                scan.fault
+                    .get_or_insert((at, "a constant-pool event is malformed"));
+                break;
+            }
+        }
+        scan.meta = Some(meta);
         scan
     }
 

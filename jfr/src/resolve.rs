@@ -361,14 +361,33 @@ impl Fields {
     }
 }
 
-/// JFR writes class names in internal form (`com/acme/Foo$Bar`). The binary
-/// name replaces `/` with `.`, except before a hidden class's suffix:
-/// `com/acme/Foo$$Lambda/0x0000000800c0b000` (JDK 15+, flagged hidden) or
-/// the VM-anonymous `com/acme/Foo$$Lambda$14/1234567` (JDK 11, which has no
-/// hidden flag: a last segment of decimal digits cannot be a class name).
-pub(crate) fn binary_name(internal: &str, hidden: Option<bool>) -> (String, bool) {
-    let suffix = internal.rfind('/').filter(|&i| {
-        let last = &internal[i + 1..];
+/// The binary name (`Class.getName()`) of a class name as JFR stores it:
+/// - in internal form, `com/acme/Foo$Bar`: `/` becomes `.`;
+/// - a hidden class on JDK 22+: `com/acme/Foo$$Lambda/0x0000000800c0b000`
+///   (flagged hidden): the last `/` stays;
+/// - a hidden class on JDK 15-21: `com.acme.Foo$$Lambda+0x0000000100140970/1757880885`,
+///   the JVM's name with `+` before the address and JFR's identity hash
+///   after it: yields `com.acme.Foo$$Lambda/0x0000000100140970`;
+/// - a VM-anonymous class on JDK 11-14 (no hidden flag):
+///   `com/acme/Foo$$Lambda$14/1234567`, JFR's hash after the name: kept, as
+///   the only part that tells two such classes apart (a last segment of
+///   digits cannot be a class name).
+pub(crate) fn binary_name(stored: &str, hidden: Option<bool>) -> (String, bool) {
+    if hidden != Some(false) {
+        if let Some(plus) = stored.rfind("+0x") {
+            let after = &stored[plus + 1..];
+            let (address, hash) = after.split_once('/').unwrap_or((after, ""));
+            let is_hex = address.len() > 2 && address[2..].bytes().all(|b| b.is_ascii_hexdigit());
+            if is_hex && hash.bytes().all(|b| b.is_ascii_digit()) {
+                let mut name = stored[..plus].replace('/', ".");
+                name.push('/');
+                name.push_str(address);
+                return (name, true);
+            }
+        }
+    }
+    let suffix = stored.rfind('/').filter(|&i| {
+        let last = &stored[i + 1..];
         match hidden {
             Some(h) => h,
             None => !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()),
@@ -377,11 +396,11 @@ pub(crate) fn binary_name(internal: &str, hidden: Option<bool>) -> (String, bool
     let hidden = hidden.unwrap_or(suffix.is_some());
     match suffix {
         Some(i) => {
-            let mut name = internal[..i].replace('/', ".");
-            name.push_str(&internal[i..]);
+            let mut name = stored[..i].replace('/', ".");
+            name.push_str(&stored[i..]);
             (name, hidden)
         }
-        None => (internal.replace('/', "."), hidden),
+        None => (stored.replace('/', "."), hidden),
     }
 }
 
@@ -404,6 +423,32 @@ mod tests {
                 "java.lang.invoke.LambdaForm$MH/0x000000002d143800".into(),
                 true
             )
+        );
+        // JDK 17 and 21: JFR's own form.
+        assert_eq!(
+            binary_name(
+                "com.acme.demo.BeanCopier$$Lambda$89+0x00007fb33c008000/2052256418",
+                Some(true)
+            ),
+            (
+                "com.acme.demo.BeanCopier$$Lambda$89/0x00007fb33c008000".into(),
+                true
+            )
+        );
+        assert_eq!(
+            binary_name(
+                "java.lang.invoke.LambdaForm$MH+0x0000000100000400/1409154977",
+                Some(true)
+            ),
+            (
+                "java.lang.invoke.LambdaForm$MH/0x0000000100000400".into(),
+                true
+            )
+        );
+        // A '+' that is not a hidden suffix stays.
+        assert_eq!(
+            binary_name("com/acme/A+0xZZ", Some(false)),
+            ("com.acme.A+0xZZ".into(), false)
         );
         // JDK 11: no hidden field; anonymous classes end in /<digits>.
         assert_eq!(
