@@ -10,7 +10,7 @@ use foldhash::{HashMap, HashMapExt};
 
 use crate::chunk::ChunkHeader;
 use crate::events::*;
-use crate::input::{Cursor, Decoded, Source};
+use crate::input::{Cursor, Decoded};
 use crate::metadata::{Metadata, TimeUnit};
 use crate::resolve::{Global, Resolver};
 use crate::value::{read_field, skip_field, Value};
@@ -297,7 +297,6 @@ pub(crate) fn build(
     plan: &Plan,
     s: &Slots,
     r: &mut Resolver,
-    src: &Source,
     g: &mut Global,
     recording_start_ns: i64,
 ) -> Result<Record, Unresolved> {
@@ -305,23 +304,23 @@ pub(crate) fn build(
     let wall_ns = s.wall_ns(0, &h);
     let t_ns = wall_ns.saturating_sub(recording_start_ns).max(0) as u64;
     let string = |r: &mut Resolver, g: &mut Global, slot: usize| -> Option<Arc<str>> {
-        s.get(slot).and_then(|v| r.string(src, g, v))
+        s.get(slot).and_then(|v| r.string(g, v))
     };
     Ok(match plan.kind {
         Kind::ClassDefine => {
             let class = s
                 .get(3)
-                .and_then(|c| r.class(src, g, c))
+                .and_then(|c| r.class(g, c))
                 .ok_or(Unresolved::MissingConstant)?;
             let defining_loader = s
                 .get(4)
-                .and_then(|l| r.loader(src, g, l))
+                .and_then(|l| r.loader(g, l))
                 .unwrap_or_else(|| class.loader.clone());
             Record::ClassDefine(ClassDefine {
                 t_ns,
                 wall_ns,
-                thread: s.get(1).and_then(|t| r.thread(src, g, t)),
-                stack: r.stack(src, g, s.get(2)),
+                thread: s.get(1).and_then(|t| r.thread(g, t)),
+                stack: r.stack(g, s.get(2)),
                 class,
                 defining_loader,
             })
@@ -329,27 +328,27 @@ pub(crate) fn build(
         Kind::ClassLoad => {
             let class = s
                 .get(3)
-                .and_then(|c| r.class(src, g, c))
+                .and_then(|c| r.class(g, c))
                 .ok_or(Unresolved::MissingConstant)?;
             Record::ClassLoad(ClassLoad {
                 t_ns,
                 wall_ns,
                 duration_ns: s.span_ns(6, &h),
-                thread: s.get(1).and_then(|t| r.thread(src, g, t)),
-                stack: r.stack(src, g, s.get(2)),
-                defining_loader: s.get(4).and_then(|l| r.loader(src, g, l)),
-                initiating_loader: s.get(5).and_then(|l| r.loader(src, g, l)),
+                thread: s.get(1).and_then(|t| r.thread(g, t)),
+                stack: r.stack(g, s.get(2)),
+                defining_loader: s.get(4).and_then(|l| r.loader(g, l)),
+                initiating_loader: s.get(5).and_then(|l| r.loader(g, l)),
                 class,
             })
         }
         Kind::ClassUnload => {
             let class = s
                 .get(1)
-                .and_then(|c| r.class(src, g, c))
+                .and_then(|c| r.class(g, c))
                 .ok_or(Unresolved::MissingConstant)?;
             let defining_loader = s
                 .get(2)
-                .and_then(|l| r.loader(src, g, l))
+                .and_then(|l| r.loader(g, l))
                 .unwrap_or_else(|| class.loader.clone());
             Record::ClassUnload(ClassUnload {
                 t_ns,
@@ -388,9 +387,9 @@ pub(crate) fn build(
         Kind::MetaspaceOom => Record::MetaspaceOom(MetaspaceOom {
             t_ns,
             wall_ns,
-            thread: s.get(1).and_then(|t| r.thread(src, g, t)),
-            stack: r.stack(src, g, s.get(2)),
-            loader: s.get(3).and_then(|l| r.loader(src, g, l)),
+            thread: s.get(1).and_then(|t| r.thread(g, t)),
+            stack: r.stack(g, s.get(2)),
+            loader: s.get(3).and_then(|l| r.loader(g, l)),
             hidden_class_loader: s.int(4) != 0,
             size: s.unsigned(5),
             metadata_type: string(r, g, 6),
@@ -399,8 +398,8 @@ pub(crate) fn build(
         Kind::ClassLoaderStatistics => Record::ClassLoaderStatistics(ClassLoaderStatistics {
             t_ns,
             wall_ns,
-            loader: s.get(1).and_then(|l| r.loader(src, g, l)),
-            parent_loader: s.get(2).and_then(|l| r.loader(src, g, l)),
+            loader: s.get(1).and_then(|l| r.loader(g, l)),
+            parent_loader: s.get(2).and_then(|l| r.loader(g, l)),
             class_loader_data: s.unsigned(3),
             class_count: s.unsigned(4),
             chunk_size: s.unsigned(5),

@@ -137,6 +137,14 @@ pub(crate) enum RawString<'a> {
 }
 
 impl RawString<'_> {
+    /// The text without copying where the bytes are UTF-8 already.
+    pub(crate) fn as_text(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            RawString::Utf8(b) => Some(String::from_utf8_lossy(b)),
+            other => other.text().map(std::borrow::Cow::Owned),
+        }
+    }
+
     /// The text, `None` for null and pool references (which the caller
     /// resolves). Invalid UTF-8 or UTF-16 is replaced, never an error:
     /// names are printed escaped by the renderers anyway.

@@ -407,30 +407,45 @@ impl JfrReader {
         c.set_pos(frame.header_len).map_err(drop)?;
         let meta = Metadata::parse(&mut c).map_err(drop)?;
 
-        let mut pools = Pools::default();
-        let mut at = offset.checked_add(header.constant_pool_offset).ok_or(())?;
+        // The chain runs backwards from the last checkpoint: walk it through
+        // a small window, then read the checkpoints in file order.
+        let mut peek = Window::new(4096);
+        let mut chain = Vec::new();
         let mut seen = HashSet::new();
+        let mut at = offset.checked_add(header.constant_pool_offset).ok_or(())?;
         loop {
             if at < offset + HEADER_SIZE || !seen.insert(at) {
                 return Err(());
             }
-            let frame = self.frame(at, end, compressed).map_err(drop)?;
+            let frame = read_frame(&self.src, &mut peek, at, end, compressed).map_err(drop)?;
             if frame.type_id != CHECKPOINT_EVENT {
                 return Err(());
             }
+            let head = (end - at).min(frame.header_len as u64 + 27);
+            let bytes = peek.get(&self.src, at, head).ok().flatten().ok_or(())?;
+            let mut c = Cursor::new(bytes, compressed);
+            c.set_pos(frame.header_len).map_err(drop)?;
+            c.long().map_err(drop)?; // start time
+            c.long().map_err(drop)?; // duration
+            let delta = c.long().map_err(drop)?;
+            chain.push((at, frame));
+            if delta == 0 {
+                break;
+            }
+            at = at.checked_add_signed(delta).ok_or(())?;
+        }
+        chain.sort_by_key(|(at, _)| *at);
+        let mut pools = Pools::default();
+        for (at, frame) in chain {
             let bytes = self
                 .events
                 .get(&self.src, at, frame.size)
                 .ok()
                 .flatten()
                 .ok_or(())?;
-            let mut c = Cursor::new(bytes, compressed);
-            c.set_pos(frame.header_len).map_err(drop)?;
-            let checkpoint = pools.add_checkpoint(&meta, &mut c, at).map_err(drop)?;
-            if checkpoint.delta == 0 {
-                break;
-            }
-            at = at.checked_add_signed(checkpoint.delta).ok_or(())?;
+            pools
+                .add_checkpoint(&meta, bytes, frame.header_len, compressed)
+                .map_err(drop)?;
         }
         Ok((meta, pools))
     }
@@ -490,12 +505,10 @@ impl JfrReader {
         };
         for (at, frame) in checkpoints {
             let added = match self.events.get(&self.src, at, frame.size) {
-                Ok(Some(bytes)) => {
-                    let mut c = Cursor::new(bytes, compressed);
-                    c.set_pos(frame.header_len)
-                        .and_then(|()| scan.pools.add_checkpoint(&meta, &mut c, at))
-                        .is_ok()
-                }
+                Ok(Some(bytes)) => scan
+                    .pools
+                    .add_checkpoint(&meta, bytes, frame.header_len, compressed)
+                    .is_ok(),
                 _ => false,
             };
             if !added {
@@ -512,32 +525,7 @@ impl JfrReader {
 
     /// Reads an event's size and type id at `at`; the event must end by `end`.
     fn frame(&mut self, at: u64, end: u64, compressed: bool) -> Result<EventFrame, FrameFault> {
-        let head = (end.saturating_sub(at)).min(20);
-        let bytes = match self.events.get(&self.src, at, head) {
-            Ok(Some(b)) => b,
-            Ok(None) => return Err(FrameFault::Cut),
-            Err(_) => return Err(FrameFault::Unreadable),
-        };
-        let mut c = Cursor::new(bytes, compressed);
-        let fault = |f: Fault| match f {
-            Fault::Short => FrameFault::Cut,
-            Fault::Invalid(r) => FrameFault::Invalid(r),
-        };
-        let size = c.int().map_err(fault)?;
-        let type_id = c.long().map_err(fault)? as u64;
-        let header_len = c.pos();
-        let size = u64::try_from(size).map_err(|_| FrameFault::Invalid("negative event size"))?;
-        if size < header_len as u64 {
-            return Err(FrameFault::Invalid("event size smaller than its header"));
-        }
-        if at + size > end {
-            return Err(FrameFault::Cut);
-        }
-        Ok(EventFrame {
-            size,
-            type_id,
-            header_len,
-        })
+        read_frame(&self.src, &mut self.events, at, end, compressed)
     }
 
     /// Decodes events of the current chunk up to the next checkpoint (or
@@ -603,7 +591,6 @@ impl JfrReader {
                 plan,
                 &self.slots,
                 &mut cur.resolver,
-                &self.src,
                 &mut self.global,
                 start,
             ) {
@@ -632,6 +619,43 @@ impl JfrReader {
     pub fn distinct_stacks(&self) -> usize {
         self.global.distinct_stacks()
     }
+}
+
+/// Reads an event's size and type id at `at` through `window`; the event
+/// must end by `end`.
+fn read_frame(
+    src: &Source,
+    window: &mut Window,
+    at: u64,
+    end: u64,
+    compressed: bool,
+) -> Result<EventFrame, FrameFault> {
+    let head = (end.saturating_sub(at)).min(20);
+    let bytes = match window.get(src, at, head) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Err(FrameFault::Cut),
+        Err(_) => return Err(FrameFault::Unreadable),
+    };
+    let mut c = Cursor::new(bytes, compressed);
+    let fault = |f: Fault| match f {
+        Fault::Short => FrameFault::Cut,
+        Fault::Invalid(r) => FrameFault::Invalid(r),
+    };
+    let size = c.int().map_err(fault)?;
+    let type_id = c.long().map_err(fault)? as u64;
+    let header_len = c.pos();
+    let size = u64::try_from(size).map_err(|_| FrameFault::Invalid("negative event size"))?;
+    if size < header_len as u64 {
+        return Err(FrameFault::Invalid("event size smaller than its header"));
+    }
+    if at + size > end {
+        return Err(FrameFault::Cut);
+    }
+    Ok(EventFrame {
+        size,
+        type_id,
+        header_len,
+    })
 }
 
 struct Scan {

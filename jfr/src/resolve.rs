@@ -12,8 +12,8 @@ use foldhash::{HashMap, HashMapExt, HashSet};
 
 use crate::chunk::ChunkHeader;
 use crate::events::{Class, Frame, FrameType, Loader, Stack, BOOTSTRAP_LOADER_ID, NO_STACK};
-use crate::input::{Cursor, Source, Window};
-use crate::metadata::Metadata;
+use crate::input::{Cursor, RawString};
+use crate::metadata::{Encoding, Metadata};
 use crate::pools::Pools;
 use crate::value::{read_one, Value};
 
@@ -67,7 +67,6 @@ pub(crate) struct Resolver {
     pub header: ChunkHeader,
     pub meta: Metadata,
     pub pools: Pools,
-    window: Window,
     strings: HashMap<(usize, u64), Option<Arc<str>>>,
     class_names: HashMap<u64, Option<(Arc<str>, bool)>>,
     classes: HashMap<u64, Option<Class>>,
@@ -78,17 +77,12 @@ pub(crate) struct Resolver {
     stacks: HashMap<u64, u64>,
 }
 
-/// Pool entries are read through their own window: they cluster in the
-/// checkpoint events, far from the event being decoded.
-const POOL_WINDOW: usize = 1 << 20;
-
 impl Resolver {
     pub(crate) fn new(header: ChunkHeader, meta: Metadata, pools: Pools) -> Resolver {
         Resolver {
             header,
             meta,
             pools,
-            window: Window::new(POOL_WINDOW),
             strings: HashMap::new(),
             class_names: HashMap::new(),
             classes: HashMap::new(),
@@ -102,16 +96,15 @@ impl Resolver {
 
     /// Decodes the pool entry `key` of type `ty`; `None` when the chunk has
     /// no such constant or it does not decode.
-    fn entry(&mut self, src: &Source, ty: usize, key: u64) -> Option<Value> {
-        let e = self.pools.get(self.meta.types.get(ty)?.id, key)?;
-        let bytes = self.window.get(src, e.offset, u64::from(e.len)).ok()??;
+    fn entry(&mut self, ty: usize, key: u64) -> Option<Value> {
+        let bytes = self.pools.get(self.meta.types.get(ty)?.id, key)?;
         let mut c = Cursor::new(bytes, self.header.compressed_ints());
         read_one(&self.meta, &mut c, ty, false, 0).ok()
     }
 
     /// A struct entry's fields, with a lookup by name.
-    fn fields(&mut self, src: &Source, ty: usize, key: u64) -> Option<Fields> {
-        match self.entry(src, ty, key)? {
+    fn fields(&mut self, ty: usize, key: u64) -> Option<Fields> {
+        match self.entry(ty, key)? {
             Value::Struct(values) => Some(Fields { ty, values }),
             _ => None,
         }
@@ -120,21 +113,16 @@ impl Resolver {
     /// The text of a string value: inline, in the string pool, or in a
     /// single-field pool type such as `jdk.types.Symbol`, `GCName`,
     /// `GCCause`, `FrameType`.
-    pub(crate) fn string(&mut self, src: &Source, g: &mut Global, v: &Value) -> Option<Arc<str>> {
+    pub(crate) fn string(&mut self, g: &mut Global, v: &Value) -> Option<Arc<str>> {
         match v {
             Value::Str(s) => s.as_deref().map(|s| g.intern(s)),
             &Value::Ref { ty, key } => {
                 if let Some(cached) = self.strings.get(&(ty, key)) {
                     return cached.clone();
                 }
-                let resolved = match self.entry(src, ty, key) {
-                    Some(Value::Struct(mut fields)) if fields.len() == 1 => {
-                        let inner = fields.pop()?;
-                        self.string(src, g, &inner)
-                    }
-                    Some(Value::Str(s)) => s.as_deref().map(|s| g.intern(s)),
-                    _ => None,
-                };
+                let resolved = self
+                    .pooled_string(ty, key, 0)
+                    .and_then(|raw| raw.as_text().map(|s| g.intern(&s)));
                 self.strings.insert((ty, key), resolved.clone());
                 resolved
             }
@@ -142,26 +130,67 @@ impl Resolver {
         }
     }
 
+    /// A string constant, or the string of a pool type holding just one
+    /// (`jdk.types.Symbol`...), borrowed from the pool's bytes.
+    fn pooled_string(&self, ty: usize, key: u64, depth: u32) -> Option<RawString<'_>> {
+        if depth > 4 {
+            return None;
+        }
+        let t = self.meta.types.get(ty)?;
+        let bytes = self.pools.get(t.id, key)?;
+        let mut c = Cursor::new(bytes, self.header.compressed_ints());
+        let (string_type, raw) = if t.encoding == Encoding::String {
+            (ty, c.string().ok()?)
+        } else {
+            let [field] = &t.fields[..] else {
+                return None;
+            };
+            if field.array {
+                return None;
+            }
+            if field.pooled {
+                let k = c.long().ok()? as u64;
+                return self.pooled_string(field.ty, k, depth + 1);
+            }
+            if self.meta.types.get(field.ty)?.encoding != Encoding::String {
+                return None;
+            }
+            (field.ty, c.string().ok()?)
+        };
+        match raw {
+            RawString::Pool(k) => self.pooled_string(string_type, k, depth + 1),
+            s => Some(s),
+        }
+    }
+
+    /// A class's binary name and whether it is hidden, from its decoded
+    /// constant (`fields`); not interned: most classes are named once.
+    fn name_of(&self, fields: &Fields) -> Option<(Arc<str>, bool)> {
+        let Some(&Value::Ref { ty, key }) = fields.get(&self.meta, "name") else {
+            return None;
+        };
+        let raw = self.pooled_string(ty, key, 0)?;
+        let stored = raw.as_text()?;
+        let hidden = fields.get(&self.meta, "hidden").and_then(Value::bool);
+        let (binary, hidden) = binary_name(&stored, hidden);
+        Some((Arc::from(binary), hidden))
+    }
+
     /// A class's binary name and whether it is hidden, without its loader.
-    fn class_name(&mut self, src: &Source, g: &mut Global, v: &Value) -> Option<(Arc<str>, bool)> {
+    fn class_name(&mut self, v: &Value) -> Option<(Arc<str>, bool)> {
         let &Value::Ref { ty, key } = v else {
             return None;
         };
         if let Some(cached) = self.class_names.get(&key) {
             return cached.clone();
         }
-        let resolved = self.fields(src, ty, key).and_then(|f| {
-            let name = self.string(src, g, f.get(&self.meta, "name")?)?;
-            let hidden = f.get(&self.meta, "hidden").and_then(Value::bool);
-            let (binary, hidden) = binary_name(&name, hidden);
-            Some((g.intern(&binary), hidden))
-        });
+        let resolved = self.fields(ty, key).and_then(|f| self.name_of(&f));
         self.class_names.insert(key, resolved.clone());
         resolved
     }
 
     /// A class with its defining loader.
-    pub(crate) fn class(&mut self, src: &Source, g: &mut Global, v: &Value) -> Option<Class> {
+    pub(crate) fn class(&mut self, g: &mut Global, v: &Value) -> Option<Class> {
         let &Value::Ref { ty, key } = v else {
             return None;
         };
@@ -169,12 +198,15 @@ impl Resolver {
             return cached.clone();
         }
         let resolved = (|| {
-            let (name, hidden) = self.class_name(src, g, v)?;
-            let fields = self.fields(src, ty, key)?;
+            let fields = self.fields(ty, key)?;
+            let (name, hidden) = match self.class_names.get(&key) {
+                Some(cached) => cached.clone()?,
+                None => self.name_of(&fields)?,
+            };
             // A class without a loader reference is the bootstrap loader's
             // (JDK 25 writes its hidden LambdaForm classes so).
             let loader = match fields.get(&self.meta, "classLoader") {
-                Some(l) => self.loader(src, g, l).unwrap_or_else(|| bootstrap(g)),
+                Some(l) => self.loader(g, l).unwrap_or_else(|| bootstrap(g)),
                 None => bootstrap(g),
             };
             Some(Class {
@@ -189,21 +221,19 @@ impl Resolver {
 
     /// A loader reference: `None` for a null or unknown reference; the
     /// bootstrap loader (id 0) for JFR's entry that has no loader class.
-    pub(crate) fn loader(&mut self, src: &Source, g: &mut Global, v: &Value) -> Option<Loader> {
+    pub(crate) fn loader(&mut self, g: &mut Global, v: &Value) -> Option<Loader> {
         let &Value::Ref { ty, key } = v else {
             return None;
         };
         if let Some(cached) = self.loaders.get(&key) {
             return cached.clone();
         }
-        let resolved = self.fields(src, ty, key).map(|f| {
+        let resolved = self.fields(ty, key).map(|f| {
             let type_name = f
                 .get(&self.meta, "type")
-                .and_then(|t| self.class_name(src, g, t))
+                .and_then(|t| self.class_name(t))
                 .map(|(n, _)| n);
-            let name = f
-                .get(&self.meta, "name")
-                .and_then(|n| self.string(src, g, n));
+            let name = f.get(&self.meta, "name").and_then(|n| self.string(g, n));
             match type_name {
                 Some(type_name) => Loader {
                     id: key,
@@ -218,21 +248,18 @@ impl Resolver {
     }
 
     /// A thread's Java name, or its OS name when it has none.
-    pub(crate) fn thread(&mut self, src: &Source, g: &mut Global, v: &Value) -> Option<Arc<str>> {
+    pub(crate) fn thread(&mut self, g: &mut Global, v: &Value) -> Option<Arc<str>> {
         let &Value::Ref { ty, key } = v else {
             return None;
         };
         if let Some(cached) = self.threads.get(&key) {
             return cached.clone();
         }
-        let resolved = self.fields(src, ty, key).and_then(|f| {
+        let resolved = self.fields(ty, key).and_then(|f| {
             let java = f
                 .get(&self.meta, "javaName")
-                .and_then(|n| self.string(src, g, n));
-            java.or_else(|| {
-                f.get(&self.meta, "osName")
-                    .and_then(|n| self.string(src, g, n))
-            })
+                .and_then(|n| self.string(g, n));
+            java.or_else(|| f.get(&self.meta, "osName").and_then(|n| self.string(g, n)))
         });
         self.threads.insert(key, resolved.clone());
         resolved
@@ -240,7 +267,7 @@ impl Resolver {
 
     /// The global id of a stack reference ([`NO_STACK`] when there is
     /// none), creating the stack on first sight.
-    pub(crate) fn stack(&mut self, src: &Source, g: &mut Global, v: Option<&Value>) -> u64 {
+    pub(crate) fn stack(&mut self, g: &mut Global, v: Option<&Value>) -> u64 {
         let Some(&Value::Ref { ty, key }) = v else {
             return NO_STACK;
         };
@@ -248,7 +275,7 @@ impl Resolver {
             return id;
         }
         let id = self
-            .fields(src, ty, key)
+            .fields(ty, key)
             .map(|f| {
                 let truncated = f
                     .get(&self.meta, "truncated")
@@ -265,7 +292,7 @@ impl Resolver {
                                 ty: fty,
                                 values: values.clone(),
                             };
-                            if let Some(frame) = self.frame(src, g, &frame) {
+                            if let Some(frame) = self.frame(g, &frame) {
                                 frames.push(frame);
                             }
                         }
@@ -278,8 +305,8 @@ impl Resolver {
         id
     }
 
-    fn frame(&mut self, src: &Source, g: &mut Global, f: &Fields) -> Option<Frame> {
-        let (class, method, descriptor) = self.method(src, g, f.get(&self.meta, "method")?)?;
+    fn frame(&mut self, g: &mut Global, f: &Fields) -> Option<Frame> {
+        let (class, method, descriptor) = self.method(g, f.get(&self.meta, "method")?)?;
         let number = |meta: &Metadata, name: &str| {
             f.get(meta, name)
                 .and_then(Value::int)
@@ -288,7 +315,7 @@ impl Resolver {
         let line = number(&self.meta, "lineNumber").filter(|&l| l > 0);
         let bytecode_index = number(&self.meta, "bytecodeIndex");
         let frame_type = match f.get(&self.meta, "type") {
-            Some(t) => self.frame_type(src, g, t),
+            Some(t) => self.frame_type(g, t),
             None => FrameType::Interpreted,
         };
         Some(Frame {
@@ -301,19 +328,20 @@ impl Resolver {
         })
     }
 
-    fn method(&mut self, src: &Source, g: &mut Global, v: &Value) -> Option<Method> {
+    fn method(&mut self, g: &mut Global, v: &Value) -> Option<Method> {
         let &Value::Ref { ty, key } = v else {
             return None;
         };
         if let Some(cached) = self.methods.get(&key) {
             return cached.clone();
         }
-        let resolved = self.fields(src, ty, key).and_then(|f| {
-            let (class, _) = self.class_name(src, g, f.get(&self.meta, "type")?)?;
-            let name = self.string(src, g, f.get(&self.meta, "name")?)?;
+        let resolved = self.fields(ty, key).and_then(|f| {
+            let (class, _) = self.class_name(f.get(&self.meta, "type")?)?;
+            let class = g.intern(&class);
+            let name = self.string(g, f.get(&self.meta, "name")?)?;
             let descriptor = f
                 .get(&self.meta, "descriptor")
-                .and_then(|d| self.string(src, g, d))
+                .and_then(|d| self.string(g, d))
                 .unwrap_or_else(|| g.intern(""));
             Some((class, name, descriptor))
         });
@@ -321,7 +349,7 @@ impl Resolver {
         resolved
     }
 
-    fn frame_type(&mut self, src: &Source, g: &mut Global, v: &Value) -> FrameType {
+    fn frame_type(&mut self, g: &mut Global, v: &Value) -> FrameType {
         let key = match v {
             Value::Ref { key, .. } => *key,
             _ => u64::MAX,
@@ -329,7 +357,7 @@ impl Resolver {
         if let Some(t) = self.frame_types.get(&key) {
             return t.clone();
         }
-        let t = match self.string(src, g, v).as_deref() {
+        let t = match self.string(g, v).as_deref() {
             Some("Interpreted") | None => FrameType::Interpreted,
             Some("JIT compiled") => FrameType::JitCompiled,
             Some("Inlined") => FrameType::Inlined,
