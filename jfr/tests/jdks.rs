@@ -586,3 +586,92 @@ fn a_recording_without_class_events_says_so() {
         .iter()
         .any(|r| matches!(r, Record::Flag(f) if &*f.name == "MaxMetaspaceSize")));
 }
+
+/// A JVM that dies of `OutOfMemoryError: Metaspace` cannot dump its
+/// recording (JFR needs Metaspace to do it), but the chunk in JFR's disk
+/// repository holds everything up to the last flush, the MetaspaceOOM
+/// event with the allocating loader and stack included.
+#[test]
+fn the_repository_chunk_of_a_jvm_killed_by_metaspace_oom_is_readable() {
+    let Some(java) = java(17) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let repository = dir.path().join("repository");
+    std::fs::create_dir(&repository).expect("repository dir");
+    let out = std::process::Command::new(&java)
+        .arg("-XX:MaxMetaspaceSize=24m")
+        .arg(format!(
+            "-XX:FlightRecorderOptions:repository={}",
+            repository.display()
+        ))
+        .arg(format!(
+            "-XX:StartFlightRecording:settings={}",
+            metascope_jfc().display()
+        ))
+        .args([
+            "-cp",
+            metascope_harness::HARNESS_JAR_PATH,
+            DYNAMIC_LOADER.main_class,
+            "200000",
+        ])
+        .output()
+        .expect("start java");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("OutOfMemoryError"), "no OOM: {stderr}");
+    let chunks: Vec<_> = walk(&repository)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "jfr"))
+        .collect();
+    assert!(
+        !chunks.is_empty(),
+        "no chunk left in {}",
+        repository.display()
+    );
+    let mut oom = None;
+    let mut serializers = 0;
+    for chunk in &chunks {
+        let mut reader = JfrReader::open(chunk).expect("open chunk");
+        let mut stacks = HashMap::new();
+        for record in reader.by_ref().flatten() {
+            match record {
+                Record::Stack(s) => {
+                    stacks.insert(s.id, s);
+                }
+                Record::ClassDefine(e)
+                    if e.class
+                        .name
+                        .starts_with("com.acme.demo.codegen.Serializer_") =>
+                {
+                    serializers += 1
+                }
+                Record::MetaspaceOom(e) => oom = Some((e.clone(), stacks.get(&e.stack).cloned())),
+                _ => {}
+            }
+        }
+    }
+    assert!(serializers > 1000, "{serializers} serializers");
+    let (oom, stack) = oom.expect("a MetaspaceOOM event");
+    assert_eq!(
+        oom.loader.map(|l| l.type_name.to_string()).as_deref(),
+        Some("com.acme.demo.codegen.DynamicClassLoader")
+    );
+    let stack = stack.expect("the OOM's stack");
+    assert!(stack
+        .frames
+        .iter()
+        .any(|f| &*f.class == "com.acme.demo.JsonWriter" && &*f.method == "writerFor"));
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
