@@ -52,9 +52,11 @@
 //!   stacks it uses, under keys that are stable ids for the life of the JVM
 //!   (a class loader's key is its ClassLoaderData's trace id), which is
 //!   what makes [`Loader::id`] stable across chunks.
-//! - JDK 14+ flushes a checkpoint about once a second and writes metadata
-//!   at the chunk start, so a recording cut while written keeps everything
-//!   up to the last flush; JDK 11 writes both at the chunk end only.
+//! - JDK 14+ writes metadata and constants at every flush (when something
+//!   streams the recording, about once a second), so a chunk cut while
+//!   written keeps what was flushed before the cut; without a flush, and
+//!   always on JDK 11, both come at the chunk end and a cut chunk yields
+//!   nothing (earlier chunks are read whole, and the error says so).
 //!
 //! # Memory and speed
 //! Memory is bounded by the current chunk's checkpoint (constant pool)

@@ -4,10 +4,10 @@
 //! the chain of checkpoint (constant pool) events; those are indexed first,
 //! then the events are decoded in one sequential pass. A chunk the file
 //! ends inside of (or one the JVM had not finished) is recovered by
-//! scanning it: JDK 14+ writes metadata at the chunk start and a checkpoint
-//! at every flush (once a second), so everything up to the last flush
-//! before the damage decodes; JDK 11 writes both only at the chunk end, so
-//! nothing of its last, cut chunk does.
+//! scanning it: JDK 14+ writes metadata and a checkpoint at every flush, so
+//! everything flushed before the damage decodes; without flushes (and
+//! always on JDK 11) both come only at the chunk end, and nothing of a cut
+//! chunk does.
 //!
 //! Records come out in time order within each flush segment (JFR writes
 //! each thread's buffer when it fills, so the file is not in time order),
