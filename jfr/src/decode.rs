@@ -1,0 +1,475 @@
+//! From one event's bytes to one typed record.
+//!
+//! For each event type the reader yields, a plan made from the chunk's
+//! metadata says which fields to decode (by name, so fields added or
+//! reordered by later JDKs cost nothing) and which to skip.
+
+use std::sync::Arc;
+
+use foldhash::{HashMap, HashMapExt};
+
+use crate::chunk::ChunkHeader;
+use crate::events::*;
+use crate::input::{Cursor, Decoded};
+use crate::metadata::{Metadata, TimeUnit};
+use crate::resolve::{Global, Resolver};
+use crate::value::{read_field, skip_field, Value};
+
+/// The event types this reader yields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    ClassDefine,
+    ClassLoad,
+    ClassUnload,
+    GarbageCollection,
+    MetaspaceSummary,
+    MetaspaceGcThreshold,
+    MetaspaceOom,
+    ClassLoaderStatistics,
+    JvmInformation,
+    Flag(FlagKind),
+    ActiveSetting,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FlagKind {
+    Signed,
+    Unsigned,
+    Double,
+    Bool,
+    Str,
+}
+
+/// Event type names whose settings are reported as [`Record::Setting`].
+pub(crate) const REPORTED_SETTINGS: &[&str] = &[
+    "jdk.ClassDefine",
+    "jdk.ClassLoad",
+    "jdk.ClassUnload",
+    "jdk.GarbageCollection",
+    "jdk.MetaspaceSummary",
+    "jdk.MetaspaceOOM",
+    "jdk.ClassLoaderStatistics",
+];
+
+impl Kind {
+    fn of(name: &str) -> Option<Kind> {
+        Some(match name {
+            "jdk.ClassDefine" => Kind::ClassDefine,
+            "jdk.ClassLoad" => Kind::ClassLoad,
+            "jdk.ClassUnload" => Kind::ClassUnload,
+            "jdk.GarbageCollection" => Kind::GarbageCollection,
+            "jdk.MetaspaceSummary" => Kind::MetaspaceSummary,
+            "jdk.MetaspaceGCThreshold" => Kind::MetaspaceGcThreshold,
+            "jdk.MetaspaceOOM" => Kind::MetaspaceOom,
+            "jdk.ClassLoaderStatistics" => Kind::ClassLoaderStatistics,
+            "jdk.JVMInformation" => Kind::JvmInformation,
+            "jdk.IntFlag" | "jdk.LongFlag" => Kind::Flag(FlagKind::Signed),
+            "jdk.UnsignedIntFlag" | "jdk.UnsignedLongFlag" => Kind::Flag(FlagKind::Unsigned),
+            "jdk.DoubleFlag" => Kind::Flag(FlagKind::Double),
+            "jdk.BooleanFlag" => Kind::Flag(FlagKind::Bool),
+            "jdk.StringFlag" => Kind::Flag(FlagKind::Str),
+            "jdk.ActiveSetting" => Kind::ActiveSetting,
+            _ => return None,
+        })
+    }
+
+    /// The fields to decode, in slot order; `|` separates names a field
+    /// had in other JDKs (JDK 11-14 said "anonymous" for "hidden").
+    fn wanted(self) -> &'static [&'static str] {
+        match self {
+            Kind::ClassDefine => &[
+                "startTime",
+                "eventThread",
+                "stackTrace",
+                "definedClass",
+                "definingClassLoader",
+            ],
+            Kind::ClassLoad => &[
+                "startTime",
+                "eventThread",
+                "stackTrace",
+                "loadedClass",
+                "definingClassLoader",
+                "initiatingClassLoader",
+                "duration",
+            ],
+            Kind::ClassUnload => &["startTime", "unloadedClass", "definingClassLoader"],
+            Kind::GarbageCollection => &[
+                "startTime",
+                "duration",
+                "gcId",
+                "name",
+                "cause",
+                "sumOfPauses",
+                "longestPause",
+            ],
+            Kind::MetaspaceSummary => &[
+                "startTime",
+                "gcId",
+                "when",
+                "gcThreshold",
+                "metaspace",
+                "dataSpace",
+                "classSpace",
+            ],
+            Kind::MetaspaceGcThreshold => &["startTime", "oldValue", "newValue", "updater"],
+            Kind::MetaspaceOom => &[
+                "startTime",
+                "eventThread",
+                "stackTrace",
+                "classLoader",
+                "hiddenClassLoader|anonymousClassLoader",
+                "size",
+                "metadataType",
+                "metaspaceObjectType",
+            ],
+            Kind::ClassLoaderStatistics => &[
+                "startTime",
+                "classLoader",
+                "parentClassLoader",
+                "classLoaderData",
+                "classCount",
+                "chunkSize",
+                "blockSize",
+                "hiddenClassCount|anonymousClassCount",
+                "hiddenChunkSize|anonymousChunkSize",
+                "hiddenBlockSize|anonymousBlockSize",
+            ],
+            Kind::JvmInformation => &[
+                "startTime",
+                "jvmName",
+                "jvmVersion",
+                "jvmArguments",
+                "javaArguments",
+                "jvmStartTime",
+                "pid",
+            ],
+            Kind::Flag(_) => &["startTime", "name", "value", "origin"],
+            Kind::ActiveSetting => &["startTime", "id", "name", "value"],
+        }
+    }
+}
+
+/// How to decode one event type of this chunk.
+pub(crate) struct Plan {
+    kind: Kind,
+    /// Per field in encoding order: the slot it fills, or skip.
+    slots: Vec<Option<usize>>,
+    units: Vec<TimeUnit>,
+    /// Metadata type index of each slot's field.
+    types: Vec<Option<usize>>,
+    metadata_type: usize,
+}
+
+/// The plans of a chunk, by event type id.
+pub(crate) struct Plans {
+    by_type_id: HashMap<u64, Plan>,
+}
+
+impl Plans {
+    pub(crate) fn new(meta: &Metadata) -> Plans {
+        let mut by_type_id = HashMap::new();
+        for (index, t) in meta.types.iter().enumerate() {
+            let Some(kind) = Kind::of(&t.name) else {
+                continue;
+            };
+            let wanted = kind.wanted();
+            let mut units = vec![TimeUnit::None; wanted.len()];
+            let mut types = vec![None; wanted.len()];
+            let slots = t
+                .fields
+                .iter()
+                .map(|f| {
+                    let slot = wanted
+                        .iter()
+                        .position(|w| w.split('|').any(|alias| alias == &*f.name))?;
+                    units[slot] = f.unit;
+                    types[slot] = Some(f.ty);
+                    Some(slot)
+                })
+                .collect();
+            by_type_id.insert(
+                t.id,
+                Plan {
+                    kind,
+                    slots,
+                    units,
+                    types,
+                    metadata_type: index,
+                },
+            );
+        }
+        Plans { by_type_id }
+    }
+
+    pub(crate) fn get(&self, type_id: u64) -> Option<&Plan> {
+        self.by_type_id.get(&type_id)
+    }
+}
+
+/// The decoded fields of one event, by slot.
+pub(crate) struct Slots {
+    values: Vec<Option<Value>>,
+    units: Vec<TimeUnit>,
+    types: Vec<Option<usize>>,
+}
+
+impl Slots {
+    pub(crate) fn new() -> Slots {
+        Slots {
+            values: Vec::new(),
+            units: Vec::new(),
+            types: Vec::new(),
+        }
+    }
+
+    fn get(&self, slot: usize) -> Option<&Value> {
+        self.values.get(slot)?.as_ref()
+    }
+
+    fn int(&self, slot: usize) -> i64 {
+        self.get(slot).and_then(Value::int).unwrap_or(0)
+    }
+
+    fn unsigned(&self, slot: usize) -> u64 {
+        self.int(slot) as u64
+    }
+
+    /// A timestamp as nanoseconds since the epoch.
+    fn wall_ns(&self, slot: usize, h: &ChunkHeader) -> i64 {
+        let v = self.int(slot);
+        match self.units.get(slot) {
+            Some(TimeUnit::Nanos) => v,
+            Some(TimeUnit::Millis) => v.saturating_mul(1_000_000),
+            _ => h.ticks_to_wall_ns(v),
+        }
+    }
+
+    /// A duration in nanoseconds.
+    fn span_ns(&self, slot: usize, h: &ChunkHeader) -> i64 {
+        let v = self.int(slot);
+        match self.units.get(slot) {
+            Some(TimeUnit::Ticks) => h.ticks_to_ns(v),
+            Some(TimeUnit::Millis) => v.saturating_mul(1_000_000),
+            _ => v,
+        }
+    }
+}
+
+/// Why an event that decoded did not become a record.
+pub(crate) enum Unresolved {
+    /// Its class (or another required constant) is not in the chunk.
+    MissingConstant,
+    /// Not wanted (a setting of an event type this reader does not yield).
+    Ignored,
+}
+
+/// Reads the fields of an event whose plan is `plan` (`c` just after the
+/// type id) into `slots`.
+pub(crate) fn read_slots(
+    meta: &Metadata,
+    plan: &Plan,
+    c: &mut Cursor<'_>,
+    slots: &mut Slots,
+) -> Decoded<()> {
+    let t = &meta.types[plan.metadata_type];
+    slots.values.clear();
+    slots.values.resize(plan.units.len(), None);
+    slots.units.clear();
+    slots.units.extend_from_slice(&plan.units);
+    slots.types.clear();
+    slots.types.extend_from_slice(&plan.types);
+    for (field, slot) in t.fields.iter().zip(&plan.slots) {
+        match slot {
+            Some(s) => slots.values[*s] = Some(read_field(meta, c, field)?),
+            None => skip_field(meta, c, field)?,
+        }
+        if c.remaining() == 0 {
+            // Events written by an older JVM may end before later fields.
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Builds the record from decoded slots.
+pub(crate) fn build(
+    plan: &Plan,
+    s: &Slots,
+    r: &mut Resolver,
+    g: &mut Global,
+    recording_start_ns: i64,
+) -> Result<Record, Unresolved> {
+    let h = r.header.clone();
+    let wall_ns = s.wall_ns(0, &h);
+    let t_ns = wall_ns.saturating_sub(recording_start_ns).max(0) as u64;
+    let string = |r: &mut Resolver, g: &mut Global, slot: usize| -> Option<Arc<str>> {
+        s.get(slot).and_then(|v| r.string(g, v))
+    };
+    Ok(match plan.kind {
+        Kind::ClassDefine => {
+            let class = s
+                .get(3)
+                .and_then(|c| r.class(g, c))
+                .ok_or(Unresolved::MissingConstant)?;
+            let defining_loader = s
+                .get(4)
+                .and_then(|l| r.loader(g, l))
+                .unwrap_or_else(|| class.loader.clone());
+            Record::ClassDefine(ClassDefine {
+                t_ns,
+                wall_ns,
+                thread: s.get(1).and_then(|t| r.thread(g, t)),
+                stack: r.stack(g, s.get(2)),
+                class,
+                defining_loader,
+            })
+        }
+        Kind::ClassLoad => {
+            let class = s
+                .get(3)
+                .and_then(|c| r.class(g, c))
+                .ok_or(Unresolved::MissingConstant)?;
+            Record::ClassLoad(ClassLoad {
+                t_ns,
+                wall_ns,
+                duration_ns: s.span_ns(6, &h),
+                thread: s.get(1).and_then(|t| r.thread(g, t)),
+                stack: r.stack(g, s.get(2)),
+                defining_loader: s.get(4).and_then(|l| r.loader(g, l)),
+                initiating_loader: s.get(5).and_then(|l| r.loader(g, l)),
+                class,
+            })
+        }
+        Kind::ClassUnload => {
+            let class = s
+                .get(1)
+                .and_then(|c| r.class(g, c))
+                .ok_or(Unresolved::MissingConstant)?;
+            let defining_loader = s
+                .get(2)
+                .and_then(|l| r.loader(g, l))
+                .unwrap_or_else(|| class.loader.clone());
+            Record::ClassUnload(ClassUnload {
+                t_ns,
+                wall_ns,
+                class,
+                defining_loader,
+            })
+        }
+        Kind::GarbageCollection => Record::GarbageCollection(GarbageCollection {
+            gc_id: s.unsigned(2),
+            name: string(r, g, 3),
+            cause: string(r, g, 4),
+            t_ns,
+            wall_ns,
+            duration_ns: s.span_ns(1, &h),
+            sum_of_pauses_ns: s.span_ns(5, &h),
+            longest_pause_ns: s.span_ns(6, &h),
+        }),
+        Kind::MetaspaceSummary => Record::MetaspaceSummary(MetaspaceSummary {
+            t_ns,
+            wall_ns,
+            gc_id: s.unsigned(1),
+            when: string(r, g, 2),
+            gc_threshold: s.unsigned(3),
+            metaspace: metaspace_sizes(&r.meta, s, 4),
+            data_space: metaspace_sizes(&r.meta, s, 5),
+            class_space: metaspace_sizes(&r.meta, s, 6),
+        }),
+        Kind::MetaspaceGcThreshold => Record::MetaspaceGcThreshold(MetaspaceGcThreshold {
+            t_ns,
+            wall_ns,
+            old_value: s.unsigned(1),
+            new_value: s.unsigned(2),
+            updater: string(r, g, 3),
+        }),
+        Kind::MetaspaceOom => Record::MetaspaceOom(MetaspaceOom {
+            t_ns,
+            wall_ns,
+            thread: s.get(1).and_then(|t| r.thread(g, t)),
+            stack: r.stack(g, s.get(2)),
+            loader: s.get(3).and_then(|l| r.loader(g, l)),
+            hidden_class_loader: s.int(4) != 0,
+            size: s.unsigned(5),
+            metadata_type: string(r, g, 6),
+            object_type: string(r, g, 7),
+        }),
+        Kind::ClassLoaderStatistics => Record::ClassLoaderStatistics(ClassLoaderStatistics {
+            t_ns,
+            wall_ns,
+            loader: s.get(1).and_then(|l| r.loader(g, l)),
+            parent_loader: s.get(2).and_then(|l| r.loader(g, l)),
+            class_loader_data: s.unsigned(3),
+            class_count: s.unsigned(4),
+            chunk_size: s.unsigned(5),
+            block_size: s.unsigned(6),
+            hidden_class_count: s.unsigned(7),
+            hidden_chunk_size: s.unsigned(8),
+            hidden_block_size: s.unsigned(9),
+        }),
+        Kind::JvmInformation => Record::JvmInformation(JvmInformation {
+            t_ns,
+            wall_ns,
+            jvm_name: string(r, g, 1),
+            jvm_version: string(r, g, 2),
+            jvm_arguments: string(r, g, 3),
+            java_arguments: string(r, g, 4),
+            jvm_start_ms: s.wall_ns(5, &h) / 1_000_000,
+            pid: s.unsigned(6),
+        }),
+        Kind::Flag(flag) => {
+            let name = string(r, g, 1).ok_or(Unresolved::MissingConstant)?;
+            let value = match flag {
+                FlagKind::Signed => FlagValue::Int(s.int(2)),
+                FlagKind::Unsigned => FlagValue::Unsigned(s.unsigned(2)),
+                FlagKind::Double => {
+                    FlagValue::Double(s.get(2).and_then(Value::float).unwrap_or(0.0))
+                }
+                FlagKind::Bool => FlagValue::Bool(s.int(2) != 0),
+                FlagKind::Str => FlagValue::Str(string(r, g, 2)),
+            };
+            Record::Flag(Flag {
+                t_ns,
+                name,
+                value,
+                origin: string(r, g, 3),
+            })
+        }
+        Kind::ActiveSetting => {
+            let event_type = r
+                .meta
+                .type_index(s.unsigned(1))
+                .map(|i| r.meta.types[i].name.clone())
+                .ok_or(Unresolved::MissingConstant)?;
+            if !REPORTED_SETTINGS.contains(&&*event_type) {
+                return Err(Unresolved::Ignored);
+            }
+            Record::Setting(Setting {
+                t_ns,
+                event_type: g.intern(&event_type),
+                name: string(r, g, 2).ok_or(Unresolved::MissingConstant)?,
+                value: string(r, g, 3),
+            })
+        }
+    })
+}
+
+/// `jdk.types.MetaspaceSizes` (an inline struct), by field name.
+fn metaspace_sizes(meta: &Metadata, s: &Slots, slot: usize) -> MetaspaceSizes {
+    let (Some(Value::Struct(values)), Some(&Some(ty))) = (s.get(slot), s.types.get(slot)) else {
+        return MetaspaceSizes::default();
+    };
+    let field = |name: &str| -> u64 {
+        meta.types[ty]
+            .field(name)
+            .and_then(|i| values.get(i))
+            .and_then(Value::int)
+            .unwrap_or(0) as u64
+    };
+    MetaspaceSizes {
+        reserved: field("reserved"),
+        committed: field("committed"),
+        used: field("used"),
+    }
+}

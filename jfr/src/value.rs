@@ -1,0 +1,166 @@
+//! Values as the metadata describes them: skipping any value, and decoding
+//! the few we keep into a small tree.
+
+use crate::input::{Cursor, Decoded, Fault, RawString};
+use crate::metadata::{Encoding, Field, Metadata};
+
+/// Structs nested deeper than this are corrupt metadata (a type that
+/// contains itself inline would otherwise recurse until the stack ends).
+const MAX_DEPTH: u32 = 32;
+
+/// A decoded value. Constant-pool references stay references; the resolver
+/// looks them up when it needs them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    /// An inline string (`None` for null).
+    Str(Option<Box<str>>),
+    /// A key into the constant pool of type `ty` (a metadata type index).
+    Ref {
+        ty: usize,
+        key: u64,
+    },
+    Struct(Vec<Value>),
+    Array(Vec<Value>),
+}
+
+impl Value {
+    pub(crate) fn int(&self) -> Option<i64> {
+        match *self {
+            Value::Int(v) => Some(v),
+            Value::Bool(b) => Some(i64::from(b)),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn float(&self) -> Option<f64> {
+        match *self {
+            Value::Float(v) => Some(v),
+            Value::Int(v) => Some(v as f64),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn bool(&self) -> Option<bool> {
+        match *self {
+            Value::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+/// Skips one value of field `f`.
+pub(crate) fn skip_field(meta: &Metadata, c: &mut Cursor<'_>, f: &Field) -> Decoded<()> {
+    if f.array {
+        let n = c.count()?;
+        for _ in 0..n {
+            skip_one(meta, c, f.ty, f.pooled, 0)?;
+        }
+        Ok(())
+    } else {
+        skip_one(meta, c, f.ty, f.pooled, 0)
+    }
+}
+
+/// Skips one value of type `ty` (written as a pool key when `pooled`).
+pub(crate) fn skip_one(
+    meta: &Metadata,
+    c: &mut Cursor<'_>,
+    ty: usize,
+    pooled: bool,
+    depth: u32,
+) -> Decoded<()> {
+    if pooled {
+        return c.long().map(drop);
+    }
+    let t = meta.types.get(ty).ok_or(Fault::Invalid("unknown type"))?;
+    match t.encoding {
+        Encoding::Boolean | Encoding::Byte => c.u8().map(drop),
+        Encoding::Char | Encoding::Short | Encoding::Int | Encoding::Long => c.long().map(drop),
+        Encoding::Float => c.float().map(drop),
+        Encoding::Double => c.double().map(drop),
+        Encoding::String => c.skip_string(),
+        Encoding::Struct => {
+            if depth > MAX_DEPTH {
+                return Err(Fault::Invalid("types nested too deeply"));
+            }
+            for f in &t.fields {
+                if f.array {
+                    let n = c.count()?;
+                    for _ in 0..n {
+                        skip_one(meta, c, f.ty, f.pooled, depth + 1)?;
+                    }
+                } else {
+                    skip_one(meta, c, f.ty, f.pooled, depth + 1)?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Decodes one value of field `f`.
+pub(crate) fn read_field(meta: &Metadata, c: &mut Cursor<'_>, f: &Field) -> Decoded<Value> {
+    if f.array {
+        let n = c.count()?;
+        let mut items = Vec::with_capacity(n.min(256));
+        for _ in 0..n {
+            items.push(read_one(meta, c, f.ty, f.pooled, 0)?);
+        }
+        Ok(Value::Array(items))
+    } else {
+        read_one(meta, c, f.ty, f.pooled, 0)
+    }
+}
+
+/// Decodes one value of type `ty`.
+pub(crate) fn read_one(
+    meta: &Metadata,
+    c: &mut Cursor<'_>,
+    ty: usize,
+    pooled: bool,
+    depth: u32,
+) -> Decoded<Value> {
+    if pooled {
+        return Ok(Value::Ref {
+            ty,
+            key: c.long()? as u64,
+        });
+    }
+    let t = meta.types.get(ty).ok_or(Fault::Invalid("unknown type"))?;
+    Ok(match t.encoding {
+        Encoding::Boolean => Value::Bool(c.u8()? != 0),
+        Encoding::Byte => Value::Int(i64::from(c.u8()? as i8)),
+        Encoding::Char => Value::Int(i64::from(c.char()?)),
+        Encoding::Short => Value::Int(i64::from(c.short()?)),
+        Encoding::Int => Value::Int(i64::from(c.int()?)),
+        Encoding::Long => Value::Int(c.long()?),
+        Encoding::Float => Value::Float(f64::from(c.float()?)),
+        Encoding::Double => Value::Float(c.double()?),
+        Encoding::String => match c.string()? {
+            RawString::Pool(key) => Value::Ref { ty, key },
+            s => Value::Str(s.text().map(String::into_boxed_str)),
+        },
+        Encoding::Struct => {
+            if depth > MAX_DEPTH {
+                return Err(Fault::Invalid("types nested too deeply"));
+            }
+            let mut fields = Vec::with_capacity(t.fields.len());
+            for f in &t.fields {
+                if f.array {
+                    let n = c.count()?;
+                    let mut items = Vec::with_capacity(n.min(256));
+                    for _ in 0..n {
+                        items.push(read_one(meta, c, f.ty, f.pooled, depth + 1)?);
+                    }
+                    fields.push(Value::Array(items));
+                } else {
+                    fields.push(read_one(meta, c, f.ty, f.pooled, depth + 1)?);
+                }
+            }
+            Value::Struct(fields)
+        }
+    })
+}
