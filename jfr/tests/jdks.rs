@@ -590,16 +590,19 @@ fn a_recording_without_class_events_says_so() {
 /// A JVM that dies of `OutOfMemoryError: Metaspace` cannot dump its
 /// recording (JFR needs Metaspace to do it), but the chunk in JFR's disk
 /// repository holds everything up to the last flush, the MetaspaceOOM
-/// event with the allocating loader and stack included.
+/// event with the allocating loader and stack included. The JVM is held
+/// after the error until JFR's periodic flush has put the event on disk,
+/// then killed (SIGKILL: no chance to finish the chunk).
 #[test]
 fn the_repository_chunk_of_a_jvm_killed_by_metaspace_oom_is_readable() {
+    use std::io::BufRead;
     let Some(java) = java(17) else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let repository = dir.path().join("repository");
     std::fs::create_dir(&repository).expect("repository dir");
-    let out = std::process::Command::new(&java)
+    let mut jvm = std::process::Command::new(&java)
         .arg("-XX:MaxMetaspaceSize=24m")
         .arg(format!(
             "-XX:FlightRecorderOptions:repository={}",
@@ -614,24 +617,66 @@ fn the_repository_chunk_of_a_jvm_killed_by_metaspace_oom_is_readable() {
             metascope_harness::HARNESS_JAR_PATH,
             DYNAMIC_LOADER.main_class,
             "200000",
+            "hold-after-oom",
         ])
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
         .expect("start java");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("OutOfMemoryError"), "no OOM: {stderr}");
-    let chunks: Vec<_> = walk(&repository)
+    // JFR's own start-up line comes first.
+    let said: Vec<String> = std::io::BufReader::new(jvm.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .take_while(|line| !line.contains("out of metaspace"))
+        .collect();
+    assert!(
+        jvm.try_wait().unwrap().is_none(),
+        "no OOM, the JVM ended: {said:?}"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let found = loop {
+        let found = read_oom(&repository);
+        if found.0.is_some() || std::time::Instant::now() > deadline {
+            break found;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let _ = jvm.kill();
+    let _ = jvm.wait();
+    let (oom, serializers) = found;
+    assert!(serializers > 1000, "{serializers} serializers");
+    let (oom, stack) = oom.expect("a MetaspaceOOM event within 30 s of the error");
+    assert_eq!(
+        oom.loader.map(|l| l.type_name.to_string()).as_deref(),
+        Some("com.acme.demo.codegen.DynamicClassLoader")
+    );
+    let stack = stack.expect("the OOM's stack");
+    assert!(stack
+        .frames
+        .iter()
+        .any(|f| &*f.class == "com.acme.demo.JsonWriter" && &*f.method == "writerFor"));
+}
+
+/// The MetaspaceOOM event (with its stack) and the number of serializer
+/// definitions in the repository's chunks so far.
+#[allow(clippy::type_complexity)]
+fn read_oom(
+    repository: &Path,
+) -> (
+    Option<(metascope_jfr::MetaspaceOom, Option<metascope_jfr::Stack>)>,
+    usize,
+) {
+    let chunks: Vec<_> = walk(repository)
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "jfr"))
         .collect();
-    assert!(
-        !chunks.is_empty(),
-        "no chunk left in {}",
-        repository.display()
-    );
     let mut oom = None;
     let mut serializers = 0;
     for chunk in &chunks {
-        let mut reader = JfrReader::open(chunk).expect("open chunk");
+        let Ok(mut reader) = JfrReader::open(chunk) else {
+            continue;
+        };
         let mut stacks = HashMap::new();
         for record in reader.by_ref().flatten() {
             match record {
@@ -650,17 +695,7 @@ fn the_repository_chunk_of_a_jvm_killed_by_metaspace_oom_is_readable() {
             }
         }
     }
-    assert!(serializers > 1000, "{serializers} serializers");
-    let (oom, stack) = oom.expect("a MetaspaceOOM event");
-    assert_eq!(
-        oom.loader.map(|l| l.type_name.to_string()).as_deref(),
-        Some("com.acme.demo.codegen.DynamicClassLoader")
-    );
-    let stack = stack.expect("the OOM's stack");
-    assert!(stack
-        .frames
-        .iter()
-        .any(|f| &*f.class == "com.acme.demo.JsonWriter" && &*f.method == "writerFor"));
+    (oom, serializers)
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
