@@ -16,6 +16,7 @@ use inferno::flamegraph::{self, Options};
 use metascope_events::{Frame, NO_STACK};
 
 use crate::callsite::{attribute, is_jdk_machinery, FrameRole, Libraries};
+use crate::escape;
 use crate::recording::Recording;
 use crate::report::Report;
 use crate::text_report::{duration, thousands};
@@ -24,13 +25,15 @@ use crate::text_report::{duration, thousands};
 pub const NOT_CAPTURED: &str = "(stack not captured)";
 
 /// One frame of a collapsed stack: `com.acme.Foo.bar:42`, or
-/// `com.acme.Foo.bar` without a line. `;` (the separator) and control
-/// characters, which no Java name contains, become `_`.
+/// `com.acme.Foo.bar` without a line. `;` (the separator), whitespace and
+/// control and bidi characters, which no Java name contains, become `_`
+/// ([`escape::push_folded`]): the SVG stays valid XML and a line of the
+/// folded format stays one stack and one count.
 pub fn frame_name(f: &Frame) -> String {
     let mut name = String::with_capacity(f.class.len() + f.method.len() + 8);
-    for c in f.class.chars().chain(['.']).chain(f.method.chars()) {
-        name.push(if c == ';' || c.is_control() { '_' } else { c });
-    }
+    escape::push_folded(&mut name, &f.class);
+    name.push('.');
+    escape::push_folded(&mut name, &f.method);
     if let Some(line) = f.line {
         name.push(':');
         name.push_str(&line.to_string());
@@ -212,7 +215,8 @@ fn title(report: &Report) -> String {
         || "JVM unknown".to_string(),
         |h| format!("{} {}, pid {}", h.java_vm_name, h.java_version, h.pid),
     );
-    format!("Classes defined by stack — {jvm}")
+    // inferno escapes markup, not control characters (invalid in XML).
+    format!("Classes defined by stack — {}", escape::text(&jvm))
 }
 
 fn subtitle(report: &Report) -> String {
@@ -239,7 +243,7 @@ fn empty_svg(title: &str) -> String {
          <text x=\"600\" y=\"24\" text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"16\">{}</text>\
          <text x=\"600\" y=\"46\" text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"12\">\
          No classes to draw: the recording has no class attributed to a call site.</text></svg>\n",
-        crate::html_report::escape(title)
+        crate::escape::html(title)
     )
 }
 

@@ -632,7 +632,7 @@ fn call_site(
 
 /// The JSON report, pretty-printed with a trailing newline.
 pub fn to_json(report: &Report) -> String {
-    let mut s = serde_json::to_string_pretty(report).expect("the report model always serializes");
+    let mut s = crate::escape::json_pretty(report).expect("the report model always serializes");
     s.push('\n');
     s
 }
