@@ -183,6 +183,7 @@ pub fn run(args: &CheckArgs) -> i32 {
     let read = ReadOptions {
         libraries: libraries.clone(),
         all_kinds: args.all_kinds,
+        ..ReadOptions::default()
     };
     let recording = match Recording::read(&args.file, &read) {
         Ok(r) => r,

@@ -155,6 +155,7 @@ fn watch(source: &Source, view: &crate::cli::ViewOptions, what: &str) -> Result<
     let options = ReadOptions {
         libraries: libraries.clone(),
         all_kinds: false,
+        ..ReadOptions::default()
     };
     let mut previous: HashMap<String, (u64, Instant)> = HashMap::new();
     let mut iteration = 0u64;

@@ -20,6 +20,7 @@ mod recording;
 #[cfg(test)]
 mod recording_fuzz;
 mod report;
+mod stacks;
 mod text_report;
 
 use std::ffi::OsString;

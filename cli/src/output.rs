@@ -29,13 +29,14 @@ pub fn write_report(file: &Path, options: &ReportOptions, output: Option<&Path>)
     let read = ReadOptions {
         libraries: libraries.clone(),
         all_kinds: options.all_kinds,
+        stack_memory: options.stack_memory.saturating_mul(1 << 20),
     };
     let recording = Recording::read(file, &read)?;
     let report = report::build(&recording, options.top, &libraries);
     let text = match options.format {
         Format::Text => text_report::render(&report, to_terminal),
         Format::Json => report::to_json(&report),
-        Format::Folded => flame::render_folded(&recording),
+        Format::Folded => flame::render_folded(&recording, &libraries),
         Format::Svg => flame::render_svg(&recording, &report, &libraries)?,
         Format::Html => html_report::render(&recording, &report, &libraries)?,
     };

@@ -619,6 +619,13 @@ fn details(out: &mut String, site: &CallSiteReport, start_wall_ms: Option<u64>) 
     }
     let _ = writeln!(out, "    examples  {}", examples.join(", "));
 
+    if site.sample_stack_summarised {
+        let _ = writeln!(
+            out,
+            "    (sample stack not kept: past the stack memory cap, see the warnings)"
+        );
+        return;
+    }
     if site.sample_stack.is_empty() {
         let _ = writeln!(out, "    (no stack was captured for these classes)");
         return;
