@@ -318,9 +318,10 @@ pub struct Attribution {
 
 /// A class loader's own helper that defines the bytes someone else decided
 /// to generate: the loader's class itself, or a `*ClassLoader`/`*Loader`
-/// method whose name says define or load.
-fn is_loader_helper(frame: &Frame, loader_type: &str) -> bool {
-    if frame.class == loader_type {
+/// method whose name says define or load. `loader_type: None` stands for
+/// a loader whose class is none of the stack's.
+fn is_loader_helper(frame: &Frame, loader_type: Option<&str>) -> bool {
+    if loader_type == Some(frame.class.as_str()) {
         return true;
     }
     let simple = simple_name(&frame.class);
@@ -332,6 +333,51 @@ fn is_loader_helper(frame: &Frame, loader_type: &str) -> bool {
 /// Attributes the class defined at the top of `frames` (innermost first) by
 /// a loader of type `loader_type`.
 pub fn attribute(frames: &[Frame], loader_type: &str, libraries: &Libraries) -> Attribution {
+    walk(frames, Some(loader_type), libraries)
+}
+
+/// The call site of a stack for every loader type at once, so a stack can
+/// be attributed when it is read, before any class names its loader.
+///
+/// The loader's type only matters where the walk stops: the first frame
+/// that is neither JDK, library nor a helper by name is the application
+/// frame unless it belongs to the loader's own class. So there are two
+/// outcomes: [`Self::key`], and [`Self::when_loader_is`] for a loader of
+/// that frame's class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackKeys {
+    pub key: CallSiteKey,
+    /// (class of the frame the walk stopped at, the key when the loader is
+    /// of that class).
+    pub when_loader_is: Option<(String, CallSiteKey)>,
+}
+
+impl StackKeys {
+    pub fn of(frames: &[Frame], libraries: &Libraries) -> StackKeys {
+        let any = walk(frames, None, libraries);
+        let when_loader_is = any.application_index.map(|i| {
+            let class = &frames[i].class;
+            (class.clone(), walk(frames, Some(class), libraries).key)
+        });
+        StackKeys {
+            key: any.key,
+            when_loader_is,
+        }
+    }
+
+    /// The key [`attribute`] gives for a loader of type `loader_type`
+    /// (the reader makes the same choice on interned keys:
+    /// `stacks::StackRef::key_for`).
+    #[cfg(test)]
+    pub fn key_for(&self, loader_type: &str) -> &CallSiteKey {
+        match &self.when_loader_is {
+            Some((class, key)) if class == loader_type => key,
+            _ => &self.key,
+        }
+    }
+}
+
+fn walk(frames: &[Frame], loader_type: Option<&str>, libraries: &Libraries) -> Attribution {
     if frames.is_empty() {
         return Attribution {
             key: CallSiteKey::StackNotCaptured,
@@ -455,6 +501,59 @@ pub(crate) mod tests {
     }
 
     const DELEGATING: &str = "jdk.internal.reflect.DelegatingClassLoader";
+
+    mod any_loader {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Frames from a small pool, so that stacks mix JDK, library,
+        /// helper-by-name and application frames and repeat classes.
+        fn pool_frame() -> impl Strategy<Value = Frame> {
+            let classes = prop::sample::select(vec![
+                "java.lang.ClassLoader",
+                "jdk.internal.reflect.ClassDefiner",
+                "org.springframework.cglib.core.ReflectUtils",
+                "com.acme.codegen.DynamicClassLoader",
+                "com.acme.codegen.Gen",
+                "com.acme.App",
+                "com.acme.Other",
+                "",
+            ]);
+            let methods = prop::sample::select(vec!["define", "loadIt", "run", "make"]);
+            (classes, methods, 0u32..3).prop_map(|(c, m, l)| frame(c, m, l))
+        }
+
+        proptest! {
+            #[test]
+            fn the_key_for_any_loader_type_is_what_attribute_gives(
+                frames in prop::collection::vec(pool_frame(), 0..8),
+                loader in prop::sample::select(vec![
+                    "com.acme.App", "com.acme.Other", "com.acme.codegen.Gen",
+                    "com.acme.codegen.DynamicClassLoader", "java.lang.ClassLoader",
+                    "", "x.Unrelated",
+                ]),
+            ) {
+                let libs = Libraries::default();
+                let keys = StackKeys::of(&frames, &libs);
+                prop_assert_eq!(keys.key_for(loader), &attribute(&frames, loader, &libs).key);
+            }
+        }
+
+        #[test]
+        fn a_loader_of_the_blamed_frames_class_moves_the_blame_outward() {
+            let frames = vec![
+                frame("com.acme.codegen.Gen", "make", 10),
+                frame("com.acme.App", "run", 20),
+            ];
+            let keys = StackKeys::of(&frames, &Libraries::default());
+            assert!(keys.key.display().starts_with("com.acme.codegen.Gen.make"));
+            assert!(keys
+                .key_for("com.acme.codegen.Gen")
+                .display()
+                .starts_with("com.acme.App.run"));
+            assert_eq!(keys.key_for("x.Other"), &keys.key);
+        }
+    }
 
     #[test]
     fn spring_bean_utils_reflection_blames_the_caller_of_copy_properties() {

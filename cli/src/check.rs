@@ -10,6 +10,7 @@ use anyhow::Result;
 
 use crate::callsite::Libraries;
 use crate::cli::CheckArgs;
+use crate::escape;
 use crate::recording::{ReadOptions, Recording};
 use crate::report::{self, CallSiteReport, Report};
 use crate::text_report::thousands;
@@ -62,7 +63,10 @@ impl std::fmt::Display for Violation {
         write!(
             f,
             "metascope check: FAIL {} {} > {} at {}",
-            self.rule, self.value, self.limit, self.call_site
+            self.rule,
+            self.value,
+            self.limit,
+            escape::text(&self.call_site)
         )
     }
 }
@@ -179,22 +183,26 @@ pub fn run(args: &CheckArgs) -> i32 {
     let read = ReadOptions {
         libraries: libraries.clone(),
         all_kinds: args.all_kinds,
+        ..ReadOptions::default()
     };
     let recording = match Recording::read(&args.file, &read) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("metascope check: error: {e:#}");
+            eprintln!(
+                "metascope check: error: {}",
+                escape::text(&format!("{e:#}"))
+            );
             return EXIT_UNREADABLE;
         }
     };
     let report = report::build(&recording, 0, &libraries);
     for w in &report.recording.warnings {
-        eprintln!("metascope check: warning: {w}");
+        eprintln!("metascope check: warning: {}", escape::text(w));
     }
     for e in &report.recording.resource_exhausted {
         eprintln!(
             "metascope check: warning: the JVM threw OutOfMemoryError: {} at +{}",
-            e.event.description,
+            escape::text(&e.event.description),
             crate::text_report::duration(e.t_ms)
         );
     }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::stacks::DEFAULT_STACK_MEMORY_MIB;
+
 const ABOUT: &str = "Find the line of your code that keeps defining classes when Metaspace grows";
 
 const LONG_ABOUT: &str = "\
@@ -83,6 +85,13 @@ pub struct ReportOptions {
     /// mode=all); by default only generated kinds are shown.
     #[arg(long)]
     pub all_kinds: bool,
+
+    /// Keep the frames of distinct stacks up to MIB mebibytes: this bounds
+    /// the memory a recording takes. Later stacks are summarised to their
+    /// call site (every class still counted there; no sample stack, drawn
+    /// per call site in the flame graph), with a warning.
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_STACK_MEMORY_MIB)]
+    pub stack_memory: u64,
 }
 
 const REPORT_LONG_ABOUT: &str = "\

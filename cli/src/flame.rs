@@ -4,7 +4,9 @@
 //!
 //! Weights are classes defined, counted per stack id while the recording is
 //! read ([`Recording::stack_classes`]), so memory grows with distinct stacks,
-//! never with classes.
+//! never with classes. Stacks summarised past the stack memory cap have no
+//! frames: their classes are drawn per call site, under
+//! [`SUMMARISED_FRAME`] ([`Recording::summarised_classes`]).
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashSet};
@@ -15,53 +17,111 @@ use inferno::flamegraph::color::{BackgroundColor, Color, PaletteMap};
 use inferno::flamegraph::{self, Options};
 use metascope_events::{Frame, NO_STACK};
 
-use crate::callsite::{attribute, is_jdk_machinery, FrameRole, Libraries};
+use crate::callsite::{attribute, is_jdk_machinery, CallSiteKey, FrameRole, Libraries};
+use crate::escape;
 use crate::recording::Recording;
 use crate::report::Report;
+use crate::stacks::SUMMARISED_FRAME;
 use crate::text_report::{duration, thousands};
 
 /// The single frame of classes whose stack was not captured.
 pub const NOT_CAPTURED: &str = "(stack not captured)";
 
 /// One frame of a collapsed stack: `com.acme.Foo.bar:42`, or
-/// `com.acme.Foo.bar` without a line. `;` (the separator) and control
-/// characters, which no Java name contains, become `_`.
+/// `com.acme.Foo.bar` without a line. `;` (the separator), whitespace and
+/// control and bidi characters, which no Java name contains, become `_`
+/// ([`escape::push_folded`]): the SVG stays valid XML and a line of the
+/// folded format stays one stack and one count.
 pub fn frame_name(f: &Frame) -> String {
-    let mut name = String::with_capacity(f.class.len() + f.method.len() + 8);
-    for c in f.class.chars().chain(['.']).chain(f.method.chars()) {
-        name.push(if c == ';' || c.is_control() { '_' } else { c });
-    }
-    if let Some(line) = f.line {
+    name(&f.class, &f.method, f.line)
+}
+
+fn name(class: &str, method: &str, line: Option<u32>) -> String {
+    let mut name = String::with_capacity(class.len() + method.len() + 8);
+    escape::push_folded(&mut name, class);
+    name.push('.');
+    escape::push_folded(&mut name, method);
+    if let Some(line) = line {
         name.push(':');
         name.push_str(&line.to_string());
     }
     name
 }
 
+/// The frames drawn for the classes of summarised stacks at one call site,
+/// outermost first: [`SUMMARISED_FRAME`], the application frame (or the
+/// outermost frame), the library entry; each with how it is coloured.
+fn summarised_frames(key: &CallSiteKey, libraries: &Libraries) -> Vec<(String, FrameClass)> {
+    let library_or_jdk = |class: &str| {
+        if libraries.contains(class) {
+            FrameClass::Library
+        } else {
+            FrameClass::Jdk
+        }
+    };
+    if *key == CallSiteKey::StackNotCaptured {
+        // A stack record without frames.
+        return vec![(NOT_CAPTURED.to_string(), FrameClass::Unknown)];
+    }
+    let mut frames = vec![(SUMMARISED_FRAME.to_string(), FrameClass::Unknown)];
+    match key {
+        CallSiteKey::Application { frame, .. } => frames.push((
+            name(&frame.class, &frame.method, frame.line),
+            FrameClass::Application,
+        )),
+        CallSiteKey::NoApplicationFrame { outermost, .. } => frames.push((
+            name(&outermost.class, &outermost.method, outermost.line),
+            library_or_jdk(&outermost.class),
+        )),
+        CallSiteKey::StackNotCaptured => {}
+    }
+    if let Some(entry) = key.entry() {
+        frames.push((
+            name(&entry.class, &entry.method, None),
+            library_or_jdk(&entry.class),
+        ));
+    }
+    frames
+}
+
 /// Collapsed stacks, outermost frame first, each with its classes; one
 /// entry per distinct stack (identical stacks written under two ids are
-/// merged), sorted.
-pub fn folded_stacks(recording: &Recording) -> BTreeMap<String, u64> {
+/// merged), then one per call site with classes on summarised stacks;
+/// sorted.
+pub fn folded_stacks(recording: &Recording, libraries: &Libraries) -> BTreeMap<String, u64> {
     let mut out: BTreeMap<String, u64> = BTreeMap::new();
     for (&id, &classes) in &recording.stack_classes {
-        let key = match recording.stacks.get(&id).filter(|f| !f.is_empty()) {
-            Some(frames) if id != NO_STACK => frames
+        let frames = (id != NO_STACK)
+            .then(|| recording.stacks.get(id).and_then(|s| s.frames()))
+            .flatten()
+            .filter(|f| !f.is_empty());
+        let key = match frames {
+            Some(frames) => frames
                 .iter()
                 .rev()
                 .map(frame_name)
                 .collect::<Vec<_>>()
                 .join(";"),
-            _ => NOT_CAPTURED.to_string(),
+            None => NOT_CAPTURED.to_string(),
         };
+        *out.entry(key).or_default() += classes;
+    }
+    for &(site, classes) in &recording.summarised_classes {
+        let frames = summarised_frames(&recording.call_sites[site].key, libraries);
+        let key = frames
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect::<Vec<_>>()
+            .join(";");
         *out.entry(key).or_default() += classes;
     }
     out
 }
 
 /// `--format folded`: one `frame;frame;... count` line per distinct stack.
-pub fn render_folded(recording: &Recording) -> String {
+pub fn render_folded(recording: &Recording, libraries: &Libraries) -> String {
     let mut out = String::new();
-    for (stack, classes) in folded_stacks(recording) {
+    for (stack, classes) in folded_stacks(recording, libraries) {
         out.push_str(&stack);
         out.push(' ');
         out.push_str(&classes.to_string());
@@ -88,16 +148,22 @@ pub enum FrameClass {
 /// library over JDK).
 fn classify_frames(recording: &Recording, libraries: &Libraries) -> BTreeMap<String, FrameClass> {
     let mut classes: BTreeMap<String, FrameClass> = BTreeMap::new();
+    let mut keep = |name: String, class: FrameClass| {
+        let entry = classes.entry(name).or_insert(class);
+        if rank(class) > rank(*entry) {
+            *entry = class;
+        }
+    };
     let mut seen: HashSet<u64> = HashSet::new();
     for &id in recording.stack_classes.keys() {
-        let Some(frames) = recording.stacks.get(&id) else {
+        let Some(frames) = recording.stacks.get(id).and_then(|s| s.frames()) else {
             continue;
         };
         if !seen.insert(id) {
             continue;
         }
         // The loader type only matters for loader helpers (JDK-coloured).
-        let roles = attribute(frames, "", libraries).roles;
+        let roles = attribute(&frames, "", libraries).roles;
         for (f, role) in frames.iter().zip(roles) {
             let class = match role {
                 FrameRole::Application | FrameRole::Caller
@@ -109,10 +175,12 @@ fn classify_frames(recording: &Recording, libraries: &Libraries) -> BTreeMap<Str
                 FrameRole::LibraryEntry if !is_jdk_machinery(&f.class) => FrameClass::Library,
                 _ => FrameClass::Jdk,
             };
-            let entry = classes.entry(frame_name(f)).or_insert(class);
-            if rank(class) > rank(*entry) {
-                *entry = class;
-            }
+            keep(frame_name(f), class);
+        }
+    }
+    for &(site, _) in &recording.summarised_classes {
+        for (name, class) in summarised_frames(&recording.call_sites[site].key, libraries) {
+            keep(name, class);
         }
     }
     classes.insert(NOT_CAPTURED.to_string(), FrameClass::Unknown);
@@ -168,11 +236,11 @@ pub const LEGEND: &str = "orange: application · blue: libraries · green: JDK";
 /// `--format svg`: the flame graph, self-contained (inline CSS and
 /// JavaScript for zoom and search), titled with the JVM and totals.
 pub fn render_svg(recording: &Recording, report: &Report, libraries: &Libraries) -> Result<String> {
-    let stacks = folded_stacks(recording);
     let mut palette = PaletteMap::default();
     for (name, class) in classify_frames(recording, libraries) {
         palette.insert(&name, frame_color(class, &name));
     }
+    let stacks = folded_stacks(recording, libraries);
     let mut options = Options::default();
     options.title = title(report);
     options.subtitle = Some(subtitle(report));
@@ -201,7 +269,18 @@ pub fn render_svg(recording: &Recording, report: &Report, libraries: &Libraries)
         // inferno refuses to draw nothing; say why instead.
         return Ok(empty_svg(&options.title));
     }
-    let lines: Vec<String> = stacks.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    // inferno's input lines, made from the stacks' own strings: one copy
+    // of the folded text at a time.
+    let lines: Vec<String> = stacks
+        .into_iter()
+        .map(|(mut s, n)| {
+            let n = n.to_string();
+            s.reserve_exact(1 + n.len());
+            s.push(' ');
+            s.push_str(&n);
+            s
+        })
+        .collect();
     flamegraph::from_lines(&mut options, lines.iter().map(String::as_str), &mut svg)
         .context("cannot draw the flame graph")?;
     String::from_utf8(svg).context("the flame graph is not UTF-8")
@@ -212,7 +291,8 @@ fn title(report: &Report) -> String {
         || "JVM unknown".to_string(),
         |h| format!("{} {}, pid {}", h.java_vm_name, h.java_version, h.pid),
     );
-    format!("Classes defined by stack — {jvm}")
+    // inferno escapes markup, not control characters (invalid in XML).
+    format!("Classes defined by stack — {}", escape::text(&jvm))
 }
 
 fn subtitle(report: &Report) -> String {
@@ -239,7 +319,7 @@ fn empty_svg(title: &str) -> String {
          <text x=\"600\" y=\"24\" text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"16\">{}</text>\
          <text x=\"600\" y=\"46\" text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"12\">\
          No classes to draw: the recording has no class attributed to a call site.</text></svg>\n",
-        crate::html_report::escape(title)
+        crate::escape::html(title)
     )
 }
 
@@ -272,7 +352,7 @@ mod tests {
 
     #[test]
     fn folded_lines_are_outermost_first_and_weighted_by_classes() {
-        let folded = render_folded(&recording());
+        let folded = render_folded(&recording(), &Libraries::default());
         let lines: Vec<&str> = folded.lines().collect();
         // The copier stream: 3 classes on one stack, 1 on another, 1
         // without a stack.

@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use metascope_events::{ClassKind, Frame, NO_STACK};
+use metascope_events::{ClassKind, NO_STACK};
 
-use crate::callsite::{attribute, CallSiteKey, Libraries};
+use crate::callsite::CallSiteKey;
 use crate::class_view::{fast_map, ClassView, FastMap, FastSet};
+use crate::stacks::StackRef;
 
 /// Distinct loader ids kept in a list per (call site, loader type).
 /// Reflection inflation makes one loader per accessor, so past this the
@@ -385,8 +386,8 @@ impl CallSiteStats {
     }
 }
 
-/// Call sites keyed by attribution, with attribution cached per distinct
-/// (stack, loader type) so each stack is walked once.
+/// Call sites keyed by attribution, with the call site of each distinct
+/// (stack, loader type) cached, so a class costs one lookup.
 #[derive(Debug)]
 pub struct CallSiteTable {
     sites: Vec<SiteAcc>,
@@ -446,21 +447,16 @@ impl CallSiteTable {
     }
 
     /// Adds one class and returns the index of its call site (stable until
-    /// [`Self::into_sorted`]). `frames` is `None` when the record has no
+    /// [`Self::into_sorted`]). `stack` is `None` when the record has no
     /// stack (or one that was never written).
-    pub fn add<'c>(
-        &mut self,
-        c: impl Into<ClassView<'c>>,
-        frames: Option<&[Frame]>,
-        libraries: &Libraries,
-    ) -> usize {
+    pub fn add<'c>(&mut self, c: impl Into<ClassView<'c>>, stack: Option<StackRef<'_>>) -> usize {
         let c = c.into();
         let type_id = self.type_id(c.loader_type);
-        let (index, loader_slot) = match frames {
-            Some(frames) if c.stack != NO_STACK => match self.by_stack.get(&(c.stack, type_id)) {
+        let (index, loader_slot) = match stack {
+            Some(stack) if c.stack != NO_STACK => match self.by_stack.get(&(c.stack, type_id)) {
                 Some(&cached) => cached,
                 None => {
-                    let key = attribute(frames, c.loader_type, libraries).key;
+                    let key = stack.key_for(c.loader_type).clone();
                     let i = self.site_index(key, &c);
                     let slot = self.sites[i].loader_slot(type_id);
                     self.by_stack.insert((c.stack, type_id), (i, slot));
@@ -479,25 +475,23 @@ impl CallSiteTable {
 
     /// The call site an unloaded class belongs to, without creating one:
     /// the site its (stack, loader type) was attributed to, else the site
-    /// its frames attribute to, if any class made it.
+    /// its stack attributes to, if any class made it.
     pub fn find(
         &self,
-        stack: u64,
+        stack_id: u64,
         loader_type: &str,
-        frames: Option<&[Frame]>,
-        libraries: &Libraries,
+        stack: Option<StackRef<'_>>,
     ) -> Option<usize> {
-        match frames {
-            Some(frames) if stack != NO_STACK => {
+        match stack {
+            Some(stack) if stack_id != NO_STACK => {
                 if let Some(&i) = self
                     .type_ids
                     .get(loader_type)
-                    .and_then(|&t| self.by_stack.get(&(stack, t)))
+                    .and_then(|&t| self.by_stack.get(&(stack_id, t)))
                 {
                     return Some(i.0);
                 }
-                let key = attribute(frames, loader_type, libraries).key;
-                self.by_key.get(&key).copied()
+                self.by_key.get(stack.key_for(loader_type)).copied()
             }
             _ => self.by_key.get(&CallSiteKey::StackNotCaptured).copied(),
         }
@@ -555,7 +549,18 @@ impl CallSiteTable {
 mod tests {
     use super::*;
     use crate::callsite::tests::{frame, spring_copy_properties_stack};
-    use metascope_events::{ClassDefined, ClassEvent, LoaderRef};
+    use crate::callsite::Libraries;
+    use crate::stacks::StackStore;
+    use metascope_events::{ClassDefined, ClassEvent, Frame, LoaderRef, StackTrace};
+
+    /// The stacks, by id, as the reader keeps them.
+    fn stacks(stacks: Vec<(u64, Vec<Frame>)>) -> StackStore {
+        let mut store = StackStore::new(u64::MAX);
+        for (id, frames) in stacks {
+            store.insert(StackTrace { id, frames }, &Libraries::default());
+        }
+        store
+    }
 
     fn class(seq: u64, kind: ClassKind, loader: u64, thread: &str, stack: u64) -> ClassDefined {
         ClassDefined {
@@ -579,7 +584,6 @@ mod tests {
 
     #[test]
     fn groups_by_call_site_and_sorts_biggest_first() {
-        let libs = Libraries::default();
         let spring = spring_copy_properties_stack();
         // A second stack reaching the same line through the other overload
         // attributes to the same call site.
@@ -590,34 +594,22 @@ mod tests {
             frame("com.acme.rules.RuleRunner", "fire", 88),
         ];
 
+        let store = stacks(vec![(5, direct), (1, spring), (2, spring_other_path)]);
+
         let mut table = CallSiteTable::default();
         table.add(
             &class(1, ClassKind::ReflectionAccessor, 10, "main", 5),
-            Some(&direct),
-            &libs,
+            store.get(5),
         );
         for seq in 2..6 {
             table.add(
                 &class(seq, ClassKind::ReflectionAccessor, 10 + seq, "main", 1),
-                Some(&spring),
-                &libs,
+                store.get(1),
             );
         }
-        table.add(
-            &class(6, ClassKind::Proxy, 99, "worker-1", 2),
-            Some(&spring_other_path),
-            &libs,
-        );
-        table.add(
-            &class(7, ClassKind::Lambda, 1, "main", NO_STACK),
-            None,
-            &libs,
-        );
-        table.add(
-            &class(8, ClassKind::Lambda, 1, "main", NO_STACK),
-            None,
-            &libs,
-        );
+        table.add(&class(6, ClassKind::Proxy, 99, "worker-1", 2), store.get(2));
+        table.add(&class(7, ClassKind::Lambda, 1, "main", NO_STACK), None);
+        table.add(&class(8, ClassKind::Lambda, 1, "main", NO_STACK), None);
 
         let sites = table.into_sorted();
         assert_eq!(sites.len(), 3);
@@ -652,12 +644,12 @@ mod tests {
 
     #[test]
     fn equal_sizes_sort_by_first_seen() {
-        let libs = Libraries::default();
         let a = vec![frame("com.acme.A", "a", 1)];
         let b = vec![frame("com.acme.B", "b", 1)];
+        let store = stacks(vec![(1, a), (2, b)]);
         let mut table = CallSiteTable::default();
-        table.add(&class(2, ClassKind::Proxy, 1, "main", 2), Some(&b), &libs);
-        table.add(&class(1, ClassKind::Proxy, 1, "main", 1), Some(&a), &libs);
+        table.add(&class(2, ClassKind::Proxy, 1, "main", 2), store.get(2));
+        table.add(&class(1, ClassKind::Proxy, 1, "main", 1), store.get(1));
         let sites = table.into_sorted();
         assert!(sites[0].key.display().starts_with("com.acme.A.a"));
     }
@@ -668,8 +660,7 @@ mod tests {
     /// 10,508 loaders).
     #[test]
     fn loader_instances_past_the_cap_are_counted_exactly() {
-        let libs = Libraries::default();
-        let stack = vec![frame("com.acme.A", "a", 1)];
+        let store = stacks(vec![(1, vec![frame("com.acme.A", "a", 1)])]);
         let mut table = CallSiteTable::default();
         let n = 3 * LOADER_ID_CAP as u64;
         // Out of order: odd ids first, then even ones, each twice.
@@ -679,8 +670,7 @@ mod tests {
         for (seq, id) in ids.clone().chain(ids).enumerate() {
             table.add(
                 &class(seq as u64, ClassKind::ReflectionAccessor, id + 1, "main", 1),
-                Some(&stack),
-                &libs,
+                store.get(1),
             );
         }
         let sites = table.into_sorted();

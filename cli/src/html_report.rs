@@ -3,33 +3,22 @@
 //! verdicts, the call-site table, a timeline of definitions, unloads, live
 //! classes and GCs, the flame graph and the loader census.
 //!
-//! Every string that comes from a recording goes through [`escape`].
+//! Every string that comes from a recording goes through [`escape`]
+//! ([`crate::escape::html`]): markup characters as entities, control and
+//! bidi characters as visible `\u{..}` escapes. The page embeds no JSON
+//! and no name in a script, so nothing from a recording can open or close
+//! a `<script>` block.
 
 use std::fmt::Write as _;
 
 use anyhow::Result;
 
 use crate::callsite::Libraries;
+use crate::escape::html as escape;
 use crate::flame;
 use crate::recording::Recording;
 use crate::report::{CallSiteReport, Report, TimelinePoint};
 use crate::text_report::{duration, thousands, wall_clock};
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 const STYLE: &str = r#"
 :root {

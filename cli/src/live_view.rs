@@ -160,6 +160,7 @@ fn watch(source: &Source, view: &crate::cli::ViewOptions, what: &str) -> Result<
     let options = ReadOptions {
         libraries: libraries.clone(),
         all_kinds: false,
+        ..ReadOptions::default()
     };
     let mut previous: HashMap<String, (u64, Instant)> = HashMap::new();
     let mut iteration = 0u64;
@@ -180,7 +181,9 @@ fn watch(source: &Source, view: &crate::cli::ViewOptions, what: &str) -> Result<
                 }
                 let _ = out.flush();
             }
-            Err(e) if iteration > 2 => eprintln!("metascope: {e:#}"),
+            Err(e) if iteration > 2 => {
+                eprintln!("metascope: {}", crate::escape::text(&format!("{e:#}")))
+            }
             Err(_) => {} // the header may not be there yet
         }
         iteration += 1;
@@ -234,11 +237,16 @@ fn ranked<'a>(
     sites
 }
 
+/// The full-screen view. Names from the recording are escaped
+/// ([`crate::escape::text`]): raw, they could move the cursor or clear the
+/// screen.
 fn render(report: &Report, rates: &HashMap<String, f64>, what: &str, top: usize) -> String {
+    use crate::escape::text as escape;
     let info = &report.recording;
     let totals = &info.totals;
     let mut s = format!(
-        "metascope top — {what} — {:.1} s recorded — {} classes captured, {} dropped{}\n\n",
+        "metascope top — {} — {:.1} s recorded — {} classes captured, {} dropped{}\n\n",
+        escape(what),
         info.duration_ms / 1000.0,
         totals.captured,
         totals.dropped.map_or("?".into(), |d| d.to_string()),
@@ -256,11 +264,16 @@ fn render(report: &Report, rates: &HashMap<String, f64>, what: &str, top: usize)
         let entry = site
             .library_entry
             .as_ref()
-            .map(|e| format!(" → {}", e.display))
+            .map(|e| format!(" → {}", escape(&e.display)))
             .unwrap_or_default();
         s.push_str(&format!(
             "{:>9.1} {:>8} {:>8} {:>6}  {}{}\n",
-            rate, site.defined, site.live, site.regenerated, site.display, entry
+            rate,
+            site.defined,
+            site.live,
+            site.regenerated,
+            escape(&site.display),
+            entry
         ));
     }
     let verdicts = &report.diagnosis.verdicts;
@@ -272,12 +285,12 @@ fn render(report: &Report, rates: &HashMap<String, f64>, what: &str, top: usize)
                 v.call_site_rank,
                 wire(&v.cause),
                 wire(&v.trend),
-                v.call_site
+                escape(&v.call_site)
             ));
         }
     }
     for w in info.warnings.iter().take(3) {
-        s.push_str(&format!("\n⚠ {w}"));
+        s.push_str(&format!("\n⚠ {}", escape(w)));
     }
     s.push('\n');
     s
@@ -285,6 +298,7 @@ fn render(report: &Report, rates: &HashMap<String, f64>, what: &str, top: usize)
 
 /// One line per refresh plus the top call sites, for logs and pipes.
 fn plain_lines(report: &Report, rates: &HashMap<String, f64>, top: usize) -> String {
+    use crate::escape::text as escape;
     let info = &report.recording;
     let mut s = format!(
         "metascope: +{:.1}s captured={} dropped={} call_sites={} verdicts={}",
@@ -297,7 +311,10 @@ fn plain_lines(report: &Report, rates: &HashMap<String, f64>, top: usize) -> Str
     for (site, rate) in ranked(report, rates).into_iter().take(top.min(3)) {
         s.push_str(&format!(
             "\n  {:.1}/s defined={} live={} {}",
-            rate, site.defined, site.live, site.display
+            rate,
+            site.defined,
+            site.live,
+            escape(&site.display)
         ));
     }
     s

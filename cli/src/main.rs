@@ -8,6 +8,7 @@ mod class_view;
 mod cli;
 mod demo;
 mod diagnosis;
+mod escape;
 mod flame;
 mod grouping;
 mod html_report;
@@ -19,6 +20,7 @@ mod recording;
 #[cfg(test)]
 mod recording_fuzz;
 mod report;
+mod stacks;
 mod text_report;
 
 use std::ffi::OsString;
@@ -47,7 +49,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
-            eprintln!("metascope: error: {e:#}");
+            // Errors quote paths and lines of the input: never raw.
+            eprintln!("metascope: error: {}", escape::text(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }
@@ -92,19 +95,25 @@ pub fn run_java_and_report(
     }
     let command = launch::java_command(&java_argv, option)?;
 
-    eprintln!("metascope: recording to {}", output.display());
+    eprintln!(
+        "metascope: recording to {}",
+        escape::text(&output.display().to_string())
+    );
     let exit = launch::run_jvm(command)?;
 
     if !launch::recording_written(&output) {
         eprintln!(
             "metascope: no recording in {}: the JVM exited with code {} before the agent started \
              (if a `metascope:` line above rejects an option, fix --agent-opts)",
-            output.display(),
+            escape::text(&output.display().to_string()),
             exit.code
         );
         return Ok(exit.code);
     }
-    eprintln!("metascope: recording in {}", output.display());
+    eprintln!(
+        "metascope: recording in {}",
+        escape::text(&output.display().to_string())
+    );
     let _ = std::io::stdout().flush();
     if matches!(report.format, Format::Text | Format::Json) {
         println!();

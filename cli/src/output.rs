@@ -49,6 +49,7 @@ fn read_options(options: &ReportOptions) -> ReadOptions {
     ReadOptions {
         libraries: Libraries::with_extra(&options.libraries),
         all_kinds: options.all_kinds,
+        stack_memory: options.stack_memory.saturating_mul(1 << 20),
     }
 }
 
@@ -63,7 +64,7 @@ fn render_and_write(
     let text = match options.format {
         Format::Text => text_report::render(&report, to_terminal),
         Format::Json => report::to_json(&report),
-        Format::Folded => flame::render_folded(recording),
+        Format::Folded => flame::render_folded(recording, &libraries),
         Format::Svg => flame::render_svg(recording, &report, &libraries)?,
         Format::Html => html_report::render(recording, &report, &libraries)?,
     };

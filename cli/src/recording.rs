@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use metascope_events::{
-    Census, ClassKind, Frame, Header, Record, ResourceExhausted, Summary, NO_STACK, SCHEMA_VERSION,
+    Census, ClassKind, Header, Record, ResourceExhausted, Summary, NO_STACK, SCHEMA_VERSION,
 };
 
 use crate::callsite::Libraries;
@@ -20,6 +20,7 @@ use crate::class_view::{fast_map, parse_class, ClassView, FastMap};
 use crate::diagnosis::{Diagnosis, Tracker};
 use crate::grouping::{CallSiteStats, CallSiteTable};
 use crate::lines::{read_line, LineRead, MAX_LINE};
+use crate::stacks::{StackStore, DEFAULT_STACK_MEMORY_MIB};
 
 /// Corrupt lines named one by one in the warnings; the rest are counted.
 const CORRUPT_LINES_LISTED: usize = 5;
@@ -27,12 +28,26 @@ const CORRUPT_LINES_LISTED: usize = 5;
 /// OutOfMemoryError can throw thousands); the rest are counted.
 pub const EXHAUSTED_KEPT: usize = 100;
 
-/// How to read: which frames are libraries, which kinds to keep.
-#[derive(Debug, Clone, Default)]
+/// How to read: which frames are libraries, which kinds to keep, how much
+/// of the stacks.
+#[derive(Debug, Clone)]
 pub struct ReadOptions {
     pub libraries: Libraries,
     /// Keep `ordinary` classes (captured only in the agent's `mode=all`).
     pub all_kinds: bool,
+    /// Bytes the frames of distinct stacks may take (see [`StackStore`]);
+    /// past it stacks are summarised to their call site.
+    pub stack_memory: u64,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self {
+            libraries: Libraries::default(),
+            all_kinds: false,
+            stack_memory: DEFAULT_STACK_MEMORY_MIB << 20,
+        }
+    }
 }
 
 /// A recording, read and aggregated.
@@ -48,12 +63,18 @@ pub struct Recording {
     pub census: Option<Census>,
     /// Call sites, biggest first.
     pub call_sites: Vec<CallSiteStats>,
-    /// Distinct stacks, for sample stacks.
-    pub stacks: FastMap<u64, Vec<Frame>>,
-    /// Classes grouped into call sites, per stack id ([`NO_STACK`] for
-    /// classes whose stack was not captured or never written): the flame
-    /// graph's weights, bounded by distinct stacks.
+    /// Distinct stacks: their call sites, and the frames of those kept
+    /// within [`ReadOptions::stack_memory`] (sample stacks, flame graph).
+    pub stacks: StackStore,
+    /// Classes grouped into call sites, per stack id of a stack whose
+    /// frames are kept ([`NO_STACK`] for classes whose stack was not
+    /// captured or never written): the flame graph's weights, bounded by
+    /// distinct stacks.
     pub stack_classes: FastMap<u64, u64>,
+    /// Classes defined on summarised stacks (frames not kept), per call
+    /// site (index into `call_sites`), most first: the flame graph draws
+    /// them per call site.
+    pub summarised_classes: Vec<(usize, u64)>,
     /// Class records read from the file.
     pub class_records: u64,
     /// Class records left out of the call sites because of their kind.
@@ -247,8 +268,9 @@ impl Recording {
             summary: None,
             census: None,
             call_sites: Vec::new(),
-            stacks: fast_map(),
+            stacks: StackStore::new(options.stack_memory),
             stack_classes: fast_map(),
+            summarised_classes: Vec::new(),
             class_records: 0,
             hidden_ordinary: 0,
             corrupt_lines: 0,
@@ -264,6 +286,8 @@ impl Recording {
         let mut tracker = Tracker::default();
         let mut unknown_stack: Option<(u64, u64)> = None; // (first line, id)
         let mut unknown_stack_classes = 0u64;
+        // Classes on summarised stacks per call site, by table index.
+        let mut summarised_site_classes: Vec<u64> = Vec::new();
         let mut extra_headers = 0u64;
         let mut extra_censuses = 0u64;
         let mut after_summary = 0u64;
@@ -370,19 +394,27 @@ impl Recording {
                         recording.hidden_ordinary += 1;
                         continue;
                     }
-                    let frames = if c.stack == NO_STACK {
+                    let stack = if c.stack == NO_STACK {
                         None
                     } else {
-                        let frames = recording.stacks.get(&c.stack);
-                        if frames.is_none() {
+                        let stack = recording.stacks.get(c.stack);
+                        if stack.is_none() {
                             unknown_stack_classes += 1;
                             unknown_stack.get_or_insert((line_no, c.stack));
                         }
-                        frames
+                        stack
                     };
-                    let weight_key = if frames.is_some() { c.stack } else { NO_STACK };
-                    *recording.stack_classes.entry(weight_key).or_default() += 1;
-                    let site = table.add(c, frames.map(Vec::as_slice), &options.libraries);
+                    let site = table.add(c, stack);
+                    match stack {
+                        Some(s) if s.is_summarised() => {
+                            if summarised_site_classes.len() <= site {
+                                summarised_site_classes.resize(site + 1, 0);
+                            }
+                            summarised_site_classes[site] += 1;
+                        }
+                        Some(_) => *recording.stack_classes.entry(c.stack).or_default() += 1,
+                        None => *recording.stack_classes.entry(NO_STACK).or_default() += 1,
+                    }
                     tracker.class(site, c);
                     if late {
                         for snap in &mut snapshots {
@@ -401,7 +433,7 @@ impl Recording {
                 Record::Header(_) => extra_headers += 1,
                 Record::Stack(s) => {
                     if s.id != NO_STACK {
-                        recording.stacks.insert(s.id, s.frames);
+                        recording.stacks.insert(s, &options.libraries);
                     }
                 }
                 // Read as `Item::Class` above.
@@ -461,8 +493,8 @@ impl Recording {
                     if u.kind == ClassKind::Ordinary && !options.all_kinds {
                         continue;
                     }
-                    let frames = recording.stacks.get(&u.stack).map(Vec::as_slice);
-                    let site = table.find(u.stack, &u.loader.type_name, frames, &options.libraries);
+                    let stack = recording.stacks.get(u.stack);
+                    let site = table.find(u.stack, &u.loader.type_name, stack);
                     tracker.class_unload(site, &u);
                 }
                 Record::LoaderUnload(l) => {
@@ -564,6 +596,21 @@ impl Recording {
                 recording.resource_exhausted_omitted
             ));
         }
+        let summarised = recording.stacks.summarised();
+        if summarised > 0 {
+            w.push(format!(
+                "{} of {} distinct stacks were summarised to their call site, their frames not kept: \
+                 the frames kept reached the stack memory cap ({} MiB); every class still counts at its call site, \
+                 but a call site first seen on a summarised stack has no sample stack, and the flame graph draws \
+                 the {} classes defined on them per call site, under \"{}\" \
+                 (`metascope report --stack-memory MIB` keeps more)",
+                thousands(summarised),
+                thousands(recording.stacks.len() as u64),
+                thousands(options.stack_memory >> 20),
+                thousands(summarised_site_classes.iter().sum()),
+                crate::stacks::SUMMARISED_FRAME,
+            ));
+        }
         if recording.summary.is_none() && !recording.truncated {
             // A cut-off recording is the first thing to know: every total
             // is what was written before the cut.
@@ -589,6 +636,15 @@ impl Recording {
 
         let (sites, index_to_sorted) = table.into_sorted_with_index();
         recording.call_sites = sites;
+        recording.summarised_classes = summarised_site_classes
+            .iter()
+            .enumerate()
+            .filter(|(_, &n)| n > 0)
+            .map(|(i, &n)| (index_to_sorted[i], n))
+            .collect();
+        recording
+            .summarised_classes
+            .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         recording.diagnosis = tracker.finish(&index_to_sorted, recording.duration_ns());
         for (e, snap) in recording
             .resource_exhausted
@@ -1063,6 +1119,45 @@ mod tests {
         ));
         assert_eq!(r.attributed_classes(), 5);
         assert_eq!(r.duration_ns(), 5 * 250_000_000);
+    }
+
+    #[test]
+    fn past_the_stack_memory_cap_stacks_are_summarised_and_every_class_still_counted() {
+        let text = bean_copier_stream(true, 0);
+        let full = read(&text).unwrap();
+        // Room for no frames at all: both stacks are summarised.
+        let capped = Recording::from_str(
+            &text,
+            &ReadOptions {
+                stack_memory: 0,
+                ..ReadOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!((capped.stacks.len(), capped.stacks.summarised()), (2, 2));
+        let sites = |r: &Recording| -> Vec<(String, u64)> {
+            r.call_sites
+                .iter()
+                .map(|s| (s.key.display(), s.classes))
+                .collect()
+        };
+        assert_eq!(sites(&capped), sites(&full));
+        assert_eq!(
+            capped.warnings,
+            vec![
+                "2 of 2 distinct stacks were summarised to their call site, their frames not kept: \
+                 the frames kept reached the stack memory cap (0 MiB); every class still counts at its call site, \
+                 but a call site first seen on a summarised stack has no sample stack, and the flame graph draws \
+                 the 4 classes defined on them per call site, under \"(stacks summarised)\" \
+                 (`metascope report --stack-memory MIB` keeps more)"
+            ]
+        );
+        // The flame graph's weights: per call site for the summarised
+        // stacks, per stack id only for the class without one.
+        assert_eq!(capped.summarised_classes, vec![(0, 3), (1, 1)]);
+        assert_eq!(capped.stack_classes.len(), 1);
+        assert_eq!(capped.stack_classes[&NO_STACK], 1);
+        assert!(full.warnings.is_empty() && full.summarised_classes.is_empty());
     }
 
     #[test]

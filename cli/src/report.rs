@@ -216,6 +216,9 @@ pub struct CallSiteReport {
     /// The sample has as many frames as the agent's `depth`: outer frames
     /// may be missing.
     pub sample_stack_at_depth_limit: bool,
+    /// The sample's stack was summarised past the stack memory cap: its
+    /// frames were not kept, so `sample_stack` is empty.
+    pub sample_stack_summarised: bool,
     /// Same as `classes`.
     pub defined: u64,
     /// `class_unload` records for this call site.
@@ -546,12 +549,10 @@ fn call_site(
     let (sample_stack_id, sample_loader_type) = dominant.map_or((NO_STACK, ""), |(_, k)| {
         (k.sample_stack, k.sample_loader_type.as_str())
     });
-    let frames = recording
-        .stacks
-        .get(&sample_stack_id)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let roles = attribute(frames, sample_loader_type, libraries).roles;
+    let sample = recording.stacks.get(sample_stack_id);
+    let sample_stack_summarised = sample.is_some_and(|s| s.is_summarised());
+    let frames = sample.and_then(|s| s.frames()).unwrap_or_default();
+    let roles = attribute(&frames, sample_loader_type, libraries).roles;
     let sample_stack = frames
         .iter()
         .zip(roles)
@@ -627,12 +628,13 @@ fn call_site(
         examples,
         sample_stack_at_depth_limit: depth > 0 && sample_stack.len() >= depth,
         sample_stack,
+        sample_stack_summarised,
     }
 }
 
 /// The JSON report, pretty-printed with a trailing newline.
 pub fn to_json(report: &Report) -> String {
-    let mut s = serde_json::to_string_pretty(report).expect("the report model always serializes");
+    let mut s = crate::escape::json_pretty(report).expect("the report model always serializes");
     s.push('\n');
     s
 }
@@ -715,6 +717,38 @@ mod tests {
         assert_eq!(none["attribution"], "stack_not_captured");
         assert_eq!(none["application_frame"], Value::Null);
         assert_eq!(none["sample_stack"], Value::Array(vec![]));
+    }
+
+    #[test]
+    fn a_summarised_sample_stack_is_said_so() {
+        let stream = bean_copier_stream(true, 0);
+        let options = ReadOptions {
+            stack_memory: 0,
+            ..ReadOptions::default()
+        };
+        let r = Recording::from_str(&stream, &options).unwrap();
+        let report = build(&r, 10, &Libraries::default());
+        let v: Value = serde_json::from_str(&to_json(&report)).unwrap();
+        let top = &v["call_sites"][0];
+        assert_eq!(top["sample_stack"], Value::Array(vec![]));
+        assert_eq!(top["sample_stack_summarised"], true);
+        assert_eq!(v["call_sites"][2]["sample_stack_summarised"], false);
+        let text = crate::text_report::render(&report, false);
+        assert!(
+            text.contains(
+                "    (sample stack not kept: past the stack memory cap, see the warnings)\n"
+            ),
+            "{text}"
+        );
+        let folded = crate::flame::render_folded(&r, &Libraries::default());
+        assert_eq!(
+            folded,
+            "(stack not captured) 1\n\
+             (stacks summarised);com.acme.audit.AuditingFactory.wrap:23;java.lang.reflect.Proxy.newProxyInstance 1\n\
+             (stacks summarised);com.acme.orders.OrderService.toDto:42;org.springframework.beans.BeanUtils.copyProperties 3\n"
+        );
+        let svg = crate::flame::render_svg(&r, &report, &Libraries::default()).unwrap();
+        assert!(svg.contains("(stacks summarised)"));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use comfy_table::{Attribute, Cell, CellAlignment, ContentArrangement, Table};
 
+use crate::escape;
 use crate::report::{CallSiteReport, ExhaustionReport, Report};
 
 /// comfy-table preset (see `comfy_table::presets`): every character blank
@@ -19,7 +20,8 @@ const EXAMPLES_IN_DETAILS: usize = 3;
 const THREADS_IN_DETAILS: usize = 4;
 
 /// Renders the report. `terminal` allows a bold table header; files and
-/// pipes get plain text.
+/// pipes get plain text. Every string from the recording (names, paths,
+/// sentences that quote them) goes through [`escape::text`].
 pub fn render(report: &Report, terminal: bool) -> String {
     let mut out = String::new();
     title_block(&mut out, report);
@@ -143,11 +145,11 @@ fn diagnosis(out: &mut String, report: &Report) {
             out,
             "\n#{} {} — {}, {}",
             v.call_site_rank,
-            v.call_site,
+            escape::text(&v.call_site),
             cause_label(v.cause),
             trend_label(v.trend)
         );
-        let _ = writeln!(out, "    {}", v.summary);
+        let _ = writeln!(out, "    {}", escape::text(&v.summary));
         let site = report
             .call_sites
             .iter()
@@ -195,20 +197,20 @@ fn diagnosis(out: &mut String, report: &Report) {
         }
         let _ = writeln!(out, "    evidence");
         for e in &v.evidence {
-            let _ = writeln!(out, "      - {e}");
+            let _ = writeln!(out, "      - {}", escape::text(e));
         }
         let _ = writeln!(out, "    remedies");
         for r in &v.remedies {
-            let _ = writeln!(out, "      - {r}");
+            let _ = writeln!(out, "      - {}", escape::text(r));
         }
     }
 }
 
 fn title_block(out: &mut String, report: &Report) {
     let rec = &report.recording;
-    let _ = writeln!(out, "metascope report: {}", rec.file);
+    let _ = writeln!(out, "metascope report: {}", escape::text(&rec.file));
     let ended = match (&rec.summary, rec.truncated) {
-        (Some(s), _) => format!("ended: {}", s.reason),
+        (Some(s), _) => format!("ended: {}", escape::text(&s.reason)),
         (None, true) => {
             "cut off mid-line (JVM killed, halted or crashed while writing)".to_string()
         }
@@ -232,10 +234,10 @@ fn title_block(out: &mut String, report: &Report) {
     let _ = writeln!(
         out,
         "  JVM       {} {}, pid {}, agent {}{}",
-        h.java_vm_name,
-        h.java_version,
+        escape::text(&h.java_vm_name),
+        escape::text(&h.java_version),
         h.pid,
-        h.agent_version,
+        escape::text(&h.agent_version),
         if rec.attached { " (attached)" } else { "" }
     );
     let _ = writeln!(
@@ -249,7 +251,7 @@ fn title_block(out: &mut String, report: &Report) {
     let include = if o.include.is_empty() {
         String::new()
     } else {
-        format!(" include={}", o.include.join(";"))
+        format!(" include={}", escape::text(&o.include.join(";")))
     };
     let mode = serde_json::to_value(o.mode)
         .ok()
@@ -285,7 +287,7 @@ fn attach_census(out: &mut String, report: &Report) {
     let type_width = c
         .generated
         .iter()
-        .map(|g| g.loader_type.chars().count())
+        .map(|g| escape::text(&g.loader_type).chars().count())
         .max()
         .unwrap_or(0);
     for g in &c.generated {
@@ -293,7 +295,7 @@ fn attach_census(out: &mut String, report: &Report) {
             out,
             "  {:<kind_width$}   {:<type_width$}   {} in {}",
             g.kind.as_str(),
-            g.loader_type,
+            escape::text(&g.loader_type),
             plural(g.classes, "class", "classes"),
             plural(g.loaders, "loader", "loaders")
         );
@@ -379,30 +381,29 @@ fn exhaustion(out: &mut String, report: &Report, e: &ExhaustionReport) {
     let what = match e.resource {
         "threads" => "could not create a thread".to_string(),
         _ if r.description.is_empty() => "ran out of memory".to_string(),
-        _ => format!("ran out of {}", r.description),
+        _ => format!("ran out of {}", escape::text(&r.description)),
     };
     let _ = writeln!(
         out,
         "⚠ The JVM {what} at +{} (OutOfMemoryError: {} on thread {})",
         duration(e.t_ms),
         if r.description.is_empty() {
-            "?"
+            "?".into()
         } else {
-            r.description.as_str()
+            escape::text(&r.description)
         },
-        r.thread
+        escape::text(&r.thread)
     );
     match (e.resource, &e.filled_by) {
         ("metaspace" | "compressed_class_space", Some(f)) => {
-            let via = f
-                .library_entry
-                .as_ref()
-                .map_or(String::new(), |entry| format!(" via {entry}"));
+            let via = f.library_entry.as_ref().map_or(String::new(), |entry| {
+                format!(" via {}", escape::text(entry))
+            });
             let _ = writeln!(
                 out,
                 "  Call site that filled it: #{} {}{via} — {} ({} of captured)",
                 f.rank,
-                f.display,
+                escape::text(&f.display),
                 plural(f.classes_before, "class", "classes"),
                 percent(f.share)
             );
@@ -463,7 +464,7 @@ fn warnings(out: &mut String, report: &Report) {
     }
     out.push('\n');
     for w in &report.recording.warnings {
-        let _ = writeln!(out, "⚠ {w}");
+        let _ = writeln!(out, "⚠ {}", escape::text(w));
     }
 }
 
@@ -507,11 +508,11 @@ fn call_site_table(report: &Report, terminal: bool) -> Table {
                 thousands(site.regenerated)
             }),
             Cell::new(kinds_cell(site)),
-            Cell::new(&site.display),
+            Cell::new(escape::text(&site.display)),
             Cell::new(
                 site.library_entry
                     .as_ref()
-                    .map_or("-", |e| e.display.as_str()),
+                    .map_or("-".into(), |e| escape::text(&e.display)),
             ),
         ]);
     }
@@ -552,10 +553,10 @@ fn details(out: &mut String, site: &CallSiteReport, start_wall_ms: Option<u64>) 
         "#{}  {}  {}",
         site.rank,
         plural(site.classes, "class", "classes"),
-        site.display
+        escape::text(&site.display)
     );
     if let Some(e) = &site.library_entry {
-        let _ = writeln!(out, "    via       {}", e.display);
+        let _ = writeln!(out, "    via       {}", escape::text(&e.display));
     }
     let kinds: Vec<String> = sorted_kinds(site)
         .iter()
@@ -572,7 +573,7 @@ fn details(out: &mut String, site: &CallSiteReport, start_wall_ms: Option<u64>) 
         let _ = writeln!(
             out,
             "    {label:<9} {} ({instances}, {})",
-            l.type_name,
+            escape::text(&l.type_name),
             plural(l.classes, "class", "classes")
         );
     }
@@ -580,7 +581,7 @@ fn details(out: &mut String, site: &CallSiteReport, start_wall_ms: Option<u64>) 
         .threads
         .iter()
         .take(THREADS_IN_DETAILS)
-        .map(|t| format!("{} ({})", t.name, thousands(t.classes)))
+        .map(|t| format!("{} ({})", escape::text(&t.name), thousands(t.classes)))
         .collect();
     if site.threads.len() > THREADS_IN_DETAILS {
         threads.push(format!("+{} more", site.threads.len() - THREADS_IN_DETAILS));
@@ -611,13 +612,20 @@ fn details(out: &mut String, site: &CallSiteReport, start_wall_ms: Option<u64>) 
         .examples
         .iter()
         .take(EXAMPLES_IN_DETAILS)
-        .cloned()
+        .map(|e| escape::text(e).into_owned())
         .collect::<Vec<_>>();
     if site.classes as usize > examples.len() {
         examples.push("…".to_string());
     }
     let _ = writeln!(out, "    examples  {}", examples.join(", "));
 
+    if site.sample_stack_summarised {
+        let _ = writeln!(
+            out,
+            "    (sample stack not kept: past the stack memory cap, see the warnings)"
+        );
+        return;
+    }
     if site.sample_stack.is_empty() {
         let _ = writeln!(out, "    (no stack was captured for these classes)");
         return;
@@ -629,7 +637,7 @@ fn details(out: &mut String, site: &CallSiteReport, start_wall_ms: Option<u64>) 
             "library_entry" => (" ", "   ← library entry"),
             _ => (" ", ""),
         };
-        let _ = writeln!(out, "    {mark} {}{note}", f.display);
+        let _ = writeln!(out, "    {mark} {}{note}", escape::text(&f.display));
     }
     if site.sample_stack_at_depth_limit {
         let _ = writeln!(
