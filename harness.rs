@@ -12,6 +12,7 @@
 //! `java-harness/spring/` holds a further app that calls the real Spring
 //! `BeanUtils.copyProperties`; it needs the Spring jars and is compiled by
 //! the end-to-end tests, not here.
+#![deny(unsafe_code)]
 
 /// The compiled harness, embedded so `metascope demo` works from any directory.
 pub const HARNESS_JAR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/metascope-harness.jar"));

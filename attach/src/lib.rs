@@ -24,6 +24,7 @@
 //! directory handles, files are checked on their descriptor (type, owner,
 //! mode), sockets by their listener (SO_PEERCRED), and what the JVM says is
 //! escaped before it is shown.
+#![deny(unsafe_code)]
 
 use std::path::Path;
 use std::time::Duration;

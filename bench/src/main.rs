@@ -1,6 +1,7 @@
 //! `scripts/bench`: overhead of the metascope agent and CLI against no agent,
 //! JFR, -Xlog:class+load and a minimal C JVMTI agent (the floor of the
 //! technique). Method, workloads and a full run: docs/performance.md.
+#![deny(unsafe_code)]
 
 // `is_multiple_of` is newer than the workspace's rust-version (1.85).
 #![allow(unknown_lints, clippy::manual_is_multiple_of)]
@@ -8,6 +9,7 @@
 mod classgen;
 mod proc;
 mod stream;
+mod sys;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

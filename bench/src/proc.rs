@@ -37,24 +37,12 @@ pub fn run(cmd: &mut Command, stdout: Option<&Path>, stderr: Option<&Path>) -> R
     let child = cmd
         .spawn()
         .with_context(|| format!("cannot start {cmd:?}"))?;
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: plain wait4 on our own child; rusage is plain old data.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let reaped = loop {
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if r == -1 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-            continue;
-        }
-        break r;
-    };
+    let reaped = crate::sys::wait4(child.id());
     let wall = start.elapsed();
     // The child is reaped; dropping `Child` neither waits nor kills.
     drop(child);
-    if reaped != pid {
-        bail!("wait4 failed: {}", std::io::Error::last_os_error());
-    }
-    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+    let reaped = reaped.context("wait4 failed")?;
+    if !reaped.success {
         let detail = stderr
             .and_then(|p| std::fs::read_to_string(p).ok())
             .map(|s| {
@@ -67,15 +55,11 @@ pub fn run(cmd: &mut Command, stdout: Option<&Path>, stderr: Option<&Path>) -> R
                     .collect::<String>()
             })
             .unwrap_or_default();
-        bail!("{cmd:?} failed (wait status {status:#x}):\n{detail}");
+        bail!("{cmd:?} failed (wait status {:#x}):\n{detail}", reaped.status);
     }
     Ok(Measured {
         wall,
-        maxrss_kib: usage.ru_maxrss.max(0) as u64,
-        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+        maxrss_kib: reaped.maxrss_kib,
+        cpu: reaped.cpu,
     })
-}
-
-fn tv(t: libc::timeval) -> Duration {
-    Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
 }
