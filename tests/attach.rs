@@ -57,7 +57,7 @@ fn attach_session(major: u32) {
     let first = session.path("first.jsonl");
     load_agent(pid, &agent, &format!("out={}", first.display()), TIMEOUT)
         .unwrap_or_else(|e| panic!("attach to JDK {major}: {e}"));
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_for_class_records(&first, "com.acme.torture.Gen_", 20);
     // A second attach while recording: harmless, no second recording.
     let second = session.path("second.jsonl");
     load_agent(pid, &agent, &format!("out={}", second.display()), TIMEOUT).unwrap();
@@ -65,7 +65,6 @@ fn attach_session(major: u32) {
         !second.exists(),
         "attaching twice must not start a second recording"
     );
-    std::thread::sleep(Duration::from_millis(500));
     load_agent(pid, &agent, "stop", TIMEOUT).unwrap();
 
     let report = session.json_report(&first, &[]);
@@ -99,7 +98,7 @@ fn attach_session(major: u32) {
     // Later: a new recording in the same JVM.
     let third = session.path("third.jsonl");
     load_agent(pid, &agent, &format!("out={}", third.display()), TIMEOUT).unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    wait_for_class_records(&third, "com.acme.torture.Gen_", 5);
     load_agent(pid, &agent, "stop", TIMEOUT).unwrap();
     let report = session.json_report(&third, &[]);
     assert_eq!(report["recording"]["summary"]["reason"], "stopped");
@@ -276,7 +275,7 @@ fn a_jvm_of_another_user_is_refused_clearly() {
         .lines()
         .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
     if !root || Command::new("setpriv").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: needs root and setpriv to run the attacher as another user");
+        skip("needs root and setpriv to run the attacher as another user");
         return;
     }
     let java = java(17).unwrap();
@@ -436,7 +435,7 @@ fn metascope_attach_then_stop_prints_the_report() {
         "{}",
         stderr(&again)
     );
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_for_class_records(&out, "com.acme.torture.Gen_", 5);
     let stop = metascope()
         .args(["attach", &pid, "--stop", "--format", "json"])
         .output()
@@ -472,7 +471,7 @@ fn stop_a_recording_started_with_agentpath_from_another_copy() {
             out.display()
         )],
     ));
-    std::thread::sleep(Duration::from_millis(800));
+    wait_for_class_records(&out, "com.acme.torture.Gen_", 5);
     let stop = metascope()
         .args([
             "attach",

@@ -68,7 +68,9 @@ fn network_references(html: &str) -> Vec<String> {
 fn html_report_of_the_copier_renders_in_chromium() {
     if !Path::new(CHROMIUM).exists() {
         require_in_ci("chromium");
-        eprintln!("SKIPPED: {CHROMIUM} is not installed (scripts/install-deps.sh installs it)");
+        skip(&format!(
+            "{CHROMIUM} is not installed (scripts/install-deps.sh installs it)"
+        ));
         return;
     }
     let java = java(17).expect("the JDK on PATH is required");
@@ -156,7 +158,9 @@ fn html_report_of_the_copier_renders_in_chromium() {
 fn svg_flame_graph_of_the_copier_opens_in_chromium() {
     if !Path::new(CHROMIUM).exists() {
         require_in_ci("chromium");
-        eprintln!("SKIPPED: {CHROMIUM} is not installed (scripts/install-deps.sh installs it)");
+        skip(&format!(
+            "{CHROMIUM} is not installed (scripts/install-deps.sh installs it)"
+        ));
         return;
     }
     let java = java(17).expect("the JDK on PATH is required");

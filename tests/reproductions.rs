@@ -169,12 +169,19 @@ fn steady_control_has_no_growing_call_site() {
 
 #[test]
 fn a_tiny_queue_drops_but_every_class_is_accounted_for() {
-    let (session, _out, report) = record_harness(&java17(), &DYNAMIC_LOADER, &[], Some("queue=1"));
+    // The writer waits until the queue has overflowed once (fault
+    // injection), so drops are certain, not a matter of timing.
+    let (session, _out, report) = record_harness(
+        &java17(),
+        &DYNAMIC_LOADER,
+        &[],
+        Some("queue=1,fault=stall-writer"),
+    );
     assert_reconciles(&report);
     let dropped = report["recording"]["summary"]["dropped"].as_u64().unwrap();
     assert!(
         dropped > 0,
-        "200 definitions through a 1-slot queue should drop some"
+        "200 definitions through a 1-slot queue with a stalled writer drop some"
     );
     let text = metascope()
         .arg("report")

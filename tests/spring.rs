@@ -19,7 +19,9 @@ const SPRING_JARS: [&str; 3] = [
 /// reason printed) when Spring is not installed.
 fn compile_app(session: &Session) -> Option<String> {
     if let Some(missing) = SPRING_JARS.iter().find(|j| !Path::new(j).exists()) {
-        eprintln!("SKIPPED: {missing} is missing; scripts/install-deps.sh installs Spring");
+        skip(&format!(
+            "{missing} is missing; scripts/install-deps.sh installs Spring"
+        ));
         require_in_ci("Spring (libspring-beans-java)");
         return None;
     }

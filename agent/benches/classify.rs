@@ -50,4 +50,69 @@ fn main() {
             names.len()
         );
     }
+
+    fingerprint_costs();
+}
+
+/// Reading a class's bytes costs time linear in their size, whatever they
+/// hold: ns per byte for real accessor classes and for constant pools
+/// crafted against naive normalisation, and the ratio between them (a
+/// quadratic step would show as a ratio in the hundreds).
+fn fingerprint_costs() {
+    use metascope_agent::classfile::{accessor_target, fingerprint};
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jdk17");
+    let ordinary: Vec<Vec<u8>> = std::fs::read_dir(&fixtures)
+        .expect("fixtures")
+        .map(|e| std::fs::read(e.expect("entry").path()).expect("class file"))
+        .collect();
+    let crafted = crafted_classes();
+    let per_byte = |classes: &[Vec<u8>]| {
+        let bytes: usize = classes.iter().map(Vec::len).sum();
+        let mut best = f64::MAX;
+        for _ in 0..5 {
+            let start = Instant::now();
+            for class in classes {
+                black_box(fingerprint(black_box(class)));
+                black_box(accessor_target(black_box(class)).map(|t| t.to_string()));
+            }
+            best = best.min(start.elapsed().as_nanos() as f64 / bytes as f64);
+        }
+        best
+    };
+    let (normal, hostile) = (per_byte(&ordinary), per_byte(&crafted));
+    println!("read class bytes: real accessors {normal:.2} ns/byte, crafted pools {hostile:.2} ns/byte, ratio {:.1}", hostile / normal);
+}
+
+/// Constant pools built to be slow: a long own name that almost matches
+/// every other entry, `(L(L(L...` descriptors without a `;`, and 65,534
+/// empty entries.
+fn crafted_classes() -> Vec<Vec<u8>> {
+    let utf8 = |b: &mut Vec<u8>, s: &[u8]| {
+        b.push(1);
+        b.extend_from_slice(&(s.len() as u16).to_be_bytes());
+        b.extend_from_slice(s);
+    };
+    let mut almost_name = vec![0xCA, 0xFE, 0xBA, 0xBE, 0, 0, 0, 61, 0, 40];
+    utf8(&mut almost_name, &[b'a'; 30_000]);
+    almost_name.extend_from_slice(&[7, 0, 1]);
+    let mut almost = vec![b'a'; 60_000];
+    almost.push(b'b');
+    for _ in 3..40 {
+        utf8(&mut almost_name, &almost);
+    }
+    almost_name.extend_from_slice(&[0, 0x21, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+
+    let mut descriptors = vec![0xCA, 0xFE, 0xBA, 0xBE, 0, 0, 0, 61, 0, 40];
+    utf8(&mut descriptors, b"p/Gen1");
+    descriptors.extend_from_slice(&[7, 0, 1]);
+    for _ in 3..40 {
+        utf8(&mut descriptors, &b"(L".repeat(30_000));
+    }
+    descriptors.extend_from_slice(&[0, 0x21, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+
+    let mut many = vec![0xCA, 0xFE, 0xBA, 0xBE, 0, 0, 0, 61, 0xff, 0xff];
+    for _ in 1..0xffff {
+        utf8(&mut many, b"");
+    }
+    vec![almost_name, descriptors, many]
 }

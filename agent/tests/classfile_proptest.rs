@@ -1,19 +1,16 @@
 //! Property tests for the class-file reader: on arbitrary bytes and on
 //! mutated real accessor and proxy classes (truncated, flipped, inserted
 //! bytes), `this_class_name`, `accessor_target` and `fingerprint` never
-//! panic and return in bounded time. They run inside the JVM on the
-//! loading thread, so both matter.
+//! panic and their answers stay within the input. They run inside the JVM
+//! on the loading thread. How fast they are, on ordinary and on crafted
+//! classes, is measured by `cargo bench -p metascope-agent --bench
+//! classify` (which prints ns per byte and the ratio), not timed here.
 
 use std::path::Path;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use metascope_agent::classfile::{accessor_target, fingerprint, this_class_name};
 use proptest::prelude::*;
-
-/// Generous for a debug build on a busy machine: a small class takes
-/// microseconds.
-const BOUND: Duration = Duration::from_millis(250);
 
 /// Every fixture class file (accessors, proxies, scripts).
 fn fixtures() -> &'static [Vec<u8>] {
@@ -35,14 +32,11 @@ fn fixtures() -> &'static [Vec<u8>] {
     })
 }
 
-/// Runs all three readers; they must not panic and must be quick.
+/// Runs all three readers; they must not panic.
 fn check(bytes: &[u8]) {
-    let started = Instant::now();
     let name = this_class_name(bytes);
     let target = accessor_target(bytes).map(|t| t.to_string());
     let print = fingerprint(bytes);
-    let took = started.elapsed();
-    assert!(took < BOUND, "{took:?} for {} bytes", bytes.len());
     // Names come out as given, never longer than the input.
     assert!(name.is_none_or(|n| n.len() <= bytes.len()));
     // Lossy UTF-8 can at most triple the bytes of the names it shows.
@@ -152,11 +146,11 @@ fn every_single_byte_flip_of_an_accessor() {
     }
 }
 
-/// Inputs built to be slow for naive parsers: a huge pool count over tiny
+/// Inputs built to be slow for naive parsers (a huge pool count over tiny
 /// entries, a long own name that almost matches everywhere, a switch with
-/// an enormous range, and a large valid class.
+/// an enormous range) are read correctly; the classify bench times them.
 #[test]
-fn adversarial_inputs_stay_fast() {
+fn adversarial_inputs_are_read() {
     let utf8 = |b: &mut Vec<u8>, s: &[u8]| {
         b.push(1);
         b.extend_from_slice(&(s.len() as u16).to_be_bytes());
@@ -181,13 +175,7 @@ fn adversarial_inputs_stay_fast() {
         utf8(&mut long, &almost);
     }
     long.extend_from_slice(&[0, 0x21, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    let started = Instant::now();
     assert!(fingerprint(&long).is_some());
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
 
     // A tableswitch claiming a 2^31 - 1 range, written over every 97th
     // offset of an accessor (so also over its code).

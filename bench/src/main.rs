@@ -2,7 +2,6 @@
 //! JFR, -Xlog:class+load and a minimal C JVMTI agent (the floor of the
 //! technique). Method, workloads and a full run: docs/performance.md.
 #![deny(unsafe_code)]
-
 // `is_multiple_of` is newer than the workspace's rust-version (1.85).
 #![allow(unknown_lints, clippy::manual_is_multiple_of)]
 

@@ -55,7 +55,10 @@ pub fn run(cmd: &mut Command, stdout: Option<&Path>, stderr: Option<&Path>) -> R
                     .collect::<String>()
             })
             .unwrap_or_default();
-        bail!("{cmd:?} failed (wait status {:#x}):\n{detail}", reaped.status);
+        bail!(
+            "{cmd:?} failed (wait status {:#x}):\n{detail}",
+            reaped.status
+        );
     }
     Ok(Measured {
         wall,

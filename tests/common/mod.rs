@@ -66,10 +66,10 @@ pub fn java(major: u32) -> Option<PathBuf> {
     if out.status.success() {
         Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
     } else {
-        eprintln!(
-            "SKIPPED: JDK {major} is not installed ({}); scripts/test installs it",
+        skip(&format!(
+            "JDK {major} is not installed ({}); scripts/test installs it",
             String::from_utf8_lossy(&out.stderr).trim()
-        );
+        ));
         None
     }
 }
@@ -240,4 +240,27 @@ pub fn site_at<'a>(report: &'a Value, class: &str, method: &str) -> Vec<&'a Valu
 pub fn skip(why: &str) {
     eprintln!("SKIPPED: {why}");
     require_in_ci(why);
+}
+
+/// Class records in a recording so far (whole lines the agent flushed)
+/// whose line contains `needle` ("" for all).
+pub fn class_records(recording: &Path, needle: &str) -> usize {
+    std::fs::read_to_string(recording)
+        .map(|text| {
+            text.lines()
+                .filter(|l| l.starts_with(r#"{"type":"class","#) && l.contains(needle))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Waits until the agent has flushed at least `n` class records whose line
+/// contains `needle` ("" for any) to `recording` (it flushes at least every
+/// 200 ms).
+pub fn wait_for_class_records(recording: &Path, needle: &str, n: usize) {
+    wait_until(
+        std::time::Duration::from_secs(30),
+        &format!("{n} class records with {needle:?} in {}", recording.display()),
+        || class_records(recording, needle) >= n,
+    );
 }
