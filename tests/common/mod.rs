@@ -260,7 +260,10 @@ pub fn class_records(recording: &Path, needle: &str) -> usize {
 pub fn wait_for_class_records(recording: &Path, needle: &str, n: usize) {
     wait_until(
         std::time::Duration::from_secs(30),
-        &format!("{n} class records with {needle:?} in {}", recording.display()),
+        &format!(
+            "{n} class records with {needle:?} in {}",
+            recording.display()
+        ),
         || class_records(recording, needle) >= n,
     );
 }
