@@ -159,17 +159,35 @@ impl Build {
                     .expect("target/<profile>/metascope")
                     .join("release/metascope");
                 let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+                // Stale if any source of the CLI changed after it was built.
+                let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+                let newest_source = ["cli/src", "events/src", "cli/Cargo.toml", "Cargo.lock"]
+                    .iter()
+                    .flat_map(|p| files_under(&workspace.join(p)))
+                    .filter_map(|p| modified(&p))
+                    .max();
                 let fresh =
-                    matches!((modified(&release), modified(debug)), (Some(r), Some(d)) if r >= d);
+                    matches!((modified(&release), newest_source), (Some(r), Some(s)) if r >= s);
                 assert!(
                     fresh,
-                    "{} is missing or older than this build of the CLI: run \
+                    "{} is missing or older than the CLI's sources: run \
                      `cargo build --release -p metascope-cli` first (scripts/test does)",
                     release.display()
                 );
                 release
             }
         }
+    }
+}
+
+/// Every file under `path` (or `path` itself).
+fn files_under(path: &Path) -> Vec<std::path::PathBuf> {
+    match std::fs::read_dir(path) {
+        Ok(entries) => entries
+            .flatten()
+            .flat_map(|e| files_under(&e.path()))
+            .collect(),
+        Err(_) => vec![path.to_path_buf()],
     }
 }
 
