@@ -160,10 +160,14 @@ impl Jvm for JvmHost<'_> {
     }
 
     fn start_writer(&self, session: Arc<Session>) -> Result<(), String> {
+        let sources = RECORDER
+            .get()
+            .map(|r| r.sources.clone())
+            .ok_or("the recorder is not installed")?;
         self.jvmti.start_agent_thread(
             self.jni,
             "metascope-writer",
-            Box::new(move |jvmti, jni| writer::run(jvmti, jni, session)),
+            Box::new(move |jvmti, jni| writer::run(jvmti, jni, session, sources)),
         )
     }
 }

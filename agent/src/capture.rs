@@ -21,21 +21,26 @@ use crate::classify::{
 };
 use crate::clock::{wall_ms, Clock};
 use crate::ffi::{
-    ClassTrigger, CodeSourceFields, HookedClass, Jni, Jvmti, JvmtiError, LocalRef, RawFrame,
+    ClassTrigger, CodeLocation, CodeSourceFields, HookedClass, Jni, Jvmti, JvmtiError, LocalRef,
+    RawFrame,
 };
 use crate::loaders::LoaderTable;
 use crate::options::{AgentOptions, Fault};
+use crate::sources::{CodeSources, Verdict};
+use crate::tally::{self, CallbackTimer, Tallies, ThreadTally, Totals};
 
-/// Totals for the summary record. Reconciles as captured + dropped = seen.
+/// What the writer counts (it alone writes these); everything counted on
+/// application threads is in their [`Tallies`].
 #[derive(Default, Debug)]
 pub struct Counters {
-    pub classes_loaded: AtomicU64,
-    pub seen: AtomicU64,
+    /// Class records written.
     pub captured: AtomicU64,
-    pub dropped: AtomicU64,
-    pub stack_errors: AtomicU64,
-    /// GC boundaries and unloads lost to a full queue.
-    pub events_dropped: AtomicU64,
+    /// Records the writer could not write (the output failed).
+    pub write_failed: AtomicU64,
+    /// Provisional classes the writer found generated (they count as seen).
+    pub confirmed: AtomicU64,
+    /// Provisional classes the writer found ordinary after all.
+    pub checked_ordinary: AtomicU64,
 }
 
 /// A class the application thread captured, before its stack is resolved.
@@ -51,12 +56,15 @@ pub struct CapturedClass {
     pub wall_ms: u64,
     pub trigger: ClassEvent,
     pub frames: Box<[RawFrame]>,
-    /// The JVMTI tag set on the class object: ObjectFree reports it back.
+    /// The JVMTI tag of a hidden class (ObjectFree reports it back); 0 for
+    /// the others, which unload with their loader.
     pub tag: i64,
-    pub target: Option<String>,
-    pub fingerprint: Option<u64>,
-    /// Class bytes, only with `dump=DIR`.
+    /// The class file (accessor targets and fingerprints are decoded from
+    /// it on the writer thread; `dump=DIR` writes it).
     pub bytes: Option<Box<[u8]>>,
+    /// Captured before its code source's class names were read: the writer
+    /// reads them and keeps the record only if the class is not there.
+    pub provisional: Option<u32>,
 }
 
 /// An OutOfMemoryError being thrown (JVMTI ResourceExhausted).
@@ -80,9 +88,9 @@ pub enum Message {
     /// then acknowledge (the JVM may exit right after, e.g. with
     /// -XX:+ExitOnOutOfMemoryError).
     ResourceExhausted(Box<OutOfResource>),
-    /// A tagged class object was freed: the class was unloaded.
+    /// A tagged hidden class was freed: it was unloaded.
     ClassFreed { tag: i64, t_ns: u64 },
-    /// A tagged class loader was freed.
+    /// A tagged class loader was freed: its classes were unloaded.
     LoaderFreed {
         id: u64,
         type_name: Arc<str>,
@@ -90,6 +98,9 @@ pub enum Message {
     },
     /// GarbageCollectionStart (`start`) or GarbageCollectionFinish.
     Gc { start: bool, t_ns: u64 },
+    /// A code source was seen for the first time: read its class names
+    /// (files: the writer's work, never an application thread's).
+    ReadCodeSource(u32),
     /// Write everything queued, then the summary, then acknowledge.
     Finish {
         reason: &'static str,
@@ -104,6 +115,9 @@ pub struct Capture {
     /// Keep class bytes for the writer (`dump=DIR`).
     pub keep_bytes: bool,
     pub fault: Option<Fault>,
+    /// Counted by application threads, each in its own tally.
+    pub tallies: Tallies,
+    /// Counted by the writer.
     pub counters: Counters,
     pub clock: Clock,
     queue: Sender<Message>,
@@ -119,6 +133,7 @@ impl Capture {
             depth: options.depth,
             keep_bytes: options.dump.is_some(),
             fault: options.fault,
+            tallies: Tallies::default(),
             counters: Counters::default(),
             clock: Clock::start(),
             queue,
@@ -126,18 +141,29 @@ impl Capture {
         (capture, queue_rx)
     }
 
-    /// Hands a captured class to the writer without ever blocking.
-    fn enqueue(&self, message: Message) {
+    /// Hands a captured class to the writer without ever blocking; a full
+    /// queue drops it (counted: as seen and dropped, or for a provisional
+    /// class, whose verdict is unknown, as seen and dropped too).
+    fn enqueue(&self, tally: &ThreadTally, counted_as_seen: bool, message: Message) {
         if self.queue.try_send(message).is_err() {
-            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            if !counted_as_seen {
+                tally::add(&tally.seen, 1);
+            }
+            tally::add(&tally.dropped, 1);
         }
     }
 
-    /// The same for GC boundaries and unloads, counted apart from classes.
+    /// The same for GC boundaries, unloads and requests to the writer,
+    /// counted apart from classes.
     fn enqueue_event(&self, message: Message) {
         if self.queue.try_send(message).is_err() {
-            self.counters.events_dropped.fetch_add(1, Ordering::Relaxed);
+            self.tallies.with(|t| tally::add(&t.events_dropped, 1));
         }
+    }
+
+    /// Everything counted so far, on every thread.
+    pub fn totals(&self) -> Totals {
+        self.tallies.totals()
     }
 
     /// Asks the writer to drain, write the summary and acknowledge on
@@ -151,10 +177,12 @@ impl Capture {
 }
 
 /// JVM-wide identities the callbacks share across recordings: loader ids,
-/// the code-source field ids, and the counter that tags captured classes.
+/// code sources, the code-source field ids, and the counter that tags
+/// hidden classes.
 #[derive(Clone, Copy)]
 pub struct JvmIds<'a> {
     pub loaders: &'a LoaderTable,
+    pub sources: &'a CodeSources,
     pub code_source: Option<&'a CodeSourceFields>,
     pub next_class_tag: &'a AtomicI64,
 }
@@ -176,19 +204,31 @@ impl std::fmt::Display for CaptureError {
 /// on disk.
 const OOM_WRITE_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// What ClassFileLoadHook learned about a class it saw, waiting for the
-/// ClassLoad of the same class on the same thread.
-#[derive(Debug, Default, PartialEq)]
+/// Tags of protection domains (negative: loaders and hidden classes have
+/// positive tags): the code source id, or "no location".
+const DOMAIN_WITHOUT_LOCATION: i64 = -1;
+
+fn domain_tag(source: u32) -> i64 {
+    -2 - i64::from(source)
+}
+
+fn domain_source(tag: i64) -> Option<u32> {
+    (tag <= -2).then(|| (-2 - tag) as u32)
+}
+
+/// What ClassFileLoadHook decided about a class it will capture, waiting
+/// for the ClassLoad of the same class on the same thread.
+#[derive(Debug, PartialEq)]
 struct HookFacts {
-    /// The classifier's answer, which needed the loader and code source
-    /// that only the hook sees cheaply.
-    kind: Option<ClassKind>,
+    kind: ClassKind,
     /// The defining loader's id and type, so ClassLoad need not look again.
-    loader: Option<(u64, Arc<str>)>,
-    target: Option<String>,
-    fingerprint: Option<u64>,
-    /// The class bytes, only when `dump=DIR` is on.
+    loader: (u64, Arc<str>),
+    /// The class file, for the writer to decode (an accessor's target, a
+    /// fingerprint) and, with `dump=DIR`, to write.
     bytes: Option<Box<[u8]>>,
+    /// Captured before its code source's class names were read: the
+    /// writer decides whether it is generated.
+    provisional: Option<u32>,
 }
 
 /// Classes between ClassFileLoadHook and ClassLoad on this thread, keyed by
@@ -199,19 +239,35 @@ struct HookFacts {
 struct PendingDefinitions {
     entries: [(u64, Option<HookFacts>); 8],
     next: usize,
+    /// Entries holding facts: zero for almost every ClassLoad, which then
+    /// needs no JVMTI call at all.
+    live: usize,
 }
 
 impl PendingDefinitions {
     fn push(&mut self, name_hash: u64, facts: HookFacts) {
         let slot = self.next % self.entries.len();
+        if self.entries[slot].1.is_none() {
+            self.live += 1;
+        }
         self.entries[slot] = (name_hash, Some(facts));
         self.next += 1;
     }
+
     fn take(&mut self, name_hash: u64) -> Option<HookFacts> {
-        self.entries
+        let facts = self
+            .entries
             .iter_mut()
             .find(|(h, facts)| *h == name_hash && facts.is_some())
-            .and_then(|(_, facts)| facts.take())
+            .and_then(|(_, facts)| facts.take());
+        if facts.is_some() {
+            self.live -= 1;
+        }
+        facts
+    }
+
+    fn is_empty(&self) -> bool {
+        self.live == 0
     }
 }
 
@@ -232,11 +288,23 @@ fn name_hash(internal_name: &str) -> u64 {
     BuildHasherDefault::<DefaultHasher>::default().hash_one(internal_name) | 1
 }
 
-/// ClassFileLoadHook (non-bootstrap loaders only). The only event with the
-/// class bytes: decide here whether the class will be captured, and if so
-/// decode what an accessor invokes or fingerprint the generated code. For
-/// ordinary classes this is a tag lookup, two field reads and the
-/// name checks of the classifier; only candidates are parsed.
+/// What the hook decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    Ordinary,
+    Capture(ClassKind),
+    /// Its code source was not read yet: captured, the writer decides.
+    Provisional(u32),
+}
+
+/// ClassFileLoadHook: the only event with the class's loader, protection
+/// domain and bytes, so the place to decide whether it is generated. The
+/// questions go from cheap to dear and stop at the first answer: its name
+/// (a generator's pattern, an `include=` pattern), its protection domain
+/// (none, or one without a location: bytes from nowhere), and whether its
+/// code source holds a class file of its name (one tag lookup on the
+/// domain and a hash lookup). An ordinary class from a jar costs one JVMTI
+/// call here and none in ClassLoad.
 pub fn on_class_file(
     capture: &Capture,
     ids: JvmIds<'_>,
@@ -244,57 +312,125 @@ pub fn on_class_file(
     jni: Jni<'_>,
     class: HookedClass<'_>,
 ) {
-    let Some(fields) = ids.code_source else {
-        return;
-    };
-    let Some(name) = class
-        .name
-        .or_else(|| classfile::this_class_name(class.bytes))
-    else {
-        return;
-    };
-    let Ok(loader) = ids.loaders.identify(jvmti, jni, class.loader) else {
-        return; // ClassLoad will report the error if it persists
-    };
-    let runtime_defined = jni.lacks_code_location(class.protection_domain, *fields);
-    let facts = ClassFacts {
-        internal_name: name,
-        loader: LoaderFacts {
-            bootstrap: loader.bootstrap,
-            dynamic: loader.kind.dynamic,
-        },
-        runtime_defined,
-    };
-    let Some(kind) = capture.classifier.classify(&facts) else {
-        return;
-    };
-    let (target, fingerprint) = match kind {
-        ClassKind::ReflectionAccessor => (
-            classfile::accessor_target(class.bytes).map(|t| t.to_string()),
-            None,
-        ),
-        ClassKind::Ordinary | ClassKind::Included => (None, None),
-        _ => (None, classfile::fingerprint(class.bytes)),
-    };
-    let bytes = capture.keep_bytes.then(|| class.bytes.into());
-    let hash = name_hash(name);
-    THREAD.with(|t| {
-        t.borrow_mut().pending.push(
-            hash,
-            HookFacts {
-                kind: Some(kind),
-                loader: Some((loader.id, loader.kind.name.clone())),
-                target,
-                fingerprint,
-                bytes,
-            },
-        )
-    });
+    capture.tallies.with(|tally| {
+        let mut timer = CallbackTimer::start(tally);
+        let Some(name) = class
+            .name
+            .or_else(|| classfile::this_class_name(class.bytes))
+        else {
+            return timer.finish(tally);
+        };
+        let decision = decide(capture, ids, jvmti, jni, &class, name);
+        if decision != Decision::Ordinary {
+            timer.capturing();
+            hold_for_class_load(capture, ids, jvmti, jni, &class, name, decision);
+        }
+        timer.finish(tally);
+    })
 }
 
-/// ClassLoad and ClassPrepare. Hidden classes get ClassPrepare first, so
-/// both events lead here; a tag on the class object makes sure each class
-/// is recorded once (ClassLoad also repeats per initiating loader).
+fn decide(
+    capture: &Capture,
+    ids: JvmIds<'_>,
+    jvmti: Jvmti,
+    jni: Jni<'_>,
+    class: &HookedClass<'_>,
+    name: &str,
+) -> Decision {
+    if let Some(kind) = capture.classifier.by_name(name) {
+        return Decision::Capture(kind);
+    }
+    let all = || {
+        if capture.classifier.captures_all() {
+            Decision::Capture(ClassKind::Ordinary)
+        } else {
+            Decision::Ordinary
+        }
+    };
+    if class.loader.is_none() {
+        return all(); // the JDK's own classes: only names tell
+    }
+    match code_source(ids, jvmti, jni, class.protection_domain) {
+        Some(DOMAIN_WITHOUT_LOCATION) => Decision::Capture(ClassKind::RuntimeDefined),
+        Some(tag) => match domain_source(tag).map(|id| (id, ids.sources.verdict(id, name))) {
+            Some((_, Verdict::Present)) => all(),
+            Some((_, Verdict::Absent)) => Decision::Capture(ClassKind::RuntimeDefined),
+            Some((id, Verdict::Unknown { indexed: false })) => {
+                capture.enqueue_event(Message::ReadCodeSource(id));
+                Decision::Provisional(id)
+            }
+            // A location nobody can read: known generator loaders only.
+            _ => Decision::Capture(ClassKind::DynamicLoader),
+        },
+        None => Decision::Capture(ClassKind::DynamicLoader),
+    }
+}
+
+/// The tag of a class's protection domain, tagging it the first time it
+/// is seen (its location read and numbered as a code source).
+fn code_source(
+    ids: JvmIds<'_>,
+    jvmti: Jvmti,
+    jni: Jni<'_>,
+    domain: Option<LocalRef<'_>>,
+) -> Option<i64> {
+    let Some(domain) = domain else {
+        return Some(DOMAIN_WITHOUT_LOCATION);
+    };
+    match jvmti.tag(domain) {
+        Ok(0) => {}
+        Ok(tag) => return Some(tag),
+        Err(_) => return None,
+    }
+    let tag = match jni.code_location(domain, *ids.code_source?) {
+        CodeLocation::None => DOMAIN_WITHOUT_LOCATION,
+        CodeLocation::Url(location) => domain_tag(ids.sources.intern(&location)?),
+    };
+    jvmti.set_tag(domain, tag).ok()?;
+    Some(tag)
+}
+
+/// A class the hook captures: its loader is identified now (the hook has
+/// it for free) and its bytes kept for the writer.
+fn hold_for_class_load(
+    capture: &Capture,
+    ids: JvmIds<'_>,
+    jvmti: Jvmti,
+    jni: Jni<'_>,
+    class: &HookedClass<'_>,
+    name: &str,
+    decision: Decision,
+) {
+    let Ok(loader) = ids.loaders.identify(jvmti, jni, class.loader) else {
+        return; // not capturable without a loader; ClassLoad finds no facts
+    };
+    let (mut kind, provisional) = match decision {
+        Decision::Capture(kind) => (kind, None),
+        Decision::Provisional(source) => (ClassKind::RuntimeDefined, Some(source)),
+        Decision::Ordinary => return,
+    };
+    if kind == ClassKind::DynamicLoader && !loader.kind.dynamic {
+        return; // an unreadable location and no generator's loader: ordinary
+    }
+    if kind == ClassKind::RuntimeDefined && loader.kind.dynamic {
+        kind = ClassKind::DynamicLoader; // a known generator's loader: say so
+    }
+    let wants_bytes =
+        capture.keep_bytes || !matches!(kind, ClassKind::Ordinary | ClassKind::Included);
+    let facts = HookFacts {
+        kind,
+        loader: (loader.id, loader.kind.name.clone()),
+        bytes: wants_bytes.then(|| class.bytes.into()),
+        provisional,
+    };
+    THREAD.with(|t| t.borrow_mut().pending.push(name_hash(name), facts));
+}
+
+/// ClassLoad and ClassPrepare. Hidden classes (no hook) get ClassPrepare
+/// first: they are captured there, by name, and tagged so their ClassLoad
+/// (and their unloading) is recognised. Every other class was decided in
+/// the hook: its ClassLoad only picks the hook's facts up, and when this
+/// thread holds none (an ordinary class) it returns without a JVMTI call.
 pub fn on_class(
     capture: &Capture,
     ids: JvmIds<'_>,
@@ -303,11 +439,82 @@ pub fn on_class(
     class: LocalRef<'_>,
     trigger: ClassTrigger,
 ) -> Result<(), CaptureError> {
+    capture.tallies.with(|tally| {
+        let mut timer = CallbackTimer::start(tally);
+        let result = match trigger {
+            ClassTrigger::Load => on_class_load(capture, jvmti, class, tally, &mut timer),
+            ClassTrigger::Prepare => {
+                on_class_prepare(capture, ids, jvmti, jni, class, tally, &mut timer)
+            }
+        };
+        timer.finish(tally);
+        result
+    })
+}
+
+fn on_class_load(
+    capture: &Capture,
+    jvmti: Jvmti,
+    class: LocalRef<'_>,
+    tally: &ThreadTally,
+    timer: &mut CallbackTimer,
+) -> Result<(), CaptureError> {
+    tally::add(&tally.classes_loaded, 1);
+    if capture.fault == Some(Fault::PanicInClassLoad) {
+        panic!("injected fault (fault=panic-in-class-load)");
+    }
+    if THREAD.with(|t| t.borrow().pending.is_empty()) {
+        return Ok(());
+    }
+    let signature = jvmti.class_signature(class).map_err(|error| CaptureError {
+        what: "GetClassSignature",
+        error,
+    })?;
+    let Some(internal_name) = internal_name_from_signature(signature.as_str()) else {
+        return Ok(());
+    };
+    let Some(facts) = THREAD.with(|t| t.borrow_mut().pending.take(name_hash(internal_name))) else {
+        return Ok(()); // another class's ClassLoad (a hidden or repeated one)
+    };
+    timer.capturing();
+    tally::add(&tally.seen, u64::from(facts.provisional.is_none()));
+    let (thread, frames) = thread_and_stack(capture, jvmti, tally);
+    let (loader_id, loader_type) = facts.loader;
+    capture.enqueue(
+        tally,
+        facts.provisional.is_none(),
+        Message::Class(Box::new(CapturedClass {
+            name: binary_name(internal_name),
+            kind: facts.kind,
+            loader_id,
+            loader_type,
+            hidden: false,
+            thread,
+            t_ns: capture.clock.elapsed_ns(),
+            wall_ms: wall_ms(),
+            trigger: ClassEvent::Load,
+            frames,
+            tag: 0,
+            bytes: facts.bytes,
+            provisional: facts.provisional,
+        })),
+    );
+    Ok(())
+}
+
+fn on_class_prepare(
+    capture: &Capture,
+    ids: JvmIds<'_>,
+    jvmti: Jvmti,
+    jni: Jni<'_>,
+    class: LocalRef<'_>,
+    tally: &ThreadTally,
+    timer: &mut CallbackTimer,
+) -> Result<(), CaptureError> {
     let fail = |what: &'static str| move |error| CaptureError { what, error };
-    // ClassPrepare matters only for hidden classes (it comes before their
-    // ClassLoad); every other class was handled at ClassLoad. Telling them
-    // apart costs one cheap call instead of a signature.
-    if trigger == ClassTrigger::Prepare && jvmti.is_modifiable_class(class).unwrap_or(false) {
+    // One cheap call tells hidden (and VM-anonymous) classes, the only
+    // ones ClassPrepare is for, from every other class.
+    if jvmti.is_modifiable_class(class).unwrap_or(true) {
         return Ok(());
     }
     let signature = jvmti
@@ -316,74 +523,46 @@ pub fn on_class(
     let Some(internal_name) = internal_name_from_signature(signature.as_str()) else {
         return Ok(()); // arrays and primitives
     };
-    let hidden = is_hidden_name(internal_name);
-    if trigger == ClassTrigger::Prepare && !hidden {
-        return Ok(()); // ClassLoad already handled it
-    }
-    if trigger == ClassTrigger::Load {
-        capture
-            .counters
-            .classes_loaded
-            .fetch_add(1, Ordering::Relaxed);
-        if capture.fault == Some(Fault::PanicInClassLoad) {
-            panic!("injected fault (fault=panic-in-class-load)");
-        }
-    }
-    // Non-bootstrap classes with bytes were classified in the hook, which
-    // saw their loader and code source; the rest (bootstrap and hidden
-    // classes) go by name. Ordinary classes stop here, after one JVMTI call.
-    let hooked = THREAD
-        .with(|t| t.borrow_mut().pending.take(name_hash(internal_name)))
-        .unwrap_or_default();
-    let Some(kind) = hooked
-        .kind
-        .or_else(|| classify_by_name(capture, internal_name))
-    else {
+    let Some(kind) = classify_by_name(capture, internal_name) else {
         return Ok(());
     };
-    let (loader_id, loader_type) = match hooked.loader {
-        Some(known) => known,
-        None => {
-            let loader = jvmti
-                .class_loader(class)
-                .and_then(|loader| ids.loaders.identify(jvmti, jni, loader))
-                .map_err(fail("identifying the class loader"))?;
-            (loader.id, loader.kind.name.clone())
-        }
-    };
-    // The hook's pending entry is taken by the class's first ClassLoad
-    // only, so hooked classes need no duplicate check; classes classified
-    // by name may see ClassLoad again (once per initiating loader).
-    if hooked.kind.is_none() && jvmti.tag(class).map_err(fail("GetTag"))? != 0 {
+    if jvmti.tag(class).map_err(fail("GetTag"))? != 0 {
         return Ok(()); // recorded already
     }
+    timer.capturing();
+    let loader = jvmti
+        .class_loader(class)
+        .and_then(|loader| ids.loaders.identify(jvmti, jni, loader))
+        .map_err(fail("identifying the class loader"))?;
+    // Hidden classes unload one by one (each has its own class-loader
+    // data), so each is tagged: ObjectFree reports its unloading.
     let tag = ids.next_class_tag.fetch_add(1, Ordering::Relaxed);
     jvmti.set_tag(class, tag).map_err(fail("SetTag"))?;
-    capture.counters.seen.fetch_add(1, Ordering::Relaxed);
-    let (thread, frames) = thread_and_stack(capture, jvmti);
-    capture.enqueue(Message::Class(Box::new(CapturedClass {
-        name: binary_name(internal_name),
-        kind,
-        loader_id,
-        loader_type,
-        hidden,
-        thread,
-        t_ns: capture.clock.elapsed_ns(),
-        wall_ms: wall_ms(),
-        trigger: match trigger {
-            ClassTrigger::Load => ClassEvent::Load,
-            ClassTrigger::Prepare => ClassEvent::Prepare,
-        },
-        frames,
-        tag,
-        target: hooked.target,
-        fingerprint: hooked.fingerprint,
-        bytes: hooked.bytes,
-    })));
+    tally::add(&tally.seen, 1);
+    let (thread, frames) = thread_and_stack(capture, jvmti, tally);
+    capture.enqueue(
+        tally,
+        true,
+        Message::Class(Box::new(CapturedClass {
+            name: binary_name(internal_name),
+            kind,
+            loader_id: loader.id,
+            loader_type: loader.kind.name.clone(),
+            hidden: is_hidden_name(internal_name),
+            thread,
+            t_ns: capture.clock.elapsed_ns(),
+            wall_ms: wall_ms(),
+            trigger: ClassEvent::Prepare,
+            frames,
+            tag,
+            bytes: None,
+            provisional: None,
+        })),
+    );
     Ok(())
 }
 
-/// Bootstrap and hidden classes (no hook facts): the name decides.
+/// Classes without a hook (hidden ones): the name decides.
 fn classify_by_name(capture: &Capture, internal_name: &str) -> Option<ClassKind> {
     capture.classifier.classify(&ClassFacts {
         internal_name,
@@ -393,7 +572,11 @@ fn classify_by_name(capture: &Capture, internal_name: &str) -> Option<ClassKind>
 }
 
 /// The current thread's name (fetched once per thread) and stack.
-fn thread_and_stack(capture: &Capture, jvmti: Jvmti) -> (Arc<str>, Box<[RawFrame]>) {
+fn thread_and_stack(
+    capture: &Capture,
+    jvmti: Jvmti,
+    tally: &ThreadTally,
+) -> (Arc<str>, Box<[RawFrame]>) {
     THREAD.with(|t| {
         let mut t = t.borrow_mut();
         let ThreadState { name, frames, .. } = &mut *t;
@@ -401,10 +584,7 @@ fn thread_and_stack(capture: &Capture, jvmti: Jvmti) -> (Arc<str>, Box<[RawFrame
             .get_or_insert_with(|| Arc::from(jvmti.current_thread_name().unwrap_or_default()))
             .clone();
         if jvmti.current_stack(frames, capture.depth).is_err() {
-            capture
-                .counters
-                .stack_errors
-                .fetch_add(1, Ordering::Relaxed);
+            tally::add(&tally.stack_errors, 1);
         }
         (name, frames.as_slice().into())
     })
@@ -425,7 +605,7 @@ pub fn on_resource_exhausted(
             .clone()
     });
     let (written, written_rx) = crossbeam_channel::bounded(1);
-    capture.enqueue(Message::ResourceExhausted(Box::new(OutOfResource {
+    capture.enqueue_event(Message::ResourceExhausted(Box::new(OutOfResource {
         description,
         flags,
         thread,
@@ -448,9 +628,14 @@ pub fn on_gc(capture: &Capture, start: bool) {
     });
 }
 
-/// ObjectFree: a tagged class object (the class was unloaded) or a tagged
-/// class loader was freed. Queue only (JVMTI allows nothing else here).
+/// ObjectFree: a tagged class loader or hidden class was freed (a class
+/// unloads with its loader, so the loader's freeing stands for all its
+/// classes); freed protection domains are of no interest. Queue only
+/// (JVMTI allows nothing else here).
 pub fn on_object_free(capture: &Capture, ids: JvmIds<'_>, tag: i64) {
+    if tag < 0 {
+        return;
+    }
     let t_ns = capture.clock.elapsed_ns();
     let message = match ids.loaders.by_tag(tag) {
         Some(loader) => Message::LoaderFreed {
@@ -470,8 +655,14 @@ mod tests {
     #[test]
     fn pending_definitions_find_recent_names_and_forget_old_ones() {
         let facts = |generated: bool| HookFacts {
-            kind: generated.then_some(ClassKind::RuntimeDefined),
-            ..HookFacts::default()
+            kind: if generated {
+                ClassKind::RuntimeDefined
+            } else {
+                ClassKind::Included
+            },
+            loader: (1, Arc::from("L")),
+            bytes: None,
+            provisional: None,
         };
         let mut pending = PendingDefinitions::default();
         pending.push(name_hash("a/Gen1"), facts(true));
@@ -488,5 +679,19 @@ mod tests {
             "bounded: the oldest fall out"
         );
         assert!(pending.take(name_hash("x/19")).is_some());
+        assert!(!pending.is_empty());
+        for i in 12..19 {
+            pending.take(name_hash(&format!("x/{i}")));
+        }
+        assert!(pending.is_empty(), "every live entry taken");
+    }
+
+    #[test]
+    fn domain_tags_are_negative_and_round_trip() {
+        assert_eq!(domain_source(DOMAIN_WITHOUT_LOCATION), None);
+        for id in [0u32, 1, 65_535] {
+            assert!(domain_tag(id) < DOMAIN_WITHOUT_LOCATION);
+            assert_eq!(domain_source(domain_tag(id)), Some(id));
+        }
     }
 }

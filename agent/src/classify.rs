@@ -43,6 +43,22 @@ impl Classifier {
         }
     }
 
+    /// What the name alone says: a generator's naming pattern, or a user
+    /// `include=` pattern. The hook's first, cheapest question.
+    pub fn by_name(&self, internal_name: &str) -> Option<ClassKind> {
+        kind_by_name(internal_name).or_else(|| {
+            self.include
+                .iter()
+                .any(|p| glob_matches(p, internal_name))
+                .then_some(ClassKind::Included)
+        })
+    }
+
+    /// `mode=all`: ordinary classes are captured too.
+    pub fn captures_all(&self) -> bool {
+        self.mode == CaptureMode::All
+    }
+
     /// The kind of a class to capture, or `None` for an ordinary class in
     /// `dynamic` mode.
     pub fn classify(&self, class: &ClassFacts<'_>) -> Option<ClassKind> {
@@ -70,7 +86,13 @@ const ACCESSOR_PREFIXES: [&str; 3] = [
 
 /// Kinds recognised from the name and the loader alone.
 fn generated_kind(class: &ClassFacts<'_>) -> Option<ClassKind> {
-    let name = class.internal_name;
+    kind_by_name(class.internal_name)
+        .or_else(|| class.loader.dynamic.then_some(ClassKind::DynamicLoader))
+}
+
+/// Kinds recognised from the name alone (generators' naming patterns: a
+/// fast path; the code-source check finds the rest).
+fn kind_by_name(name: &str) -> Option<ClassKind> {
     let simple = simple_name(name);
 
     if ACCESSOR_PACKAGES
@@ -103,9 +125,6 @@ fn generated_kind(class: &ClassFacts<'_>) -> Option<ClassKind> {
     }
     if is_hidden_name(name) {
         return Some(ClassKind::Hidden);
-    }
-    if class.loader.dynamic {
-        return Some(ClassKind::DynamicLoader);
     }
     None
 }

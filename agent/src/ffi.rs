@@ -578,12 +578,25 @@ impl Drop for OwnedLocal<'_> {
     }
 }
 
-/// Field ids to read `ProtectionDomain.codesource.location` without
-/// calling Java code (field reads run no bytecode).
+/// Field ids to read `ProtectionDomain.codesource.location` (and the
+/// URL's protocol and file) without calling Java code: field reads run no
+/// bytecode, so they are allowed inside class-load callbacks.
 #[derive(Clone, Copy)]
 pub struct CodeSourceFields {
     codesource: usize,
     location: usize,
+    protocol: usize,
+    file: usize,
+}
+
+/// Where a protection domain says its classes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeLocation {
+    /// No code source, or one without a location: bytes from nowhere.
+    None,
+    /// `protocol:file` of the location URL, e.g. `file:/app/lib/x.jar`,
+    /// `jar:file:/app.jar!/BOOT-INF/lib/y.jar!/`.
+    Url(String),
 }
 
 impl<'scope> Jni<'scope> {
@@ -635,31 +648,59 @@ impl<'scope> Jni<'scope> {
     pub fn code_source_fields(self) -> Result<CodeSourceFields, String> {
         let pd = self.find_class(c"java/security/ProtectionDomain")?;
         let cs = self.find_class(c"java/security/CodeSource")?;
+        let url = self.find_class(c"java/net/URL")?;
         Ok(CodeSourceFields {
             codesource: self.field_id(&pd, c"codesource", c"Ljava/security/CodeSource;")?,
             location: self.field_id(&cs, c"location", c"Ljava/net/URL;")?,
+            protocol: self.field_id(&url, c"protocol", c"Ljava/lang/String;")?,
+            file: self.field_id(&url, c"file", c"Ljava/lang/String;")?,
         })
     }
 
-    /// True when a protection domain has no code-source location: the
-    /// class bytes were not read from a jar or directory.
-    pub fn lacks_code_location(
-        self,
-        domain: Option<LocalRef<'_>>,
-        fields: CodeSourceFields,
-    ) -> bool {
-        let Some(domain) = domain else { return true };
-        let read = |obj: jni_raw::jobject, field: usize| -> Option<OwnedLocal<'scope>> {
-            // SAFETY: `obj` is a live ref of the class that declares `field`
-            // (ProtectionDomain.codesource, CodeSource.location).
-            let value = unsafe {
-                ((**self.env).v1_6.GetObjectField)(self.env, obj, field as jni_raw::jfieldID)
-            };
-            self.adopt_local(value as *mut c_void)
+    /// The code location of a protection domain (a few field reads).
+    pub fn code_location(self, domain: LocalRef<'_>, fields: CodeSourceFields) -> CodeLocation {
+        let Some(code_source) = self.object_field(domain, fields.codesource) else {
+            return CodeLocation::None;
         };
-        match read(domain.obj, fields.codesource) {
-            None => true,
-            Some(code_source) => read(code_source.obj.obj, fields.location).is_none(),
+        let Some(url) = self.object_field(code_source.get(), fields.location) else {
+            return CodeLocation::None;
+        };
+        let text = |field| {
+            self.object_field(url.get(), field)
+                .and_then(|s| self.string(s.get()))
+                .unwrap_or_default()
+        };
+        CodeLocation::Url(format!("{}:{}", text(fields.protocol), text(fields.file)))
+    }
+
+    fn object_field(self, object: LocalRef<'_>, field: usize) -> Option<OwnedLocal<'scope>> {
+        // SAFETY: `object` is a live ref of the class that declares `field`
+        // (the caller pairs them: ProtectionDomain.codesource and so on).
+        let value = unsafe {
+            ((**self.env).v1_6.GetObjectField)(self.env, object.obj, field as jni_raw::jfieldID)
+        };
+        self.adopt_local(value as *mut c_void)
+    }
+
+    /// A java.lang.String's text (modified UTF-8 read lossily).
+    fn string(self, string: LocalRef<'_>) -> Option<String> {
+        // SAFETY: `string` is a live java.lang.String ref; the buffer has
+        // room for the UTF-length bytes JNI writes (plus NUL).
+        unsafe {
+            let table = &(**self.env).v1_6;
+            let s = string.obj as jni_raw::jstring;
+            let chars = (table.GetStringLength)(self.env, s);
+            let bytes = (table.GetStringUTFLength)(self.env, s);
+            if chars < 0 || bytes < 0 {
+                return None;
+            }
+            let mut buf = vec![0u8; bytes as usize + 1];
+            (table.GetStringUTFRegion)(self.env, s, 0, chars, buf.as_mut_ptr() as *mut c_char);
+            if self.clear_exception() {
+                return None;
+            }
+            buf.truncate(bytes as usize);
+            Some(String::from_utf8_lossy(&buf).into_owned())
         }
     }
 
@@ -1274,8 +1315,8 @@ unsafe extern "C" fn on_class_file_load_hook(
     _new_class_data_len: *mut raw::jint,
     _new_class_data: *mut *mut c_uchar,
 ) {
-    // Fast path for the bootstrap loader and redefinitions: no work at all.
-    if loader.is_null() || !class_being_redefined.is_null() {
+    // Redefinitions (another agent's retransform) are not definitions.
+    if !class_being_redefined.is_null() {
         return;
     }
     dispatch("ClassFileLoadHook", |events| {

@@ -48,6 +48,8 @@ pub mod messages;
 pub mod options;
 pub mod output;
 pub mod session;
+pub mod sources;
+pub mod tally;
 pub mod writer;
 
 export_agent!(agent::Metascope);

@@ -41,6 +41,7 @@ use crate::live::LiveSocket;
 use crate::loaders::LoaderTable;
 use crate::options::{AgentOptions, Command, Fault};
 use crate::output::{self, RecordingFile};
+use crate::sources::CodeSources;
 
 /// How long stopping waits for callbacks already inside the agent.
 const IN_FLIGHT_WAIT: Duration = Duration::from_secs(2);
@@ -99,6 +100,8 @@ pub enum BeginProblem {
 /// Installed once per JVM.
 pub struct Recorder {
     pub loaders: LoaderTable,
+    /// Code sources seen in this JVM and the class names they hold.
+    pub sources: Arc<CodeSources>,
     code_source: OnceLock<CodeSourceFields>,
     next_class_tag: AtomicI64,
     /// The current recording (begun, or waiting for VMInit).
@@ -173,6 +176,7 @@ impl Recorder {
     pub fn new(events: Box<dyn CaptureEvents>) -> Recorder {
         Recorder {
             loaders: LoaderTable::default(),
+            sources: Arc::default(),
             code_source: OnceLock::new(),
             next_class_tag: AtomicI64::new(1),
             current: ArcSwapOption::empty(),
@@ -192,6 +196,7 @@ impl Recorder {
     pub fn ids(&self) -> JvmIds<'_> {
         JvmIds {
             loaders: &self.loaders,
+            sources: &self.sources,
             code_source: self.code_source.get(),
             next_class_tag: &self.next_class_tag,
         }

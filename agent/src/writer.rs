@@ -15,13 +15,14 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use metascope_events::{
-    ClassDefined, ClassKind, ClassUnloaded, GcBoundary, Header, LoaderRef, LoaderUnloaded, Record,
-    ResourceExhausted, Summary,
+    AgentCost, ClassDefined, ClassKind, ClassUnloaded, GcBoundary, Header, LoaderRef,
+    LoaderUnloaded, Record, ResourceExhausted, Summary,
 };
 
-use crate::capture::{CapturedClass, Counters, Message, OutOfResource};
+use crate::capture::{Capture, CapturedClass, Counters, Message, OutOfResource};
 use crate::census::Census;
-use crate::clock::{wall_ms, Clock};
+use crate::classfile;
+use crate::clock::wall_ms;
 use crate::dump::Dump;
 use crate::ffi::{Jni, Jvmti, RawFrame};
 use crate::frames::{JvmtiResolver, MethodResolver, StackTable};
@@ -29,6 +30,7 @@ use crate::live::LiveSocket;
 use crate::messages;
 use crate::options::Fault;
 use crate::session::Session;
+use crate::sources::{CodeSources, Verdict};
 
 /// Longest a written record may sit in the buffer: what a crash can lose.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
@@ -45,7 +47,8 @@ const MAX_LIVE: usize = 2_000_000;
 const MAX_TARGETS: usize = 1_000_000;
 
 /// The writer thread of `session`: runs until the session finishes.
-pub fn run(jvmti: Jvmti, jni: Jni<'_>, session: Arc<Session>) {
+/// `sources` are the JVM's code sources, whose class names it reads.
+pub fn run(jvmti: Jvmti, jni: Jni<'_>, session: Arc<Session>, sources: Arc<CodeSources>) {
     let Some(parts) = session.take_writer_parts() else {
         return;
     };
@@ -54,8 +57,8 @@ pub fn run(jvmti: Jvmti, jni: Jni<'_>, session: Arc<Session>) {
         parts.out,
         session.out_path().display().to_string(),
         JvmtiResolver { jvmti, jni },
-        &capture.counters,
-        &capture.clock,
+        capture,
+        &sources,
     )
     .with_dump(parts.dump.map(Dump::new))
     .with_census(parts.census)
@@ -79,6 +82,30 @@ struct LiveClass {
     fingerprint: Option<u64>,
 }
 
+impl LiveClass {
+    fn unloaded(self, t_ns: u64) -> Record {
+        Record::ClassUnload(ClassUnloaded {
+            seq: self.seq,
+            kind: self.kind,
+            loader: LoaderRef {
+                id: self.loader_id,
+                type_name: self.loader_type.to_string(),
+            },
+            stack: self.stack,
+            target: self.target.map(|t| t.to_string()),
+            fingerprint: self.fingerprint.map(fingerprint_hex),
+            t_ns,
+        })
+    }
+}
+
+/// CPU time (user + system) the calling thread has used, in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
+        .map(|t| (t.tv_sec() as u64) * 1_000_000_000 + t.tv_nsec() as u64)
+        .unwrap_or(0)
+}
+
 /// Fingerprints travel as 16 hex digits (JSON numbers lose precision
 /// past 2^53 in many tools).
 fn fingerprint_hex(f: u64) -> String {
@@ -88,8 +115,9 @@ fn fingerprint_hex(f: u64) -> String {
 pub struct Writer<'a, W: Write, R: MethodResolver> {
     out: W,
     stacks: StackTable<R>,
+    capture: &'a Capture,
     counters: &'a Counters,
-    clock: &'a Clock,
+    sources: &'a CodeSources,
     seq: u64,
     failed: bool,
     last_flush: Instant,
@@ -97,7 +125,11 @@ pub struct Writer<'a, W: Write, R: MethodResolver> {
     /// the file always ends at a record boundary.
     unflushed: usize,
     out_name: String,
-    live_classes: HashMap<i64, LiveClass>,
+    /// Live hidden classes by tag: each unloads on its own.
+    live_hidden: HashMap<i64, LiveClass>,
+    /// Live other classes by loader id: they unload with their loader.
+    live_by_loader: HashMap<u64, Vec<LiveClass>>,
+    live_count: usize,
     targets: HashMap<String, Arc<str>>,
     dump: Option<Dump>,
     census: Option<Census>,
@@ -110,20 +142,23 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         out: W,
         out_name: String,
         resolver: R,
-        counters: &'a Counters,
-        clock: &'a Clock,
+        capture: &'a Capture,
+        sources: &'a CodeSources,
     ) -> Self {
         Writer {
             out,
             stacks: StackTable::new(resolver),
-            counters,
-            clock,
+            capture,
+            counters: &capture.counters,
+            sources,
             seq: 0,
             failed: false,
             last_flush: Instant::now(),
             unflushed: 0,
             out_name,
-            live_classes: HashMap::default(),
+            live_hidden: HashMap::default(),
+            live_by_loader: HashMap::default(),
+            live_count: 0,
             targets: HashMap::default(),
             dump: None,
             census: None,
@@ -223,19 +258,9 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                 let _ = written.send(());
             }
             Message::ClassFreed { tag, t_ns } => {
-                if let Some(class) = self.live_classes.remove(&tag) {
-                    self.write(&Record::ClassUnload(ClassUnloaded {
-                        seq: class.seq,
-                        kind: class.kind,
-                        loader: LoaderRef {
-                            id: class.loader_id,
-                            type_name: class.loader_type.to_string(),
-                        },
-                        stack: class.stack,
-                        target: class.target.map(|t| t.to_string()),
-                        fingerprint: class.fingerprint.map(fingerprint_hex),
-                        t_ns,
-                    }));
+                if let Some(class) = self.live_hidden.remove(&tag) {
+                    self.live_count -= 1;
+                    self.write(&class.unloaded(t_ns));
                 }
             }
             Message::LoaderFreed {
@@ -243,6 +268,11 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                 type_name,
                 t_ns,
             } => {
+                // A loader is freed in the GC that unloads its classes.
+                for class in self.live_by_loader.remove(&id).unwrap_or_default() {
+                    self.live_count -= 1;
+                    self.write(&class.unloaded(t_ns));
+                }
                 self.write(&Record::LoaderUnload(LoaderUnloaded {
                     loader: LoaderRef {
                         id,
@@ -259,24 +289,31 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                     Record::GcFinish(boundary)
                 });
             }
+            Message::ReadCodeSource(id) => self.sources.read_index(id),
             Message::Finish { .. } => {}
         }
     }
 
     fn finish(&mut self, reason: &str, disabled: Option<String>) {
-        let c = self.counters;
+        let (c, totals) = (self.counters, self.capture.totals());
+        let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
         let summary = Summary {
-            classes_loaded: c.classes_loaded.load(Ordering::Relaxed),
-            seen: c.seen.load(Ordering::Relaxed),
-            captured: c.captured.load(Ordering::Relaxed),
-            dropped: c.dropped.load(Ordering::Relaxed),
-            stack_errors: c.stack_errors.load(Ordering::Relaxed),
-            events_dropped: c.events_dropped.load(Ordering::Relaxed),
-            t_ns: self.clock.elapsed_ns(),
+            classes_loaded: totals.classes_loaded,
+            seen: totals.seen + get(&c.confirmed),
+            captured: get(&c.captured),
+            dropped: totals.dropped + get(&c.write_failed),
+            stack_errors: totals.stack_errors,
+            events_dropped: totals.events_dropped,
+            t_ns: self.capture.clock.elapsed_ns(),
             end_wall_ms: wall_ms(),
             reason: reason.to_string(),
             capture_disabled: disabled,
             classes_not_dumped: self.dump.as_ref().map_or(0, |d| d.failed),
+            cost: Some(AgentCost {
+                callback_ns: totals.callback_ns(),
+                callbacks: totals.callbacks,
+                writer_cpu_ns: thread_cpu_ns(),
+            }),
         };
         self.write(&Record::Summary(summary));
         self.flush();
@@ -290,9 +327,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             Some(Fault::StallWriter) => {
                 // Until the queue overflows once (bounded: 20 s).
                 let deadline = Instant::now() + Duration::from_secs(20);
-                while self.counters.dropped.load(Ordering::Relaxed) == 0
-                    && Instant::now() < deadline
-                {
+                while self.capture.totals().dropped == 0 && Instant::now() < deadline {
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 self.fault = None;
@@ -303,29 +338,55 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             }
             _ => {}
         }
+        if let Some(source) = class.provisional {
+            // Captured before its code source was read: read it now.
+            let internal = class.name.replace('.', "/");
+            if self.sources.verdict_reading(source, &internal) == Verdict::Present {
+                self.counters
+                    .checked_ordinary
+                    .fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            self.counters.confirmed.fetch_add(1, Ordering::Relaxed);
+        }
         if self.failed {
-            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            self.counters.write_failed.fetch_add(1, Ordering::Relaxed);
             return;
         }
         let stack = self.stack_id(class.frames);
         self.seq += 1;
+        let (target, fingerprint) = match (&class.bytes, class.kind) {
+            (None, _) | (_, ClassKind::Ordinary | ClassKind::Included) => (None, None),
+            (Some(bytes), ClassKind::ReflectionAccessor) => (
+                classfile::accessor_target(bytes).map(|t| self.intern_target(t.to_string())),
+                None,
+            ),
+            (Some(bytes), _) => (None, classfile::fingerprint(bytes)),
+        };
         if let (Some(dump), Some(bytes)) = (&mut self.dump, &class.bytes) {
             dump.write(&class.name, self.seq, bytes);
         }
-        let target = class.target.map(|t| self.intern_target(t));
-        if self.live_classes.len() < MAX_LIVE {
-            self.live_classes.insert(
-                class.tag,
-                LiveClass {
-                    seq: self.seq,
-                    kind: class.kind,
-                    loader_id: class.loader_id,
-                    loader_type: class.loader_type.clone(),
-                    stack,
-                    target: target.clone(),
-                    fingerprint: class.fingerprint,
-                },
-            );
+        if self.live_count < MAX_LIVE {
+            let live = LiveClass {
+                seq: self.seq,
+                kind: class.kind,
+                loader_id: class.loader_id,
+                loader_type: class.loader_type.clone(),
+                stack,
+                target: target.clone(),
+                fingerprint,
+            };
+            self.live_count += 1;
+            if class.tag != 0 {
+                self.live_hidden.insert(class.tag, live);
+            } else if class.loader_id != metascope_events::BOOTSTRAP_LOADER_ID {
+                self.live_by_loader
+                    .entry(class.loader_id)
+                    .or_default()
+                    .push(live);
+            } else {
+                self.live_count -= 1; // the bootstrap loader never unloads
+            }
         }
         let record = Record::Class(ClassDefined {
             seq: self.seq,
@@ -342,12 +403,12 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             event: class.trigger,
             stack,
             target: target.map(|t| t.to_string()),
-            fingerprint: class.fingerprint.map(fingerprint_hex),
+            fingerprint: fingerprint.map(fingerprint_hex),
         });
         if self.write(&record) {
             self.counters.captured.fetch_add(1, Ordering::Relaxed);
         } else {
-            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            self.counters.write_failed.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -426,7 +487,13 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
 mod tests {
     use super::*;
     use crate::frames::tests::{frames, FakeResolver};
+    use crate::options::AgentOptions;
     use metascope_events::{ClassEvent, NO_STACK};
+
+    /// A recording's capture side, for a writer without a JVM.
+    fn capture() -> Capture {
+        Capture::new(&AgentOptions::default()).0
+    }
 
     fn class(frames: Vec<RawFrame>) -> CapturedClass {
         CapturedClass {
@@ -441,9 +508,8 @@ mod tests {
             trigger: ClassEvent::Load,
             frames: frames.into_boxed_slice(),
             tag: 1,
-            target: None,
-            fingerprint: None,
             bytes: None,
+            provisional: None,
         }
     }
 
@@ -468,8 +534,8 @@ mod tests {
 
     #[test]
     fn stacks_are_written_once_and_lines_resolved() {
-        let counters = Counters::default();
-        let clock = Clock::start();
+        let capture = capture();
+        let sources = CodeSources::default();
         let (tx, rx) = crossbeam_channel::bounded(8);
         let mut out = Vec::new();
         for frames in [frames(6), frames(6), frames(9), vec![]] {
@@ -481,7 +547,7 @@ mod tests {
             done: done_tx,
         })
         .unwrap();
-        Writer::new(&mut out, "x".into(), FakeResolver, &counters, &clock).run(
+        Writer::new(&mut out, "x".into(), FakeResolver, &capture, &sources).run(
             &header(),
             &rx,
             || None,
@@ -527,6 +593,7 @@ mod tests {
         };
         assert_eq!(summary.captured, 4);
         assert_eq!(summary.reason, "vm_death");
+        assert!(summary.cost.is_some(), "the agent reports its own cost");
     }
 
     struct FailingSink;
@@ -565,19 +632,20 @@ mod tests {
 
     #[test]
     fn a_disk_filling_mid_run_stops_writing_and_counts_the_rest() {
-        let counters = Counters::default();
-        let clock = Clock::start();
+        let capture = capture();
+        let sources = CodeSources::default();
         let sink = FillingSink {
             room: 2_000,
             written: Vec::new(),
         };
-        let mut writer = Writer::new(sink, "x".into(), FakeResolver, &counters, &clock);
+        let mut writer = Writer::new(sink, "x".into(), FakeResolver, &capture, &sources);
         for _ in 0..20 {
             writer.write_class(class(frames(1)));
         }
+        let counters = &capture.counters;
         let captured = counters.captured.load(Ordering::Relaxed);
         assert!(captured > 0 && captured < 20, "some fit: {captured}");
-        assert_eq!(captured + counters.dropped.load(Ordering::Relaxed), 20);
+        assert_eq!(captured + counters.write_failed.load(Ordering::Relaxed), 20);
         assert!(writer.failed, "writing stopped after the first error");
         let text = String::from_utf8(writer.out.written.clone()).unwrap();
         assert!(
@@ -589,12 +657,42 @@ mod tests {
 
     #[test]
     fn a_full_disk_counts_drops_instead_of_failing() {
-        let counters = Counters::default();
-        let clock = Clock::start();
-        let mut writer = Writer::new(FailingSink, "x".into(), FakeResolver, &counters, &clock);
+        let capture = capture();
+        let sources = CodeSources::default();
+        let mut writer = Writer::new(FailingSink, "x".into(), FakeResolver, &capture, &sources);
         writer.write_class(class(frames(1)));
         writer.write_class(class(frames(1)));
-        assert_eq!(counters.dropped.load(Ordering::Relaxed), 2);
-        assert_eq!(counters.captured.load(Ordering::Relaxed), 0);
+        assert_eq!(capture.counters.write_failed.load(Ordering::Relaxed), 2);
+        assert_eq!(capture.counters.captured.load(Ordering::Relaxed), 0);
+    }
+
+    /// A class captured before its code source was read: kept only if
+    /// the code source does not hold it.
+    #[test]
+    fn provisional_classes_are_kept_only_if_their_code_source_lacks_them() {
+        let capture = capture();
+        let sources = CodeSources::default();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("com/acme")).unwrap();
+        std::fs::write(dir.path().join("com/acme/Real.class"), b"x").unwrap();
+        let id = sources
+            .intern(&format!("file:{}/", dir.path().display()))
+            .unwrap();
+        let mut out = Vec::new();
+        let mut writer = Writer::new(&mut out, "x".into(), FakeResolver, &capture, &sources);
+        for name in ["com.acme.Real", "com.acme.Real$$Generated1"] {
+            let mut c = class(frames(1));
+            c.name = name.into();
+            c.kind = ClassKind::RuntimeDefined;
+            c.provisional = Some(id);
+            writer.write_class(c);
+        }
+        drop(writer);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("com.acme.Real$$Generated1"), "{text}");
+        assert!(!text.contains("\"com.acme.Real\""), "{text}");
+        let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        assert_eq!(get(&capture.counters.checked_ordinary), 1);
+        assert_eq!(get(&capture.counters.confirmed), 1);
     }
 }

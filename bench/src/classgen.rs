@@ -11,26 +11,49 @@ use anyhow::{bail, Context, Result};
 /// Package-qualified prefix of the generated classes (`bench.gen.C0` ...).
 pub const PREFIX: &str = "bench.gen.C";
 
+/// Which classes a jar holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A static field, a `<clinit>` and a static method each.
+    Ordinary,
+    /// Nothing but the class itself: no fields, no methods.
+    Minimal,
+}
+
 /// Returns the cached jar with `count` classes, building it if missing.
 pub fn ordinary_jar(cache: &Path, count: u32, jar_tool: &Path) -> Result<PathBuf> {
-    let jar = cache.join(format!("ordinary-{count}-v1.jar"));
+    jar_of(cache, count, jar_tool, Shape::Ordinary)
+}
+
+/// Returns the cached jar with `count` minimal classes (no members).
+pub fn minimal_jar(cache: &Path, count: u32, jar_tool: &Path) -> Result<PathBuf> {
+    jar_of(cache, count, jar_tool, Shape::Minimal)
+}
+
+fn jar_of(cache: &Path, count: u32, jar_tool: &Path, shape: Shape) -> Result<PathBuf> {
+    let kind = match shape {
+        Shape::Ordinary => "ordinary",
+        Shape::Minimal => "minimal",
+    };
+    let jar = cache.join(format!("{kind}-{count}-v1.jar"));
     if jar.is_file() {
         return Ok(jar);
     }
     eprintln!("bench: generating {} ({count} classes)", jar.display());
-    let staging = cache.join(format!("ordinary-{count}-staging"));
+    let staging = cache.join(format!("{kind}-{count}-staging"));
     let _ = fs::remove_dir_all(&staging);
     let package_dir = staging.join(PREFIX.rsplit_once('.').unwrap().0.replace('.', "/"));
     fs::create_dir_all(&package_dir)?;
     for i in 0..count {
         let internal = format!("{}{i}", PREFIX.replace('.', "/"));
         let simple = internal.rsplit('/').next().unwrap();
-        fs::write(
-            package_dir.join(format!("{simple}.class")),
-            class_bytes(&internal, i as i32),
-        )?;
+        let bytes = match shape {
+            Shape::Ordinary => class_bytes(&internal, i as i32),
+            Shape::Minimal => minimal_class_bytes(&internal),
+        };
+        fs::write(package_dir.join(format!("{simple}.class")), bytes)?;
     }
-    let partial = cache.join(format!("ordinary-{count}-v1.jar.partial"));
+    let partial = cache.join(format!("{kind}-{count}-v1.jar.partial"));
     let _ = fs::remove_file(&partial);
     let out = Command::new(jar_tool)
         .arg("--create")
@@ -47,6 +70,35 @@ pub fn ordinary_jar(cache: &Path, count: u32, jar_tool: &Path) -> Result<PathBuf
     fs::rename(&partial, &jar)?;
     fs::remove_dir_all(&staging)?;
     Ok(jar)
+}
+
+/// Class file (version 52) for `public class NAME {}` without even a
+/// constructor: the least a class can be.
+pub fn minimal_class_bytes(internal_name: &str) -> Vec<u8> {
+    let mut b = Vec::with_capacity(64);
+    let u2 = |b: &mut Vec<u8>, v: u16| b.extend_from_slice(&v.to_be_bytes());
+    let utf8 = |b: &mut Vec<u8>, s: &str| {
+        b.push(1);
+        b.extend_from_slice(&(s.len() as u16).to_be_bytes());
+        b.extend_from_slice(s.as_bytes());
+    };
+    b.extend_from_slice(&0xCAFE_BABEu32.to_be_bytes());
+    u2(&mut b, 0);
+    u2(&mut b, 52);
+    u2(&mut b, 5); // constant pool count: entries 1..4
+    utf8(&mut b, internal_name); // #1
+    b.push(7);
+    u2(&mut b, 1); // #2 Class this
+    utf8(&mut b, "java/lang/Object"); // #3
+    b.push(7);
+    u2(&mut b, 3); // #4 Class super
+    u2(&mut b, 0x0021); // public super
+    u2(&mut b, 2);
+    u2(&mut b, 4);
+    for _ in 0..4 {
+        u2(&mut b, 0); // interfaces, fields, methods, attributes
+    }
+    b
 }
 
 /// Class file (version 52) for

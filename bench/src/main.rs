@@ -37,7 +37,8 @@ struct Args {
     /// Do not run `cargo build --release -p metascope-agent -p metascope-cli` first.
     #[arg(long)]
     skip_build: bool,
-    /// Run only these workloads (comma-separated: startup,load,generate,steady,cli).
+    /// Run only these workloads (comma-separated:
+    /// startup,load,load-minimal,generate,steady,cli).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Leave out the diagnostic variants (C floor with an empty
@@ -55,6 +56,9 @@ enum Variant {
     JfrDefault,
     Xlog,
     Floor,
+    /// C agent: ClassLoad + GetClassSignature per class, the floor for
+    /// knowing which classes load at all.
+    FloorSignature,
     DiagFloorCflh,
     DiagFloorNoStack,
     DiagMetascopeDepth0,
@@ -63,7 +67,7 @@ enum Variant {
     AttachedThenStopped,
 }
 
-const MAIN_VARIANTS: [Variant; 7] = [
+const MAIN_VARIANTS: [Variant; 8] = [
     Variant::None,
     Variant::Metascope,
     Variant::MetascopeAll,
@@ -71,6 +75,7 @@ const MAIN_VARIANTS: [Variant; 7] = [
     Variant::JfrDefault,
     Variant::Xlog,
     Variant::Floor,
+    Variant::FloorSignature,
 ];
 const DIAG_VARIANTS: [Variant; 3] = [
     Variant::DiagFloorNoStack,
@@ -88,6 +93,7 @@ impl Variant {
             Variant::JfrDefault => "JFR default",
             Variant::Xlog => "-Xlog:class+load",
             Variant::Floor => "C floor (GetStackTrace 64)",
+            Variant::FloorSignature => "C ClassLoad + GetClassSignature",
             Variant::DiagFloorNoStack => "diag: C ClassLoad, no stack",
             Variant::DiagFloorCflh => "diag: C floor + empty CFLH",
             Variant::DiagMetascopeDepth0 => "diag: metascope depth=0",
@@ -121,6 +127,7 @@ impl Variant {
             Variant::JfrDefault => jfr(""),
             Variant::Xlog => vec![format!("-Xlog:class+load:file={}", tmp.join("class-load.log").display())],
             Variant::Floor => vec![format!("-agentpath:{floor}")],
+            Variant::FloorSignature => vec![format!("-agentpath:{floor}=sig")],
             Variant::DiagFloorCflh => vec![format!("-agentpath:{floor}=cflh")],
             Variant::DiagFloorNoStack => vec![format!("-agentpath:{floor}=nostack")],
             // SteadyService waits after warm-up until the gate file exists.
@@ -146,6 +153,7 @@ struct Ctx {
     floor: PathBuf,
     harness_jar: PathBuf,
     ordinary_jar: PathBuf,
+    minimal_jar: PathBuf,
 }
 
 /// One JVM or CLI run's numbers.
@@ -163,6 +171,7 @@ struct Sample {
 enum Workload {
     Startup,
     Load,
+    LoadMinimal,
     Generate,
     Steady,
     Cli,
@@ -173,6 +182,7 @@ impl Workload {
         match self {
             Workload::Startup => "startup",
             Workload::Load => "load",
+            Workload::LoadMinimal => "load-minimal",
             Workload::Generate => "generate",
             Workload::Steady => "steady",
             Workload::Cli => "cli",
@@ -328,6 +338,37 @@ fn run() -> Result<()> {
                     "com.acme.bench.LoadClasses".into(),
                     n.to_string(),
                     classgen::PREFIX.into(),
+                ]
+            },
+            false,
+        )?;
+    }
+    if wanted(Workload::LoadMinimal) {
+        let cp = format!(
+            "{}:{}",
+            ctx.harness_jar.display(),
+            ctx.minimal_jar.display()
+        );
+        let n = params.load_classes;
+        bench_jvm(
+            &ctx,
+            &mut results,
+            Workload::LoadMinimal,
+            &format!(
+                "(a') load {} minimal classes, not initialised",
+                thousands(n as u64)
+            ),
+            &variants,
+            params.runs,
+            false,
+            |_| {
+                vec![
+                    "-cp".into(),
+                    cp.clone(),
+                    "com.acme.bench.LoadClasses".into(),
+                    n.to_string(),
+                    classgen::PREFIX.into(),
+                    "noinit".into(),
                 ]
             },
             false,
@@ -496,6 +537,7 @@ fn prepare(args: &Args, params: &Params) -> Result<Ctx> {
     }
     let jar_tool = java_home.join("bin/jar");
     let ordinary_jar = classgen::ordinary_jar(&cache, params.load_classes, &jar_tool)?;
+    let minimal_jar = classgen::minimal_jar(&cache, params.load_classes, &jar_tool)?;
     Ok(Ctx {
         cache,
         java,
@@ -504,6 +546,7 @@ fn prepare(args: &Args, params: &Params) -> Result<Ctx> {
         floor,
         harness_jar: PathBuf::from(metascope_harness::HARNESS_JAR_PATH),
         ordinary_jar,
+        minimal_jar,
     })
 }
 
@@ -616,7 +659,10 @@ fn bench_jvm(
         );
     }
     // Start-up: fixed cost in ms per variant.
-    if workload == Workload::Startup || workload == Workload::Load {
+    if matches!(
+        workload,
+        Workload::Startup | Workload::Load | Workload::LoadMinimal
+    ) {
         for row in results
             .rows
             .range_mut((workload, 0)..(workload, usize::MAX))

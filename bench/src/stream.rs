@@ -321,6 +321,7 @@ fn write_stream(out: &mut impl Write, records: u64) -> Result<()> {
             reason: "vm_death".into(),
             capture_disabled: None,
             classes_not_dumped: 0,
+            cost: None,
         }),
     )?;
     Ok(())

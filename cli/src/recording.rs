@@ -853,6 +853,7 @@ pub(crate) mod fixtures {
             reason: "vm_death".into(),
             capture_disabled: None,
             classes_not_dumped: 0,
+            cost: None,
         })
     }
 

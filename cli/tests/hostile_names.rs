@@ -129,6 +129,7 @@ fn recording(names: &Names) -> String {
         reason: hostile("vm_death"),
         capture_disabled: Some(hostile("internal error")),
         classes_not_dumped: 0,
+        cost: None,
     }));
     s
 }

@@ -168,6 +168,11 @@ fn the_rarer_records_match_the_events_schema() {
             reason: "process_exit".into(),
             capture_disabled: Some("GetStackTrace failed".into()),
             classes_not_dumped: 3,
+            cost: Some(metascope_events::AgentCost {
+                callback_ns: 41_000_000,
+                callbacks: 60_000,
+                writer_cpu_ns: 120_000_000,
+            }),
         }),
     ];
     for r in records {

@@ -369,6 +369,26 @@ pub struct Summary {
     /// written (an unwritable name, a full disk).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub classes_not_dumped: u64,
+    /// What the agent itself cost this recording, as it measured it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<AgentCost>,
+}
+
+/// What metascope cost the JVM, measured by the agent itself: the time
+/// application threads spent inside its class-event callbacks, and the
+/// writer thread's CPU time. (The JVM's own cost of posting the events to
+/// an agent is outside what an agent can measure.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AgentCost {
+    /// Nanoseconds application threads spent in the agent's callbacks, all
+    /// threads together. Estimated from a sample of the cheap callbacks
+    /// (every class's decision) plus the exact time of every capture.
+    pub callback_ns: u64,
+    /// Callbacks the agent handled (class file hook, class load and
+    /// prepare, GC and free events).
+    pub callbacks: u64,
+    /// CPU time (user + system) of the writer thread.
+    pub writer_cpu_ns: u64,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -7,16 +7,20 @@ package com.acme.bench;
  * benchmark generates that jar (bench/src/classgen.rs) and puts it on the
  * class path.
  *
- * <p>Usage: LoadClasses count prefix (e.g. 20000 bench.gen.C).
+ * <p>Usage: LoadClasses count prefix [noinit] (e.g. 20000 bench.gen.C).
+ * With {@code noinit} the classes are loaded without being linked or
+ * initialised ({@code Class.forName(name, false, loader)}): the JVM's
+ * cheapest class load, where an agent's per-class cost shows most.
  */
 public final class LoadClasses {
     public static void main(String[] args) throws Exception {
         int count = Integer.parseInt(args[0]);
         String prefix = args[1];
+        boolean initialize = !(args.length > 2 && args[2].equals("noinit"));
         ClassLoader loader = LoadClasses.class.getClassLoader();
         long sum = 0;
         for (int i = 0; i < count; i++) {
-            Class<?> c = Class.forName(prefix + i, true, loader);
+            Class<?> c = Class.forName(prefix + i, initialize, loader);
             sum += c.getName().length();
         }
         System.out.println("bench: loaded " + count + " classes (" + sum + ")");
