@@ -160,14 +160,13 @@ impl Jvm for JvmHost<'_> {
     }
 
     fn start_writer(&self, session: Arc<Session>) -> Result<(), String> {
-        let sources = RECORDER
-            .get()
-            .map(|r| r.sources.clone())
-            .ok_or("the recorder is not installed")?;
+        let recorder = RECORDER.get().ok_or("the recorder is not installed")?;
+        let sources = recorder.sources.clone();
+        let fields = recorder.ids().code_source.copied();
         self.jvmti.start_agent_thread(
             self.jni,
             "metascope-writer",
-            Box::new(move |jvmti, jni| writer::run(jvmti, jni, session, sources)),
+            Box::new(move |jvmti, jni| writer::run(jvmti, jni, session, sources, fields)),
         )
     }
 }

@@ -245,6 +245,8 @@ pub struct MethodInfo {
     pub source_file: Option<String>,
     /// (start bytecode index, line), sorted by start.
     pub lines: Vec<(i64, u32)>,
+    /// Where the declaring class was loaded from (with code-source fields).
+    pub location: Option<CodeLocation>,
 }
 
 impl Jvmti {
@@ -390,8 +392,15 @@ impl Jvmti {
     }
 
     /// Resolves a method on an attached thread (the writer). Deletes the
-    /// local ref it creates, since the writer never returns to Java.
-    pub fn method_info(self, jni: Jni<'_>, method: MethodId) -> Result<MethodInfo, JvmtiError> {
+    /// local ref it creates, since the writer never returns to Java. With
+    /// `fields`, also where its class came from (this calls
+    /// `Class.getProtectionDomain()`: agent threads only).
+    pub fn method_info(
+        self,
+        jni: Jni<'_>,
+        method: MethodId,
+        fields: Option<CodeSourceFields>,
+    ) -> Result<MethodInfo, JvmtiError> {
         let m = method.0 as raw::jmethodID;
         let (mut name, mut sig): (*mut c_char, *mut c_char) = (ptr::null_mut(), ptr::null_mut());
         // SAFETY: `m` came from GetStackTrace; JVMTI validates it.
@@ -454,12 +463,17 @@ impl Jvmti {
             }
             Err(e) => return Err(e),
         };
+        let location = fields.map(|fields| {
+            jni.protection_domain(class_ref.get(), fields)
+                .map_or(CodeLocation::None, |pd| jni.code_location(pd.get(), fields))
+        });
         Ok(MethodInfo {
             class_signature,
             name: name.as_str().to_string(),
             descriptor: sig.as_str().to_string(),
             source_file,
             lines,
+            location,
         })
     }
 
@@ -587,6 +601,8 @@ pub struct CodeSourceFields {
     location: usize,
     protocol: usize,
     file: usize,
+    /// `Class.getProtectionDomain()`, for agent threads.
+    get_protection_domain: usize,
 }
 
 /// Where a protection domain says its classes come from.
@@ -649,7 +665,22 @@ impl<'scope> Jni<'scope> {
         let pd = self.find_class(c"java/security/ProtectionDomain")?;
         let cs = self.find_class(c"java/security/CodeSource")?;
         let url = self.find_class(c"java/net/URL")?;
+        let class = self.find_class(c"java/lang/Class")?;
+        // SAFETY: live class ref, NUL-terminated strings.
+        let get_protection_domain = unsafe {
+            ((**self.env).v1_6.GetMethodID)(
+                self.env,
+                class.obj.obj,
+                c"getProtectionDomain".as_ptr(),
+                c"()Ljava/security/ProtectionDomain;".as_ptr(),
+            )
+        };
+        self.clear_exception();
+        if get_protection_domain.is_null() {
+            return Err("Class.getProtectionDomain not found".into());
+        }
         Ok(CodeSourceFields {
+            get_protection_domain: get_protection_domain as usize,
             codesource: self.field_id(&pd, c"codesource", c"Ljava/security/CodeSource;")?,
             location: self.field_id(&cs, c"location", c"Ljava/net/URL;")?,
             protocol: self.field_id(&url, c"protocol", c"Ljava/lang/String;")?,
@@ -671,6 +702,30 @@ impl<'scope> Jni<'scope> {
                 .unwrap_or_default()
         };
         CodeLocation::Url(format!("{}:{}", text(fields.protocol), text(fields.file)))
+    }
+
+    /// `class.getProtectionDomain()`: runs Java code, so only on agent
+    /// threads (the writer), never in a class-load callback.
+    pub fn protection_domain(
+        self,
+        class: LocalRef<'_>,
+        fields: CodeSourceFields,
+    ) -> Option<OwnedLocal<'scope>> {
+        // SAFETY: `class` is a live java.lang.Class ref and the method id is
+        // Class.getProtectionDomain()Ljava/security/ProtectionDomain; (no
+        // arguments); an exception is cleared, not left pending.
+        let domain = unsafe {
+            ((**self.env).v1_6.CallObjectMethodA)(
+                self.env,
+                class.obj,
+                fields.get_protection_domain as jni_raw::jmethodID,
+                ptr::null(),
+            )
+        };
+        if self.clear_exception() {
+            return None;
+        }
+        self.adopt_local(domain as *mut c_void)
     }
 
     fn object_field(self, object: LocalRef<'_>, field: usize) -> Option<OwnedLocal<'scope>> {

@@ -11,7 +11,8 @@ use std::collections::HashMap as StdHashMap;
 use metascope_events::{Frame, StackTrace, NO_STACK};
 
 use crate::classify::{binary_name, internal_name_from_signature};
-use crate::ffi::{Jni, Jvmti, MethodId, MethodInfo, RawFrame};
+use crate::ffi::{CodeLocation, CodeSourceFields, Jni, Jvmti, MethodId, MethodInfo, RawFrame};
+use crate::sources::CodeSources;
 
 /// The writer's maps: keys are its own data (no untrusted input to
 /// defend against), and a 64-frame stack is hashed for every class.
@@ -24,20 +25,29 @@ const MAX_METHOD_BYTES: usize = 32 << 20;
 /// Bookkeeping per cache entry, counted with its contents.
 const ENTRY_OVERHEAD: usize = 64;
 
-/// Resolves jmethodIDs (JVMTI on the writer thread; a fake in tests).
+/// Resolves jmethodIDs (JVMTI on the writer thread; a fake in tests): the
+/// method and the code source id of its class, if known.
 pub trait MethodResolver {
-    fn resolve(&mut self, method: MethodId) -> Option<MethodInfo>;
+    fn resolve(&mut self, method: MethodId) -> Option<(MethodInfo, Option<u32>)>;
 }
 
-/// Method resolution through JVMTI, on an attached agent thread.
+/// Method resolution through JVMTI, on an attached agent thread; code
+/// sources are numbered in the JVM's table.
 pub struct JvmtiResolver<'a> {
     pub jvmti: Jvmti,
     pub jni: Jni<'a>,
+    pub fields: Option<CodeSourceFields>,
+    pub sources: &'a CodeSources,
 }
 
 impl MethodResolver for JvmtiResolver<'_> {
-    fn resolve(&mut self, method: MethodId) -> Option<MethodInfo> {
-        self.jvmti.method_info(self.jni, method).ok()
+    fn resolve(&mut self, method: MethodId) -> Option<(MethodInfo, Option<u32>)> {
+        let info = self.jvmti.method_info(self.jni, method, self.fields).ok()?;
+        let source = match &info.location {
+            Some(CodeLocation::Url(location)) => self.sources.intern(location),
+            _ => None,
+        };
+        Some((info, source))
     }
 }
 
@@ -47,10 +57,11 @@ struct ResolvedMethod {
     descriptor: String,
     file: Option<String>,
     lines: Vec<(i64, u32)>,
+    source: Option<u32>,
 }
 
 impl ResolvedMethod {
-    fn from_info(info: MethodInfo) -> ResolvedMethod {
+    fn from_info((info, source): (MethodInfo, Option<u32>)) -> ResolvedMethod {
         ResolvedMethod {
             class: internal_name_from_signature(&info.class_signature)
                 .map(binary_name)
@@ -59,6 +70,7 @@ impl ResolvedMethod {
             descriptor: info.descriptor,
             file: info.source_file,
             lines: info.lines,
+            source,
         }
     }
 
@@ -88,6 +100,7 @@ impl ResolvedMethod {
             file: self.file.clone(),
             // JVMTI reports location -1 for native frames.
             native: location < 0,
+            source: self.source,
         }
     }
 }
@@ -166,6 +179,7 @@ impl<R: MethodResolver> StackTable<R> {
                 line: None,
                 file: None,
                 native: false,
+                source: None,
             },
         }
     }
@@ -179,13 +193,17 @@ pub(crate) mod tests {
     /// method is unknown (its class was unloaded).
     pub(crate) struct FakeResolver;
     impl MethodResolver for FakeResolver {
-        fn resolve(&mut self, method: MethodId) -> Option<MethodInfo> {
-            (method == MethodId::for_test(1)).then(|| MethodInfo {
-                class_signature: "Lcom/acme/BeanCopier;".into(),
-                name: "copy".into(),
-                descriptor: "(Ljava/lang/Object;)V".into(),
-                source_file: Some("BeanCopier.java".into()),
-                lines: vec![(0, 10), (5, 11), (9, 14)],
+        fn resolve(&mut self, method: MethodId) -> Option<(MethodInfo, Option<u32>)> {
+            (method == MethodId::for_test(1)).then(|| {
+                let info = MethodInfo {
+                    class_signature: "Lcom/acme/BeanCopier;".into(),
+                    name: "copy".into(),
+                    descriptor: "(Ljava/lang/Object;)V".into(),
+                    source_file: Some("BeanCopier.java".into()),
+                    lines: vec![(0, 10), (5, 11), (9, 14)],
+                    location: None,
+                };
+                (info, Some(0))
             })
         }
     }

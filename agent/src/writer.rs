@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use metascope_events::{
-    AgentCost, ClassDefined, ClassKind, ClassUnloaded, GcBoundary, Header, LoaderRef,
+    AgentCost, ClassDefined, ClassKind, ClassUnloaded, CodeSource, GcBoundary, Header, LoaderRef,
     LoaderUnloaded, Record, ResourceExhausted, Summary,
 };
 
@@ -24,7 +24,7 @@ use crate::census::Census;
 use crate::classfile;
 use crate::clock::wall_ms;
 use crate::dump::Dump;
-use crate::ffi::{Jni, Jvmti, RawFrame};
+use crate::ffi::{CodeSourceFields, Jni, Jvmti, RawFrame};
 use crate::frames::{JvmtiResolver, MethodResolver, StackTable};
 use crate::live::LiveSocket;
 use crate::messages;
@@ -47,16 +47,29 @@ const MAX_LIVE: usize = 2_000_000;
 const MAX_TARGETS: usize = 1_000_000;
 
 /// The writer thread of `session`: runs until the session finishes.
-/// `sources` are the JVM's code sources, whose class names it reads.
-pub fn run(jvmti: Jvmti, jni: Jni<'_>, session: Arc<Session>, sources: Arc<CodeSources>) {
+/// `sources` are the JVM's code sources (whose class names it reads, and
+/// which frames refer to); `fields` find a frame class's code source.
+pub fn run(
+    jvmti: Jvmti,
+    jni: Jni<'_>,
+    session: Arc<Session>,
+    sources: Arc<CodeSources>,
+    fields: Option<CodeSourceFields>,
+) {
     let Some(parts) = session.take_writer_parts() else {
         return;
     };
     let capture = &session.capture;
+    let resolver = JvmtiResolver {
+        jvmti,
+        jni,
+        fields,
+        sources: &sources,
+    };
     Writer::new(
         parts.out,
         session.out_path().display().to_string(),
-        JvmtiResolver { jvmti, jni },
+        resolver,
         capture,
         &sources,
     )
@@ -130,6 +143,8 @@ pub struct Writer<'a, W: Write, R: MethodResolver> {
     /// Live other classes by loader id: they unload with their loader.
     live_by_loader: HashMap<u64, Vec<LiveClass>>,
     live_count: usize,
+    /// Code sources already written to this recording.
+    sources_written: std::collections::HashSet<u32>,
     targets: HashMap<String, Arc<str>>,
     dump: Option<Dump>,
     census: Option<Census>,
@@ -159,6 +174,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             live_hidden: HashMap::default(),
             live_by_loader: HashMap::default(),
             live_count: 0,
+            sources_written: std::collections::HashSet::new(),
             targets: HashMap::default(),
             dump: None,
             census: None,
@@ -427,6 +443,20 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
     fn stack_id(&mut self, frames: Box<[RawFrame]>) -> u64 {
         let (id, record) = self.stacks.intern(frames);
         if let Some(record) = record {
+            // Each code source the stack names is written once, before it.
+            for source in record.frames.iter().filter_map(|f| f.source) {
+                if self.sources_written.insert(source) {
+                    let location = self
+                        .sources
+                        .get(source)
+                        .map(|s| s.location.to_string())
+                        .unwrap_or_default();
+                    self.write(&Record::CodeSource(CodeSource {
+                        id: source,
+                        location,
+                    }));
+                }
+            }
             self.write(&Record::Stack(record));
         }
         id
@@ -563,6 +593,7 @@ mod tests {
             .map(|r| match r {
                 Record::Header(_) => "header",
                 Record::Stack(_) => "stack",
+                Record::CodeSource(_) => "code_source",
                 Record::Class(_) => "class",
                 Record::Summary(_) => "summary",
                 Record::ResourceExhausted(_) => "resource_exhausted",
@@ -570,25 +601,37 @@ mod tests {
                 _ => "other",
             })
             .collect();
+        // The code source a frame names is written once, before its stack.
         assert_eq!(
             kinds,
-            ["header", "stack", "class", "class", "stack", "class", "class", "summary"]
+            [
+                "header",
+                "code_source",
+                "stack",
+                "class",
+                "class",
+                "stack",
+                "class",
+                "class",
+                "summary"
+            ]
         );
-        let Record::Stack(first) = &records[1] else {
+        let Record::Stack(first) = &records[2] else {
             unreachable!()
         };
         assert_eq!(first.frames[0].class, "<unresolved>");
         assert_eq!(first.frames[1].class, "com.acme.BeanCopier");
         assert_eq!(first.frames[1].line, Some(11));
-        let Record::Stack(second) = &records[4] else {
+        assert_eq!(first.frames[1].source, Some(0));
+        let Record::Stack(second) = &records[5] else {
             unreachable!()
         };
         assert_eq!(second.frames[1].line, Some(14));
-        let Record::Class(last) = &records[6] else {
+        let Record::Class(last) = &records[7] else {
             unreachable!()
         };
         assert_eq!((last.seq, last.stack), (4, NO_STACK));
-        let Record::Summary(summary) = &records[7] else {
+        let Record::Summary(summary) = &records[8] else {
             unreachable!()
         };
         assert_eq!(summary.captured, 4);

@@ -63,6 +63,7 @@ fn frame(class: String, method: &str, sig: &str, line: Option<u32>, file: Option
         method: method.to_string(),
         sig: sig.to_string(),
         native: line.is_none() && file.is_some() && method == "defineClass1",
+        source: None,
         line,
         file,
     }

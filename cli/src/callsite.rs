@@ -452,6 +452,7 @@ pub(crate) mod tests {
             line: (line > 0).then_some(line),
             file: None,
             native: false,
+            source: None,
         }
     }
 

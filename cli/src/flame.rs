@@ -342,6 +342,7 @@ mod tests {
             line: Some(42),
             file: Some("Foo.java".into()),
             native: false,
+            source: None,
         };
         assert_eq!(frame_name(&f), "com.acme.Foo.bar:42");
         f.line = None;

@@ -438,6 +438,9 @@ impl Recording {
                 }
                 // Read as `Item::Class` above.
                 Record::Class(_) => {}
+                // Code sources name where frame classes came from; the
+                // report does not use them yet.
+                Record::CodeSource(_) => {}
                 Record::Summary(s) => {
                     recording.last_t_ns = recording.last_t_ns.max(s.t_ns);
                     recording.summary = Some(s);

@@ -113,6 +113,7 @@ impl StackRef<'_> {
                     line: f.line,
                     file: (f.file != NO_NAME).then(|| name(f.file)),
                     native: f.native,
+                    source: None,
                 })
                 .collect(),
         )

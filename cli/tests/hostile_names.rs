@@ -81,6 +81,7 @@ fn recording(names: &Names) -> String {
         line: Some(line),
         file: Some(file.into()),
         native: false,
+        source: None,
     };
     s += &line(&Record::Stack(StackTrace {
         id: 1,

@@ -58,6 +58,8 @@ pub enum Record {
     Header(Header),
     /// A distinct stack, written once before the first event that uses it.
     Stack(StackTrace),
+    /// A code source, written once before the first stack that refers to it.
+    CodeSource(CodeSource),
     /// A class the agent captured.
     Class(ClassDefined),
     /// Classes already loaded when the agent attached (no stacks).
@@ -140,6 +142,23 @@ pub struct Frame {
     /// A native method (no bytecode, so no line). Absent means false.
     #[serde(default, skip_serializing_if = "is_false")]
     pub native: bool,
+    /// Where the frame's class was loaded from: the id of a `code_source`
+    /// record written before the first stack that uses it. Absent when
+    /// unknown (the bootstrap loader's classes, a class without a
+    /// protection domain, an older agent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<u32>,
+}
+
+/// A place classes are loaded from, named once and referred to by id
+/// from frames ([`Frame::source`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeSource {
+    pub id: u32,
+    /// The code source's location URL as the JVM has it, e.g.
+    /// `file:/app/lib/acme-rules-3.2.jar`, `file:/app/classes/`,
+    /// `jar:nested:/app.jar/!BOOT-INF/lib/y.jar!/`.
+    pub location: String,
 }
 
 fn is_false(b: &bool) -> bool {
