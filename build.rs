@@ -15,12 +15,16 @@ use std::path::{Path, PathBuf};
 use std::process::{self, Command};
 
 const SOURCE_DIR: &str = "java-harness/src";
+/// Each directory under it becomes `<directory>.jar`: libraries the
+/// reproductions use, in jars of their own as real frameworks are.
+const LIBS_DIR: &str = "java-harness/libs";
 const JAR_NAME: &str = "metascope-harness.jar";
 const INSTALL_HINT: &str = "install a JDK (e.g. `apt-get install openjdk-17-jdk-headless`), \
      or point $JAVAC (or $JAVA_HOME) at one";
 
 fn main() {
     println!("cargo:rerun-if-changed={SOURCE_DIR}");
+    println!("cargo:rerun-if-changed={LIBS_DIR}");
     println!("cargo:rerun-if-env-changed=JAVAC");
     println!("cargo:rerun-if-env-changed=JAVA_HOME");
 
@@ -53,50 +57,99 @@ fn run() -> Result<(), String> {
 
     let javac = find_javac()?;
     let jar = find_jar(&javac)?;
+    let tools = Tools { javac, jar };
 
-    // Compile into a fresh directory so classes of deleted sources do not linger.
-    let classes_dir = out_dir.join("harness-classes");
-    if classes_dir.exists() {
-        fs::remove_dir_all(&classes_dir)
-            .map_err(|e| format!("cannot clean {}: {e}", classes_dir.display()))?;
-    }
-    fs::create_dir_all(&classes_dir)
-        .map_err(|e| format!("cannot create {}: {e}", classes_dir.display()))?;
-
-    // Pass the file list through an @argfile: no command-line length limits.
-    let argfile = out_dir.join("harness-sources.txt");
-    let list: String = sources
-        .iter()
-        .map(|p| format!("\"{}\"\n", java_arg_escape(p)))
+    let mut libraries = Vec::new();
+    let libs_dir = manifest_dir.join(LIBS_DIR);
+    let mut lib_dirs: Vec<PathBuf> = fs::read_dir(&libs_dir)
+        .map_err(|e| format!("cannot read {}: {e}", libs_dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
         .collect();
-    fs::write(&argfile, list).map_err(|e| format!("cannot write {}: {e}", argfile.display()))?;
+    lib_dirs.sort();
+    for dir in lib_dirs {
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or("a library directory without a UTF-8 name")?;
+        let mut lib_sources = Vec::new();
+        collect_java_files(&dir, &mut lib_sources)
+            .map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        lib_sources.sort();
+        for source in &lib_sources {
+            println!("cargo:rerun-if-changed={}", source.display());
+        }
+        let jar_path = out_dir.join(format!("{name}.jar"));
+        tools.build_jar(&out_dir, name, &lib_sources, &[], &jar_path)?;
+        libraries.push(jar_path);
+    }
+    // The reproductions find their library jars through this variable
+    // (harness.rs: `Program::classpath`).
+    let joined: Vec<String> = libraries.iter().map(|p| p.display().to_string()).collect();
+    println!("cargo:rustc-env=HARNESS_LIBRARY_JARS={}", joined.join(":"));
 
-    let mut compile = Command::new(&javac);
-    compile
-        .args([
-            "--release",
-            "11",
-            "-g",
-            "-encoding",
-            "UTF-8",
-            "-nowarn",
-            "-d",
-        ])
-        .arg(&classes_dir)
-        .arg(at_file(&argfile));
-    run_tool(&mut compile, "javac", &javac)?;
+    tools.build_jar(
+        &out_dir,
+        "harness",
+        &sources,
+        &libraries,
+        &out_dir.join(JAR_NAME),
+    )
+}
 
-    let jar_path = out_dir.join(JAR_NAME);
-    let _ = fs::remove_file(&jar_path);
-    let mut pack = Command::new(&jar);
-    pack.arg("--create")
-        .arg("--file")
-        .arg(&jar_path)
-        .arg("-C")
-        .arg(&classes_dir)
-        .arg(".");
-    run_tool(&mut pack, "jar", &jar)?;
-    Ok(())
+/// The JDK's compiler and jar tool.
+struct Tools {
+    javac: PathBuf,
+    jar: PathBuf,
+}
+
+impl Tools {
+    /// Compiles `sources` (against `classpath`) into the jar `jar_path`.
+    fn build_jar(
+        &self,
+        out_dir: &Path,
+        label: &str,
+        sources: &[PathBuf],
+        classpath: &[PathBuf],
+        jar_path: &Path,
+    ) -> Result<(), String> {
+        // Compile into a fresh directory so classes of deleted sources do not linger.
+        let classes_dir = out_dir.join(format!("{label}-classes"));
+        if classes_dir.exists() {
+            fs::remove_dir_all(&classes_dir)
+                .map_err(|e| format!("cannot clean {}: {e}", classes_dir.display()))?;
+        }
+        fs::create_dir_all(&classes_dir)
+            .map_err(|e| format!("cannot create {}: {e}", classes_dir.display()))?;
+
+        // Pass the file list through an @argfile: no command-line length limits.
+        let argfile = out_dir.join(format!("{label}-sources.txt"));
+        let list: String = sources
+            .iter()
+            .map(|p| format!("\"{}\"\n", java_arg_escape(p)))
+            .collect();
+        fs::write(&argfile, list)
+            .map_err(|e| format!("cannot write {}: {e}", argfile.display()))?;
+
+        let mut compile = Command::new(&self.javac);
+        compile.args(["--release", "11", "-g", "-encoding", "UTF-8", "-nowarn"]);
+        if !classpath.is_empty() {
+            let joined: Vec<String> = classpath.iter().map(|p| p.display().to_string()).collect();
+            compile.arg("-cp").arg(joined.join(":"));
+        }
+        compile.arg("-d").arg(&classes_dir).arg(at_file(&argfile));
+        run_tool(&mut compile, "javac", &self.javac)?;
+
+        let _ = fs::remove_file(jar_path);
+        let mut pack = Command::new(&self.jar);
+        pack.arg("--create")
+            .arg("--file")
+            .arg(jar_path)
+            .arg("-C")
+            .arg(&classes_dir)
+            .arg(".");
+        run_tool(&mut pack, "jar", &self.jar)
+    }
 }
 
 fn collect_java_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

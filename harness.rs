@@ -20,6 +20,10 @@ pub const HARNESS_JAR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/metasco
 /// Path of the jar at build time (for tests on the build machine).
 pub const HARNESS_JAR_PATH: &str = concat!(env!("OUT_DIR"), "/metascope-harness.jar");
 
+/// The library jars built from `java-harness/libs/<name>/` (`<name>.jar`,
+/// `:`-separated), which some reproductions run with.
+pub const LIBRARY_JARS: &str = env!("HARNESS_LIBRARY_JARS");
+
 /// Absolute path of java-harness/ in the source tree.
 pub const HARNESS_SOURCE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/java-harness");
 
@@ -43,12 +47,27 @@ pub struct Program {
     pub args: &'static [&'static str],
     /// One-line description of what it reproduces.
     pub about: &'static str,
+    /// Library jars (built from `java-harness/libs/<name>`) it needs on the
+    /// class path besides the harness jar, by name (`corp-platform-1.4`).
+    pub libraries: &'static [&'static str],
 }
 
 impl Program {
     /// The last line the program prints on success: `harness: <name> done`.
     pub fn done_line(&self) -> String {
         format!("harness: {} done", self.name)
+    }
+
+    /// `-cp` for the program: the harness jar and its library jars.
+    pub fn classpath(&self) -> String {
+        let mut parts = vec![HARNESS_JAR_PATH.to_string()];
+        for library in self.libraries {
+            let jar = LIBRARY_JARS
+                .split(':')
+                .find(|j| j.ends_with(&format!("/{library}.jar")));
+            parts.extend(jar.map(str::to_string));
+        }
+        parts.join(":")
     }
 
     /// Looks a program up by [`Program::name`].
@@ -77,6 +96,7 @@ pub const COPIER: Program = Program {
     args: &["10"],
     about: "bean copier over Method.invoke under soft-reference pressure: \
             GeneratedMethodAccessor classes regenerate every round (JDK <= 17)",
+    libraries: &[],
 };
 
 /// The number of distinct accessor targets [`COPIER`] calls: the 10 getters
@@ -96,6 +116,7 @@ pub const DYNAMIC_LOADER: Program = Program {
     jvm_args: &[],
     args: &["200"],
     about: "a generated serializer class per call, defined in one long-lived custom class loader",
+    libraries: &[],
 };
 
 /// Proxy classes per class loader: `com.acme.demo.ProxyDemo.newClient` calls
@@ -111,6 +132,7 @@ pub const PROXY: Program = Program {
     args: &["100"],
     about:
         "java.lang.reflect.Proxy with a fresh class loader per call: a new $Proxy class each time",
+    libraries: &[],
 };
 
 /// The control: reflection through cached `Method`s and proxies of one cached
@@ -123,6 +145,7 @@ pub const STEADY: Program = Program {
     jvm_args: &[],
     args: &["2"],
     about: "control: reflection and proxies used correctly; nothing is defined after warm-up",
+    libraries: &[],
 };
 
 /// The reflection inflation race: `com.acme.demo.InflationRaceDemo.serve`
@@ -144,6 +167,7 @@ pub const INFLATION_RACE: Program = Program {
     args: &["16", "4"],
     about: "16 threads cross the reflection inflation threshold of the same Methods at once: \
             duplicate GeneratedMethodAccessors per target on JDK 11",
+    libraries: &[],
 };
 
 /// The number of distinct accessor targets [`INFLATION_RACE`] calls with its
@@ -165,6 +189,7 @@ pub const EXPRESSION: Program = Program {
     args: &["300"],
     about: "a script engine compiling each distinct expression string into its own class \
             (Script<N>, a fresh loader each)",
+    libraries: &[],
 };
 
 /// Class-loader churn: `com.acme.demo.PluginHost.reload` creates a new
@@ -180,6 +205,7 @@ pub const LOADER_CHURN: Program = Program {
     args: &["300", "churn"],
     about: "a plugin reloaded per request in a new class loader, the old loader dropped: \
             the same class defined and unloaded over and over",
+    libraries: &[],
 };
 
 /// Requests between two `System.gc()` calls in [`LOADER_CHURN`] and
@@ -198,6 +224,52 @@ pub const LOADER_LEAK: Program = Program {
     args: &["300"],
     about: "a plugin reloaded per request in a new class loader, every loader kept: \
             one more copy of the same class per request",
+    libraries: &[],
+};
+
+/// An in-house generator that defines classes with the application's own
+/// protection domain under unremarkable names
+/// (`com.acme.demo.reports.LayoutFormatter_N`), uncached: a new formatter
+/// class per report, all in one long-lived loader. Only the application's
+/// jar lacking those classes says they are generated. The defining frame:
+/// `FormatterFactory.formatterFor(FormatterFactory.java)`, called by
+/// `ReportDemo.render`. Argument: `[reports]`.
+pub const REPORT: Program = Program {
+    name: "report",
+    main_class: "com.acme.demo.ReportDemo",
+    jvm_args: &[],
+    args: &["200"],
+    about: "in-house generator defining with the application's protection domain, \
+            uncached: one formatter class per report",
+    libraries: &[],
+};
+
+/// A framework on no built-in list between the application and the define
+/// point: `BindingDemo$OrderController.handle` calls
+/// `org.corpframework.binding.Binder.bind` (corp-platform-1.4.jar) per
+/// request, which makes a proxy in a fresh loader: a `$Proxy` class per
+/// request. Argument: `[requests]`.
+pub const BINDING: Program = Program {
+    name: "binding",
+    main_class: "com.acme.demo.BindingDemo",
+    jvm_args: &[],
+    args: &["150"],
+    about: "an in-house platform jar binding a service per request: a proxy class each time",
+    libraries: &["corp-platform-1.4"],
+};
+
+/// Per-expression compilation by an interpreter that defines two classes
+/// per evaluation into a fresh loader, with its own jar's protection
+/// domain: `LispDemo$DiscountRules.apply` calls
+/// `org.minilisp.Interpreter.eval` (minilisp-0.9.jar) with the price
+/// inlined in the form. Argument: `[requests]`.
+pub const LISP: Program = Program {
+    name: "lisp",
+    main_class: "com.acme.demo.LispDemo",
+    jvm_args: &[],
+    args: &["150"],
+    about: "an interpreter compiling each evaluated form (values inlined) into two classes",
+    libraries: &["minilisp-0.9"],
 };
 
 /// Every program in the harness jar.
@@ -210,6 +282,9 @@ pub const PROGRAMS: &[Program] = &[
     EXPRESSION,
     LOADER_CHURN,
     LOADER_LEAK,
+    REPORT,
+    BINDING,
+    LISP,
 ];
 
 #[cfg(test)]
@@ -279,12 +354,15 @@ mod tests {
             (&EXPRESSION, "10"),
             (&LOADER_CHURN, "10"),
             (&LOADER_LEAK, "10"),
+            (&REPORT, "10"),
+            (&BINDING, "10"),
+            (&LISP, "10"),
         ];
         for (program, arg) in short_args {
             let out = std::process::Command::new(java)
                 .args(program.jvm_args)
                 .arg("-cp")
-                .arg(HARNESS_JAR_PATH)
+                .arg(program.classpath())
                 .arg(program.main_class)
                 .arg(arg)
                 .output()

@@ -174,11 +174,8 @@ pub fn record_harness(
     let session = Session::new();
     let mut args: Vec<&str> = extra_jvm.to_vec();
     args.extend_from_slice(program.jvm_args);
-    args.extend_from_slice(&[
-        "-cp",
-        metascope_harness::HARNESS_JAR_PATH,
-        program.main_class,
-    ]);
+    let classpath = program.classpath();
+    args.extend_from_slice(&["-cp", &classpath, program.main_class]);
     args.extend_from_slice(program.args);
     let (out, recording) = session.run(java, agent_opts, &args);
     assert!(
