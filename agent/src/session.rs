@@ -475,6 +475,7 @@ impl Session {
                 queue: options.queue,
             },
             attached: self.attached,
+            java_command: Some(jvm.java_property("sun.java.command")).filter(|c| !c.is_empty()),
         }
     }
 }
@@ -496,6 +497,7 @@ fn placeholder_header() -> Header {
             queue: 0,
         },
         attached: false,
+        java_command: None,
     }
 }
 

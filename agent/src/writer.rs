@@ -559,6 +559,7 @@ mod tests {
                 queue: 4,
             },
             attached: false,
+            java_command: None,
         }
     }
 

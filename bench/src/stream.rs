@@ -202,6 +202,7 @@ fn write_stream(out: &mut impl Write, records: u64) -> Result<()> {
                 queue: 65536,
             },
             attached: false,
+            java_command: None,
         }),
     )?;
     let mut written = 1u64;

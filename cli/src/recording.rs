@@ -816,6 +816,7 @@ pub(crate) mod fixtures {
                 queue: 65536,
             },
             attached: false,
+            java_command: None,
         })
     }
 

@@ -73,6 +73,7 @@ fn recording(names: &Names) -> String {
             queue: 65536,
         },
         attached: false,
+        java_command: None,
     }));
     let frame = |class: &str, method: &str, line: u32, file: &str| Frame {
         class: class.into(),

@@ -98,6 +98,11 @@ pub struct Header {
     /// classes already loaded follows), rather than at JVM start.
     #[serde(default)]
     pub attached: bool,
+    /// The JVM's command (`sun.java.command`: the main class or `-jar`'s
+    /// jar, then the program's arguments), which tells the application's
+    /// own code source from the libraries'. Absent from older agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub java_command: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
