@@ -11,7 +11,9 @@ use std::collections::HashSet;
 use metascope_events::{ClassKind, ClassUnloaded, LoaderUnloaded};
 use serde::Serialize;
 
-use crate::class_view::{fast_map, fast_set, hash_str, ClassView, FastMap, FastSet, FastState};
+use metascope_events::ClassView;
+
+use crate::fast_hash::{fast_map, fast_set, hash_str, FastMap, FastSet, FastState};
 use crate::grouping::CallSiteStats;
 
 /// Buckets of the live-count timeline (and of the GC markers).

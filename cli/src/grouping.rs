@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use metascope_events::{ClassKind, NO_STACK};
 
 use crate::callsite::CallSiteKey;
-use crate::class_view::{fast_map, ClassView, FastMap, FastSet};
+use metascope_events::ClassView;
+
+use crate::fast_hash::{fast_map, FastMap, FastSet};
 use crate::stacks::StackRef;
 
 /// Distinct loader ids kept in a list per (call site, loader type).

@@ -4,11 +4,11 @@
 mod attach_cmd;
 mod callsite;
 mod check;
-mod class_view;
 mod cli;
 mod demo;
 mod diagnosis;
 mod escape;
+mod fast_hash;
 mod flame;
 mod grouping;
 mod html_report;

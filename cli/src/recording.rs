@@ -16,8 +16,10 @@ use metascope_events::{
 };
 
 use crate::callsite::Libraries;
-use crate::class_view::{fast_map, parse_class, ClassView, FastMap};
+use metascope_events::{parse_class, ClassView};
+
 use crate::diagnosis::{Diagnosis, Tracker};
+use crate::fast_hash::{fast_map, FastMap};
 use crate::grouping::{CallSiteStats, CallSiteTable};
 use crate::lines::{read_line, LineRead, MAX_LINE};
 use crate::stacks::{StackStore, DEFAULT_STACK_MEMORY_MIB};
@@ -749,23 +751,15 @@ fn first_record(
     };
     let value: serde_json::Value =
         serde_json::from_slice(line.trim_ascii()).map_err(|_| not_a_recording())?;
-    match value.get("type").and_then(|t| t.as_str()) {
-        Some("header") => {}
-        Some("stack" | "class" | "census" | "resource_exhausted" | "summary") => {
-            // A metascope record without the header before it: the start
-            // of the file was lost (copied with `tail`, a rotated log...).
-            return match serde_json::from_value::<Record>(value) {
-                Ok(
-                    r @ (Record::Stack(_)
-                    | Record::Class(_)
-                    | Record::Census(_)
-                    | Record::ResourceExhausted(_)
-                    | Record::Summary(_)),
-                ) => Ok((None, Some(r))),
-                _ => Err(not_a_recording()),
-            };
-        }
-        _ => return Err(not_a_recording()),
+    if value.get("type").and_then(|t| t.as_str()) != Some("header") {
+        // A metascope record without the header before it: the start of
+        // the file was lost (copied with `tail`, a rotated log...). Any
+        // record type the events crate knows counts; a type it does not
+        // know, or a known one that does not parse, is not a recording.
+        return match serde_json::from_value::<Record>(value) {
+            Ok(Record::Unknown | Record::Header(_)) | Err(_) => Err(not_a_recording()),
+            Ok(r) => Ok((None, Some(r))),
+        };
     }
     let schema = value.get("schema").and_then(|s| s.as_u64());
     match schema {
@@ -1032,6 +1026,34 @@ mod tests {
         let r = read(&from_class).unwrap();
         assert_eq!(r.class_records, 5);
         assert!(r.warnings.iter().any(|w| w.contains("never written")));
+    }
+
+    /// A file cut at its start may begin with any record the agent writes,
+    /// a GC boundary or an unload included: it is reported, not refused.
+    #[test]
+    fn a_file_cut_before_a_gc_record_is_read_as_headless() {
+        let stream = bean_copier_stream(true, 0);
+        for first in [
+            r#"{"type":"gc_start","t_ns":5}"#,
+            r#"{"type":"gc_finish","t_ns":6}"#,
+            r#"{"type":"loader_unload","loader":{"id":1,"type":"L"},"t_ns":7}"#,
+            r#"{"type":"class_unload","seq":1,"kind":"proxy","loader":{"id":1,"type":"L"},"stack":0,"t_ns":8}"#,
+        ] {
+            let headless: String = std::iter::once(format!("{first}\n"))
+                .chain(stream.lines().skip(1).map(|l| format!("{l}\n")))
+                .collect();
+            let r = read(&headless).unwrap();
+            assert!(r.header.is_none(), "{first}");
+            assert_eq!((r.class_records, r.call_sites.len()), (5, 3), "{first}");
+            assert!(
+                r.warnings[0].starts_with("the recording has no header"),
+                "{first}: {:?}",
+                r.warnings
+            );
+        }
+        // A record type no metascope writes is still not a recording.
+        assert!(err("{\"type\":\"jit_compile\",\"t_ns\":5}\n")
+            .contains("does not start with a metascope header"));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use metascope_events::{Frame, StackTrace};
 
 use crate::callsite::{CallSiteKey, Libraries, StackKeys};
-use crate::class_view::{fast_map, FastMap};
+use crate::fast_hash::{fast_map, FastMap};
 
 /// Frames of distinct stacks kept, in MiB, unless `--stack-memory` says
 /// otherwise. Counted as the frames' text (class, method, descriptor and
