@@ -6,14 +6,12 @@
 //! `peak_rate_per_s` per call site), so a failure can be looked into with
 //! `metascope report`.
 
-use anyhow::Result;
-
 use crate::callsite::Libraries;
 use crate::cli::CheckArgs;
 use crate::escape;
+use crate::format::thousands;
 use crate::recording::{ReadOptions, Recording};
 use crate::report::{self, CallSiteReport, Report};
-use crate::text_report::thousands;
 
 /// Exit status when a rule is violated.
 pub const EXIT_VIOLATION: i32 = 1;
@@ -39,7 +37,7 @@ impl Rules {
             out.push(format!("live growth ≤ {}", thousands(n)));
         }
         if let Some(r) = self.max_rate {
-            out.push(format!("rate ≤ {}/s", rate(r)));
+            out.push(format!("rate ≤ {}/s", crate::format::decimal(r)));
         }
         out
     }
@@ -68,42 +66,6 @@ impl std::fmt::Display for Violation {
             self.limit,
             escape::text(&self.call_site)
         )
-    }
-}
-
-/// Parses a rate: `50/s`, `50`, `3000/min` (also `/m`), `1.5/s`; in
-/// classes per second.
-pub fn parse_rate(text: &str) -> Result<f64, String> {
-    let t = text.trim();
-    let (number, per) = match t.split_once('/') {
-        Some((n, unit)) => (n.trim(), unit.trim()),
-        None => (t, "s"),
-    };
-    let seconds = match per {
-        "s" | "sec" | "second" => 1.0,
-        "m" | "min" | "minute" => 60.0,
-        "h" | "hour" => 3_600.0,
-        other => {
-            return Err(format!(
-                "unknown unit `/{other}` in `{text}`: use e.g. 50/s or 3000/min"
-            ))
-        }
-    };
-    let n: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a rate: use e.g. 50/s or 3000/min"))?;
-    if !n.is_finite() || n < 0.0 {
-        return Err(format!("`{text}` is not a rate: it must be 0 or more"));
-    }
-    Ok(n / seconds)
-}
-
-/// `50`, `0.5`.
-fn rate(r: f64) -> String {
-    if r.fract() == 0.0 {
-        thousands(r as u64)
-    } else {
-        format!("{r:.2}")
     }
 }
 
@@ -146,9 +108,9 @@ pub fn evaluate(report: &Report, rules: &Rules) -> Vec<Violation> {
                     value: format!(
                         "{}/s (from +{})",
                         thousands(site.peak_rate_per_s),
-                        crate::text_report::duration(site.peak_rate_from_ms)
+                        crate::format::duration(site.peak_rate_from_ms)
                     ),
-                    limit: format!("{}/s", rate(max)),
+                    limit: format!("{}/s", crate::format::decimal(max)),
                     call_site: site_name(site),
                 });
             }
@@ -203,7 +165,7 @@ pub fn run(args: &CheckArgs) -> i32 {
         eprintln!(
             "metascope check: warning: the JVM threw OutOfMemoryError: {} at +{}",
             escape::text(&e.event.description),
-            crate::text_report::duration(e.t_ms)
+            crate::format::duration(e.t_ms)
         );
     }
     let violations = evaluate(&report, &rules);
@@ -225,20 +187,6 @@ mod tests {
     use metascope_events::ClassKind;
 
     const DELEGATING: &str = "jdk.internal.reflect.DelegatingClassLoader";
-
-    #[test]
-    fn rates_parse_per_second() {
-        assert_eq!(parse_rate("50/s"), Ok(50.0));
-        assert_eq!(parse_rate("50"), Ok(50.0));
-        assert_eq!(parse_rate(" 3000/min "), Ok(50.0));
-        assert_eq!(parse_rate("120/m"), Ok(2.0));
-        assert_eq!(parse_rate("1.5/s"), Ok(1.5));
-        assert_eq!(parse_rate("7200/h"), Ok(2.0));
-        assert!(parse_rate("50/d").unwrap_err().contains("unknown unit"));
-        assert!(parse_rate("fast").unwrap_err().contains("not a rate"));
-        assert!(parse_rate("-1/s").is_err());
-        assert!(parse_rate("NaN").is_err());
-    }
 
     /// Site 1 regenerates 10 targets 5 times (50 classes, 40 regenerated)
     /// in bursts of 10 within one second each, every burst unloaded;

@@ -658,11 +658,7 @@ pub fn trend(d: &SiteDiag, buckets: usize) -> Trend {
 }
 
 fn n(v: u64) -> String {
-    crate::text_report::thousands(v)
-}
-
-fn pct(a: u64, b: u64) -> String {
-    format!("{:.0}%", (ratio(a, b) * 100.0).floor())
+    crate::format::thousands(v)
 }
 
 /// Is this loader type a script engine's (Groovy, Rhino, Nashorn...)?
@@ -729,7 +725,7 @@ pub fn verdict(
             "{} of {} unloaded again ({}), {} live at the end",
             n(d.unloaded),
             n(d.defined),
-            pct(d.unloaded, d.defined),
+            crate::format::percent_of(d.unloaded, d.defined),
             n(d.live())
         )
     };
@@ -899,8 +895,8 @@ pub fn verdict(
         "defined on {} thread{} between +{} and +{}",
         n(threads),
         if threads == 1 { "" } else { "s" },
-        crate::text_report::duration(site.first_t_ns as f64 / 1e6),
-        crate::text_report::duration(site.last_t_ns as f64 / 1e6)
+        crate::format::duration(site.first_t_ns as f64 / 1e6),
+        crate::format::duration(site.last_t_ns as f64 / 1e6)
     ));
 
     let summary = summary(cause, trend, d, &via);

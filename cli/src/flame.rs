@@ -19,10 +19,10 @@ use metascope_events::{Frame, NO_STACK};
 
 use crate::callsite::{attribute, is_jdk_machinery, CallSiteKey, FrameRole, Libraries};
 use crate::escape;
+use crate::format::{duration, thousands};
 use crate::recording::Recording;
 use crate::report::Report;
 use crate::stacks::SUMMARISED_FRAME;
-use crate::text_report::{duration, thousands};
 
 /// The single frame of classes whose stack was not captured.
 pub const NOT_CAPTURED: &str = "(stack not captured)";

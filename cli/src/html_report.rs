@@ -16,9 +16,9 @@ use anyhow::Result;
 use crate::callsite::Libraries;
 use crate::escape::html as escape;
 use crate::flame;
+use crate::format::{duration, thousands, wall_clock};
 use crate::recording::Recording;
 use crate::report::{CallSiteReport, Report, TimelinePoint};
-use crate::text_report::{duration, thousands, wall_clock};
 
 const STYLE: &str = r#"
 :root {

@@ -68,21 +68,6 @@ fn spool(mut stream: UnixStream, spool_dir: &Path) -> Result<Source> {
     Ok(Source::Socket { spool, ended })
 }
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_interrupt(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-fn catch_ctrl_c() {
-    let handler = on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    // SAFETY: the handler only stores to an atomic (async-signal-safe).
-    unsafe {
-        libc::signal(libc::SIGINT, handler);
-        libc::signal(libc::SIGTERM, handler);
-    }
-}
-
 pub fn live(args: LiveArgs) -> Result<i32> {
     let spool_dir = tempfile::tempdir()?;
     let stream = UnixStream::connect(&args.socket).with_context(|| {
@@ -93,7 +78,7 @@ pub fn live(args: LiveArgs) -> Result<i32> {
         )
     })?;
     let source = spool(stream, spool_dir.path())?;
-    catch_ctrl_c();
+    crate::sys::catch_interrupts();
     watch(&source, &args.view, &args.socket.display().to_string())?;
     Ok(0)
 }
@@ -133,7 +118,7 @@ pub fn top(args: TopArgs) -> Result<i32> {
             spool(attach_cmd::connect(&target, &socket)?, spool_dir.path())?
         }
     };
-    catch_ctrl_c();
+    crate::sys::catch_interrupts();
     let result = watch(&source, &args.view, &format!("pid {}", args.pid));
     if let Some((loaded, out)) = attached {
         if args.keep_recording {
@@ -187,16 +172,13 @@ fn watch(source: &Source, view: &crate::cli::ViewOptions, what: &str) -> Result<
             Err(_) => {} // the header may not be there yet
         }
         iteration += 1;
-        if ended
-            || INTERRUPTED.load(Ordering::SeqCst)
-            || view.iterations.is_some_and(|n| iteration >= n)
-        {
+        if ended || crate::sys::interrupted() || view.iterations.is_some_and(|n| iteration >= n) {
             return Ok(());
         }
         // Never spend more than a third of the time re-reading.
         let pause = view.interval.max(began.elapsed() * 2);
         let until = Instant::now() + pause;
-        while Instant::now() < until && !INTERRUPTED.load(Ordering::SeqCst) && !source.ended() {
+        while Instant::now() < until && !crate::sys::interrupted() && !source.ended() {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -318,32 +300,6 @@ fn plain_lines(report: &Report, rates: &HashMap<String, f64>, top: usize) -> Str
         ));
     }
     s
-}
-
-/// A countdown on a terminal while `attach --duration` records.
-pub struct Progress {
-    total: Duration,
-    tty: bool,
-}
-
-impl Progress {
-    pub fn new(total: Duration) -> Progress {
-        Progress {
-            total,
-            tty: std::io::stderr().is_terminal(),
-        }
-    }
-    pub fn set(&self, elapsed: Duration) {
-        if self.tty {
-            let left = self.total.saturating_sub(elapsed).as_secs_f64();
-            eprint!("\rmetascope: recording… {left:.0} s left   ");
-        }
-    }
-    pub fn finish(&self) {
-        if self.tty {
-            eprintln!();
-        }
-    }
 }
 
 /// The wire (JSON) name of an enum value, e.g. `soft_reference_cycle`.

@@ -1,5 +1,6 @@
 //! `metascope`: finds the line of your code that keeps defining classes
 //! when Metaspace grows.
+#![deny(unsafe_code)]
 
 mod attach_cmd;
 mod callsite;
@@ -10,6 +11,7 @@ mod diagnosis;
 mod escape;
 mod fast_hash;
 mod flame;
+mod format;
 mod grouping;
 mod html_report;
 mod launch;
@@ -21,6 +23,7 @@ mod recording;
 mod recording_fuzz;
 mod report;
 mod stacks;
+mod sys;
 mod text_report;
 
 use std::ffi::OsString;

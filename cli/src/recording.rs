@@ -724,7 +724,7 @@ fn blank_bytes(total: &mut u64, more: u64) -> u64 {
 
 /// `1234567` -> `1,234,567`.
 fn thousands(n: u64) -> String {
-    crate::text_report::thousands(n)
+    crate::format::thousands(n)
 }
 
 /// The first non-blank line: a header this CLI can read, or (the start of
