@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::stacks::DEFAULT_STACK_MEMORY_MIB;
+use crate::analyze::stacks::DEFAULT_STACK_MEMORY_MIB;
 
 const ABOUT: &str = "Find the line of your code that keeps defining classes when Metaspace grows";
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use metascope_events::{Frame, StackTrace};
 
-use crate::callsite::{CallSiteKey, Libraries, StackKeys};
+use super::attribution::{CallSiteKey, Libraries, StackKeys};
 use crate::fast_hash::{fast_map, FastMap};
 
 /// Frames of distinct stacks kept, in MiB, unless `--stack-memory` says
@@ -86,7 +86,7 @@ pub struct StackRef<'a> {
 
 impl StackRef<'_> {
     /// The call site of a class defined with this stack by a loader of
-    /// type `loader_type` (what [`crate::callsite::attribute`] gives).
+    /// type `loader_type` (what [`super::attribution::attribute`] gives).
     pub fn key_for(&self, loader_type: &str) -> &CallSiteKey {
         let key = match self.sites.when_loader_is {
             Some((class, key)) if self.store.names.get(class) == loader_type => key,
@@ -260,8 +260,8 @@ impl Names {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::callsite::attribute;
-    use crate::callsite::tests::{frame, spring_copy_properties_stack};
+    use crate::analyze::attribution::attribute;
+    use crate::analyze::attribution::tests::{frame, spring_copy_properties_stack};
 
     fn stack(id: u64, frames: Vec<Frame>) -> StackTrace {
         StackTrace { id, frames }

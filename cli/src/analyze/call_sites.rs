@@ -1,15 +1,15 @@
-//! Aggregates class records into call sites while the stream is read, so
-//! memory grows with distinct stacks and call sites, not with events.
+//! The call-site table: class records grouped into call sites while the
+//! stream is read, so memory grows with distinct stacks and call sites,
+//! not with events. [`CallSiteTable::finish`] gives each call site's
+//! counts ([`CallSiteStats`]), biggest first.
 
 use std::collections::BTreeMap;
 
-use metascope_events::{ClassKind, NO_STACK};
+use metascope_events::{ClassKind, ClassView, NO_STACK};
 
-use crate::callsite::CallSiteKey;
-use metascope_events::ClassView;
-
+use super::attribution::CallSiteKey;
+use super::stacks::StackRef;
 use crate::fast_hash::{fast_map, FastMap, FastSet};
-use crate::stacks::StackRef;
 
 /// Distinct loader ids kept in a list per (call site, loader type).
 /// Reflection inflation makes one loader per accessor, so past this the
@@ -47,13 +47,13 @@ pub const THREAD_NAMES_TOTAL: usize = 100_000;
 /// Example class names kept per call site.
 pub const EXAMPLES: usize = 5;
 
-/// Everything the report says about one call site.
+/// Everything the table knows about one call site.
 #[derive(Debug, Clone)]
 pub struct CallSiteStats {
     pub key: CallSiteKey,
     pub classes: u64,
     pub kinds: BTreeMap<ClassKind, KindStats>,
-    pub loaders: BTreeMap<String, LoaderStats>,
+    pub loaders: BTreeMap<String, LoaderCount>,
     pub threads: FastMap<String, u64>,
     /// Classes defined on threads past [`THREAD_CAP`].
     pub other_thread_classes: u64,
@@ -61,6 +61,20 @@ pub struct CallSiteStats {
     pub last_t_ns: u64,
     pub first_wall_ms: u64,
     pub last_wall_ms: u64,
+    /// Most classes defined in one whole second of the recording (seconds
+    /// counted from its start), and which second.
+    pub peak_per_second: u64,
+    pub peak_second: u64,
+}
+
+/// Loaders of one type at one call site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoaderCount {
+    /// Distinct instances (a lower bound when `capped`).
+    pub instances: u64,
+    /// More instances were seen than could be remembered.
+    pub capped: bool,
+    pub classes: u64,
 }
 
 /// One kind of class at one call site. Samples are kept per kind so the
@@ -249,6 +263,12 @@ struct SiteAcc {
     threads: Vec<(u32, u64)>,
     /// Index into `threads` once there are many.
     thread_index: Option<FastMap<u32, usize>>,
+    /// The whole second of the recording (since its start) being counted.
+    rate_second: u64,
+    /// Classes defined in `rate_second` so far.
+    rate_count: u64,
+    peak_per_second: u64,
+    peak_second: u64,
 }
 
 const KIND_SLOTS: usize = ClassKind::ALL.len() + 1;
@@ -270,6 +290,10 @@ impl SiteAcc {
             loaders: Vec::new(),
             threads: Vec::new(),
             thread_index: None,
+            rate_second: 0,
+            rate_count: 0,
+            peak_per_second: 0,
+            peak_second: 0,
         }
     }
 
@@ -335,6 +359,19 @@ impl SiteAcc {
             _ => self.other_thread_classes += 1,
         }
 
+        // Whole seconds since the start; a class written out of order
+        // counts in the current second.
+        let second = c.t_ns / 1_000_000_000;
+        if second > self.rate_second {
+            self.rate_second = second;
+            self.rate_count = 0;
+        }
+        self.rate_count += 1;
+        if self.rate_count > self.peak_per_second {
+            self.peak_per_second = self.rate_count;
+            self.peak_second = self.rate_second;
+        }
+
         // Records arrive in capture order, but agents may write them from
         // several threads, so compare rather than assume.
         if c.t_ns < self.first_t_ns {
@@ -347,31 +384,40 @@ impl SiteAcc {
         }
     }
 
-    fn finish(
-        self,
-        key: CallSiteKey,
+    fn stats(
+        &self,
+        key: &CallSiteKey,
         type_names: &[Box<str>],
         thread_names: &[Box<str>],
     ) -> CallSiteStats {
         CallSiteStats {
-            key,
+            key: key.clone(),
             classes: self.classes,
-            kinds: self.kinds.into_iter().collect(),
+            kinds: self.kinds.iter().cloned().collect(),
             loaders: self
                 .loaders
-                .into_iter()
-                .map(|(t, l)| (type_names[t as usize].to_string(), l))
+                .iter()
+                .map(|(t, l)| {
+                    let count = LoaderCount {
+                        instances: l.instance_count(),
+                        capped: l.capped,
+                        classes: l.classes,
+                    };
+                    (type_names[*t as usize].to_string(), count)
+                })
                 .collect(),
             threads: self
                 .threads
-                .into_iter()
-                .map(|(t, n)| (thread_names[t as usize].to_string(), n))
+                .iter()
+                .map(|(t, n)| (thread_names[*t as usize].to_string(), *n))
                 .collect(),
             other_thread_classes: self.other_thread_classes,
             first_t_ns: self.first_t_ns,
             last_t_ns: self.last_t_ns,
             first_wall_ms: self.first_wall_ms,
             last_wall_ms: self.last_wall_ms,
+            peak_per_second: self.peak_per_second,
+            peak_second: self.peak_second,
         }
     }
 }
@@ -519,18 +565,18 @@ impl CallSiteTable {
     /// then by name so output is stable.
     #[cfg(test)]
     pub fn into_sorted(self) -> Vec<CallSiteStats> {
-        self.into_sorted_with_index().0
+        self.finish().sites
     }
 
-    /// [`Self::into_sorted`], plus where each index returned by
-    /// [`Self::add`] ended up in the sorted list.
-    pub fn into_sorted_with_index(self) -> (Vec<CallSiteStats>, Vec<usize>) {
-        let (types, threads) = (self.type_names, self.thread_names);
+    /// The call sites so far, sorted ([`Self::into_sorted`]'s order), and
+    /// where each index returned by [`Self::add`] is in that order.
+    pub fn finish(&self) -> SortedSites {
+        let (types, threads) = (&self.type_names, &self.thread_names);
         let mut sites: Vec<(usize, CallSiteStats)> = self
             .sites
-            .into_iter()
-            .zip(self.keys)
-            .map(|(s, key)| s.finish(key, &types, &threads))
+            .iter()
+            .zip(&self.keys)
+            .map(|(s, key)| s.stats(key, types, threads))
             .enumerate()
             .collect();
         sites.sort_by(|(_, a), (_, b)| {
@@ -543,16 +589,35 @@ impl CallSiteTable {
         for (sorted, (original, _)) in sites.iter().enumerate() {
             sorted_index[*original] = sorted;
         }
-        (sites.into_iter().map(|(_, s)| s).collect(), sorted_index)
+        SortedSites {
+            sites: sites.into_iter().map(|(_, s)| s).collect(),
+            sorted_index,
+        }
+    }
+}
+
+/// The call sites, biggest first.
+#[derive(Debug, Clone)]
+pub struct SortedSites {
+    pub sites: Vec<CallSiteStats>,
+    /// Position in `sites` of each index [`CallSiteTable::add`] returned.
+    pub sorted_index: Vec<usize>,
+}
+
+impl SortedSites {
+    /// Where the call site `index` (as [`CallSiteTable::add`] returned it)
+    /// is in `sites`.
+    pub fn sorted(&self, index: usize) -> Option<usize> {
+        self.sorted_index.get(index).copied()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::callsite::tests::{frame, spring_copy_properties_stack};
-    use crate::callsite::Libraries;
-    use crate::stacks::StackStore;
+    use crate::analyze::attribution::tests::{frame, spring_copy_properties_stack};
+    use crate::analyze::attribution::Libraries;
+    use crate::analyze::stacks::StackStore;
     use metascope_events::{ClassDefined, ClassEvent, Frame, LoaderRef, StackTrace};
 
     /// The stacks, by id, as the reader keeps them.
@@ -625,7 +690,7 @@ mod tests {
         assert_eq!(accessors.classes, 4);
         assert_eq!(top.kinds[&ClassKind::Proxy].classes, 1);
         let loader = &top.loaders["jdk.internal.reflect.DelegatingClassLoader"];
-        assert_eq!((loader.instances.len(), loader.classes), (5, 5));
+        assert_eq!((loader.instances, loader.classes), (5, 5));
         assert_eq!(top.threads["main"], 4);
         assert_eq!(top.threads["worker-1"], 1);
         assert_eq!((top.first_t_ns, top.last_t_ns), (2_000_000, 6_000_000));
@@ -677,7 +742,7 @@ mod tests {
         }
         let sites = table.into_sorted();
         let loader = &sites[0].loaders["jdk.internal.reflect.DelegatingClassLoader"];
-        assert_eq!(loader.instance_count(), n);
+        assert_eq!(loader.instances, n);
         assert!(!loader.capped);
         assert_eq!(loader.classes, 2 * n);
     }

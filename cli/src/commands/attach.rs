@@ -26,8 +26,9 @@ use anyhow::{bail, Context, Result};
 use metascope_attach::{agent_copy_name, escape_control, AttachError, Expect, Kind, Target, TMP};
 use metascope_events::status::{process_start_ticks, RecordingStatus};
 
+use super::launch;
+use super::report::write_report_from;
 use crate::cli::AttachArgs;
-use crate::launch;
 
 /// A status file is a few short lines; a longer file is not one.
 const MAX_STATUS_LEN: u64 = 16 * 1024;
@@ -238,7 +239,7 @@ pub fn fresh_tmp_name(target: &Target) -> Result<PathBuf> {
 
 fn print_report(recording: &JvmFile, args: &AttachArgs) -> Result<()> {
     let input = recording.file.try_clone()?;
-    crate::output::write_report_from(input, Path::new(&recording.shown), &args.report)
+    write_report_from(input, Path::new(&recording.shown), &args.report)
 }
 
 pub fn run(args: AttachArgs) -> Result<i32> {
