@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use super::attach::{self as attach_cmd, Agent, JvmFile};
+use super::attach::{self, Agent, JvmFile};
 use super::report::analysis_options;
 use crate::analyze::stacks::DEFAULT_STACK_MEMORY_MIB;
 use crate::analyze::Analysis;
@@ -93,29 +93,29 @@ pub fn live(args: LiveArgs) -> Result<i32> {
 
 /// `metascope top PID`: follows the running recording (its live socket or
 /// its file, as the status file names them, checked like everything of the
-/// JVM: see attach_cmd), or attaches with a live socket and stops again
+/// JVM: see commands/attach.rs), or attaches with a live socket and stops again
 /// when the view ends.
 pub fn top(args: TopArgs) -> Result<i32> {
     // Before the target: as root, opening it makes us the JVM's user.
     let agent = Agent::open(args.agent.as_deref());
-    let target = attach_cmd::open_target(args.pid)?;
+    let target = attach::open_target(args.pid)?;
     let spool_dir = tempfile::tempdir()?;
     let mut attached = None;
-    let source = match attach_cmd::recording_status(&target)? {
+    let source = match attach::recording_status(&target)? {
         Some(status) => match status.socket {
-            Some(socket) => spool(attach_cmd::connect(&target, &socket)?, spool_dir.path())?,
-            None => Feed::File(attach_cmd::open_recording(&target, &status.out)?),
+            Some(socket) => spool(attach::connect(&target, &socket)?, spool_dir.path())?,
+            None => Feed::File(attach::open_recording(&target, &status.out)?),
         },
         None => {
             let agent = agent?;
-            let name = attach_cmd::fresh_tmp_name(&target)?;
+            let name = attach::fresh_tmp_name(&target)?;
             let (out, socket) = (name.with_extension("jsonl"), name.with_extension("sock"));
             let mut options = format!("out={},socket={}", out.display(), socket.display());
             if let Some(extra) = &args.agent_opts {
                 options.push(',');
                 options.push_str(extra);
             }
-            let loaded = attach_cmd::load_new(&target, &agent, &options, args.timeout)?;
+            let loaded = attach::load_new(&target, &agent, &options, args.timeout)?;
             eprintln!(
                 "metascope: attached to {}; recording to {}",
                 args.pid,
@@ -123,7 +123,7 @@ pub fn top(args: TopArgs) -> Result<i32> {
             );
             attached = Some((loaded, out));
             // The agent binds the socket before Agent_OnAttach returns.
-            spool(attach_cmd::connect(&target, &socket)?, spool_dir.path())?
+            spool(attach::connect(&target, &socket)?, spool_dir.path())?
         }
     };
     crate::sys::catch_interrupts();
@@ -136,7 +136,7 @@ pub fn top(args: TopArgs) -> Result<i32> {
                 args.pid
             );
         } else if Path::new(&format!("/proc/{}", args.pid)).exists() {
-            attach_cmd::load_by(&target, &loaded, "stop", args.timeout)?;
+            attach::load_by(&target, &loaded, "stop", args.timeout)?;
             eprintln!(
                 "metascope: recording stopped; it is in {}",
                 target.shown(&out)

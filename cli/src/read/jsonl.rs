@@ -1,4 +1,4 @@
-//! The agent's recording: JSON Lines ([docs/events.md]), from a file, any
+//! The agent's recording: JSON Lines (docs/events.md), from a file, any
 //! buffered input, or a live spool that is still being written.
 //!
 //! Damage the stream may plausibly have (a JVM killed mid-write, a corrupt
@@ -6,8 +6,6 @@
 //! only input that is not a recording at all is an error: a missing file,
 //! a directory, no events, binary data, a first line that is no metascope
 //! record, a schema newer than this reader.
-//!
-//! [docs/events.md]: ../../../docs/events.md
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal};
