@@ -17,7 +17,7 @@ use crate::fast_hash::FastMap;
 use crate::read::jsonl::JsonLines;
 use crate::read::{Damage, Source};
 use crate::render::wording;
-use crate::report::{self, Contents, Report};
+use crate::report::{self, Contents, FlameGraphParts, Report};
 
 /// A recording read through the pipeline (reader and analysis), as the
 /// tests of reading look at it: the facts, the call sites, the warnings
@@ -131,7 +131,7 @@ pub(crate) fn report_with(text: &str, top: usize, options: Options) -> Report {
     let contents = Contents {
         file: "test.jsonl",
         top,
-        flame_graph: true,
+        flame_graph: FlameGraphParts::StacksAndFrames,
     };
     report::build(&analysis.finish(&damage), &contents)
 }

@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use crate::analyze::attribution::tests::frame;
 use crate::fixtures::{class, header, line, read_bytes, summary, ReadOptions, Recording};
 use crate::render::{flame, html, json, text};
-use crate::report::{self, Contents};
+use crate::report::{self, Contents, FlameGraphParts};
 
 /// Reads `bytes`; on success also renders every report format, so the
 /// report code sees every recording the reader accepts.
@@ -24,7 +24,7 @@ fn read(bytes: &[u8]) -> Result<Recording, String> {
                 let contents = Contents {
                     file: "fuzz.jsonl",
                     top,
-                    flame_graph: true,
+                    flame_graph: FlameGraphParts::StacksAndFrames,
                 };
                 let rep = report::build(&analyzed, &contents);
                 let _ = text::render(&rep, false);

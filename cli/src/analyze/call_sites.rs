@@ -4,6 +4,7 @@
 //! counts ([`CallSiteStats`]), biggest first.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use metascope_events::{ClassKind, ClassView, NO_STACK};
 
@@ -50,11 +51,13 @@ pub const EXAMPLES: usize = 5;
 /// Everything the table knows about one call site.
 #[derive(Debug, Clone)]
 pub struct CallSiteStats {
-    pub key: CallSiteKey,
+    pub key: Arc<CallSiteKey>,
     pub classes: u64,
     pub kinds: BTreeMap<ClassKind, KindStats>,
-    pub loaders: BTreeMap<String, LoaderCount>,
-    pub threads: FastMap<String, u64>,
+    /// Per loader type, in first-seen order.
+    pub loaders: Vec<(Arc<str>, LoaderCount)>,
+    /// Per thread name, in first-seen order.
+    pub threads: Vec<(Arc<str>, u64)>,
     /// Classes defined on threads past [`THREAD_CAP`].
     pub other_thread_classes: u64,
     pub first_t_ns: u64,
@@ -87,7 +90,7 @@ pub struct KindStats {
     pub examples: Vec<String>,
     /// Stack id and loader type of the first class of this kind.
     pub sample_stack: u64,
-    pub sample_loader_type: String,
+    pub sample_loader_type: Arc<str>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -327,7 +330,7 @@ impl SiteAcc {
                     classes: 0,
                     examples: Vec::new(),
                     sample_stack: c.stack,
-                    sample_loader_type: c.loader_type.to_string(),
+                    sample_loader_type: c.loader_type.into(),
                 },
             ));
         }
@@ -386,9 +389,9 @@ impl SiteAcc {
 
     fn stats(
         &self,
-        key: &CallSiteKey,
-        type_names: &[Box<str>],
-        thread_names: &[Box<str>],
+        key: &Arc<CallSiteKey>,
+        type_names: &[Arc<str>],
+        thread_names: &[Arc<str>],
     ) -> CallSiteStats {
         CallSiteStats {
             key: key.clone(),
@@ -403,13 +406,13 @@ impl SiteAcc {
                         capped: l.capped,
                         classes: l.classes,
                     };
-                    (type_names[*t as usize].to_string(), count)
+                    (type_names[*t as usize].clone(), count)
                 })
                 .collect(),
             threads: self
                 .threads
                 .iter()
-                .map(|(t, n)| (thread_names[*t as usize].to_string(), *n))
+                .map(|(t, n)| (thread_names[*t as usize].clone(), *n))
                 .collect(),
             other_thread_classes: self.other_thread_classes,
             first_t_ns: self.first_t_ns,
@@ -423,6 +426,24 @@ impl SiteAcc {
 }
 
 impl CallSiteStats {
+    /// The loaders of type `type_name`.
+    #[cfg(test)]
+    pub fn loader(&self, type_name: &str) -> Option<&LoaderCount> {
+        self.loaders
+            .iter()
+            .find(|(t, _)| &**t == type_name)
+            .map(|(_, l)| l)
+    }
+
+    /// Classes defined on thread `name` (unless pooled past the cap).
+    #[cfg(test)]
+    pub fn thread(&self, name: &str) -> Option<u64> {
+        self.threads
+            .iter()
+            .find(|(t, _)| &**t == name)
+            .map(|(_, n)| *n)
+    }
+
     /// The kind with the most classes (ties: the first kind in
     /// `ClassKind` order), which the sample stack and examples lead with.
     pub fn dominant_kind(&self) -> Option<(ClassKind, &KindStats)> {
@@ -440,16 +461,16 @@ impl CallSiteStats {
 pub struct CallSiteTable {
     sites: Vec<SiteAcc>,
     /// Per site, by index.
-    keys: Vec<CallSiteKey>,
-    by_key: FastMap<CallSiteKey, usize>,
+    keys: Vec<Arc<CallSiteKey>>,
+    by_key: FastMap<Arc<CallSiteKey>, usize>,
     /// (stack id, loader type id) -> (site index, index into its loaders).
     by_stack: FastMap<(u64, u32), (usize, usize)>,
     /// Loader type names, interned: distinct loader classes are few.
-    type_ids: FastMap<Box<str>, u32>,
-    type_names: Vec<Box<str>>,
+    type_ids: FastMap<Arc<str>, u32>,
+    type_names: Vec<Arc<str>>,
     /// Thread names, interned (up to [`THREAD_NAMES_TOTAL`]).
-    thread_ids: FastMap<Box<str>, u32>,
-    thread_names: Vec<Box<str>>,
+    thread_ids: FastMap<Arc<str>, u32>,
+    thread_names: Vec<Arc<str>>,
     /// What the sites may still use to count loader ids.
     loader_id_budget: LoaderBudget,
 }
@@ -476,8 +497,9 @@ impl CallSiteTable {
             return id;
         }
         let id = self.type_names.len() as u32;
-        self.type_names.push(type_name.into());
-        self.type_ids.insert(type_name.into(), id);
+        let name: Arc<str> = type_name.into();
+        self.type_names.push(name.clone());
+        self.type_ids.insert(name, id);
         id
     }
 
@@ -489,8 +511,9 @@ impl CallSiteTable {
             return None;
         }
         let id = self.thread_names.len() as u32;
-        self.thread_names.push(thread.into());
-        self.thread_ids.insert(thread.into(), id);
+        let name: Arc<str> = thread.into();
+        self.thread_names.push(name.clone());
+        self.thread_ids.insert(name, id);
         Some(id)
     }
 
@@ -556,6 +579,7 @@ impl CallSiteTable {
         }
         let i = self.sites.len();
         self.sites.push(SiteAcc::new(c));
+        let key = Arc::new(key);
         self.keys.push(key.clone());
         self.by_key.insert(key, i);
         i
@@ -689,10 +713,12 @@ mod tests {
         let accessors = &top.kinds[&ClassKind::ReflectionAccessor];
         assert_eq!(accessors.classes, 4);
         assert_eq!(top.kinds[&ClassKind::Proxy].classes, 1);
-        let loader = &top.loaders["jdk.internal.reflect.DelegatingClassLoader"];
+        let loader = top
+            .loader("jdk.internal.reflect.DelegatingClassLoader")
+            .unwrap();
         assert_eq!((loader.instances, loader.classes), (5, 5));
-        assert_eq!(top.threads["main"], 4);
-        assert_eq!(top.threads["worker-1"], 1);
+        assert_eq!(top.thread("main"), Some(4));
+        assert_eq!(top.thread("worker-1"), Some(1));
         assert_eq!((top.first_t_ns, top.last_t_ns), (2_000_000, 6_000_000));
         assert_eq!(accessors.examples.len(), 4);
         assert_eq!(accessors.sample_stack, 1);
@@ -704,7 +730,7 @@ mod tests {
 
         // Two stackless classes beat the single direct one; ties would go to
         // the earlier site.
-        assert_eq!(sites[1].key, CallSiteKey::StackNotCaptured);
+        assert_eq!(*sites[1].key, CallSiteKey::StackNotCaptured);
         assert_eq!(sites[1].classes, 2);
         assert_eq!(sites[2].classes, 1);
     }
@@ -741,7 +767,9 @@ mod tests {
             );
         }
         let sites = table.into_sorted();
-        let loader = &sites[0].loaders["jdk.internal.reflect.DelegatingClassLoader"];
+        let loader = sites[0]
+            .loader("jdk.internal.reflect.DelegatingClassLoader")
+            .unwrap();
         assert_eq!(loader.instances, n);
         assert!(!loader.capped);
         assert_eq!(loader.classes, 2 * n);

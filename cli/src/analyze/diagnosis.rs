@@ -244,7 +244,7 @@ pub struct Findings<'a> {
     pub sites: &'a [CallSiteStats],
     /// The regeneration found at each, same order.
     pub regeneration: &'a [SiteRegeneration],
-    pub timeline: &'a TimelineData,
+    pub timeline: &'a TimelineData<'a>,
     /// GCs in the recording.
     pub gcs: u64,
     /// The JVM's `java.version`, when the header says.
@@ -391,8 +391,8 @@ fn verdict(
         stats,
         r,
         regenerated: r.regenerated(),
-        loaders: stats.loaders.values().map(|l| l.instances).sum(),
-        loaders_capped: stats.loaders.values().any(|l| l.capped),
+        loaders: stats.loaders.iter().map(|(_, l)| l.instances).sum(),
+        loaders_capped: stats.loaders.iter().any(|(_, l)| l.capped),
         keeps_defining: late_from > 0 && f.timeline.defined_from(index, late_from) > 0,
         trend: trend(r, &f.timeline.live_by_bucket(index)),
         gcs: f.gcs,
@@ -409,7 +409,7 @@ fn verdict(
         .key
         .entry()
         .is_some_and(|e| e.class.starts_with("com.alibaba.fastjson2"))
-        || stats.loaders.keys().any(|t| t.contains("fastjson2"));
+        || stats.loaders.iter().any(|(t, _)| t.contains("fastjson2"));
     Some(Verdict {
         site: index,
         cause,
@@ -498,7 +498,7 @@ fn scripts(s: &Site<'_>) -> Option<(Cause, Vec<Evidence>)> {
 fn generated(s: &Site<'_>) -> Option<(Cause, Vec<Evidence>)> {
     let r = s.r;
     let one_per_loader = ratio(s.loaders, r.defined) >= LOADER_RATIO;
-    let scripty = s.stats.loaders.keys().any(|t| script_loader(t));
+    let scripty = s.stats.loaders.iter().any(|(t, _)| script_loader(t));
     let mostly_distinct =
         r.identity == IdentityUsed::Fingerprint && ratio(r.distinct, r.defined) >= DISTINCT_RATIO;
     if s.keeps_defining && (scripty || (mostly_distinct && one_per_loader)) {

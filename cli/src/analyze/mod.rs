@@ -235,7 +235,7 @@ pub struct Analyzed<'a> {
     pub call_sites: Vec<CallSiteStats>,
     /// Per call site, same order.
     pub regeneration: Vec<SiteRegeneration>,
-    pub timeline: TimelineData,
+    pub timeline: TimelineData<'a>,
     /// GCs that started (`gc_start` records).
     pub gcs: u64,
     /// `class_unload` records no call site matched.

@@ -595,7 +595,7 @@ fn typed_records_feed_the_same_pipeline_as_json_lines() {
     use crate::read::records::Records;
     use crate::read::{Damage, Source};
     use crate::render::json;
-    use crate::report::{build, Contents};
+    use crate::report::{build, Contents, FlameGraphParts};
 
     let mut stream = bean_copier_stream(false, 0);
     stream += &exhausted("Metaspace", &["oom_error"], 5);
@@ -611,7 +611,7 @@ fn typed_records_feed_the_same_pipeline_as_json_lines() {
     let contents = Contents {
         file: "test.jsonl",
         top: 0,
-        flame_graph: true,
+        flame_graph: FlameGraphParts::StacksAndFrames,
     };
     let typed = build(&analysis.finish(source.damage()), &contents);
     let from_lines = crate::fixtures::report(&stream, 0);

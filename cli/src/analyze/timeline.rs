@@ -78,33 +78,35 @@ impl Timeline {
         *bump(&mut self.gc_buckets, b) += 1;
     }
 
-    /// The buckets covering `duration_ns`, per call site in the order of
-    /// `sorted_index` (position of each table index in the report).
-    pub fn finish(&self, duration_ns: u64, sorted_index: &[usize]) -> TimelineData {
-        // Widen a copy, as more records would have.
-        let mut width_ns = self.width_ns;
-        let mut sites = vec![Vec::new(); sorted_index.len()];
-        for (i, s) in self.sites.iter().enumerate() {
-            if let Some(&sorted) = sorted_index.get(i) {
-                sites[sorted] = s.clone();
-            }
-        }
-        let mut gc_buckets = self.gc_buckets.clone();
+    /// The buckets covering `duration_ns`, call sites in report order
+    /// (`sorted_index`: the position of each table index in the report).
+    /// Reads this timeline in place: nothing per call site is copied.
+    pub fn finish(&self, duration_ns: u64, sorted_index: &[usize]) -> TimelineData<'_> {
+        // Widen as more records would have: merge `merge` buckets into one.
+        let (mut width_ns, mut merge) = (self.width_ns, 1);
         while duration_ns / width_ns >= TIMELINE_BUCKETS as u64 {
             width_ns *= 2;
-            for s in &mut sites {
-                *s = merge_pairs(s, add_pairs);
-            }
-            gc_buckets = merge_pairs(&gc_buckets, |a, b| a + b);
+            merge *= 2;
+        }
+        let mut table_index = vec![usize::MAX; sorted_index.len()];
+        for (i, &sorted) in sorted_index.iter().enumerate() {
+            table_index[sorted] = i;
         }
         let buckets = if duration_ns == 0 {
             1
         } else {
             (duration_ns.div_ceil(width_ns) as usize).clamp(1, TIMELINE_BUCKETS)
         };
+        let mut gc_buckets: Vec<u64> = self
+            .gc_buckets
+            .chunks(merge)
+            .map(|c| c.iter().sum())
+            .collect();
         gc_buckets.resize(buckets.max(gc_buckets.len()), 0);
         TimelineData {
-            sites,
+            sites: &self.sites,
+            table_index,
+            merge,
             gc_buckets,
             bucket_ns: width_ns,
             buckets,
@@ -113,11 +115,16 @@ impl Timeline {
     }
 }
 
-/// The timeline of a whole recording, per call site in report order.
-#[derive(Debug, Clone, Default)]
-pub struct TimelineData {
-    /// (defined, unloaded) per bucket, per call site.
-    pub sites: Vec<Vec<(u64, u64)>>,
+/// The timeline of a whole recording, call sites in report order.
+#[derive(Debug, Clone)]
+pub struct TimelineData<'a> {
+    /// (defined, unloaded) per bucket of the [`Timeline`], per call site in
+    /// table order.
+    sites: &'a [Vec<(u64, u64)>],
+    /// The table index of each call site in report order.
+    table_index: Vec<usize>,
+    /// Buckets of `sites` per bucket here.
+    merge: usize,
     /// GC starts per bucket.
     pub gc_buckets: Vec<u64>,
     pub bucket_ns: u64,
@@ -126,7 +133,19 @@ pub struct TimelineData {
     pub duration_ns: u64,
 }
 
-impl TimelineData {
+impl TimelineData<'_> {
+    /// (defined, unloaded) per bucket of call site `site` (report order).
+    fn site(&self, site: usize) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let buckets = self
+            .table_index
+            .get(site)
+            .and_then(|&i| self.sites.get(i))
+            .map_or(&[][..], |s| &s[..]);
+        buckets
+            .chunks(self.merge)
+            .map(|c| c.iter().fold((0, 0), |a, &b| add_pairs(a, b)))
+    }
+
     /// End time of bucket `i`, in ms since the start (the last one ends at
     /// the recording's end).
     pub fn bucket_end_ms(&self, i: usize) -> f64 {
@@ -136,11 +155,11 @@ impl TimelineData {
 
     /// Live classes of call site `site` at the end of each bucket.
     pub fn live_by_bucket(&self, site: usize) -> Vec<u64> {
-        let timeline = self.sites.get(site).map_or(&[][..], |s| &s[..]);
+        let mut buckets = self.site(site);
         let mut live = 0i64;
         (0..self.buckets)
-            .map(|i| {
-                let (d, u) = timeline.get(i).copied().unwrap_or_default();
+            .map(|_| {
+                let (d, u) = buckets.next().unwrap_or_default();
                 live += d as i64 - u as i64;
                 live.max(0) as u64
             })
@@ -173,22 +192,22 @@ impl TimelineData {
     /// Classes call site `site` defined in buckets starting at or after
     /// `from`.
     pub fn defined_from(&self, site: usize, from: usize) -> u64 {
-        self.sites
-            .get(site)
-            .map_or(0, |s| s.iter().skip(from).map(|(d, _)| d).sum())
+        self.site(site).skip(from).map(|(d, _)| d).sum()
     }
 
     /// Every call site together, per bucket: `(t_ms, defined, unloaded,
     /// live, gcs)`, `live` being the running total at the bucket's end.
     pub fn totals(&self) -> Vec<(f64, u64, u64, u64, u64)> {
+        let mut sum = vec![(0u64, 0u64); self.buckets];
+        for site in 0..self.table_index.len() {
+            for (total, bucket) in sum.iter_mut().zip(self.site(site)) {
+                *total = add_pairs(*total, bucket);
+            }
+        }
         let mut live = 0i64;
-        (0..self.buckets)
-            .map(|i| {
-                let (defined, unloaded) = self
-                    .sites
-                    .iter()
-                    .filter_map(|s| s.get(i))
-                    .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        sum.into_iter()
+            .enumerate()
+            .map(|(i, (defined, unloaded))| {
                 live += defined as i64 - unloaded as i64;
                 (
                     self.bucket_end_ms(i),

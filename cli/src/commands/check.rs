@@ -7,6 +7,7 @@ use crate::analyze::stacks::DEFAULT_STACK_MEMORY_MIB;
 use crate::cli::CheckArgs;
 use crate::escape;
 use crate::render::check::{evaluate, ok_line, warning_lines, Rules};
+use crate::report::FlameGraphParts;
 
 /// Exit status when a rule is violated.
 pub const EXIT_VIOLATION: i32 = 1;
@@ -21,7 +22,7 @@ pub fn run(args: &CheckArgs) -> i32 {
         max_rate: args.max_rate,
     };
     let options = analysis_options(&args.libraries, args.all_kinds, DEFAULT_STACK_MEMORY_MIB);
-    let report = match report_of(&args.file, options, 0, false) {
+    let report = match report_of(&args.file, options, 0, FlameGraphParts::None) {
         Ok(report) => report,
         Err(e) => {
             eprintln!(

@@ -30,7 +30,7 @@ use crate::cli::{LiveArgs, TopArgs, ViewOptions};
 use crate::read::jsonl::JsonLines;
 use crate::read::Source as _;
 use crate::render::live::{plain, screen, Rates};
-use crate::report::{self, Contents};
+use crate::report::{self, Contents, FlameGraphParts};
 
 /// Where the events come from.
 enum Feed {
@@ -190,7 +190,7 @@ fn watch(source: &Feed, view: &ViewOptions, what: &str) -> Result<()> {
                 let contents = Contents {
                     file: &shown,
                     top: 0,
-                    flame_graph: false,
+                    flame_graph: FlameGraphParts::None,
                 };
                 let report = report::build(
                     &follower.analysis.finish(&damage.unwrap_or_default()),

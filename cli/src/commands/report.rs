@@ -14,7 +14,7 @@ use crate::cli::{Format, ReportOptions};
 use crate::read::jsonl::JsonLines;
 use crate::read::{Damage, Source};
 use crate::render::{flame, html, json, text};
-use crate::report::{self, Contents, Report};
+use crate::report::{self, Contents, FlameGraphParts, Report};
 
 /// How `options` ask for the recording to be analysed.
 pub fn analysis_options(libraries: &[String], all_kinds: bool, stack_memory_mib: u64) -> Options {
@@ -33,7 +33,12 @@ pub fn analyse(mut source: impl Source, options: Options) -> Result<(Analysis, D
 }
 
 /// The report of the recording `file` (every call site with `top` 0).
-pub fn report_of(file: &Path, options: Options, top: usize, flame_graph: bool) -> Result<Report> {
+pub fn report_of(
+    file: &Path,
+    options: Options,
+    top: usize,
+    flame_graph: FlameGraphParts,
+) -> Result<Report> {
     let (analysis, damage) = analyse(JsonLines::open(file)?, options)?;
     let shown = file.display().to_string();
     let contents = Contents {
@@ -78,9 +83,13 @@ fn report_analysis(options: &ReportOptions) -> Options {
     analysis_options(&options.libraries, options.all_kinds, options.stack_memory)
 }
 
-/// The formats that draw the flame graph.
-fn needs_flame_graph(format: Format) -> bool {
-    matches!(format, Format::Folded | Format::Svg | Format::Html)
+/// What of the flame graph `format` draws.
+fn needs_flame_graph(format: Format) -> FlameGraphParts {
+    match format {
+        Format::Text | Format::Json => FlameGraphParts::None,
+        Format::Folded => FlameGraphParts::Stacks,
+        Format::Svg | Format::Html => FlameGraphParts::StacksAndFrames,
+    }
 }
 
 /// Whether the report goes to a terminal; markup formats never do.

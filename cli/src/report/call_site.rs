@@ -17,7 +17,7 @@ pub(super) fn build(analyzed: &Analyzed<'_>, index: usize) -> CallSiteReport {
     let site = &analyzed.call_sites[index];
     let r = &analyzed.regeneration[index];
     let timeline = &analyzed.timeline;
-    let (application_frame, outermost_frame) = match &site.key {
+    let (application_frame, outermost_frame) = match &*site.key {
         CallSiteKey::Application { frame, .. } => (Some(frame.into()), None),
         CallSiteKey::NoApplicationFrame { outermost, .. } => (None, Some(outermost.into())),
         CallSiteKey::StackNotCaptured => (None, None),
@@ -72,7 +72,7 @@ fn loaders(site: &CallSiteStats) -> Vec<LoaderReport> {
         .loaders
         .iter()
         .map(|(t, l)| LoaderReport {
-            type_name: t.clone(),
+            type_name: t.to_string(),
             instances: l.instances,
             instances_capped: l.capped,
             classes: l.classes,
@@ -92,9 +92,9 @@ fn threads(site: &CallSiteStats) -> Vec<ThreadReport> {
     let mut threads: Vec<ThreadReport> = site
         .threads
         .iter()
-        .map(|(name, &classes)| ThreadReport {
-            name: name.clone(),
-            classes,
+        .map(|(name, classes)| ThreadReport {
+            name: name.to_string(),
+            classes: *classes,
         })
         .collect();
     threads.sort_by(|a, b| b.classes.cmp(&a.classes).then_with(|| a.name.cmp(&b.name)));
@@ -132,7 +132,7 @@ struct Sample {
 /// The stack of the dominant kind's first class, each frame with its role.
 fn sample_stack(analyzed: &Analyzed<'_>, site: &CallSiteStats) -> Sample {
     let (stack_id, loader_type) = site.dominant_kind().map_or((NO_STACK, ""), |(_, k)| {
-        (k.sample_stack, k.sample_loader_type.as_str())
+        (k.sample_stack, &*k.sample_loader_type)
     });
     let sample = analyzed.stacks.get(stack_id);
     let frames = sample.and_then(|s| s.frames()).unwrap_or_default();

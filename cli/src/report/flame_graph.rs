@@ -41,7 +41,7 @@ pub struct FlameGraph {
     pub stacks: BTreeMap<String, u64>,
     /// Every frame name in `stacks`, with what it is; a frame that plays
     /// several roles takes the most specific (application over library
-    /// over JDK).
+    /// over JDK). Empty unless asked for (the folded format needs none).
     pub frames: BTreeMap<String, FrameClass>,
 }
 
@@ -66,8 +66,10 @@ fn name(class: &str, method: &str, line: Option<u32>) -> String {
     name
 }
 
-/// The flame graph of what `analyzed` found.
-pub fn build(analyzed: &Analyzed<'_>) -> FlameGraph {
+/// The flame graph of what `analyzed` found; `frames`: say what each
+/// frame is too.
+pub fn build(analyzed: &Analyzed<'_>, frames: bool) -> FlameGraph {
+    let frames_wanted = frames;
     let libraries = &analyzed.options.libraries;
     let mut graph = FlameGraph::default();
     let mut seen: HashSet<u64> = HashSet::new();
@@ -87,7 +89,7 @@ pub fn build(analyzed: &Analyzed<'_>) -> FlameGraph {
             .collect::<Vec<_>>()
             .join(";");
         *graph.stacks.entry(key).or_default() += classes;
-        if seen.insert(id) {
+        if frames_wanted && seen.insert(id) {
             classify_frames(&mut graph.frames, &frames, libraries);
         }
     }
@@ -99,13 +101,17 @@ pub fn build(analyzed: &Analyzed<'_>) -> FlameGraph {
             .collect::<Vec<_>>()
             .join(";");
         *graph.stacks.entry(key).or_default() += classes;
-        for (name, class) in frames {
-            keep(&mut graph.frames, name, class);
+        if frames_wanted {
+            for (name, class) in frames {
+                keep(&mut graph.frames, name, class);
+            }
         }
     }
-    graph
-        .frames
-        .insert(NOT_CAPTURED.to_string(), FrameClass::Unknown);
+    if frames_wanted {
+        graph
+            .frames
+            .insert(NOT_CAPTURED.to_string(), FrameClass::Unknown);
+    }
     graph
 }
 

@@ -33,9 +33,19 @@ pub struct Contents<'a> {
     pub file: &'a str,
     /// The biggest call sites to list (0: all).
     pub top: usize,
-    /// Add the flame graph's stacks (for `folded`, `svg` and `html`; they
-    /// cost memory in proportion to the distinct stacks kept).
-    pub flame_graph: bool,
+    /// What of the flame graph to add (for `folded`, `svg` and `html`; it
+    /// costs memory in proportion to the distinct stacks kept).
+    pub flame_graph: FlameGraphParts,
+}
+
+/// What of the flame graph a renderer draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlameGraphParts {
+    None,
+    /// The weighted stacks (`--format folded`).
+    Stacks,
+    /// The stacks and what each frame is, for colours (`svg`, `html`).
+    StacksAndFrames,
 }
 
 /// Builds the report of what `analyzed` found.
@@ -87,7 +97,11 @@ pub fn build(analyzed: &Analyzed<'_>, contents: &Contents<'_>) -> Report {
                 .collect(),
             unmatched_unloads: analyzed.unmatched_unloads,
         },
-        flame_graph: contents.flame_graph.then(|| flame_graph::build(analyzed)),
+        flame_graph: match contents.flame_graph {
+            FlameGraphParts::None => None,
+            FlameGraphParts::Stacks => Some(flame_graph::build(analyzed, false)),
+            FlameGraphParts::StacksAndFrames => Some(flame_graph::build(analyzed, true)),
+        },
     }
 }
 
