@@ -527,5 +527,13 @@ mod tests {
         assert!(progress_bar(10, true).is_hidden());
         assert!(progress_bar(PROGRESS_MIN_BYTES, true).is_hidden());
         assert!(progress_bar(PROGRESS_MIN_BYTES * 10, false).is_hidden());
+        // Reading through the hidden bar changes nothing.
+        let text = format!("{HEADER}\n{CLASS}\n");
+        let input = BufReader::new(progress_bar(0, false).wrap_read(text.as_bytes()));
+        let mut seen = Collect::default();
+        JsonLines::new(input, Path::new("x.jsonl"))
+            .read(&mut seen)
+            .unwrap();
+        assert_eq!(seen.0.len(), 2);
     }
 }
