@@ -268,6 +268,19 @@ fn a_panic_inside_the_agent_disables_capture_not_the_jvm() {
     );
     let report = session.json_report(&recording, &[]);
     assert_reconciles(&report);
-    let warnings = report["recording"]["warnings"].to_string();
-    assert!(warnings.contains("stopped capturing early"), "{warnings}");
+    let warnings = report["recording"]["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w["warning"] == "capture_disabled" && w["reason"].is_string()),
+        "{warnings:?}"
+    );
+    // And the text report says what that means.
+    let text = metascope().arg("report").arg(&recording).output().unwrap();
+    assert!(text.status.success());
+    assert!(
+        stdout(&text).contains("stopped capturing early"),
+        "{}",
+        stdout(&text)
+    );
 }

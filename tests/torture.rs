@@ -118,10 +118,10 @@ fn a_tiny_queue_under_64_threads_drops_counts_and_reports() {
     assert_reconciles(&report);
     let dropped = report["recording"]["summary"]["dropped"].as_u64().unwrap();
     assert!(dropped > 0, "a 16-slot queue under 64 threads drops");
-    let warnings = report["recording"]["warnings"].to_string();
+    let warnings = report["recording"]["warnings"].as_array().unwrap();
     assert!(
-        warnings.contains(&format!("{dropped} classes were dropped")),
-        "{warnings}"
+        warnings.contains(&serde_json::json!({"warning": "classes_dropped", "classes": dropped})),
+        "{warnings:?}"
     );
 }
 
@@ -250,10 +250,10 @@ fn sigkill_loses_at_most_the_last_flush_interval() {
         report["recording"]["complete"], false,
         "no summary after SIGKILL"
     );
-    let warnings = report["recording"]["warnings"].to_string();
+    let warnings = report["recording"]["warnings"].as_array().unwrap();
     assert!(
-        warnings.contains("no summary"),
-        "the CLI says it was cut off: {warnings}"
+        warnings.contains(&serde_json::json!({"warning": "no_summary"})),
+        "the CLI says it was cut off: {warnings:?}"
     );
     // All 500 were defined more than one flush interval before the kill.
     assert_eq!(classes(site_by_method(&report, "generate")), 500);
@@ -397,6 +397,17 @@ fn exit_on_out_of_memory_error_still_ends_with_a_summary() {
         call_sites(&report)[0]["application_frame"]["method"],
         "writerFor"
     );
-    let warnings = report["recording"]["warnings"].to_string();
-    assert!(warnings.contains("ExitOnOutOfMemoryError"), "{warnings}");
+    let warnings = report["recording"]["warnings"].as_array().unwrap();
+    assert!(
+        warnings.contains(&serde_json::json!({"warning": "exit_without_shutdown"})),
+        "{warnings:?}"
+    );
+    // And the text report names the flag.
+    let text = metascope().arg("report").arg(&recording).output().unwrap();
+    assert!(text.status.success());
+    assert!(
+        stdout(&text).contains("ExitOnOutOfMemoryError"),
+        "{}",
+        stdout(&text)
+    );
 }

@@ -3,9 +3,11 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::stacks::DEFAULT_STACK_MEMORY_MIB;
+use crate::analyze::stacks::DEFAULT_STACK_MEMORY_MIB;
 
 const ABOUT: &str = "Find the line of your code that keeps defining classes when Metaspace grows";
 
@@ -202,8 +204,31 @@ pub struct DemoArgs {
     pub report: ReportOptions,
 }
 
-fn duration(text: &str) -> Result<std::time::Duration, String> {
-    crate::attach_cmd::parse_duration(text)
+/// `20s`, `2m`, `500ms`, `1h`, or plain seconds.
+fn duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration (e.g. 30s, 5m, 500ms)"))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => {
+            return Err(format!(
+                "unknown unit '{unit}' in '{text}' (use ms, s, m or h)"
+            ))
+        }
+    };
+    if !(0.0..=7.0 * 86400.0).contains(&seconds) {
+        return Err(format!("'{text}' is out of range"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 const ATTACH_LONG_ABOUT: &str = "\
@@ -381,7 +406,7 @@ pub struct CheckArgs {
 
     /// Fail when a call site defined more than R classes in one second,
     /// e.g. 50/s (also 3000/min, or a bare number per second).
-    #[arg(long, value_name = "R", value_parser = crate::check::parse_rate)]
+    #[arg(long, value_name = "R", value_parser = rate)]
     pub max_rate: Option<f64>,
 
     /// Treat classes under PREFIX as a library (repeatable), as for `report`.
@@ -391,6 +416,33 @@ pub struct CheckArgs {
     /// Also check `ordinary` classes (captured with the agent's mode=all).
     #[arg(long)]
     pub all_kinds: bool,
+}
+
+/// Parses a rate: `50/s`, `50`, `3000/min` (also `/m`), `1.5/s`; in
+/// classes per second.
+fn rate(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let (number, per) = match t.split_once('/') {
+        Some((n, unit)) => (n.trim(), unit.trim()),
+        None => (t, "s"),
+    };
+    let seconds = match per {
+        "s" | "sec" | "second" => 1.0,
+        "m" | "min" | "minute" => 60.0,
+        "h" | "hour" => 3_600.0,
+        other => {
+            return Err(format!(
+                "unknown unit `/{other}` in `{text}`: use e.g. 50/s or 3000/min"
+            ))
+        }
+    };
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a rate: use e.g. 50/s or 3000/min"))?;
+    if !n.is_finite() || n < 0.0 {
+        return Err(format!("`{text}` is not a rate: it must be 0 or more"));
+    }
+    Ok(n / seconds)
 }
 
 #[cfg(test)]
@@ -530,5 +582,30 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("not a rate"), "{err}");
         assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration("20s"), Ok(Duration::from_secs(20)));
+        assert_eq!(duration("20"), Ok(Duration::from_secs(20)));
+        assert_eq!(duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert!(duration("ten").unwrap_err().contains("not a duration"));
+        assert!(duration("5y").unwrap_err().contains("unknown unit"));
+    }
+
+    #[test]
+    fn rates_parse_per_second() {
+        assert_eq!(rate("50/s"), Ok(50.0));
+        assert_eq!(rate("50"), Ok(50.0));
+        assert_eq!(rate(" 3000/min "), Ok(50.0));
+        assert_eq!(rate("120/m"), Ok(2.0));
+        assert_eq!(rate("1.5/s"), Ok(1.5));
+        assert_eq!(rate("7200/h"), Ok(2.0));
+        assert!(rate("50/d").unwrap_err().contains("unknown unit"));
+        assert!(rate("fast").unwrap_err().contains("not a rate"));
+        assert!(rate("-1/s").is_err());
+        assert!(rate("NaN").is_err());
     }
 }

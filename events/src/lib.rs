@@ -11,10 +11,19 @@
 //!   can add GC boundaries, unloads or decoded targets without breaking
 //!   older CLIs.
 //! - Removing or re-typing a field bumps [`SCHEMA_VERSION`].
+//!
+//! Everything a reader needs to know about the wire format lives here: the
+//! record types ([`Record`], read with [`parse_record`]), the wire names of
+//! kinds ([`ClassKind::from_wire`]) and the allocation-free view of the
+//! common `class` line ([`view::ClassView`], [`view::parse_class`]).
+#![deny(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
 
 pub mod status;
+pub mod view;
+
+pub use view::{parse_class, ClassView};
 
 /// Version of the record layout described here.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -80,6 +89,23 @@ pub enum Record {
     /// A record type this reader does not know (written by a newer agent).
     #[serde(other)]
     Unknown,
+}
+
+impl Record {
+    /// When the record happened (nanoseconds since the recording started),
+    /// for records that carry a time.
+    pub fn t_ns(&self) -> Option<u64> {
+        match self {
+            Record::Class(c) => Some(c.t_ns),
+            Record::Census(c) => Some(c.t_ns),
+            Record::ClassUnload(u) => Some(u.t_ns),
+            Record::LoaderUnload(l) => Some(l.t_ns),
+            Record::GcStart(g) | Record::GcFinish(g) => Some(g.t_ns),
+            Record::ResourceExhausted(r) => Some(r.t_ns),
+            Record::Summary(s) => Some(s.t_ns),
+            Record::Header(_) | Record::Stack(_) | Record::CodeSource(_) | Record::Unknown => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -243,6 +269,27 @@ impl ClassKind {
             ClassKind::Other => "other",
         }
     }
+
+    /// The kind with this wire name; anything else reads as
+    /// [`ClassKind::Other`], as serde's `#[serde(other)]` does.
+    pub fn from_wire(name: &str) -> ClassKind {
+        match name {
+            "reflection_accessor" => ClassKind::ReflectionAccessor,
+            "proxy" => ClassKind::Proxy,
+            "lambda" => ClassKind::Lambda,
+            "lambda_form" => ClassKind::LambdaForm,
+            "hidden" => ClassKind::Hidden,
+            "cglib" => ClassKind::Cglib,
+            "javassist" => ClassKind::Javassist,
+            "byte_buddy" => ClassKind::ByteBuddy,
+            "script" => ClassKind::Script,
+            "dynamic_loader" => ClassKind::DynamicLoader,
+            "runtime_defined" => ClassKind::RuntimeDefined,
+            "included" => ClassKind::Included,
+            "ordinary" => ClassKind::Ordinary,
+            _ => ClassKind::Other,
+        }
+    }
 }
 
 /// Which JVMTI event first reported the class.
@@ -251,6 +298,18 @@ impl ClassKind {
 pub enum ClassEvent {
     Load,
     Prepare,
+}
+
+impl ClassEvent {
+    /// The event with this wire name (`load`, `prepare`); `None` for any
+    /// other (serde rejects those too).
+    pub fn from_wire(name: &str) -> Option<ClassEvent> {
+        match name {
+            "load" => Some(ClassEvent::Load),
+            "prepare" => Some(ClassEvent::Prepare),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -493,6 +552,13 @@ mod tests {
         for k in ClassKind::ALL {
             let s = serde_json::to_string(&k).unwrap();
             assert_eq!(s, format!("\"{}\"", k.as_str()));
+            assert_eq!(ClassKind::from_wire(k.as_str()), k);
         }
+        assert_eq!(ClassKind::from_wire("future_kind"), ClassKind::Other);
+        for e in [ClassEvent::Load, ClassEvent::Prepare] {
+            let s = serde_json::to_string(&e).unwrap();
+            assert_eq!(ClassEvent::from_wire(s.trim_matches('"')), Some(e));
+        }
+        assert_eq!(ClassEvent::from_wire("loaded"), None);
     }
 }

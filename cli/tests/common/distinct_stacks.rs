@@ -276,18 +276,15 @@ pub fn report_within_the_cap(bytes: u64, cap_mib: Option<u64>, build: Build) {
     assert_eq!(json["recording"]["totals"]["attributed"], w.classes);
     let warnings = json["recording"]["warnings"].as_array().unwrap();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    let warning = warnings[0].as_str().unwrap();
-    let summarised: u64 = warning
-        .split(' ')
-        .next()
-        .and_then(|n| n.replace(',', "").parse().ok())
-        .unwrap_or_else(|| panic!("{warning}"));
+    // "N of M distinct stacks were summarised to their call site, their
+    // frames not kept: the frames kept reached the stack memory cap ..."
+    let warning = &warnings[0];
+    assert_eq!(warning["warning"], "stacks_summarised", "{warning}");
+    let summarised = warning["stacks"].as_u64().unwrap();
     assert!(
         summarised > w.stacks / 2
-            && warning.contains(&format!(
-                " distinct stacks were summarised to their call site, their frames not kept: \
-                 the frames kept reached the stack memory cap ({cap_mib} MiB)"
-            )),
+            && warning["of"] == w.stacks
+            && warning["stack_memory_mib"] == cap_mib,
         "{warning}"
     );
 

@@ -137,7 +137,7 @@ pub struct JvmExit {
 /// this process survives them so the report can still be printed.
 pub fn run_jvm(mut command: Command) -> Result<JvmExit> {
     let program = command.get_program().to_string_lossy().into_owned();
-    let _guard = InterruptGuard::install();
+    let _guard = crate::sys::InterruptsIgnored::install();
     let mut child = command.spawn().with_context(|| {
         format!("cannot start `{program}`: is a JDK installed and on PATH (or JAVA_HOME set)?")
     })?;
@@ -161,45 +161,6 @@ fn exit_code(status: ExitStatus) -> i32 {
         }
     }
     1
-}
-
-/// While alive, SIGINT/SIGQUIT do nothing to this process. A handler (not
-/// SIG_IGN) is used on purpose: handlers reset to default across exec, so a
-/// JVM started later still gets its own shutdown handling.
-struct InterruptGuard {
-    #[cfg(unix)]
-    previous: [(libc::c_int, libc::sighandler_t); 2],
-}
-
-#[cfg(unix)]
-extern "C" fn ignore_signal(_: libc::c_int) {}
-
-impl InterruptGuard {
-    fn install() -> Self {
-        #[cfg(unix)]
-        {
-            let handler = ignore_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            // SAFETY: installs an async-signal-safe no-op handler; the
-            // previous handlers are restored in Drop.
-            let previous = [libc::SIGINT, libc::SIGQUIT]
-                .map(|sig| (sig, unsafe { libc::signal(sig, handler) }));
-            Self { previous }
-        }
-        #[cfg(not(unix))]
-        Self {}
-    }
-}
-
-impl Drop for InterruptGuard {
-    fn drop(&mut self) {
-        #[cfg(unix)]
-        for (sig, handler) in self.previous {
-            // SAFETY: restores the handler that was in place before install.
-            unsafe {
-                libc::signal(sig, handler);
-            }
-        }
-    }
 }
 
 /// The recording exists and has at least one byte.

@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use metascope_events::{Frame, StackTrace};
 
-use crate::callsite::{CallSiteKey, Libraries, StackKeys};
-use crate::class_view::{fast_map, FastMap};
+use super::attribution::{CallSiteKey, Libraries, StackKeys};
+use crate::fast_hash::{fast_map, FastMap};
 
 /// Frames of distinct stacks kept, in MiB, unless `--stack-memory` says
 /// otherwise. Counted as the frames' text (class, method, descriptor and
@@ -86,7 +86,7 @@ pub struct StackRef<'a> {
 
 impl StackRef<'_> {
     /// The call site of a class defined with this stack by a loader of
-    /// type `loader_type` (what [`crate::callsite::attribute`] gives).
+    /// type `loader_type` (what [`super::attribution::attribute`] gives).
     pub fn key_for(&self, loader_type: &str) -> &CallSiteKey {
         let key = match self.sites.when_loader_is {
             Some((class, key)) if self.store.names.get(class) == loader_type => key,
@@ -261,8 +261,8 @@ impl Names {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::callsite::attribute;
-    use crate::callsite::tests::{frame, spring_copy_properties_stack};
+    use crate::analyze::attribution::attribute;
+    use crate::analyze::attribution::tests::{frame, spring_copy_properties_stack};
 
     fn stack(id: u64, frames: Vec<Frame>) -> StackTrace {
         StackTrace { id, frames }

@@ -5,8 +5,12 @@ use std::fmt::Write as _;
 
 use comfy_table::{Attribute, Cell, CellAlignment, ContentArrangement, Table};
 
+use super::wording;
+use crate::analyze::attribution::FrameRole;
+use crate::analyze::exhaustion::Resource;
 use crate::escape;
-use crate::report::{CallSiteReport, ExhaustionReport, Report};
+use crate::format::{duration, percent, plural, thousands, wall_clock};
+use crate::report::{CallSiteReport, ExhaustionReport, Report, VerdictReport};
 
 /// comfy-table preset (see `comfy_table::presets`): every character blank
 /// but the header rule and its intersections.
@@ -41,7 +45,18 @@ pub fn render(report: &Report, terminal: bool) -> String {
         );
         return out;
     }
+    call_sites(&mut out, report, terminal);
+    for site in &report.call_sites {
+        out.push('\n');
+        let start = report.recording.header.as_ref().map(|h| h.start_wall_ms);
+        details(&mut out, site, start);
+    }
+    diagnosis(&mut out, report);
+    out
+}
 
+/// The table of call sites, and what `--top` left out.
+fn call_sites(out: &mut String, report: &Report, terminal: bool) {
     let _ = writeln!(
         out,
         "\nCall sites by classes defined ({} of {}):",
@@ -66,13 +81,6 @@ pub fn render(report: &Report, terminal: bool) -> String {
             plural(report.omitted.classes, "class", "classes")
         );
     }
-    for site in &report.call_sites {
-        out.push('\n');
-        let start = report.recording.header.as_ref().map(|h| h.start_wall_ms);
-        details(&mut out, site, start);
-    }
-    diagnosis(&mut out, report);
-    out
 }
 
 /// Levels of the live-count sparkline, lowest first (0 is a blank).
@@ -99,27 +107,6 @@ fn gc_marks(gcs: &[u64]) -> String {
     gcs.iter().map(|&g| if g > 0 { '|' } else { ' ' }).collect()
 }
 
-fn cause_label(cause: crate::diagnosis::Cause) -> &'static str {
-    use crate::diagnosis::Cause::*;
-    match cause {
-        SoftReferenceCycle => "soft_reference_cycle",
-        InflationRace => "inflation_race",
-        PerExpressionCompilation => "per_expression_compilation",
-        LoaderChurn => "loader_churn",
-        UncachedGeneration => "uncached_generation",
-        MethodHandleChurn => "method_handle_churn",
-    }
-}
-
-fn trend_label(trend: crate::diagnosis::Trend) -> &'static str {
-    use crate::diagnosis::Trend::*;
-    match trend {
-        Leak => "leak",
-        Churn => "churn",
-        Steady => "steady",
-    }
-}
-
 /// The closing section: one verdict per flagged call site, with a
 /// live-count chart, the evidence and the remedies.
 fn diagnosis(out: &mut String, report: &Report) {
@@ -138,72 +125,82 @@ fn diagnosis(out: &mut String, report: &Report) {
         plural(verdicts.len() as u64, "call site", "call sites"),
         plural(report.gcs, "GC", "GCs")
     );
+    for v in verdicts {
+        verdict(out, report, v);
+    }
+}
+
+/// One verdict: the cause, the counts, a live-count chart when the call
+/// site is shown, the evidence and the remedies.
+fn verdict(out: &mut String, report: &Report, v: &VerdictReport) {
+    let _ = writeln!(
+        out,
+        "\n#{} {} — {}, {}",
+        v.call_site_rank,
+        escape::text(&v.call_site),
+        wording::cause(v.cause),
+        wording::trend(v.trend)
+    );
+    let _ = writeln!(out, "    {}", escape::text(&wording::summary(v)));
+    let site = report
+        .call_sites
+        .iter()
+        .find(|s| s.rank == v.call_site_rank);
+    let _ = writeln!(
+        out,
+        "    {} defined · {} · {} unloaded · {} live",
+        thousands(v.defined),
+        if site.is_none_or(|s| s.identified()) {
+            format!(
+                "{} distinct · {} regenerated",
+                thousands(v.distinct),
+                thousands(v.regenerated)
+            )
+        } else {
+            "regeneration unknown (no targets/fingerprints recorded)".to_string()
+        },
+        thousands(v.unloaded),
+        thousands(v.live)
+    );
+    if let Some(site) = site {
+        live_chart(out, report, site);
+    }
+    let _ = writeln!(out, "    evidence");
+    for e in &v.evidence {
+        let _ = writeln!(out, "      - {}", escape::text(&wording::evidence(e)));
+    }
+    let _ = writeln!(out, "    remedies");
+    for r in &v.remedies {
+        let _ = writeln!(out, "      - {}", escape::text(wording::remedy(r.remedy)));
+    }
+}
+
+/// A call site's live classes over the recording, with the GCs under it.
+fn live_chart(out: &mut String, report: &Report, site: &CallSiteReport) {
     let gcs: Vec<u64> = report.gc_timeline.iter().map(|(_, g)| *g).collect();
     let end_ms = report.gc_timeline.last().map_or(0.0, |(t, _)| *t);
-    for v in verdicts {
+    let live: Vec<u64> = site.live_timeline.iter().map(|(_, l)| *l).collect();
+    let peak = live.iter().copied().max().unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "    live  │{}│ peak {}, end {}",
+        sparkline(&live),
+        thousands(peak),
+        thousands(live.last().copied().unwrap_or(0))
+    );
+    if report.gcs > 0 {
         let _ = writeln!(
             out,
-            "\n#{} {} — {}, {}",
-            v.call_site_rank,
-            escape::text(&v.call_site),
-            cause_label(v.cause),
-            trend_label(v.trend)
+            "    GCs   │{}│",
+            gc_marks(&gcs[..gcs.len().min(live.len())])
         );
-        let _ = writeln!(out, "    {}", escape::text(&v.summary));
-        let site = report
-            .call_sites
-            .iter()
-            .find(|s| s.rank == v.call_site_rank);
-        let identified = site.is_none_or(|s| s.identity != "none");
-        let _ = writeln!(
-            out,
-            "    {} defined · {} · {} unloaded · {} live",
-            thousands(v.defined),
-            if identified {
-                format!(
-                    "{} distinct · {} regenerated",
-                    thousands(v.distinct),
-                    thousands(v.regenerated)
-                )
-            } else {
-                "regeneration unknown (no targets/fingerprints recorded)".to_string()
-            },
-            thousands(v.unloaded),
-            thousands(v.live)
-        );
-        if let Some(site) = site {
-            let live: Vec<u64> = site.live_timeline.iter().map(|(_, l)| *l).collect();
-            let peak = live.iter().copied().max().unwrap_or(0);
-            let _ = writeln!(
-                out,
-                "    live  │{}│ peak {}, end {}",
-                sparkline(&live),
-                thousands(peak),
-                thousands(live.last().copied().unwrap_or(0))
-            );
-            if report.gcs > 0 {
-                let _ = writeln!(
-                    out,
-                    "    GCs   │{}│",
-                    gc_marks(&gcs[..gcs.len().min(live.len())])
-                );
-            }
-            let _ = writeln!(
-                out,
-                "          0{:>width$}",
-                format!("+{}", duration(end_ms)),
-                width = live.len() + 1
-            );
-        }
-        let _ = writeln!(out, "    evidence");
-        for e in &v.evidence {
-            let _ = writeln!(out, "      - {}", escape::text(e));
-        }
-        let _ = writeln!(out, "    remedies");
-        for r in &v.remedies {
-            let _ = writeln!(out, "      - {}", escape::text(r));
-        }
     }
+    let _ = writeln!(
+        out,
+        "          0{:>width$}",
+        format!("+{}", duration(end_ms)),
+        width = live.len() + 1
+    );
 }
 
 fn title_block(out: &mut String, report: &Report) {
@@ -352,11 +349,11 @@ pub(crate) fn out_of_memory(out: &mut String, report: &Report) {
         return;
     }
     out.push('\n');
-    let mut shown: Vec<&str> = Vec::new();
+    let mut shown: Vec<Resource> = Vec::new();
     let mut more = rec.resource_exhausted_omitted;
     // Class metadata leads, whatever came first.
     let mut events: Vec<&ExhaustionReport> = rec.resource_exhausted.iter().collect();
-    events.sort_by_key(|e| !matches!(e.resource, "metaspace" | "compressed_class_space"));
+    events.sort_by_key(|e| !e.resource.is_class_metadata());
     for e in events {
         if shown.contains(&e.resource) {
             more += 1;
@@ -379,7 +376,7 @@ pub(crate) fn out_of_memory(out: &mut String, report: &Report) {
 fn exhaustion(out: &mut String, report: &Report, e: &ExhaustionReport) {
     let r = &e.event;
     let what = match e.resource {
-        "threads" => "could not create a thread".to_string(),
+        Resource::Threads => "could not create a thread".to_string(),
         _ if r.description.is_empty() => "ran out of memory".to_string(),
         _ => format!("ran out of {}", escape::text(&r.description)),
     };
@@ -395,7 +392,7 @@ fn exhaustion(out: &mut String, report: &Report, e: &ExhaustionReport) {
         escape::text(&r.thread)
     );
     match (e.resource, &e.filled_by) {
-        ("metaspace" | "compressed_class_space", Some(f)) => {
+        (Resource::Metaspace | Resource::CompressedClassSpace, Some(f)) => {
             let via = f.library_entry.as_ref().map_or(String::new(), |entry| {
                 format!(" via {}", escape::text(entry))
             });
@@ -416,7 +413,7 @@ fn exhaustion(out: &mut String, report: &Report, e: &ExhaustionReport) {
                 );
             }
         }
-        ("metaspace" | "compressed_class_space", None) => {
+        (Resource::Metaspace | Resource::CompressedClassSpace, None) => {
             let _ = writeln!(
                 out,
                 "  No captured class was defined before it: ordinary classes filled it{}",
@@ -432,7 +429,7 @@ fn exhaustion(out: &mut String, report: &Report, e: &ExhaustionReport) {
                 }
             );
         }
-        ("java_heap", _) => {
+        (Resource::JavaHeap, _) => {
             let _ = writeln!(
                 out,
                 "  That is the Java heap, not class metadata: no call site below is blamed for it"
@@ -447,24 +444,13 @@ fn exhaustion(out: &mut String, report: &Report, e: &ExhaustionReport) {
     }
 }
 
-/// A share as a whole percentage, rounded down so that "100%" means all:
-/// `99%`, `<1%`.
-fn percent(share: f64) -> String {
-    let p = (share * 100.0).floor();
-    if share > 0.0 && p < 1.0 {
-        "<1%".to_string()
-    } else {
-        format!("{p:.0}%")
-    }
-}
-
 fn warnings(out: &mut String, report: &Report) {
     if report.recording.warnings.is_empty() {
         return;
     }
     out.push('\n');
     for w in &report.recording.warnings {
-        let _ = writeln!(out, "⚠ {}", escape::text(w));
+        let _ = writeln!(out, "⚠ {}", escape::text(&wording::warning(w)));
     }
 }
 
@@ -502,7 +488,7 @@ fn call_site_table(report: &Report, terminal: bool) -> Table {
             Cell::new(thousands(site.classes)),
             Cell::new(thousands(site.unloaded)),
             Cell::new(thousands(site.live)),
-            Cell::new(if site.identity == "none" {
+            Cell::new(if !site.identified() {
                 "-".to_string()
             } else {
                 thousands(site.regenerated)
@@ -526,7 +512,7 @@ fn call_site_table(report: &Report, terminal: bool) -> Table {
 
 /// Kinds by count, e.g. `reflection_accessor 2,913, proxy 4`.
 fn sorted_kinds(site: &CallSiteReport) -> Vec<(&str, u64)> {
-    let mut kinds: Vec<(&str, u64)> = site.kinds.iter().map(|(k, n)| (*k, *n)).collect();
+    let mut kinds: Vec<(&str, u64)> = site.kinds.iter().map(|(k, n)| (k.as_str(), *n)).collect();
     kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     kinds
 }
@@ -563,6 +549,22 @@ fn details(out: &mut String, site: &CallSiteReport, start_wall_ms: Option<u64>) 
         .map(|(k, n)| format!("{k} {}", thousands(*n)))
         .collect();
     let _ = writeln!(out, "    kinds     {}", kinds.join(", "));
+    loaders_and_threads(out, site);
+    let _ = writeln!(out, "    when      {}", when(site, start_wall_ms));
+    let mut examples = site
+        .examples
+        .iter()
+        .take(EXAMPLES_IN_DETAILS)
+        .map(|e| escape::text(e).into_owned())
+        .collect::<Vec<_>>();
+    if site.classes as usize > examples.len() {
+        examples.push("…".to_string());
+    }
+    let _ = writeln!(out, "    examples  {}", examples.join(", "));
+    sample_stack(out, site);
+}
+
+fn loaders_and_threads(out: &mut String, site: &CallSiteReport) {
     for (i, l) in site.loaders.iter().enumerate() {
         let label = if i == 0 { "loaders" } else { "" };
         let instances = format!(
@@ -587,10 +589,15 @@ fn details(out: &mut String, site: &CallSiteReport, start_wall_ms: Option<u64>) 
         threads.push(format!("+{} more", site.threads.len() - THREADS_IN_DETAILS));
     }
     let _ = writeln!(out, "    threads   {}", threads.join(", "));
+}
+
+/// `+250 ms … +750 ms   (12:13:20.250 … 12:13:20.750 UTC)`, with dates
+/// when the call site's day is not the recording's.
+fn when(site: &CallSiteReport, start_wall_ms: Option<u64>) -> String {
     let same_day = start_wall_ms.is_some_and(|start| {
         wall_clock(site.first_wall_ms, true)[..10] == wall_clock(start, true)[..10]
     });
-    let when = if site.first_wall_ms == site.last_wall_ms {
+    if site.first_wall_ms == site.last_wall_ms {
         format!(
             "+{}   ({})",
             duration(site.first_t_ms),
@@ -606,19 +613,10 @@ fn details(out: &mut String, site: &CallSiteReport, start_wall_ms: Option<u64>) 
             first.trim_end_matches(" UTC"),
             wall_clock(site.last_wall_ms, !same_day)
         )
-    };
-    let _ = writeln!(out, "    when      {when}");
-    let mut examples = site
-        .examples
-        .iter()
-        .take(EXAMPLES_IN_DETAILS)
-        .map(|e| escape::text(e).into_owned())
-        .collect::<Vec<_>>();
-    if site.classes as usize > examples.len() {
-        examples.push("…".to_string());
     }
-    let _ = writeln!(out, "    examples  {}", examples.join(", "));
+}
 
+fn sample_stack(out: &mut String, site: &CallSiteReport) {
     if site.sample_stack_summarised {
         let _ = writeln!(
             out,
@@ -633,8 +631,8 @@ fn details(out: &mut String, site: &CallSiteReport, start_wall_ms: Option<u64>) 
     let _ = writeln!(out, "    sample stack, innermost first:");
     for f in &site.sample_stack {
         let (mark, note) = match f.role {
-            "application_frame" => ("→", "   ← application frame"),
-            "library_entry" => (" ", "   ← library entry"),
+            FrameRole::Application => ("→", "   ← application frame"),
+            FrameRole::LibraryEntry => (" ", "   ← library entry"),
             _ => (" ", ""),
         };
         let _ = writeln!(out, "    {mark} {}{note}", escape::text(&f.display));
@@ -647,77 +645,13 @@ fn details(out: &mut String, site: &CallSiteReport, start_wall_ms: Option<u64>) 
     }
 }
 
-/// `1 class`, `2,913 classes`.
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{} {}", thousands(n), if n == 1 { one } else { many })
-}
-
-/// `1234567` -> `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let groups: Vec<&str> = digits
-        .as_bytes()
-        .rchunks(3)
-        .rev()
-        .map(|g| std::str::from_utf8(g).expect("ASCII digits"))
-        .collect();
-    groups.join(",")
-}
-
-/// A length in milliseconds, e.g. `850 ms`, `12.40 s`, `3m 07s`, `1h 02m`.
-pub fn duration(ms: f64) -> String {
-    if ms < 1_000.0 {
-        format!("{ms:.0} ms")
-    } else if ms < 60_000.0 {
-        format!("{:.2} s", ms / 1_000.0)
-    } else {
-        let s = (ms / 1_000.0).round() as u64;
-        if s < 3_600 {
-            format!("{}m {:02}s", s / 60, s % 60)
-        } else {
-            format!("{}h {:02}m", s / 3_600, (s % 3_600) / 60)
-        }
-    }
-}
-
-/// Milliseconds since the epoch as UTC: `2025-11-23 12:13:20.250 UTC`, or
-/// only the time of day when `with_date` is false.
-pub fn wall_clock(ms: u64, with_date: bool) -> String {
-    let secs = ms / 1_000;
-    let (h, m, s) = ((secs / 3_600) % 24, (secs / 60) % 60, secs % 60);
-    let time = format!("{h:02}:{m:02}:{s:02}.{:03} UTC", ms % 1_000);
-    if !with_date {
-        return time;
-    }
-    let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
-    format!("{y:04}-{mo:02}-{d:02} {time}")
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
-/// algorithm), so the report needs no date-time crate.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::callsite::Libraries;
-    use crate::recording::fixtures::{bean_copier_stream, exhausted, line, summary};
-    use crate::recording::{ReadOptions, Recording};
-    use crate::report::build;
+    use crate::fixtures::{bean_copier_stream, exhausted, line, report, summary};
 
     fn text_for(stream: &str, top: usize) -> String {
-        let r = Recording::from_str(stream, &ReadOptions::default()).unwrap();
-        render(&build(&r, top, &Libraries::default()), false)
+        render(&report(stream, top), false)
     }
 
     #[test]
@@ -745,27 +679,6 @@ mod tests {
             text.contains("… 2 more call sites with 2 classes (--top 0 shows all)"),
             "{text}"
         );
-    }
-
-    #[test]
-    fn numbers_and_times_format_compactly() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1_234_567), "1,234,567");
-        assert_eq!(duration(850.4), "850 ms");
-        assert_eq!(duration(12_400.0), "12.40 s");
-        assert_eq!(duration(187_000.0), "3m 07s");
-        assert_eq!(duration(3_720_000.0), "1h 02m");
-        assert_eq!(wall_clock(0, true), "1970-01-01 00:00:00.000 UTC");
-        assert_eq!(
-            wall_clock(1_763_900_000_250, true),
-            "2025-11-23 12:13:20.250 UTC"
-        );
-        assert_eq!(
-            wall_clock(951_782_400_000, true),
-            "2000-02-29 00:00:00.000 UTC"
-        );
-        assert_eq!(wall_clock(1_763_900_000_250, false), "12:13:20.250 UTC");
     }
 
     #[test]
@@ -807,10 +720,14 @@ mod tests {
         let mut stream = bean_copier_stream(false, 0);
         stream += &exhausted("Java heap space", &["oom_error", "java_heap"], 5);
         stream += &exhausted("Metaspace", &["oom_error"], 5);
-        let mut r = Recording::from_str(&stream, &ReadOptions::default()).unwrap();
+        let mut r = report(&stream, 1);
         // Make the OOM's site rank 2 and show only 1.
-        r.resource_exhausted[1].filled_by.as_mut().unwrap().site = 1;
-        let text = render(&build(&r, 1, &Libraries::default()), false);
+        r.recording.resource_exhausted[1]
+            .filled_by
+            .as_mut()
+            .unwrap()
+            .rank = 2;
+        let text = render(&r, false);
         let metaspace = text.find("ran out of Metaspace").unwrap();
         let heap = text.find("ran out of Java heap space").unwrap();
         assert!(metaspace < heap, "{text}");
@@ -863,13 +780,5 @@ mod tests {
             text.contains("(2025-11-23 12:13:20.250 … "),
             "dates without a start: {text}"
         );
-    }
-
-    #[test]
-    fn shares_round_down() {
-        assert_eq!(percent(1.0), "100%");
-        assert_eq!(percent(0.9997), "99%");
-        assert_eq!(percent(0.004), "<1%");
-        assert_eq!(percent(0.0), "0%");
     }
 }

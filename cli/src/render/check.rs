@@ -1,24 +1,14 @@
-//! `metascope check`: a CI gate. Reads a recording, checks every call site
-//! against the rules given, prints one line per violation and exits 1, or
-//! `OK` and exits 0; 2 when the recording cannot be read.
+//! `metascope check`'s verdict on a report: every call site against the
+//! rules given, one `FAIL` line per violation, or one `OK` line.
 //!
 //! The numbers are the JSON report's (`regenerated`, `live_growth`,
 //! `peak_rate_per_s` per call site), so a failure can be looked into with
 //! `metascope report`.
 
-use anyhow::Result;
-
-use crate::callsite::Libraries;
-use crate::cli::CheckArgs;
+use super::wording;
 use crate::escape;
-use crate::recording::{ReadOptions, Recording};
-use crate::report::{self, CallSiteReport, Report};
-use crate::text_report::thousands;
-
-/// Exit status when a rule is violated.
-pub const EXIT_VIOLATION: i32 = 1;
-/// Exit status when the recording cannot be read.
-pub const EXIT_UNREADABLE: i32 = 2;
+use crate::format::{decimal, duration, thousands};
+use crate::report::{CallSiteReport, Report};
 
 /// The rules to check; `None` is not checked.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -39,7 +29,7 @@ impl Rules {
             out.push(format!("live growth ≤ {}", thousands(n)));
         }
         if let Some(r) = self.max_rate {
-            out.push(format!("rate ≤ {}/s", rate(r)));
+            out.push(format!("rate ≤ {}/s", decimal(r)));
         }
         out
     }
@@ -68,42 +58,6 @@ impl std::fmt::Display for Violation {
             self.limit,
             escape::text(&self.call_site)
         )
-    }
-}
-
-/// Parses a rate: `50/s`, `50`, `3000/min` (also `/m`), `1.5/s`; in
-/// classes per second.
-pub fn parse_rate(text: &str) -> Result<f64, String> {
-    let t = text.trim();
-    let (number, per) = match t.split_once('/') {
-        Some((n, unit)) => (n.trim(), unit.trim()),
-        None => (t, "s"),
-    };
-    let seconds = match per {
-        "s" | "sec" | "second" => 1.0,
-        "m" | "min" | "minute" => 60.0,
-        "h" | "hour" => 3_600.0,
-        other => {
-            return Err(format!(
-                "unknown unit `/{other}` in `{text}`: use e.g. 50/s or 3000/min"
-            ))
-        }
-    };
-    let n: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a rate: use e.g. 50/s or 3000/min"))?;
-    if !n.is_finite() || n < 0.0 {
-        return Err(format!("`{text}` is not a rate: it must be 0 or more"));
-    }
-    Ok(n / seconds)
-}
-
-/// `50`, `0.5`.
-fn rate(r: f64) -> String {
-    if r.fract() == 0.0 {
-        thousands(r as u64)
-    } else {
-        format!("{r:.2}")
     }
 }
 
@@ -146,9 +100,9 @@ pub fn evaluate(report: &Report, rules: &Rules) -> Vec<Violation> {
                     value: format!(
                         "{}/s (from +{})",
                         thousands(site.peak_rate_per_s),
-                        crate::text_report::duration(site.peak_rate_from_ms)
+                        duration(site.peak_rate_from_ms)
                     ),
-                    limit: format!("{}/s", rate(max)),
+                    limit: format!("{}/s", decimal(max)),
                     call_site: site_name(site),
                 });
             }
@@ -172,73 +126,30 @@ pub fn ok_line(report: &Report, rules: &Rules) -> String {
     )
 }
 
-/// `metascope check`: returns the exit status.
-pub fn run(args: &CheckArgs) -> i32 {
-    let rules = Rules {
-        max_regenerated: args.max_regenerated,
-        max_live_growth: args.max_live_growth,
-        max_rate: args.max_rate,
-    };
-    let libraries = Libraries::with_extra(&args.libraries);
-    let read = ReadOptions {
-        libraries: libraries.clone(),
-        all_kinds: args.all_kinds,
-        ..ReadOptions::default()
-    };
-    let recording = match Recording::read(&args.file, &read) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!(
-                "metascope check: error: {}",
-                escape::text(&format!("{e:#}"))
-            );
-            return EXIT_UNREADABLE;
-        }
-    };
-    let report = report::build(&recording, 0, &libraries);
-    for w in &report.recording.warnings {
-        eprintln!("metascope check: warning: {}", escape::text(w));
-    }
-    for e in &report.recording.resource_exhausted {
-        eprintln!(
-            "metascope check: warning: the JVM threw OutOfMemoryError: {} at +{}",
-            escape::text(&e.event.description),
-            crate::text_report::duration(e.t_ms)
-        );
-    }
-    let violations = evaluate(&report, &rules);
-    if violations.is_empty() {
-        println!("{}", ok_line(&report, &rules));
-        0
-    } else {
-        for v in &violations {
-            println!("{v}");
-        }
-        EXIT_VIOLATION
-    }
+/// The warnings about the recording, one line each, for stderr: what
+/// is wrong with it, and the OutOfMemoryErrors it recorded.
+pub fn warning_lines(report: &Report) -> Vec<String> {
+    let warnings = report.recording.warnings.iter().map(wording::warning);
+    let ooms = report.recording.resource_exhausted.iter().map(|e| {
+        format!(
+            "the JVM threw OutOfMemoryError: {} at +{}",
+            e.event.description,
+            duration(e.t_ms)
+        )
+    });
+    warnings
+        .chain(ooms)
+        .map(|w| format!("metascope check: warning: {}", escape::text(&w)))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnosis::tests::{def, Stream};
+    use crate::fixtures::{def, Stream};
     use metascope_events::ClassKind;
 
     const DELEGATING: &str = "jdk.internal.reflect.DelegatingClassLoader";
-
-    #[test]
-    fn rates_parse_per_second() {
-        assert_eq!(parse_rate("50/s"), Ok(50.0));
-        assert_eq!(parse_rate("50"), Ok(50.0));
-        assert_eq!(parse_rate(" 3000/min "), Ok(50.0));
-        assert_eq!(parse_rate("120/m"), Ok(2.0));
-        assert_eq!(parse_rate("1.5/s"), Ok(1.5));
-        assert_eq!(parse_rate("7200/h"), Ok(2.0));
-        assert!(parse_rate("50/d").unwrap_err().contains("unknown unit"));
-        assert!(parse_rate("fast").unwrap_err().contains("not a rate"));
-        assert!(parse_rate("-1/s").is_err());
-        assert!(parse_rate("NaN").is_err());
-    }
 
     /// Site 1 regenerates 10 targets 5 times (50 classes, 40 regenerated)
     /// in bursts of 10 within one second each, every burst unloaded;

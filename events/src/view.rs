@@ -5,36 +5,15 @@
 //! [`parse_class`] reads that shape without allocating (every string is a
 //! slice of the line) and gives up, returning `None`, on anything else:
 //! escapes in a string, unknown or repeated fields, floats, negative
-//! numbers... The caller then parses the line with serde into the owned
-//! [`ClassDefined`], the contract type, so whatever `parse_class` accepts
-//! reads exactly as serde would read it, and everything else (errors
-//! included) is serde's.
+//! numbers... The caller then parses the line with serde
+//! ([`crate::parse_record`]) into the owned [`ClassDefined`], the contract
+//! type, so whatever `parse_class` accepts reads exactly as serde would
+//! read it, and everything else (errors included) is serde's.
+//!
+//! Readers of other formats (e.g. a JFR recording) produce owned
+//! [`ClassDefined`] records and view them with [`ClassView::from`].
 
-use std::hash::BuildHasher;
-
-use metascope_events::{ClassDefined, ClassEvent, ClassKind};
-
-/// Hasher for the reader's maps: loader ids, stack ids, call-site indexes
-/// and short strings, looked up once or more per class record. SipHash
-/// (std's default) was a tenth of the reading time; foldhash is seeded per
-/// process too.
-pub type FastState = foldhash::fast::RandomState;
-pub type FastMap<K, V> = std::collections::HashMap<K, V, FastState>;
-pub type FastSet<K> = std::collections::HashSet<K, FastState>;
-
-pub fn fast_map<K, V>() -> FastMap<K, V> {
-    FastMap::with_hasher(FastState::default())
-}
-
-pub fn fast_set<K>() -> FastSet<K> {
-    FastSet::with_hasher(FastState::default())
-}
-
-/// Hashes a string with a fixed [`FastState`] (for identities kept as
-/// hashes, e.g. thread names).
-pub fn hash_str(state: &FastState, s: &str) -> u64 {
-    state.hash_one(s)
-}
+use crate::{ClassDefined, ClassEvent, ClassKind};
 
 /// A class record's fields, borrowed (from the line, or from an owned
 /// [`ClassDefined`]).
@@ -81,7 +60,7 @@ impl<'a> From<&ClassView<'a>> for ClassView<'a> {
     }
 }
 
-/// The start of every line [`metascope_events::parse_record`] reads as a
+/// The start of every line [`crate::parse_record`] reads as a
 /// `class` record directly (without the `Record` enum).
 pub const CLASS_PREFIX: &[u8] = b"{\"type\":\"class\"";
 
@@ -110,7 +89,7 @@ fn agent_order(mut p: Parser<'_>) -> Option<ClassView<'_>> {
     p.lit(b",\"name\":")?;
     let name = p.string()?;
     p.lit(b",\"kind\":")?;
-    let kind = kind_of(p.string()?);
+    let kind = ClassKind::from_wire(p.string()?);
     p.lit(b",\"loader\":{\"id\":")?;
     let loader_id = p.u64()?;
     p.lit(b",\"type\":")?;
@@ -124,7 +103,7 @@ fn agent_order(mut p: Parser<'_>) -> Option<ClassView<'_>> {
     p.lit(b",\"wall_ms\":")?;
     let wall_ms = p.u64()?;
     p.lit(b",\"event\":")?;
-    let event = event_of(p.string()?)?;
+    let event = ClassEvent::from_wire(p.string()?)?;
     p.lit(b",\"stack\":")?;
     let stack = p.u64()?;
     let target = match p.lit(b",\"target\":") {
@@ -192,7 +171,7 @@ fn any_order(mut p: Parser<'_>) -> Option<ClassView<'_>> {
             }
             "kind" => {
                 mark(1 << 3)?;
-                kind = kind_of(p.string()?);
+                kind = ClassKind::from_wire(p.string()?);
             }
             "loader" => {
                 mark(1 << 4)?;
@@ -216,7 +195,7 @@ fn any_order(mut p: Parser<'_>) -> Option<ClassView<'_>> {
             }
             "event" => {
                 mark(1 << 9)?;
-                event = event_of(p.string()?)?;
+                event = ClassEvent::from_wire(p.string()?)?;
             }
             "stack" => {
                 mark(1 << 10)?;
@@ -260,35 +239,6 @@ fn any_order(mut p: Parser<'_>) -> Option<ClassView<'_>> {
         target,
         fingerprint,
     })
-}
-
-fn event_of(s: &str) -> Option<ClassEvent> {
-    match s {
-        "load" => Some(ClassEvent::Load),
-        "prepare" => Some(ClassEvent::Prepare),
-        _ => None,
-    }
-}
-
-/// `ClassKind`'s wire names; anything else reads as `other`, as serde's
-/// `#[serde(other)]` does.
-fn kind_of(s: &str) -> ClassKind {
-    match s {
-        "reflection_accessor" => ClassKind::ReflectionAccessor,
-        "proxy" => ClassKind::Proxy,
-        "lambda" => ClassKind::Lambda,
-        "lambda_form" => ClassKind::LambdaForm,
-        "hidden" => ClassKind::Hidden,
-        "cglib" => ClassKind::Cglib,
-        "javassist" => ClassKind::Javassist,
-        "byte_buddy" => ClassKind::ByteBuddy,
-        "script" => ClassKind::Script,
-        "dynamic_loader" => ClassKind::DynamicLoader,
-        "runtime_defined" => ClassKind::RuntimeDefined,
-        "included" => ClassKind::Included,
-        "ordinary" => ClassKind::Ordinary,
-        _ => ClassKind::Other,
-    }
 }
 
 /// Index of the first `"`, `\\` or control character in `b`, eight bytes
@@ -425,7 +375,7 @@ impl<'a> Parser<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use metascope_events::{parse_record, LoaderRef, Record};
+    use crate::{parse_record, LoaderRef, Record};
     use proptest::prelude::*;
 
     fn sample() -> ClassDefined {

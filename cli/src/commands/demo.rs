@@ -5,8 +5,9 @@ use std::ffi::OsString;
 use anyhow::{Context, Result};
 use metascope_harness::{COPIER, HARNESS_JAR, LEGACY_REFLECTION_ARG};
 
+use super::launch::java_executable;
+use super::run::run_java_and_report;
 use crate::cli::DemoArgs;
-use crate::launch::java_executable;
 
 /// Runs the copier program under the agent and prints its report. Returns
 /// the JVM's exit code.
@@ -36,5 +37,5 @@ pub fn run(args: DemoArgs) -> Result<i32> {
         "metascope demo: running the bean-copier reproduction \
          (JDK reflection inflation under soft-reference pressure)..."
     );
-    crate::run_java_and_report(argv, &output, args.agent.as_deref(), None, &args.report)
+    run_java_and_report(argv, &output, args.agent.as_deref(), None, &args.report)
 }

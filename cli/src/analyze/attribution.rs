@@ -2,9 +2,12 @@
 //! be defined, and through which library it got there.
 //!
 //! Pure functions over a captured stack (innermost frame first). Nothing here
-//! reads files or prints.
+//! reads files or prints. A leaf of the analysis: the stack store
+//! attributes each stack with it, the report marks sample stacks and
+//! colours the flame graph with it.
 
 use metascope_events::Frame;
+use serde::Serialize;
 
 /// Packages whose frames are JDK machinery: never the application's line.
 const JDK_PREFIXES: &[&str] = &["java.", "javax.", "jdk.", "sun.", "com.sun."];
@@ -152,7 +155,8 @@ pub fn simple_name(class: &str) -> &str {
 }
 
 /// What one frame of a stack is, from the attribution's point of view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FrameRole {
     /// JDK or generated machinery between the define point and the app.
     Jdk,
@@ -163,22 +167,10 @@ pub enum FrameRole {
     /// The library entry (also one of the roles above before marking).
     LibraryEntry,
     /// The application frame blamed for the definition.
+    #[serde(rename = "application_frame")]
     Application,
     /// Anything outward of the application frame.
     Caller,
-}
-
-impl FrameRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FrameRole::Jdk => "jdk",
-            FrameRole::Library => "library",
-            FrameRole::LoaderHelper => "loader_helper",
-            FrameRole::LibraryEntry => "library_entry",
-            FrameRole::Application => "application_frame",
-            FrameRole::Caller => "caller",
-        }
-    }
 }
 
 /// A frame as it identifies a call site (no descriptor: lines tell
@@ -275,13 +267,21 @@ pub enum CallSiteKey {
     StackNotCaptured,
 }
 
+/// Which [`CallSiteKey`] variant a call site is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttributionKind {
+    Application,
+    NoApplicationFrame,
+    StackNotCaptured,
+}
+
 impl CallSiteKey {
-    /// Short machine-readable name of the variant.
-    pub fn attribution(&self) -> &'static str {
+    pub fn attribution(&self) -> AttributionKind {
         match self {
-            CallSiteKey::Application { .. } => "application",
-            CallSiteKey::NoApplicationFrame { .. } => "no_application_frame",
-            CallSiteKey::StackNotCaptured => "stack_not_captured",
+            CallSiteKey::Application { .. } => AttributionKind::Application,
+            CallSiteKey::NoApplicationFrame { .. } => AttributionKind::NoApplicationFrame,
+            CallSiteKey::StackNotCaptured => AttributionKind::StackNotCaptured,
         }
     }
 

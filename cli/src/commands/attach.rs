@@ -15,7 +15,7 @@
 //! that library mapped. See docs/security.md.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::os::unix::net::UnixStream;
@@ -26,8 +26,9 @@ use anyhow::{bail, Context, Result};
 use metascope_attach::{agent_copy_name, escape_control, AttachError, Expect, Kind, Target, TMP};
 use metascope_events::status::{process_start_ticks, RecordingStatus};
 
+use super::launch;
+use super::report::write_report_from;
 use crate::cli::AttachArgs;
-use crate::launch;
 
 /// A status file is a few short lines; a longer file is not one.
 const MAX_STATUS_LEN: u64 = 16 * 1024;
@@ -238,34 +239,7 @@ pub fn fresh_tmp_name(target: &Target) -> Result<PathBuf> {
 
 fn print_report(recording: &JvmFile, args: &AttachArgs) -> Result<()> {
     let input = recording.file.try_clone()?;
-    crate::output::write_report_from(input, Path::new(&recording.shown), &args.report)
-}
-
-/// `20s`, `2m`, `500ms`, `1h`, or plain seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a duration (e.g. 30s, 5m, 500ms)"))?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => {
-            return Err(format!(
-                "unknown unit '{unit}' in '{text}' (use ms, s, m or h)"
-            ))
-        }
-    };
-    if !(0.0..=7.0 * 86400.0).contains(&seconds) {
-        return Err(format!("'{text}' is out of range"));
-    }
-    Ok(Duration::from_secs_f64(seconds))
+    write_report_from(input, Path::new(&recording.shown), &args.report)
 }
 
 pub fn run(args: AttachArgs) -> Result<i32> {
@@ -336,7 +310,7 @@ pub fn run(args: AttachArgs) -> Result<i32> {
 /// Sleeps for the recording's duration, ending early if the JVM exits.
 fn wait_visibly(duration: Duration, pid: u32) -> Result<()> {
     let start = Instant::now();
-    let progress = crate::live_view::Progress::new(duration);
+    let progress = Countdown::new(duration);
     while start.elapsed() < duration {
         if !Path::new(&format!("/proc/{pid}")).exists() {
             progress.finish();
@@ -351,20 +325,28 @@ fn wait_visibly(duration: Duration, pid: u32) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A countdown on a terminal while `attach --duration` records.
+struct Countdown {
+    total: Duration,
+    tty: bool,
+}
 
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("20s"), Ok(Duration::from_secs(20)));
-        assert_eq!(parse_duration("20"), Ok(Duration::from_secs(20)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert!(parse_duration("ten")
-            .unwrap_err()
-            .contains("not a duration"));
-        assert!(parse_duration("5y").unwrap_err().contains("unknown unit"));
+impl Countdown {
+    fn new(total: Duration) -> Countdown {
+        Countdown {
+            total,
+            tty: std::io::stderr().is_terminal(),
+        }
+    }
+    fn set(&self, elapsed: Duration) {
+        if self.tty {
+            let left = self.total.saturating_sub(elapsed).as_secs_f64();
+            eprint!("\rmetascope: recording… {left:.0} s left   ");
+        }
+    }
+    fn finish(&self) {
+        if self.tty {
+            eprintln!();
+        }
     }
 }

@@ -1,13 +1,16 @@
-//! Aggregates class records into call sites while the stream is read, so
-//! memory grows with distinct stacks and call sites, not with events.
+//! The call-site table: class records grouped into call sites while the
+//! stream is read, so memory grows with distinct stacks and call sites,
+//! not with events. [`CallSiteTable::finish`] gives each call site's
+//! counts ([`CallSiteStats`]), biggest first.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use metascope_events::{ClassKind, NO_STACK};
+use metascope_events::{ClassKind, ClassView, NO_STACK};
 
-use crate::callsite::CallSiteKey;
-use crate::class_view::{fast_map, ClassView, FastMap, FastSet};
-use crate::stacks::StackRef;
+use super::attribution::CallSiteKey;
+use super::stacks::StackRef;
+use crate::fast_hash::{fast_map, FastMap, FastSet};
 
 /// Distinct loader ids kept in a list per (call site, loader type).
 /// Reflection inflation makes one loader per accessor, so past this the
@@ -45,20 +48,36 @@ pub const THREAD_NAMES_TOTAL: usize = 100_000;
 /// Example class names kept per call site.
 pub const EXAMPLES: usize = 5;
 
-/// Everything the report says about one call site.
+/// Everything the table knows about one call site.
 #[derive(Debug, Clone)]
 pub struct CallSiteStats {
-    pub key: CallSiteKey,
+    pub key: Arc<CallSiteKey>,
     pub classes: u64,
     pub kinds: BTreeMap<ClassKind, KindStats>,
-    pub loaders: BTreeMap<String, LoaderStats>,
-    pub threads: FastMap<String, u64>,
+    /// Per loader type, in first-seen order.
+    pub loaders: Vec<(Arc<str>, LoaderCount)>,
+    /// Per thread name, in first-seen order.
+    pub threads: Vec<(Arc<str>, u64)>,
     /// Classes defined on threads past [`THREAD_CAP`].
     pub other_thread_classes: u64,
     pub first_t_ns: u64,
     pub last_t_ns: u64,
     pub first_wall_ms: u64,
     pub last_wall_ms: u64,
+    /// Most classes defined in one whole second of the recording (seconds
+    /// counted from its start), and which second.
+    pub peak_per_second: u64,
+    pub peak_second: u64,
+}
+
+/// Loaders of one type at one call site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoaderCount {
+    /// Distinct instances (a lower bound when `capped`).
+    pub instances: u64,
+    /// More instances were seen than could be remembered.
+    pub capped: bool,
+    pub classes: u64,
 }
 
 /// One kind of class at one call site. Samples are kept per kind so the
@@ -71,7 +90,7 @@ pub struct KindStats {
     pub examples: Vec<String>,
     /// Stack id and loader type of the first class of this kind.
     pub sample_stack: u64,
-    pub sample_loader_type: String,
+    pub sample_loader_type: Arc<str>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -247,6 +266,12 @@ struct SiteAcc {
     threads: Vec<(u32, u64)>,
     /// Index into `threads` once there are many.
     thread_index: Option<FastMap<u32, usize>>,
+    /// The whole second of the recording (since its start) being counted.
+    rate_second: u64,
+    /// Classes defined in `rate_second` so far.
+    rate_count: u64,
+    peak_per_second: u64,
+    peak_second: u64,
 }
 
 const KIND_SLOTS: usize = ClassKind::ALL.len() + 1;
@@ -268,6 +293,10 @@ impl SiteAcc {
             loaders: Vec::new(),
             threads: Vec::new(),
             thread_index: None,
+            rate_second: 0,
+            rate_count: 0,
+            peak_per_second: 0,
+            peak_second: 0,
         }
     }
 
@@ -301,7 +330,7 @@ impl SiteAcc {
                     classes: 0,
                     examples: Vec::new(),
                     sample_stack: c.stack,
-                    sample_loader_type: c.loader_type.to_string(),
+                    sample_loader_type: c.loader_type.into(),
                 },
             ));
         }
@@ -333,6 +362,19 @@ impl SiteAcc {
             _ => self.other_thread_classes += 1,
         }
 
+        // Whole seconds since the start; a class written out of order
+        // counts in the current second.
+        let second = c.t_ns / 1_000_000_000;
+        if second > self.rate_second {
+            self.rate_second = second;
+            self.rate_count = 0;
+        }
+        self.rate_count += 1;
+        if self.rate_count > self.peak_per_second {
+            self.peak_per_second = self.rate_count;
+            self.peak_second = self.rate_second;
+        }
+
         // Records arrive in capture order, but agents may write them from
         // several threads, so compare rather than assume.
         if c.t_ns < self.first_t_ns {
@@ -345,36 +387,63 @@ impl SiteAcc {
         }
     }
 
-    fn finish(
-        self,
-        key: CallSiteKey,
-        type_names: &[Box<str>],
-        thread_names: &[Box<str>],
+    fn stats(
+        &self,
+        key: &Arc<CallSiteKey>,
+        type_names: &[Arc<str>],
+        thread_names: &[Arc<str>],
     ) -> CallSiteStats {
         CallSiteStats {
-            key,
+            key: key.clone(),
             classes: self.classes,
-            kinds: self.kinds.into_iter().collect(),
+            kinds: self.kinds.iter().cloned().collect(),
             loaders: self
                 .loaders
-                .into_iter()
-                .map(|(t, l)| (type_names[t as usize].to_string(), l))
+                .iter()
+                .map(|(t, l)| {
+                    let count = LoaderCount {
+                        instances: l.instance_count(),
+                        capped: l.capped,
+                        classes: l.classes,
+                    };
+                    (type_names[*t as usize].clone(), count)
+                })
                 .collect(),
             threads: self
                 .threads
-                .into_iter()
-                .map(|(t, n)| (thread_names[t as usize].to_string(), n))
+                .iter()
+                .map(|(t, n)| (thread_names[*t as usize].clone(), *n))
                 .collect(),
             other_thread_classes: self.other_thread_classes,
             first_t_ns: self.first_t_ns,
             last_t_ns: self.last_t_ns,
             first_wall_ms: self.first_wall_ms,
             last_wall_ms: self.last_wall_ms,
+            peak_per_second: self.peak_per_second,
+            peak_second: self.peak_second,
         }
     }
 }
 
 impl CallSiteStats {
+    /// The loaders of type `type_name`.
+    #[cfg(test)]
+    pub fn loader(&self, type_name: &str) -> Option<&LoaderCount> {
+        self.loaders
+            .iter()
+            .find(|(t, _)| &**t == type_name)
+            .map(|(_, l)| l)
+    }
+
+    /// Classes defined on thread `name` (unless pooled past the cap).
+    #[cfg(test)]
+    pub fn thread(&self, name: &str) -> Option<u64> {
+        self.threads
+            .iter()
+            .find(|(t, _)| &**t == name)
+            .map(|(_, n)| *n)
+    }
+
     /// The kind with the most classes (ties: the first kind in
     /// `ClassKind` order), which the sample stack and examples lead with.
     pub fn dominant_kind(&self) -> Option<(ClassKind, &KindStats)> {
@@ -392,16 +461,16 @@ impl CallSiteStats {
 pub struct CallSiteTable {
     sites: Vec<SiteAcc>,
     /// Per site, by index.
-    keys: Vec<CallSiteKey>,
-    by_key: FastMap<CallSiteKey, usize>,
+    keys: Vec<Arc<CallSiteKey>>,
+    by_key: FastMap<Arc<CallSiteKey>, usize>,
     /// (stack id, loader type id) -> (site index, index into its loaders).
     by_stack: FastMap<(u64, u32), (usize, usize)>,
     /// Loader type names, interned: distinct loader classes are few.
-    type_ids: FastMap<Box<str>, u32>,
-    type_names: Vec<Box<str>>,
+    type_ids: FastMap<Arc<str>, u32>,
+    type_names: Vec<Arc<str>>,
     /// Thread names, interned (up to [`THREAD_NAMES_TOTAL`]).
-    thread_ids: FastMap<Box<str>, u32>,
-    thread_names: Vec<Box<str>>,
+    thread_ids: FastMap<Arc<str>, u32>,
+    thread_names: Vec<Arc<str>>,
     /// What the sites may still use to count loader ids.
     loader_id_budget: LoaderBudget,
 }
@@ -428,8 +497,9 @@ impl CallSiteTable {
             return id;
         }
         let id = self.type_names.len() as u32;
-        self.type_names.push(type_name.into());
-        self.type_ids.insert(type_name.into(), id);
+        let name: Arc<str> = type_name.into();
+        self.type_names.push(name.clone());
+        self.type_ids.insert(name, id);
         id
     }
 
@@ -441,8 +511,9 @@ impl CallSiteTable {
             return None;
         }
         let id = self.thread_names.len() as u32;
-        self.thread_names.push(thread.into());
-        self.thread_ids.insert(thread.into(), id);
+        let name: Arc<str> = thread.into();
+        self.thread_names.push(name.clone());
+        self.thread_ids.insert(name, id);
         Some(id)
     }
 
@@ -508,6 +579,7 @@ impl CallSiteTable {
         }
         let i = self.sites.len();
         self.sites.push(SiteAcc::new(c));
+        let key = Arc::new(key);
         self.keys.push(key.clone());
         self.by_key.insert(key, i);
         i
@@ -517,18 +589,18 @@ impl CallSiteTable {
     /// then by name so output is stable.
     #[cfg(test)]
     pub fn into_sorted(self) -> Vec<CallSiteStats> {
-        self.into_sorted_with_index().0
+        self.finish().sites
     }
 
-    /// [`Self::into_sorted`], plus where each index returned by
-    /// [`Self::add`] ended up in the sorted list.
-    pub fn into_sorted_with_index(self) -> (Vec<CallSiteStats>, Vec<usize>) {
-        let (types, threads) = (self.type_names, self.thread_names);
+    /// The call sites so far, sorted ([`Self::into_sorted`]'s order), and
+    /// where each index returned by [`Self::add`] is in that order.
+    pub fn finish(&self) -> SortedSites {
+        let (types, threads) = (&self.type_names, &self.thread_names);
         let mut sites: Vec<(usize, CallSiteStats)> = self
             .sites
-            .into_iter()
-            .zip(self.keys)
-            .map(|(s, key)| s.finish(key, &types, &threads))
+            .iter()
+            .zip(&self.keys)
+            .map(|(s, key)| s.stats(key, types, threads))
             .enumerate()
             .collect();
         sites.sort_by(|(_, a), (_, b)| {
@@ -541,16 +613,35 @@ impl CallSiteTable {
         for (sorted, (original, _)) in sites.iter().enumerate() {
             sorted_index[*original] = sorted;
         }
-        (sites.into_iter().map(|(_, s)| s).collect(), sorted_index)
+        SortedSites {
+            sites: sites.into_iter().map(|(_, s)| s).collect(),
+            sorted_index,
+        }
+    }
+}
+
+/// The call sites, biggest first.
+#[derive(Debug, Clone)]
+pub struct SortedSites {
+    pub sites: Vec<CallSiteStats>,
+    /// Position in `sites` of each index [`CallSiteTable::add`] returned.
+    pub sorted_index: Vec<usize>,
+}
+
+impl SortedSites {
+    /// Where the call site `index` (as [`CallSiteTable::add`] returned it)
+    /// is in `sites`.
+    pub fn sorted(&self, index: usize) -> Option<usize> {
+        self.sorted_index.get(index).copied()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::callsite::tests::{frame, spring_copy_properties_stack};
-    use crate::callsite::Libraries;
-    use crate::stacks::StackStore;
+    use crate::analyze::attribution::tests::{frame, spring_copy_properties_stack};
+    use crate::analyze::attribution::Libraries;
+    use crate::analyze::stacks::StackStore;
     use metascope_events::{ClassDefined, ClassEvent, Frame, LoaderRef, StackTrace};
 
     /// The stacks, by id, as the reader keeps them.
@@ -622,10 +713,12 @@ mod tests {
         let accessors = &top.kinds[&ClassKind::ReflectionAccessor];
         assert_eq!(accessors.classes, 4);
         assert_eq!(top.kinds[&ClassKind::Proxy].classes, 1);
-        let loader = &top.loaders["jdk.internal.reflect.DelegatingClassLoader"];
-        assert_eq!((loader.instances.len(), loader.classes), (5, 5));
-        assert_eq!(top.threads["main"], 4);
-        assert_eq!(top.threads["worker-1"], 1);
+        let loader = top
+            .loader("jdk.internal.reflect.DelegatingClassLoader")
+            .unwrap();
+        assert_eq!((loader.instances, loader.classes), (5, 5));
+        assert_eq!(top.thread("main"), Some(4));
+        assert_eq!(top.thread("worker-1"), Some(1));
         assert_eq!((top.first_t_ns, top.last_t_ns), (2_000_000, 6_000_000));
         assert_eq!(accessors.examples.len(), 4);
         assert_eq!(accessors.sample_stack, 1);
@@ -637,7 +730,7 @@ mod tests {
 
         // Two stackless classes beat the single direct one; ties would go to
         // the earlier site.
-        assert_eq!(sites[1].key, CallSiteKey::StackNotCaptured);
+        assert_eq!(*sites[1].key, CallSiteKey::StackNotCaptured);
         assert_eq!(sites[1].classes, 2);
         assert_eq!(sites[2].classes, 1);
     }
@@ -674,8 +767,10 @@ mod tests {
             );
         }
         let sites = table.into_sorted();
-        let loader = &sites[0].loaders["jdk.internal.reflect.DelegatingClassLoader"];
-        assert_eq!(loader.instance_count(), n);
+        let loader = sites[0]
+            .loader("jdk.internal.reflect.DelegatingClassLoader")
+            .unwrap();
+        assert_eq!(loader.instances, n);
         assert!(!loader.capped);
         assert_eq!(loader.classes, 2 * n);
     }

@@ -13,12 +13,10 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 
-use crate::callsite::Libraries;
+use super::{flame, text, wording};
 use crate::escape::html as escape;
-use crate::flame;
-use crate::recording::Recording;
-use crate::report::{CallSiteReport, Report, TimelinePoint};
-use crate::text_report::{duration, thousands, wall_clock};
+use crate::format::{duration, thousands, wall_clock};
+use crate::report::{CallSiteReport, Report, TimelinePoint, VerdictReport};
 
 const STYLE: &str = r#"
 :root {
@@ -94,8 +92,8 @@ footer { color: var(--muted); font-size: 12px; text-align: center; }
 "#;
 
 /// The whole page.
-pub fn render(recording: &Recording, report: &Report, libraries: &Libraries) -> Result<String> {
-    let flame_svg = flame::render_svg(recording, report, libraries)?;
+pub fn render(report: &Report) -> Result<String> {
+    let flame_svg = flame::render_svg(report)?;
     let mut out = String::with_capacity(64 * 1024 + flame_svg.len());
     let rec = &report.recording;
     let title = format!("metascope report — {}", rec.file);
@@ -123,14 +121,25 @@ pub fn render(recording: &Recording, report: &Report, libraries: &Libraries) -> 
 }
 
 fn header(out: &mut String, report: &Report) {
-    let rec = &report.recording;
-    let t = &rec.totals;
     out.push_str("<header class=\"report\" id=\"summary\">\n");
     let _ = write!(
         out,
         "<h1><span class=\"brand\">metascope</span> report</h1>\n<div class=\"file\">{}</div>\n<dl class=\"facts\">\n",
-        escape(&rec.file)
+        escape(&report.recording.file)
     );
+    facts(out, report);
+    out.push_str("</dl>\n<div class=\"stats\">\n");
+    stats(out, report);
+    out.push_str("</div>\n");
+    attach_census(out, report);
+    out.push_str("<div id=\"warnings\">\n");
+    alerts(out, report);
+    out.push_str("</div>\n</header>\n");
+}
+
+/// The JVM, when and how it was recorded, as in the text report's title.
+fn facts(out: &mut String, report: &Report) {
+    let rec = &report.recording;
     let ended = match (&rec.summary, rec.truncated) {
         (Some(s), _) => format!("ended: {}", s.reason),
         (None, true) => "cut off mid-line (JVM killed, halted or crashed while writing)".into(),
@@ -138,59 +147,60 @@ fn header(out: &mut String, report: &Report) {
             "cut off: no summary (JVM killed, halted or crashed, or still running)".into()
         }
     };
-    match &rec.header {
-        Some(h) => {
-            fact(
-                out,
-                "JVM",
-                &format!(
-                    "{} {}, pid {}, agent {}{}",
-                    h.java_vm_name,
-                    h.java_version,
-                    h.pid,
-                    h.agent_version,
-                    if rec.attached { " (attached)" } else { "" }
-                ),
-            );
-            fact(
-                out,
-                "Recorded",
-                &format!(
-                    "{}, {}, {ended}",
-                    wall_clock(h.start_wall_ms, true),
-                    duration(rec.duration_ms)
-                ),
-            );
-            let o = &h.options;
-            let mode = serde_json::to_value(o.mode)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default();
-            let include = if o.include.is_empty() {
-                String::new()
-            } else {
-                format!(" include={}", o.include.join(";"))
-            };
-            fact(
-                out,
-                "Options",
-                &format!("mode={mode} depth={} queue={}{include}", o.depth, o.queue),
-            );
-        }
-        None => {
-            fact(
-                out,
-                "JVM",
-                "unknown: no header (the file's beginning is missing)",
-            );
-            fact(
-                out,
-                "Recorded",
-                &format!("{} or more, {ended}", duration(rec.duration_ms)),
-            );
-        }
-    }
-    out.push_str("</dl>\n<div class=\"stats\">\n");
+    let Some(h) = &rec.header else {
+        fact(
+            out,
+            "JVM",
+            "unknown: no header (the file's beginning is missing)",
+        );
+        fact(
+            out,
+            "Recorded",
+            &format!("{} or more, {ended}", duration(rec.duration_ms)),
+        );
+        return;
+    };
+    fact(
+        out,
+        "JVM",
+        &format!(
+            "{} {}, pid {}, agent {}{}",
+            h.java_vm_name,
+            h.java_version,
+            h.pid,
+            h.agent_version,
+            if rec.attached { " (attached)" } else { "" }
+        ),
+    );
+    fact(
+        out,
+        "Recorded",
+        &format!(
+            "{}, {}, {ended}",
+            wall_clock(h.start_wall_ms, true),
+            duration(rec.duration_ms)
+        ),
+    );
+    let o = &h.options;
+    let include = if o.include.is_empty() {
+        String::new()
+    } else {
+        format!(" include={}", o.include.join(";"))
+    };
+    let mode = serde_json::to_value(o.mode)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    fact(
+        out,
+        "Options",
+        &format!("mode={mode} depth={} queue={}{include}", o.depth, o.queue),
+    );
+}
+
+/// The headline numbers.
+fn stats(out: &mut String, report: &Report) {
+    let t = &report.recording.totals;
     let regenerated: u64 = report.call_sites.iter().map(|s| s.regenerated).sum();
     let live = report.timeline.last().map_or(0, |p| p.live);
     if let Some(loaded) = t.classes_loaded {
@@ -223,12 +233,13 @@ fn header(out: &mut String, report: &Report) {
             false,
         );
     }
-    out.push_str("</div>\n");
-    attach_census(out, report);
-    out.push_str("<div id=\"warnings\">\n");
-    // OutOfMemoryErrors first, worded as in the text report.
+}
+
+/// OutOfMemoryErrors first, worded as in the text report, then the
+/// warnings.
+fn alerts(out: &mut String, report: &Report) {
     let mut oom = String::new();
-    crate::text_report::out_of_memory(&mut oom, report);
+    text::out_of_memory(&mut oom, report);
     let mut block: Vec<&str> = Vec::new();
     let flush = |out: &mut String, block: &mut Vec<&str>| {
         if let Some((first, rest)) = block.split_first() {
@@ -251,10 +262,13 @@ fn header(out: &mut String, report: &Report) {
         block.push(l);
     }
     flush(out, &mut block);
-    for w in &rec.warnings {
-        let _ = writeln!(out, "<div class=\"alert warn\">⚠ {}</div>", escape(w));
+    for w in &report.recording.warnings {
+        let _ = writeln!(
+            out,
+            "<div class=\"alert warn\">⚠ {}</div>",
+            escape(&wording::warning(w))
+        );
     }
-    out.push_str("</div>\n</header>\n");
 }
 
 /// What was already loaded when the agent attached, as in the text report.
@@ -335,13 +349,6 @@ fn stat(out: &mut String, value: &str, label: &str, bad: bool) {
     );
 }
 
-fn json_label<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
-}
-
 fn verdicts(out: &mut String, report: &Report) {
     let verdicts = &report.diagnosis.verdicts;
     let _ = write!(
@@ -356,42 +363,47 @@ fn verdicts(out: &mut String, report: &Report) {
         );
     }
     for v in verdicts {
-        let cause = json_label(&v.cause);
-        let trend = json_label(&v.trend);
-        let via = report
-            .call_sites
-            .iter()
-            .find(|s| s.rank == v.call_site_rank)
-            .and_then(|s| s.library_entry.as_ref())
-            .map(|e| {
-                format!(
-                    " <span class=\"muted\">via</span> <code>{}</code>",
-                    escape(&e.display)
-                )
-            })
-            .unwrap_or_default();
-        let _ = write!(
-            out,
-            "<div class=\"verdict {trend}\" id=\"verdict-{rank}\">\n\
-             <h3>#{rank} <code>{site}</code>{via} <span class=\"badge cause\">{cause}</span><span class=\"badge {trend}\">{trend}</span></h3>\n\
-             <p>{summary}</p>\n\
-             <div class=\"counts\">{defined} defined · {distinct} distinct · {regen} regenerated · {unloaded} unloaded · {live} live</div>\n",
-            rank = v.call_site_rank,
-            site = escape(&v.call_site),
-            cause = escape(&cause),
-            trend = escape(&trend),
-            summary = escape(&v.summary),
-            defined = thousands(v.defined),
-            distinct = thousands(v.distinct),
-            regen = thousands(v.regenerated),
-            unloaded = thousands(v.unloaded),
-            live = thousands(v.live),
-        );
-        list(out, "Evidence", &v.evidence);
-        list(out, "Remedies", &v.remedies);
-        out.push_str("</div>\n");
+        verdict(out, v);
     }
     out.push_str("</section>\n");
+}
+
+fn verdict(out: &mut String, v: &VerdictReport) {
+    let (cause, trend) = (wording::cause(v.cause), wording::trend(v.trend));
+    let via = v
+        .library_entry
+        .as_ref()
+        .map(|e| {
+            format!(
+                " <span class=\"muted\">via</span> <code>{}</code>",
+                escape(e)
+            )
+        })
+        .unwrap_or_default();
+    let _ = write!(
+        out,
+        "<div class=\"verdict {trend}\" id=\"verdict-{rank}\">\n\
+         <h3>#{rank} <code>{site}</code>{via} <span class=\"badge cause\">{cause}</span><span class=\"badge {trend}\">{trend}</span></h3>\n\
+         <p>{summary}</p>\n\
+         <div class=\"counts\">{defined} defined · {distinct} distinct · {regen} regenerated · {unloaded} unloaded · {live} live</div>\n",
+        rank = v.call_site_rank,
+        site = escape(&v.call_site),
+        summary = escape(&wording::summary(v)),
+        defined = thousands(v.defined),
+        distinct = thousands(v.distinct),
+        regen = thousands(v.regenerated),
+        unloaded = thousands(v.unloaded),
+        live = thousands(v.live),
+    );
+    let evidence: Vec<String> = v.evidence.iter().map(wording::evidence).collect();
+    list(out, "Evidence", &evidence);
+    let remedies: Vec<String> = v
+        .remedies
+        .iter()
+        .map(|r| wording::remedy(r.remedy).to_string())
+        .collect();
+    list(out, "Remedies", &remedies);
+    out.push_str("</div>\n");
 }
 
 fn list(out: &mut String, title: &str, items: &[String]) {
@@ -439,7 +451,7 @@ fn call_sites(out: &mut String, report: &Report) {
 
 fn call_site_row(out: &mut String, site: &CallSiteReport) {
     let kinds: Vec<String> = {
-        let mut k: Vec<(&&str, &u64)> = site.kinds.iter().collect();
+        let mut k: Vec<(&str, &u64)> = site.kinds.iter().map(|(k, n)| (k.as_str(), n)).collect();
         k.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         k.iter()
             .map(|(k, n)| format!("{k} {}", thousands(**n)))
@@ -463,7 +475,7 @@ fn call_site_row(out: &mut String, site: &CallSiteReport) {
             )
         })
         .collect();
-    let regenerated = if site.identity == "none" {
+    let regenerated = if !site.identified() {
         "-".to_string()
     } else {
         thousands(site.regenerated)
@@ -488,7 +500,12 @@ fn call_site_row(out: &mut String, site: &CallSiteReport) {
             breakable(&site.display)
         );
         for f in &site.sample_stack {
-            let _ = write!(out, "<li class=\"{}\">{}</li>", f.role, escape(&f.display));
+            let _ = write!(
+                out,
+                "<li class=\"{}\">{}</li>",
+                wording::role(f.role),
+                escape(&f.display)
+            );
         }
         out.push_str("</ol></details>");
     }
@@ -500,7 +517,7 @@ fn call_site_row(out: &mut String, site: &CallSiteReport) {
         escape(&kinds.join(", ")),
         breakable(&loaders.join(", ")),
         site.cause
-            .map(|c| format!("<span class=\"badge cause\">{}</span>", escape(&json_label(&c))))
+            .map(|c| format!("<span class=\"badge cause\">{}</span>", wording::cause(c)))
             .unwrap_or_default()
     );
 }
@@ -565,19 +582,31 @@ fn bucket_ms(points: &[TimelinePoint]) -> f64 {
     }
 }
 
+/// The timeline chart's geometry, in SVG user units.
+const W: f64 = 1200.0;
+const LEFT: f64 = 64.0;
+const RIGHT: f64 = 16.0;
+const BARS_TOP: f64 = 14.0;
+const BARS_MID: f64 = 104.0; // zero line: defined above, unloaded below
+const BARS_BOTTOM: f64 = 154.0;
+const LIVE_TOP: f64 = 172.0;
+const LIVE_BOTTOM: f64 = 250.0;
+const GC_Y: f64 = 258.0;
+const AXIS_Y: f64 = 286.0;
+
+/// The scales of one timeline chart.
+struct Chart<'a> {
+    points: &'a [TimelinePoint],
+    /// Width of a bucket.
+    bw: f64,
+    /// One scale for bars up and down, so they compare.
+    max_bar: f64,
+    max_live: f64,
+}
+
 /// The timeline chart as inline SVG (1200×300 user units, scaled to the
 /// page's width).
 pub fn timeline_svg(points: &[TimelinePoint], duration_ms: f64) -> String {
-    const W: f64 = 1200.0;
-    const LEFT: f64 = 64.0;
-    const RIGHT: f64 = 16.0;
-    const BARS_TOP: f64 = 14.0;
-    const BARS_MID: f64 = 104.0; // zero line: defined above, unloaded below
-    const BARS_BOTTOM: f64 = 154.0;
-    const LIVE_TOP: f64 = 172.0;
-    const LIVE_BOTTOM: f64 = 250.0;
-    const GC_Y: f64 = 258.0;
-    const AXIS_Y: f64 = 286.0;
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -589,153 +618,165 @@ pub fn timeline_svg(points: &[TimelinePoint], duration_ms: f64) -> String {
         );
         return s;
     }
-    let n = points.len();
-    let plot_w = W - LEFT - RIGHT;
-    let bw = plot_w / n as f64;
-    let max_def = points.iter().map(|p| p.defined).max().unwrap_or(0).max(1);
-    let max_unl = points.iter().map(|p| p.unloaded).max().unwrap_or(0).max(1);
-    // One scale for both directions, so bars compare.
-    let max_bar = max_def.max(max_unl) as f64;
-    let up = BARS_MID - BARS_TOP;
-    let down = BARS_BOTTOM - BARS_MID;
-    let max_live = points.iter().map(|p| p.live).max().unwrap_or(0).max(1) as f64;
+    let max = |f: fn(&TimelinePoint) -> u64| points.iter().map(f).max().unwrap_or(0).max(1);
+    let chart = Chart {
+        points,
+        bw: (W - LEFT - RIGHT) / points.len() as f64,
+        max_bar: max(|p| p.defined).max(max(|p| p.unloaded)) as f64,
+        max_live: max(|p| p.live) as f64,
+    };
+    chart.guides(&mut s);
+    chart.bars(&mut s);
+    chart.live(&mut s);
+    chart.time_axis(&mut s, duration_ms);
+    s.push_str("</svg>\n");
+    s
+}
 
-    // Guides and labels.
-    let _ = writeln!(
-        s,
-        "<g stroke=\"#dde1e8\" stroke-width=\"1\">\
-         <line x1=\"{LEFT}\" x2=\"{xe}\" y1=\"{BARS_TOP}\" y2=\"{BARS_TOP}\"/>\
-         <line x1=\"{LEFT}\" x2=\"{xe}\" y1=\"{BARS_MID}\" y2=\"{BARS_MID}\" stroke=\"#9aa3b2\"/>\
-         <line x1=\"{LEFT}\" x2=\"{xe}\" y1=\"{LIVE_TOP}\" y2=\"{LIVE_TOP}\"/>\
-         <line x1=\"{LEFT}\" x2=\"{xe}\" y1=\"{LIVE_BOTTOM}\" y2=\"{LIVE_BOTTOM}\" stroke=\"#9aa3b2\"/></g>",
-        xe = W - RIGHT
-    );
-    let label = |s: &mut String, y: f64, text: &str| {
+impl Chart<'_> {
+    /// Guide lines and their labels.
+    fn guides(&self, s: &mut String) {
         let _ = writeln!(
             s,
-            "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            LEFT - 6.0,
-            y + 4.0,
-            escape(text)
+            "<g stroke=\"#dde1e8\" stroke-width=\"1\">\
+             <line x1=\"{LEFT}\" x2=\"{xe}\" y1=\"{BARS_TOP}\" y2=\"{BARS_TOP}\"/>\
+             <line x1=\"{LEFT}\" x2=\"{xe}\" y1=\"{BARS_MID}\" y2=\"{BARS_MID}\" stroke=\"#9aa3b2\"/>\
+             <line x1=\"{LEFT}\" x2=\"{xe}\" y1=\"{LIVE_TOP}\" y2=\"{LIVE_TOP}\"/>\
+             <line x1=\"{LEFT}\" x2=\"{xe}\" y1=\"{LIVE_BOTTOM}\" y2=\"{LIVE_BOTTOM}\" stroke=\"#9aa3b2\"/></g>",
+            xe = W - RIGHT
         );
-    };
-    label(&mut s, BARS_TOP, &thousands(max_bar as u64));
-    label(&mut s, BARS_MID, "0");
-    label(
-        &mut s,
-        BARS_BOTTOM - 4.0,
-        &format!("−{}", thousands(max_bar as u64)),
-    );
-    label(&mut s, LIVE_TOP, &thousands(max_live as u64));
-    label(&mut s, LIVE_BOTTOM, "0");
-    let _ = writeln!(
-        s,
-        "<text x=\"{LEFT}\" y=\"{}\" font-weight=\"600\">per bucket: defined ↑ unloaded ↓</text>\
-         <text x=\"{LEFT}\" y=\"{}\" font-weight=\"600\">live classes</text>",
-        BARS_TOP - 3.0,
-        LIVE_TOP - 4.0
-    );
-
-    // Bars, each with a tooltip for its bucket.
-    s.push_str("<g id=\"timeline-bars\">\n");
-    for (i, p) in points.iter().enumerate() {
-        let x = LEFT + i as f64 * bw;
-        let start = if i == 0 { 0.0 } else { points[i - 1].t_ms };
-        let tip = format!(
-            "+{} … +{}: {} defined, {} unloaded, {} live, {} GC{}",
-            duration(start),
-            duration(p.t_ms),
-            thousands(p.defined),
-            thousands(p.unloaded),
-            thousands(p.live),
-            thousands(p.gcs),
-            if p.gcs == 1 { "" } else { "s" }
-        );
-        let _ = write!(s, "<g><title>{}</title>", escape(&tip));
-        // An invisible full-height hit area so every bucket has a tooltip.
-        let _ = write!(
+        let label = |s: &mut String, y: f64, text: &str| {
+            let _ = writeln!(
+                s,
+                "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+                LEFT - 6.0,
+                y + 4.0,
+                escape(text)
+            );
+        };
+        label(s, BARS_TOP, &thousands(self.max_bar as u64));
+        label(s, BARS_MID, "0");
+        label(
             s,
-            "<rect x=\"{x:.2}\" y=\"{BARS_TOP}\" width=\"{bw:.2}\" height=\"{}\" fill=\"transparent\"/>",
-            GC_Y + 10.0 - BARS_TOP
+            BARS_BOTTOM - 4.0,
+            &format!("−{}", thousands(self.max_bar as u64)),
         );
-        let inner = (bw * 0.8).max(0.5);
-        let bx = x + (bw - inner) / 2.0;
-        if p.defined > 0 {
-            let h = (p.defined as f64 / max_bar * up).max(1.0);
+        label(s, LIVE_TOP, &thousands(self.max_live as u64));
+        label(s, LIVE_BOTTOM, "0");
+        let _ = writeln!(
+            s,
+            "<text x=\"{LEFT}\" y=\"{}\" font-weight=\"600\">per bucket: defined ↑ unloaded ↓</text>\
+             <text x=\"{LEFT}\" y=\"{}\" font-weight=\"600\">live classes</text>",
+            BARS_TOP - 3.0,
+            LIVE_TOP - 4.0
+        );
+    }
+
+    /// Bars, each with a tooltip for its bucket.
+    fn bars(&self, s: &mut String) {
+        let bw = self.bw;
+        s.push_str("<g id=\"timeline-bars\">\n");
+        for (i, p) in self.points.iter().enumerate() {
+            let x = LEFT + i as f64 * bw;
+            let start = if i == 0 { 0.0 } else { self.points[i - 1].t_ms };
+            let tip = format!(
+                "+{} … +{}: {} defined, {} unloaded, {} live, {} GC{}",
+                duration(start),
+                duration(p.t_ms),
+                thousands(p.defined),
+                thousands(p.unloaded),
+                thousands(p.live),
+                thousands(p.gcs),
+                if p.gcs == 1 { "" } else { "s" }
+            );
+            let _ = write!(s, "<g><title>{}</title>", escape(&tip));
+            // An invisible full-height hit area so every bucket has a tooltip.
             let _ = write!(
                 s,
-                "<rect x=\"{bx:.2}\" y=\"{:.2}\" width=\"{inner:.2}\" height=\"{h:.2}\" fill=\"#d9661f\"/>",
-                BARS_MID - h
+                "<rect x=\"{x:.2}\" y=\"{BARS_TOP}\" width=\"{bw:.2}\" height=\"{}\" fill=\"transparent\"/>",
+                GC_Y + 10.0 - BARS_TOP
             );
-        }
-        if p.unloaded > 0 {
-            let h = (p.unloaded as f64 / max_bar * down).max(1.0);
-            let _ = write!(
-                s,
-                "<rect x=\"{bx:.2}\" y=\"{BARS_MID}\" width=\"{inner:.2}\" height=\"{h:.2}\" fill=\"#1c9a8a\"/>"
-            );
-        }
-        if p.gcs > 0 {
-            let _ = write!(
-                s,
-                "<rect class=\"gc-marker\" x=\"{:.2}\" y=\"{GC_Y}\" width=\"{:.2}\" height=\"10\" fill=\"#c2372f\"/>",
-                x + bw / 2.0 - 1.5,
-                3.0
-            );
+            let inner = (bw * 0.8).max(0.5);
+            let bx = x + (bw - inner) / 2.0;
+            if p.defined > 0 {
+                let h = (p.defined as f64 / self.max_bar * (BARS_MID - BARS_TOP)).max(1.0);
+                let _ = write!(
+                    s,
+                    "<rect x=\"{bx:.2}\" y=\"{:.2}\" width=\"{inner:.2}\" height=\"{h:.2}\" fill=\"#d9661f\"/>",
+                    BARS_MID - h
+                );
+            }
+            if p.unloaded > 0 {
+                let h = (p.unloaded as f64 / self.max_bar * (BARS_BOTTOM - BARS_MID)).max(1.0);
+                let _ = write!(
+                    s,
+                    "<rect x=\"{bx:.2}\" y=\"{BARS_MID}\" width=\"{inner:.2}\" height=\"{h:.2}\" fill=\"#1c9a8a\"/>"
+                );
+            }
+            if p.gcs > 0 {
+                let _ = write!(
+                    s,
+                    "<rect class=\"gc-marker\" x=\"{:.2}\" y=\"{GC_Y}\" width=\"{:.2}\" height=\"10\" fill=\"#c2372f\"/>",
+                    x + bw / 2.0 - 1.5,
+                    3.0
+                );
+            }
+            s.push_str("</g>\n");
         }
         s.push_str("</g>\n");
     }
-    s.push_str("</g>\n");
 
-    // Live classes: an area under a line, one point per bucket end.
-    let live_y = |v: u64| LIVE_BOTTOM - v as f64 / max_live * (LIVE_BOTTOM - LIVE_TOP);
-    let mut line = format!("{LEFT:.2},{:.2}", live_y(0));
-    for (i, p) in points.iter().enumerate() {
-        let _ = write!(
-            line,
-            " {:.2},{:.2}",
-            LEFT + (i + 1) as f64 * bw,
-            live_y(p.live)
-        );
-    }
-    let _ = writeln!(
-        s,
-        "<polygon points=\"{line} {:.2},{LIVE_BOTTOM} {LEFT:.2},{LIVE_BOTTOM}\" fill=\"#2f6fcc\" fill-opacity=\"0.15\"/>\
-         <polyline id=\"timeline-live\" points=\"{line}\" fill=\"none\" stroke=\"#2f6fcc\" stroke-width=\"2\"/>",
-        LEFT + n as f64 * bw
-    );
-    let _ = writeln!(
-        s,
-        "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">GCs</text>",
-        LEFT - 6.0,
-        GC_Y + 9.0
-    );
-
-    // Time axis: five labels.
-    let end = duration_ms.max(points.last().map_or(0.0, |p| p.t_ms));
-    for k in 0..=4 {
-        let f = k as f64 / 4.0;
-        let x = LEFT + f * plot_w;
-        let anchor = match k {
-            0 => "start",
-            4 => "end",
-            _ => "middle",
-        };
+    /// Live classes: an area under a line, one point per bucket end.
+    fn live(&self, s: &mut String) {
+        let live_y = |v: u64| LIVE_BOTTOM - v as f64 / self.max_live * (LIVE_BOTTOM - LIVE_TOP);
+        let mut line = format!("{LEFT:.2},{:.2}", live_y(0));
+        for (i, p) in self.points.iter().enumerate() {
+            let _ = write!(
+                line,
+                " {:.2},{:.2}",
+                LEFT + (i + 1) as f64 * self.bw,
+                live_y(p.live)
+            );
+        }
         let _ = writeln!(
             s,
-            "<line x1=\"{x:.2}\" x2=\"{x:.2}\" y1=\"{}\" y2=\"{}\" stroke=\"#9aa3b2\"/>\
-             <text x=\"{x:.2}\" y=\"{AXIS_Y}\" text-anchor=\"{anchor}\">{}</text>",
-            AXIS_Y - 16.0,
-            AXIS_Y - 11.0,
-            if k == 0 {
-                "0".to_string()
-            } else {
-                format!("+{}", duration(end * f))
-            }
+            "<polygon points=\"{line} {:.2},{LIVE_BOTTOM} {LEFT:.2},{LIVE_BOTTOM}\" fill=\"#2f6fcc\" fill-opacity=\"0.15\"/>\
+             <polyline id=\"timeline-live\" points=\"{line}\" fill=\"none\" stroke=\"#2f6fcc\" stroke-width=\"2\"/>",
+            LEFT + self.points.len() as f64 * self.bw
+        );
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">GCs</text>",
+            LEFT - 6.0,
+            GC_Y + 9.0
         );
     }
-    s.push_str("</svg>\n");
-    s
+
+    /// Time axis: five labels.
+    fn time_axis(&self, s: &mut String, duration_ms: f64) {
+        let end = duration_ms.max(self.points.last().map_or(0.0, |p| p.t_ms));
+        for k in 0..=4 {
+            let f = k as f64 / 4.0;
+            let x = LEFT + f * (W - LEFT - RIGHT);
+            let anchor = match k {
+                0 => "start",
+                4 => "end",
+                _ => "middle",
+            };
+            let _ = writeln!(
+                s,
+                "<line x1=\"{x:.2}\" x2=\"{x:.2}\" y1=\"{}\" y2=\"{}\" stroke=\"#9aa3b2\"/>\
+                 <text x=\"{x:.2}\" y=\"{AXIS_Y}\" text-anchor=\"{anchor}\">{}</text>",
+                AXIS_Y - 16.0,
+                AXIS_Y - 11.0,
+                if k == 0 {
+                    "0".to_string()
+                } else {
+                    format!("+{}", duration(end * f))
+                }
+            );
+        }
+    }
 }
 
 fn flame_graph(out: &mut String, svg: &str) {
@@ -836,13 +877,10 @@ fn loader_census(out: &mut String, report: &Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recording::fixtures::{bean_copier_stream, exhausted};
-    use crate::recording::ReadOptions;
+    use crate::fixtures::{attached_stream, bean_copier_stream, exhausted, report};
 
     fn html(stream: &str) -> String {
-        let r = Recording::from_str(stream, &ReadOptions::default()).unwrap();
-        let report = crate::report::build(&r, 10, &Libraries::default());
-        render(&r, &report, &Libraries::default()).unwrap()
+        render(&report(stream, 10)).unwrap()
     }
 
     #[test]
@@ -884,7 +922,7 @@ mod tests {
 
     #[test]
     fn an_attached_recording_shows_its_census_in_the_header() {
-        let page = html(&crate::recording::fixtures::attached_stream(11));
+        let page = html(&attached_stream(11));
         let header = &page[page.find("id=\"summary\"").unwrap()..page.find("</header>").unwrap()];
         assert!(header.contains("agent 0.1.0 (attached)"), "{header}");
         assert!(header

@@ -1,27 +1,36 @@
-//! Property tests (proptest) for the stream reader: whatever the bytes, it
-//! never panics, returns a recording or a one-line error, and a stream cut
-//! anywhere still yields exactly the classes written before the cut.
+//! Property tests (proptest) for the whole pipeline: whatever the bytes,
+//! reading never panics, it returns a recording or a one-line error, every
+//! renderer draws what was read, and a stream cut anywhere still yields
+//! exactly the classes written before the cut.
 
 use std::path::Path;
 
 use metascope_events::{ClassKind, Record, ResourceExhausted, StackTrace, NO_STACK};
 use proptest::prelude::*;
 
-use crate::callsite::tests::frame;
-use crate::callsite::Libraries;
-use crate::recording::fixtures::{class, header, line, summary};
-use crate::recording::{ReadOptions, Recording};
-use crate::{report, text_report};
+use crate::analyze::attribution::tests::frame;
+use crate::fixtures::{class, header, line, read_bytes, summary, ReadOptions, Recording};
+use crate::render::{flame, html, json, text};
+use crate::report::{self, Contents, FlameGraphParts};
 
-/// Reads `bytes`; on success also renders both report formats, so the
+/// Reads `bytes`; on success also renders every report format, so the
 /// report code sees every recording the reader accepts.
 fn read(bytes: &[u8]) -> Result<Recording, String> {
     match Recording::from_reader(Path::new("fuzz.jsonl"), bytes, &ReadOptions::default()) {
         Ok(r) => {
+            let (analysis, damage) = read_bytes(bytes, ReadOptions::default()).unwrap();
+            let analyzed = analysis.finish(&damage);
             for top in [0, 1] {
-                let rep = report::build(&r, top, &Libraries::default());
-                let _ = text_report::render(&rep, false);
-                let _ = report::to_json(&rep);
+                let contents = Contents {
+                    file: "fuzz.jsonl",
+                    top,
+                    flame_graph: FlameGraphParts::StacksAndFrames,
+                };
+                let rep = report::build(&analyzed, &contents);
+                let _ = text::render(&rep, false);
+                let _ = json::render(&rep);
+                let _ = flame::render_folded(&rep);
+                let _ = html::render(&rep);
             }
             Ok(r)
         }
