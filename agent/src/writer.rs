@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
+use metascope_events::encode::{self, ClassLine, ClassUnloadLine};
 use metascope_events::{
-    AgentCost, ClassDefined, ClassKind, ClassUnloaded, CodeSource, GcBoundary, Header, LoaderRef,
-    LoaderUnloaded, Record, ResourceExhausted, Summary,
+    AgentCost, ClassKind, CodeSource, Header, Record, ResourceExhausted, Summary,
 };
 
 use crate::capture::{Capture, CapturedClass, Counters, Message, OutOfResource};
@@ -96,19 +96,17 @@ struct LiveClass {
 }
 
 impl LiveClass {
-    fn unloaded(self, t_ns: u64) -> Record {
-        Record::ClassUnload(ClassUnloaded {
+    fn unloaded(&self, t_ns: u64) -> ClassUnloadLine<'_> {
+        ClassUnloadLine {
             seq: self.seq,
             kind: self.kind,
-            loader: LoaderRef {
-                id: self.loader_id,
-                type_name: self.loader_type.to_string(),
-            },
+            loader_id: self.loader_id,
+            loader_type: &self.loader_type,
             stack: self.stack,
-            target: self.target.map(|t| t.to_string()),
-            fingerprint: self.fingerprint.map(fingerprint_hex),
+            target: self.target.as_deref(),
+            fingerprint: self.fingerprint,
             t_ns,
-        })
+        }
     }
 }
 
@@ -117,12 +115,6 @@ fn thread_cpu_ns() -> u64 {
     nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
         .map(|t| (t.tv_sec() as u64) * 1_000_000_000 + t.tv_nsec() as u64)
         .unwrap_or(0)
-}
-
-/// Fingerprints travel as 16 hex digits (JSON numbers lose precision
-/// past 2^53 in many tools).
-fn fingerprint_hex(f: u64) -> String {
-    format!("{f:016x}")
 }
 
 pub struct Writer<'a, W: Write, R: MethodResolver> {
@@ -143,6 +135,8 @@ pub struct Writer<'a, W: Write, R: MethodResolver> {
     /// Live other classes by loader id: they unload with their loader.
     live_by_loader: HashMap<u64, Vec<LiveClass>>,
     live_count: usize,
+    /// The line being written (reused: no allocation per record).
+    line: Vec<u8>,
     /// Code sources already written to this recording.
     sources_written: std::collections::HashSet<u32>,
     targets: HashMap<String, Arc<str>>,
@@ -175,6 +169,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             live_by_loader: HashMap::default(),
             live_count: 0,
             sources_written: std::collections::HashSet::new(),
+            line: Vec::with_capacity(1024),
             targets: HashMap::default(),
             dump: None,
             census: None,
@@ -276,7 +271,9 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             Message::ClassFreed { tag, t_ns } => {
                 if let Some(class) = self.live_hidden.remove(&tag) {
                     self.live_count -= 1;
-                    self.write(&class.unloaded(t_ns));
+                    self.line.clear();
+                    encode::class_unload_line(&mut self.line, &class.unloaded(t_ns));
+                    self.emit(false);
                 }
             }
             Message::LoaderFreed {
@@ -287,23 +284,18 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                 // A loader is freed in the GC that unloads its classes.
                 for class in self.live_by_loader.remove(&id).unwrap_or_default() {
                     self.live_count -= 1;
-                    self.write(&class.unloaded(t_ns));
+                    self.line.clear();
+                    encode::class_unload_line(&mut self.line, &class.unloaded(t_ns));
+                    self.emit(false);
                 }
-                self.write(&Record::LoaderUnload(LoaderUnloaded {
-                    loader: LoaderRef {
-                        id,
-                        type_name: type_name.to_string(),
-                    },
-                    t_ns,
-                }));
+                self.line.clear();
+                encode::loader_unload_line(&mut self.line, id, &type_name, t_ns);
+                self.emit(false);
             }
             Message::Gc { start, t_ns } => {
-                let boundary = GcBoundary { t_ns };
-                self.write(&if start {
-                    Record::GcStart(boundary)
-                } else {
-                    Record::GcFinish(boundary)
-                });
+                self.line.clear();
+                encode::gc_line(&mut self.line, start, t_ns);
+                self.emit(false);
             }
             Message::ReadCodeSource(id) => self.sources.read_index(id),
             Message::Finish { .. } => {}
@@ -404,24 +396,26 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                 self.live_count -= 1; // the bootstrap loader never unloads
             }
         }
-        let record = Record::Class(ClassDefined {
-            seq: self.seq,
-            name: class.name,
-            kind: class.kind,
-            loader: LoaderRef {
-                id: class.loader_id,
-                type_name: class.loader_type.to_string(),
+        self.line.clear();
+        encode::class_line(
+            &mut self.line,
+            &ClassLine {
+                seq: self.seq,
+                name: &class.name,
+                kind: class.kind,
+                loader_id: class.loader_id,
+                loader_type: &class.loader_type,
+                hidden: class.hidden,
+                thread: &class.thread,
+                t_ns: class.t_ns,
+                wall_ms: class.wall_ms,
+                event: class.trigger,
+                stack,
+                target: target.as_deref(),
+                fingerprint,
             },
-            hidden: class.hidden,
-            thread: class.thread.to_string(),
-            t_ns: class.t_ns,
-            wall_ms: class.wall_ms,
-            event: class.trigger,
-            stack,
-            target: target.map(|t| t.to_string()),
-            fingerprint: fingerprint.map(fingerprint_hex),
-        });
-        if self.write(&record) {
+        );
+        if self.emit(false) {
             self.counters.captured.fetch_add(1, Ordering::Relaxed);
         } else {
             self.counters.write_failed.fetch_add(1, Ordering::Relaxed);
@@ -468,17 +462,30 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         if self.failed {
             return false;
         }
-        let mut line = serde_json::to_vec(record).unwrap_or_default();
-        line.push(b'\n');
-        self.unflushed += line.len();
-        if let Some(live) = &mut self.live {
-            let context = matches!(
-                record,
-                Record::Header(_) | Record::Stack(_) | Record::Census(_)
-            );
-            live.line(&line, context);
+        self.line.clear();
+        if serde_json::to_writer(&mut self.line, record).is_err() {
+            return false;
         }
-        let result = self.out.write_all(&line);
+        self.line.push(b'\n');
+        let context = matches!(
+            record,
+            Record::Header(_) | Record::Stack(_) | Record::Census(_) | Record::CodeSource(_)
+        );
+        self.emit(context)
+    }
+
+    /// Writes the line in `self.line` (ending with a newline); `context`
+    /// lines are also replayed to late live clients. After the first I/O
+    /// error, says so once and stops writing (the JVM carries on).
+    fn emit(&mut self, context: bool) -> bool {
+        if self.failed {
+            return false;
+        }
+        self.unflushed += self.line.len();
+        if let Some(live) = &mut self.live {
+            live.line(&self.line, context);
+        }
+        let result = self.out.write_all(&self.line);
         let ok = self.check(result);
         if ok && self.unflushed >= FLUSH_BYTES {
             self.flush();

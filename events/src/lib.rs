@@ -20,6 +20,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod encode;
 pub mod status;
 pub mod view;
 
