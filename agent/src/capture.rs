@@ -213,7 +213,9 @@ fn domain_tag(source: u32) -> i64 {
 }
 
 fn domain_source(tag: i64) -> Option<u32> {
-    (tag <= -2).then(|| (-2 - tag) as u32)
+    (-2 - i64::from(u32::MAX)..=-2)
+        .contains(&tag)
+        .then(|| (-2 - tag) as u32)
 }
 
 /// What ClassFileLoadHook decided about a class it will capture, waiting

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, TryRecvError};
 use metascope_events::encode::{self, ClassLine, ClassUnloadLine};
 use metascope_events::{
     AgentCost, ClassKind, CodeSource, Header, Record, ResourceExhausted, Summary,
@@ -34,9 +34,15 @@ use crate::sources::{CodeSources, Verdict};
 
 /// Longest a written record may sit in the buffer: what a crash can lose.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+/// The writer's sleep when its queue is empty: short while classes keep
+/// coming, doubling while none do (an idle JVM wakes it 125 times a
+/// second). The default queue holds seconds of the fastest generator.
+const POLL_MIN: Duration = Duration::from_micros(500);
+const POLL_MAX: Duration = Duration::from_millis(8);
 /// The writer's maps: keys are its own data (no untrusted input to
 /// defend against).
 type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// Flush after this many bytes; the output buffer is larger, so it never
 /// writes a partial line on its own.
@@ -133,13 +139,15 @@ pub struct Writer<'a, W: Write, R: MethodResolver> {
     /// Live hidden classes by tag: each unloads on its own.
     live_hidden: HashMap<i64, LiveClass>,
     /// Live other classes by loader id: they unload with their loader.
-    live_by_loader: HashMap<u64, Vec<LiveClass>>,
+    live_by_loader: HashMap<u64, smallvec::SmallVec<[LiveClass; 1]>>,
     live_count: usize,
     /// The line being written (reused: no allocation per record).
     line: Vec<u8>,
     /// Code sources already written to this recording.
     sources_written: std::collections::HashSet<u32>,
-    targets: HashMap<String, Arc<str>>,
+    targets: HashSet<Arc<str>>,
+    /// Reused for formatting a target before it is looked up.
+    scratch: String,
     dump: Option<Dump>,
     census: Option<Census>,
     live: Option<LiveSocket>,
@@ -170,7 +178,8 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             live_count: 0,
             sources_written: std::collections::HashSet::new(),
             line: Vec::with_capacity(1024),
-            targets: HashMap::default(),
+            targets: HashSet::default(),
+            scratch: String::new(),
             dump: None,
             census: None,
             live: None,
@@ -216,8 +225,12 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             self.write(&Record::Census(census.into_record()));
         }
         self.flush();
+        // The writer polls instead of parking in recv: parked, it is woken
+        // (a context switch) for each class; polling, it drains a batch per
+        // wake-up, and senders never have a receiver to wake.
+        let mut idle = POLL_MIN;
         loop {
-            match queue.recv_timeout(FLUSH_INTERVAL) {
+            match queue.try_recv() {
                 Ok(Message::Finish { reason, done }) => {
                     // Late callbacks may still have queued records.
                     while let Ok(message) = queue.try_recv() {
@@ -231,12 +244,19 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                 }
                 Ok(message) => {
                     self.handle(message);
+                    idle = POLL_MIN;
                     if self.last_flush.elapsed() >= FLUSH_INTERVAL {
                         self.flush();
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => self.flush(),
-                Err(RecvTimeoutError::Disconnected) => {
+                Err(TryRecvError::Empty) => {
+                    if self.last_flush.elapsed() >= FLUSH_INTERVAL {
+                        self.flush();
+                    }
+                    std::thread::sleep(idle);
+                    idle = (idle * 2).min(POLL_MAX);
+                }
+                Err(TryRecvError::Disconnected) => {
                     self.finish("queue_closed", disabled());
                     return;
                 }
@@ -366,7 +386,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         let (target, fingerprint) = match (&class.bytes, class.kind) {
             (None, _) | (_, ClassKind::Ordinary | ClassKind::Included) => (None, None),
             (Some(bytes), ClassKind::ReflectionAccessor) => (
-                classfile::accessor_target(bytes).map(|t| self.intern_target(t.to_string())),
+                classfile::accessor_target(bytes).map(|t| self.intern_target(t)),
                 None,
             ),
             (Some(bytes), _) => (None, classfile::fingerprint(bytes)),
@@ -422,15 +442,18 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         }
     }
 
-    fn intern_target(&mut self, target: String) -> Arc<str> {
-        if let Some(t) = self.targets.get(&target) {
+    fn intern_target(&mut self, target: classfile::AccessorTarget<'_>) -> Arc<str> {
+        use std::fmt::Write as _;
+        self.scratch.clear();
+        let _ = write!(self.scratch, "{target}");
+        if let Some(t) = self.targets.get(self.scratch.as_str()) {
             return t.clone();
         }
         if self.targets.len() >= MAX_TARGETS {
             self.targets.clear();
         }
-        let t: Arc<str> = Arc::from(target.as_str());
-        self.targets.insert(target, t.clone());
+        let t: Arc<str> = Arc::from(self.scratch.as_str());
+        self.targets.insert(t.clone());
         t
     }
 
