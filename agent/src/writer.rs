@@ -29,7 +29,7 @@ use crate::frames::{JvmtiResolver, MethodResolver, StackTable};
 use crate::live::LiveSocket;
 use crate::messages;
 use crate::metaspace::{self, GrowthTrigger, LiveEntry, MetaspaceSource, SnapshotRequest};
-use crate::options::Fault;
+use crate::options::{Fault, MetaspaceWatch};
 use crate::session::Session;
 use crate::sources::{CodeSources, Verdict};
 
@@ -75,7 +75,10 @@ pub fn run(
         fields,
         sources: &sources,
     };
-    let metaspace = JvmMetaspace::open(jvmti, jni);
+    let watch = capture.metaspace;
+    let metaspace = (watch != MetaspaceWatch::Off)
+        .then(|| JvmMetaspace::open(jvmti, jni))
+        .flatten();
     Writer::new(
         parts.out,
         session.out_path().display().to_string(),
@@ -87,7 +90,10 @@ pub fn run(
     .with_census(parts.census)
     .with_live(parts.live)
     .with_fault(capture.fault)
-    .with_metaspace(metaspace.map(|m| Box::new(m) as Box<dyn MetaspaceSource>))
+    .with_metaspace(
+        metaspace.map(|m| Box::new(m) as Box<dyn MetaspaceSource>),
+        watch == MetaspaceWatch::Snapshots,
+    )
     .run(&parts.header, session.queue(), || {
         session.disabled_reason().map(str::to_string)
     });
@@ -128,13 +134,15 @@ impl MetaspaceSource for JvmMetaspace<'_> {
 
 /// The writer's watch on Metaspace: totals every [`METASPACE_INTERVAL`]
 /// (written when they change) and per-loader snapshots.
-struct MetaspaceWatch<'a> {
+struct MetaspaceState<'a> {
     source: Box<dyn MetaspaceSource + 'a>,
     next_sample: Instant,
     /// (used, committed) last written.
     last: Option<(u64, u64)>,
     growth: Option<GrowthTrigger>,
     snapshots: u64,
+    /// `metaspace=snapshots`: per-loader listings as well as totals.
+    snapshots_wanted: bool,
     /// When the last OutOfMemoryError snapshot was taken: a JVM throwing
     /// one after another gets one per [`OOM_SNAPSHOT_INTERVAL`].
     last_oom: Option<Instant>,
@@ -210,7 +218,7 @@ pub struct Writer<'a, W: Write, R: MethodResolver> {
     census: Option<Census>,
     live: Option<LiveSocket>,
     fault: Option<Fault>,
-    metaspace: Option<MetaspaceWatch<'a>>,
+    metaspace: Option<MetaspaceState<'a>>,
 }
 
 impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
@@ -247,10 +255,16 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         }
     }
 
-    /// Also records the JVM's Metaspace figures from `source`.
-    pub fn with_metaspace(mut self, source: Option<Box<dyn MetaspaceSource + 'a>>) -> Self {
-        self.metaspace = source.map(|source| MetaspaceWatch {
+    /// Also records the JVM's Metaspace figures from `source`: totals, and
+    /// per-loader snapshots if `snapshots`.
+    pub fn with_metaspace(
+        mut self,
+        source: Option<Box<dyn MetaspaceSource + 'a>>,
+        snapshots: bool,
+    ) -> Self {
+        self.metaspace = source.map(|source| MetaspaceState {
             source,
+            snapshots_wanted: snapshots,
             next_sample: Instant::now(),
             last: None,
             growth: None,
@@ -599,8 +613,13 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         };
         match watch.growth {
             None => watch.growth = Some(GrowthTrigger::new(committed, t_ns)),
-            Some(growth) if growth.due(committed, t_ns) => {
-                if let Some(snapshot) = self.metaspace_snapshot(SnapshotReason::Growth, committed) {
+            Some(growth) if growth.due(committed, t_ns) && watch.snapshots_wanted => {
+                // A growth snapshot over its pause budget is not taken
+                // (nor recorded: it would be asked again and again).
+                if let Some(snapshot) = self
+                    .metaspace_snapshot(SnapshotReason::Growth, committed)
+                    .filter(|s| s.header.skipped.is_none())
+                {
                     self.write_snapshot(snapshot);
                 }
             }
@@ -631,6 +650,9 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         reason: SnapshotReason,
         committed: u64,
     ) -> Option<metaspace::Snapshot> {
+        if !self.metaspace.as_ref()?.snapshots_wanted {
+            return None;
+        }
         let live = self.live_entries();
         let clock = &self.capture.clock;
         let watch = self.metaspace.as_mut()?;
@@ -961,7 +983,7 @@ mod tests {
         let mut out = Vec::new();
         let jvm = OneAccessorJvm { commands: vec![] };
         Writer::new(&mut out, "x".into(), FakeResolver, &capture, &sources)
-            .with_metaspace(Some(Box::new(jvm)))
+            .with_metaspace(Some(Box::new(jvm)), true)
             .run(&header(), &rx, || None);
         written_rx.try_recv().unwrap();
         let records: Vec<Record> = String::from_utf8(out)
