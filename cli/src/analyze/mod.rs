@@ -172,8 +172,16 @@ impl Analysis {
                 self.regeneration.gc_start();
                 self.timeline.gc_start(g.t_ns);
             }
-            // Classes are read by `class`; a stack without id names nothing.
-            Record::Class(_) | Record::Stack(_) | Record::GcFinish(_) | Record::Unknown => {}
+            // Classes are read by `class`; a stack without id names nothing;
+            // Metaspace bytes are not used by the report yet.
+            Record::Class(_)
+            | Record::Stack(_)
+            | Record::Metaspace(_)
+            | Record::MetaspaceSnapshot(_)
+            | Record::StackMetaspace(_)
+            | Record::LoaderTypeMetaspace(_)
+            | Record::GcFinish(_)
+            | Record::Unknown => {}
         }
     }
 
