@@ -6,24 +6,6 @@ mod common;
 use common::*;
 use metascope_harness::{COPIER, DYNAMIC_LOADER, PROXY, STEADY};
 
-/// Line numbers of the lines in a harness source that contain `needle`,
-/// so the expectations follow the source rather than being typed in.
-fn source_lines(file: &str, needle: &str) -> Vec<u64> {
-    let path = format!(
-        "{}/src/com/acme/demo/{file}",
-        metascope_harness::HARNESS_SOURCE_DIR
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let lines: Vec<u64> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| l.contains(needle) && !l.trim_start().starts_with('*'))
-        .map(|(i, _)| i as u64 + 1)
-        .collect();
-    assert!(!lines.is_empty(), "{needle} not found in {file}");
-    lines
-}
-
 fn java17() -> std::path::PathBuf {
     java(17).expect("the JDK on PATH is required")
 }
