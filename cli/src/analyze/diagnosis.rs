@@ -785,7 +785,7 @@ fn remedies(
 mod tests {
     use super::*;
     use crate::analyze::timeline::TIMELINE_BUCKETS;
-    use crate::fixtures::{def, lisp_evaluations, report, Stream, MINILISP};
+    use crate::fixtures::{def, lisp_evaluations, report, SourcedFrame, Stream, MINILISP};
     use crate::render::wording;
     use serde_json::{json, Value};
 
@@ -1197,6 +1197,82 @@ mod tests {
         assert_eq!(
             vs[0]["compile_call"],
             json!({"entry": "com.vendor.expr.Engine.compileExpression", "compile": null})
+        );
+    }
+
+    /// An engine in a jar of its own (`engine`: its frames, innermost
+    /// first), called by `app_frames`; each call defines two distinct
+    /// classes (two lines of the innermost engine frame) in one shared
+    /// loader.
+    fn engine_evaluations(app_frames: &[SourcedFrame], engine: &[SourcedFrame]) -> Value {
+        let stack = |line: u32| {
+            let mut stack: Vec<SourcedFrame> =
+                vec![("java.lang.ClassLoader", "defineClass1", 0, None)];
+            stack.extend_from_slice(engine);
+            stack[1].2 = line;
+            stack.extend_from_slice(app_frames);
+            stack.push(("com.acme.Main", "main", 3, Some(0)));
+            stack
+        };
+        let mut s = Stream::with_code_sources(
+            "com.acme.Main",
+            &[APP, "file:/app/lib/rules-engine-2.0.jar"],
+            &[stack(20), stack(21)],
+        );
+        for i in 0..30u64 {
+            for stack in [1, 2] {
+                let fp = format!("{i:015x}{stack}");
+                let mut d = def(
+                    ClassKind::RuntimeDefined,
+                    stack,
+                    (9, "com.vendor.rules.Loader"),
+                );
+                d.fingerprint = Some(&fp);
+                s.class(30 + i * 90 + stack, &d);
+            }
+        }
+        s.json()
+    }
+
+    #[test]
+    fn the_compile_once_remedy_follows_the_api_the_engine_is_driven_through() {
+        // JSR-223: the application calls ScriptEngine.eval, the JDK's
+        // javax.script sits between it and the engine.
+        let v = engine_evaluations(
+            &[
+                ("javax.script.AbstractScriptEngine", "eval", 264, None),
+                ("com.acme.Pricing", "quote", 12, Some(0)),
+            ],
+            &[
+                ("com.vendor.rules.Loader", "define", 20, Some(1)),
+                ("com.vendor.rules.RulesScriptEngine", "eval", 88, Some(1)),
+            ],
+        );
+        let vs = verdicts(&v);
+        assert_eq!(vs[0]["cause"], "per_expression_compilation", "{vs:#?}");
+        assert_eq!(fact(&vs[0], "classes_per_call")["classes_per_call"], 2);
+        assert_eq!(
+            vs[0]["remedies"][0]["remedy"],
+            "compile_once_with_compilable"
+        );
+        // The engine's own API, with no compile-like step on the stack:
+        // compile a function once and invoke it.
+        let v = engine_evaluations(
+            &[("com.acme.Pricing", "quote", 12, Some(0))],
+            &[
+                ("com.vendor.rules.Loader", "define", 20, Some(1)),
+                ("com.vendor.rules.Runner", "run", 88, Some(1)),
+            ],
+        );
+        let vs = verdicts(&v);
+        assert_eq!(vs[0]["cause"], "per_expression_compilation", "{vs:#?}");
+        assert_eq!(
+            vs[0]["remedies"][0]["remedy"],
+            "compile_function_once_and_invoke"
+        );
+        assert_eq!(
+            vs[0]["compile_call"],
+            json!({"entry": "com.vendor.rules.Runner.run", "compile": null})
         );
     }
 
