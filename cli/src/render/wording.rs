@@ -373,10 +373,11 @@ pub fn evidence(e: &Evidence) -> String {
             loaders,
             at_least,
         } => format!(
-            "{} classes in {}{} loader instances (a generator keeps defining into long-lived loaders)",
+            "{} classes in {}{} loader instance{} (a generator keeps defining into long-lived loaders)",
             n(*defined),
             if *at_least { "≥" } else { "" },
-            n(*loaders)
+            n(*loaders),
+            if *loaders == 1 && !*at_least { "" } else { "s" }
         ),
         Evidence::Unloaded {
             unloaded,
