@@ -107,6 +107,7 @@ impl LiveClass {
             stack: self.stack,
             target: self.target.map(|t| t.to_string()),
             fingerprint: self.fingerprint.map(fingerprint_hex),
+            name: None,
             t_ns,
         })
     }
@@ -560,6 +561,7 @@ mod tests {
             },
             attached: false,
             java_command: None,
+            converted_from: None,
         }
     }
 

@@ -154,6 +154,7 @@ fn the_rarer_records_match_the_events_schema() {
             stack: 0,
             target: None,
             fingerprint: Some("0123456789abcdef".into()),
+            name: Some("com.acme.gen.Ser_1".into()),
             t_ns: 9,
         }),
         Record::Summary(Summary {

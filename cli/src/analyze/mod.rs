@@ -164,6 +164,8 @@ impl Analysis {
             | Record::Stack(_)
             | Record::CodeSource(_)
             | Record::GcFinish(_)
+            | Record::Metaspace(_)
+            | Record::LoaderStatistics(_)
             | Record::Unknown => {}
         }
     }
