@@ -213,7 +213,9 @@ fn domain_tag(source: u32) -> i64 {
 }
 
 fn domain_source(tag: i64) -> Option<u32> {
-    (tag <= -2).then(|| (-2 - tag) as u32)
+    (-2 - i64::from(u32::MAX)..=-2)
+        .contains(&tag)
+        .then(|| (-2 - tag) as u32)
 }
 
 /// What ClassFileLoadHook decided about a class it will capture, waiting
@@ -322,7 +324,7 @@ pub fn on_class_file(
         };
         let decision = decide(capture, ids, jvmti, jni, &class, name);
         if decision != Decision::Ordinary {
-            timer.capturing();
+            timer.capturing(tally);
             hold_for_class_load(capture, ids, jvmti, jni, &class, name, decision);
         }
         timer.finish(tally);
@@ -476,7 +478,7 @@ fn on_class_load(
     let Some(facts) = THREAD.with(|t| t.borrow_mut().pending.take(name_hash(internal_name))) else {
         return Ok(()); // another class's ClassLoad (a hidden or repeated one)
     };
-    timer.capturing();
+    timer.capturing(tally);
     tally::add(&tally.seen, u64::from(facts.provisional.is_none()));
     let (thread, frames) = thread_and_stack(capture, jvmti, tally);
     let (loader_id, loader_type) = facts.loader;
@@ -529,7 +531,7 @@ fn on_class_prepare(
     if jvmti.tag(class).map_err(fail("GetTag"))? != 0 {
         return Ok(()); // recorded already
     }
-    timer.capturing();
+    timer.capturing(tally);
     let loader = jvmti
         .class_loader(class)
         .and_then(|loader| ids.loaders.identify(jvmti, jni, loader))

@@ -42,6 +42,8 @@ impl Census {
                 loader_type: loader_type.to_string(),
                 classes,
                 loaders: loaders.len() as u64,
+                used: None,
+                committed: None,
             })
             .collect();
         groups.sort_by(|a, b| {

@@ -23,8 +23,10 @@
 //! place), [`classify`] and [`classfile`] (what a class is, from its name,
 //! loader and bytes), [`files`] (safe file creation), [`output`] and
 //! [`live`] (the recording file and socket), [`dump`], [`frames`] (stack
-//! interning, used by the writer), [`clock`] and [`messages`] (the one way
-//! to print: never `eprintln!`, which panics on a closed stderr).
+//! interning, used by the writer), [`sources`] (code sources and the class
+//! names they hold), [`tally`] (per-thread counters and the agent's own
+//! cost), [`clock`] and [`messages`] (the one way to print: never
+//! `eprintln!`, which panics on a closed stderr).
 //!
 //! `unsafe` is denied everywhere but in [`ffi`]; the exported
 //! `Agent_OnLoad`/`Agent_OnAttach`/`Agent_OnUnload` are generated below by

@@ -55,6 +55,23 @@ pub fn decode_tag(tag: i64) -> Option<(usize, u64)> {
         .then(|| ((type_plus_one - 1) as usize, (tag & INSTANCE_MASK) as u64))
 }
 
+/// Tags of loader classes: the most negative range, apart from loader
+/// tags (positive, at least 1 << 40), hidden-class tags (positive, small)
+/// and protection-domain tags (negative, at least -2 - u32::MAX).
+/// ObjectFree ignores negative tags.
+const LOADER_CLASS_TAGS: i64 = i64::MIN;
+
+pub fn encode_loader_class_tag(type_index: usize) -> i64 {
+    LOADER_CLASS_TAGS + type_index as i64
+}
+
+pub fn decode_loader_class_tag(tag: i64) -> Option<usize> {
+    let index = tag.wrapping_sub(LOADER_CLASS_TAGS);
+    (0..TYPE_CAPACITY as i64)
+        .contains(&index)
+        .then_some(index as usize)
+}
+
 impl Default for LoaderTable {
     fn default() -> Self {
         LoaderTable {
@@ -93,19 +110,36 @@ impl LoaderTable {
         if let Some(identity) = self.known(jvmti.tag(loader)?) {
             return Ok(identity);
         }
-        let type_name = match jni.object_class(loader) {
-            Some(class) => {
-                let sig = jvmti.class_signature(class.get())?;
-                internal_name_from_signature(sig.as_str()).map(binary_name)
-            }
-            None => None,
-        }
-        .unwrap_or_else(|| "<unknown loader class>".to_string());
-        let type_index = self.intern_type(type_name);
+        let type_index = match jni.object_class(loader) {
+            Some(class) => self.type_of_loader_class(jvmti, class.get())?,
+            None => self.intern_type("<unknown loader class>".to_string()),
+        };
         let instance = self.next_instance.fetch_add(1, Ordering::Relaxed);
         let tag = encode_tag(type_index, instance);
         jvmti.set_tag(loader, tag)?;
         Ok(self.known(tag).expect("a tag we just encoded decodes"))
+    }
+
+    /// The type index of a loader's class. A generator that makes a fresh
+    /// loader per class meets a new instance per class but few loader
+    /// classes: each is tagged with its type index, so a new instance of a
+    /// known type costs one GetTag instead of reading its class's name.
+    fn type_of_loader_class(&self, jvmti: Jvmti, class: LocalRef<'_>) -> Result<usize, JvmtiError> {
+        let tag = jvmti.tag(class)?;
+        if let Some(index) = decode_loader_class_tag(tag) {
+            return Ok(index);
+        }
+        let sig = jvmti.class_signature(class)?;
+        let name = internal_name_from_signature(sig.as_str())
+            .map(binary_name)
+            .unwrap_or_else(|| "<unknown loader class>".to_string());
+        let index = self.intern_type(name);
+        if tag == 0 {
+            // A tagged class (a hidden class used as a loader's class) keeps
+            // its own tag; it is simply looked up by name each time.
+            jvmti.set_tag(class, encode_loader_class_tag(index))?;
+        }
+        Ok(index)
     }
 
     /// The loader a tag names, if it is a loader tag (class tags are not).
@@ -165,6 +199,22 @@ mod tests {
             None,
             "a class tag (small counter) is not a loader tag"
         );
+    }
+
+    #[test]
+    fn loader_class_tags_stay_out_of_every_other_range() {
+        for index in [0, 1, TYPE_CAPACITY - 1] {
+            let tag = encode_loader_class_tag(index);
+            assert!(
+                tag < -2 - i64::from(u32::MAX),
+                "below protection-domain tags"
+            );
+            assert_eq!(decode_loader_class_tag(tag), Some(index));
+            assert_eq!(decode_tag(tag), None, "not a loader tag");
+        }
+        for other in [0, 1, 5, -1, -2, -2 - i64::from(u32::MAX), encode_tag(3, 9)] {
+            assert_eq!(decode_loader_class_tag(other), None, "{other}");
+        }
     }
 
     #[test]

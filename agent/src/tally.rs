@@ -9,8 +9,16 @@
 //! clock reads cost about 65 ns, as much as a cheap callback itself): the
 //! decision every callback makes ("is this class generated?") is timed on
 //! one callback in [`SAMPLE_EVERY`] per thread, and the capture of a
-//! generated class (stack walk, queue) is timed every time. The estimate is
-//! mean(sampled decision) x callbacks + sum(captures).
+//! generated class (stack walk, queue) on one capture in
+//! [`SAMPLE_CAPTURES_EVERY`]. The estimate is mean(sampled decisions) x
+//! callbacks + mean(sampled captures) x captures.
+//!
+//! The clock is the wall clock (a thread's CPU clock costs a system call,
+//! microseconds in a VM). A sample during which the thread was preempted
+//! (with more busy threads than cores, a capture is sometimes descheduled
+//! for a whole time slice) would count milliseconds the thread spent not
+//! running; samples longer than [`PREEMPTED`] are therefore left out of the
+//! means (no decision or capture takes that long by itself).
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +29,10 @@ use parking_lot::Mutex;
 
 /// One callback in this many (per thread) has its decision timed.
 pub const SAMPLE_EVERY: u64 = 16;
+/// One capture in this many (per thread) is timed.
+pub const SAMPLE_CAPTURES_EVERY: u64 = 4;
+/// A sample longer than this was preempted, not working: left out.
+pub const PREEMPTED: std::time::Duration = std::time::Duration::from_micros(250);
 /// Registered tallies past which those of ended threads are folded into
 /// the retired totals (threads come and go in servers).
 const FOLD_AT: usize = 1024;
@@ -34,9 +46,13 @@ pub struct ThreadTally {
     pub stack_errors: AtomicU64,
     pub events_dropped: AtomicU64,
     pub callbacks: AtomicU64,
+    pub captures: AtomicU64,
     sampled_ns: AtomicU64,
     samples: AtomicU64,
     capture_ns: AtomicU64,
+    capture_samples: AtomicU64,
+    /// Samples left out as preempted.
+    preempted: AtomicU64,
 }
 
 /// Adds `n` to a counter that only the current thread writes.
@@ -56,9 +72,12 @@ pub struct Totals {
     pub stack_errors: u64,
     pub events_dropped: u64,
     pub callbacks: u64,
+    pub captures: u64,
     pub sampled_ns: u64,
     pub samples: u64,
     pub capture_ns: u64,
+    pub capture_samples: u64,
+    pub preempted: u64,
 }
 
 impl Totals {
@@ -70,19 +89,25 @@ impl Totals {
         self.stack_errors += get(&t.stack_errors);
         self.events_dropped += get(&t.events_dropped);
         self.callbacks += get(&t.callbacks);
+        self.captures += get(&t.captures);
         self.sampled_ns += get(&t.sampled_ns);
         self.samples += get(&t.samples);
         self.capture_ns += get(&t.capture_ns);
+        self.capture_samples += get(&t.capture_samples);
+        self.preempted += get(&t.preempted);
     }
 
     /// Estimated nanoseconds spent in callbacks (see the module docs).
     pub fn callback_ns(&self) -> u64 {
-        let decisions = if self.samples == 0 {
-            0
-        } else {
-            (self.sampled_ns as u128 * self.callbacks as u128 / self.samples as u128) as u64
+        let scaled = |sum: u64, samples: u64, count: u64| {
+            if samples == 0 {
+                0
+            } else {
+                (sum as u128 * count as u128 / samples as u128) as u64
+            }
         };
-        decisions + self.capture_ns
+        scaled(self.sampled_ns, self.samples, self.callbacks)
+            + scaled(self.capture_ns, self.capture_samples, self.captures)
     }
 }
 
@@ -162,7 +187,9 @@ impl Tallies {
 /// class turns out to be captured, finished at its end.
 pub struct CallbackTimer {
     start: Option<Instant>,
-    capturing: Option<Instant>,
+    /// When the decision was made (the class is captured), and whether
+    /// this capture is timed.
+    capturing: Option<(Instant, bool)>,
 }
 
 impl CallbackTimer {
@@ -176,23 +203,41 @@ impl CallbackTimer {
         }
     }
 
-    /// The decision is made: the class is captured, time the rest.
-    pub fn capturing(&mut self) {
-        self.capturing = Some(Instant::now());
+    /// The decision is made: the class is captured (the rest is timed on
+    /// one capture in [`SAMPLE_CAPTURES_EVERY`]).
+    pub fn capturing(&mut self, tally: &ThreadTally) {
+        let n = tally.captures.load(Ordering::Relaxed);
+        add(&tally.captures, 1);
+        let timed = n.is_multiple_of(SAMPLE_CAPTURES_EVERY);
+        if timed || self.start.is_some() {
+            self.capturing = Some((Instant::now(), timed));
+        }
     }
 
     pub fn finish(self, tally: &ThreadTally) {
-        let now = || Instant::now();
+        let sample = |sum: &AtomicU64, samples: &AtomicU64, took: std::time::Duration| {
+            if took > PREEMPTED {
+                add(&tally.preempted, 1);
+            } else {
+                add(sum, took.as_nanos() as u64);
+                add(samples, 1);
+            }
+        };
+        let now = Instant::now;
         if let Some(start) = self.start {
-            let decided = self.capturing.unwrap_or_else(now);
-            add(
+            let decided = self.capturing.map_or_else(now, |(at, _)| at);
+            sample(
                 &tally.sampled_ns,
-                decided.duration_since(start).as_nanos() as u64,
+                &tally.samples,
+                decided.duration_since(start),
             );
-            add(&tally.samples, 1);
         }
-        if let Some(capturing) = self.capturing {
-            add(&tally.capture_ns, capturing.elapsed().as_nanos() as u64);
+        if let Some((capturing, true)) = self.capturing {
+            sample(
+                &tally.capture_ns,
+                &tally.capture_samples,
+                capturing.elapsed(),
+            );
         }
     }
 }
@@ -262,21 +307,24 @@ mod tests {
             callbacks: 1600,
             samples: 100,
             sampled_ns: 100 * 200,
-            capture_ns: 50_000,
+            captures: 40,
+            capture_samples: 10,
+            capture_ns: 10 * 5_000,
             ..Totals::default()
         };
-        assert_eq!(totals.callback_ns(), 1600 * 200 + 50_000);
+        assert_eq!(totals.callback_ns(), 1600 * 200 + 40 * 5_000);
         let timer_tally = ThreadTally::default();
         for i in 0..SAMPLE_EVERY * 2 {
             let mut timer = CallbackTimer::start(&timer_tally);
-            if i == 3 {
-                timer.capturing();
+            if i % 2 == 1 {
+                timer.capturing(&timer_tally);
             }
             timer.finish(&timer_tally);
         }
         let mut t = Totals::default();
         t.add(&timer_tally);
         assert_eq!((t.callbacks, t.samples), (SAMPLE_EVERY * 2, 2));
-        assert!(t.capture_ns > 0);
+        assert_eq!(t.captures, SAMPLE_EVERY);
+        assert_eq!(t.capture_samples, SAMPLE_EVERY / SAMPLE_CAPTURES_EVERY);
     }
 }

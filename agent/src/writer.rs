@@ -13,10 +13,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, TryRecvError};
+use metascope_events::encode::{self, ClassLine, ClassUnloadLine};
 use metascope_events::{
-    AgentCost, ClassDefined, ClassKind, ClassUnloaded, CodeSource, GcBoundary, Header, LoaderRef,
-    LoaderUnloaded, Record, ResourceExhausted, Summary,
+    AgentCost, ClassKind, CodeSource, Header, Record, ResourceExhausted, Summary,
 };
 
 use crate::capture::{Capture, CapturedClass, Counters, Message, OutOfResource};
@@ -34,9 +34,15 @@ use crate::sources::{CodeSources, Verdict};
 
 /// Longest a written record may sit in the buffer: what a crash can lose.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+/// The writer's sleep when its queue is empty: short while classes keep
+/// coming, doubling while none do (an idle JVM wakes it 125 times a
+/// second). The default queue holds seconds of the fastest generator.
+const POLL_MIN: Duration = Duration::from_micros(500);
+const POLL_MAX: Duration = Duration::from_millis(8);
 /// The writer's maps: keys are its own data (no untrusted input to
 /// defend against).
 type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// Flush after this many bytes; the output buffer is larger, so it never
 /// writes a partial line on its own.
@@ -96,20 +102,17 @@ struct LiveClass {
 }
 
 impl LiveClass {
-    fn unloaded(self, t_ns: u64) -> Record {
-        Record::ClassUnload(ClassUnloaded {
+    fn unloaded(&self, t_ns: u64) -> ClassUnloadLine<'_> {
+        ClassUnloadLine {
             seq: self.seq,
             kind: self.kind,
-            loader: LoaderRef {
-                id: self.loader_id,
-                type_name: self.loader_type.to_string(),
-            },
+            loader_id: self.loader_id,
+            loader_type: &self.loader_type,
             stack: self.stack,
-            target: self.target.map(|t| t.to_string()),
-            fingerprint: self.fingerprint.map(fingerprint_hex),
-            name: None,
+            target: self.target.as_deref(),
+            fingerprint: self.fingerprint,
             t_ns,
-        })
+        }
     }
 }
 
@@ -118,12 +121,6 @@ fn thread_cpu_ns() -> u64 {
     nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
         .map(|t| (t.tv_sec() as u64) * 1_000_000_000 + t.tv_nsec() as u64)
         .unwrap_or(0)
-}
-
-/// Fingerprints travel as 16 hex digits (JSON numbers lose precision
-/// past 2^53 in many tools).
-fn fingerprint_hex(f: u64) -> String {
-    format!("{f:016x}")
 }
 
 pub struct Writer<'a, W: Write, R: MethodResolver> {
@@ -142,11 +139,15 @@ pub struct Writer<'a, W: Write, R: MethodResolver> {
     /// Live hidden classes by tag: each unloads on its own.
     live_hidden: HashMap<i64, LiveClass>,
     /// Live other classes by loader id: they unload with their loader.
-    live_by_loader: HashMap<u64, Vec<LiveClass>>,
+    live_by_loader: HashMap<u64, smallvec::SmallVec<[LiveClass; 1]>>,
     live_count: usize,
+    /// The line being written (reused: no allocation per record).
+    line: Vec<u8>,
     /// Code sources already written to this recording.
     sources_written: std::collections::HashSet<u32>,
-    targets: HashMap<String, Arc<str>>,
+    targets: HashSet<Arc<str>>,
+    /// Reused for formatting a target before it is looked up.
+    scratch: String,
     dump: Option<Dump>,
     census: Option<Census>,
     live: Option<LiveSocket>,
@@ -176,7 +177,9 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             live_by_loader: HashMap::default(),
             live_count: 0,
             sources_written: std::collections::HashSet::new(),
-            targets: HashMap::default(),
+            line: Vec::with_capacity(1024),
+            targets: HashSet::default(),
+            scratch: String::new(),
             dump: None,
             census: None,
             live: None,
@@ -222,8 +225,12 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             self.write(&Record::Census(census.into_record()));
         }
         self.flush();
+        // The writer polls instead of parking in recv: parked, it is woken
+        // (a context switch) for each class; polling, it drains a batch per
+        // wake-up, and senders never have a receiver to wake.
+        let mut idle = POLL_MIN;
         loop {
-            match queue.recv_timeout(FLUSH_INTERVAL) {
+            match queue.try_recv() {
                 Ok(Message::Finish { reason, done }) => {
                     // Late callbacks may still have queued records.
                     while let Ok(message) = queue.try_recv() {
@@ -237,12 +244,19 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                 }
                 Ok(message) => {
                     self.handle(message);
+                    idle = POLL_MIN;
                     if self.last_flush.elapsed() >= FLUSH_INTERVAL {
                         self.flush();
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => self.flush(),
-                Err(RecvTimeoutError::Disconnected) => {
+                Err(TryRecvError::Empty) => {
+                    if self.last_flush.elapsed() >= FLUSH_INTERVAL {
+                        self.flush();
+                    }
+                    std::thread::sleep(idle);
+                    idle = (idle * 2).min(POLL_MAX);
+                }
+                Err(TryRecvError::Disconnected) => {
                     self.finish("queue_closed", disabled());
                     return;
                 }
@@ -277,7 +291,9 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             Message::ClassFreed { tag, t_ns } => {
                 if let Some(class) = self.live_hidden.remove(&tag) {
                     self.live_count -= 1;
-                    self.write(&class.unloaded(t_ns));
+                    self.line.clear();
+                    encode::class_unload_line(&mut self.line, &class.unloaded(t_ns));
+                    self.emit(false);
                 }
             }
             Message::LoaderFreed {
@@ -288,23 +304,18 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                 // A loader is freed in the GC that unloads its classes.
                 for class in self.live_by_loader.remove(&id).unwrap_or_default() {
                     self.live_count -= 1;
-                    self.write(&class.unloaded(t_ns));
+                    self.line.clear();
+                    encode::class_unload_line(&mut self.line, &class.unloaded(t_ns));
+                    self.emit(false);
                 }
-                self.write(&Record::LoaderUnload(LoaderUnloaded {
-                    loader: LoaderRef {
-                        id,
-                        type_name: type_name.to_string(),
-                    },
-                    t_ns,
-                }));
+                self.line.clear();
+                encode::loader_unload_line(&mut self.line, id, &type_name, t_ns);
+                self.emit(false);
             }
             Message::Gc { start, t_ns } => {
-                let boundary = GcBoundary { t_ns };
-                self.write(&if start {
-                    Record::GcStart(boundary)
-                } else {
-                    Record::GcFinish(boundary)
-                });
+                self.line.clear();
+                encode::gc_line(&mut self.line, start, t_ns);
+                self.emit(false);
             }
             Message::ReadCodeSource(id) => self.sources.read_index(id),
             Message::Finish { .. } => {}
@@ -375,7 +386,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         let (target, fingerprint) = match (&class.bytes, class.kind) {
             (None, _) | (_, ClassKind::Ordinary | ClassKind::Included) => (None, None),
             (Some(bytes), ClassKind::ReflectionAccessor) => (
-                classfile::accessor_target(bytes).map(|t| self.intern_target(t.to_string())),
+                classfile::accessor_target(bytes).map(|t| self.intern_target(t)),
                 None,
             ),
             (Some(bytes), _) => (None, classfile::fingerprint(bytes)),
@@ -405,39 +416,44 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                 self.live_count -= 1; // the bootstrap loader never unloads
             }
         }
-        let record = Record::Class(ClassDefined {
-            seq: self.seq,
-            name: class.name,
-            kind: class.kind,
-            loader: LoaderRef {
-                id: class.loader_id,
-                type_name: class.loader_type.to_string(),
+        self.line.clear();
+        encode::class_line(
+            &mut self.line,
+            &ClassLine {
+                seq: self.seq,
+                name: &class.name,
+                kind: class.kind,
+                loader_id: class.loader_id,
+                loader_type: &class.loader_type,
+                hidden: class.hidden,
+                thread: &class.thread,
+                t_ns: class.t_ns,
+                wall_ms: class.wall_ms,
+                event: class.trigger,
+                stack,
+                target: target.as_deref(),
+                fingerprint,
             },
-            hidden: class.hidden,
-            thread: class.thread.to_string(),
-            t_ns: class.t_ns,
-            wall_ms: class.wall_ms,
-            event: class.trigger,
-            stack,
-            target: target.map(|t| t.to_string()),
-            fingerprint: fingerprint.map(fingerprint_hex),
-        });
-        if self.write(&record) {
+        );
+        if self.emit(false) {
             self.counters.captured.fetch_add(1, Ordering::Relaxed);
         } else {
             self.counters.write_failed.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    fn intern_target(&mut self, target: String) -> Arc<str> {
-        if let Some(t) = self.targets.get(&target) {
+    fn intern_target(&mut self, target: classfile::AccessorTarget<'_>) -> Arc<str> {
+        use std::fmt::Write as _;
+        self.scratch.clear();
+        let _ = write!(self.scratch, "{target}");
+        if let Some(t) = self.targets.get(self.scratch.as_str()) {
             return t.clone();
         }
         if self.targets.len() >= MAX_TARGETS {
             self.targets.clear();
         }
-        let t: Arc<str> = Arc::from(target.as_str());
-        self.targets.insert(target, t.clone());
+        let t: Arc<str> = Arc::from(self.scratch.as_str());
+        self.targets.insert(t.clone());
         t
     }
 
@@ -469,17 +485,30 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         if self.failed {
             return false;
         }
-        let mut line = serde_json::to_vec(record).unwrap_or_default();
-        line.push(b'\n');
-        self.unflushed += line.len();
-        if let Some(live) = &mut self.live {
-            let context = matches!(
-                record,
-                Record::Header(_) | Record::Stack(_) | Record::Census(_)
-            );
-            live.line(&line, context);
+        self.line.clear();
+        if serde_json::to_writer(&mut self.line, record).is_err() {
+            return false;
         }
-        let result = self.out.write_all(&line);
+        self.line.push(b'\n');
+        let context = matches!(
+            record,
+            Record::Header(_) | Record::Stack(_) | Record::Census(_) | Record::CodeSource(_)
+        );
+        self.emit(context)
+    }
+
+    /// Writes the line in `self.line` (ending with a newline); `context`
+    /// lines are also replayed to late live clients. After the first I/O
+    /// error, says so once and stops writing (the JVM carries on).
+    fn emit(&mut self, context: bool) -> bool {
+        if self.failed {
+            return false;
+        }
+        self.unflushed += self.line.len();
+        if let Some(live) = &mut self.live {
+            live.line(&self.line, context);
+        }
+        let result = self.out.write_all(&self.line);
         let ok = self.check(result);
         if ok && self.unflushed >= FLUSH_BYTES {
             self.flush();

@@ -125,7 +125,7 @@ proptest! {
     #[test]
     fn a_bad_value_names_its_option(
         key in prop::sample::select(vec!["depth", "queue", "mode"]),
-        value in "[a-z]{1,5}|-[0-9]{1,3}|[0-9]{11,15}",
+        value in "[a-z]{1,5}|-[0-9]{1,3}|[1-9][0-9]{10,14}",
     ) {
         let input = format!("{key}={value}");
         let e = AgentOptions::parse(&input).unwrap_err().to_string();

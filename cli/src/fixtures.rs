@@ -272,18 +272,24 @@ pub(crate) fn attached_stream(generated_groups: u64) -> String {
             loader_type: "bootstrap".into(),
             classes: 2_000,
             loaders: 1,
+            used: None,
+            committed: None,
         },
         CensusGroup {
             kind: ClassKind::ReflectionAccessor,
             loader_type: DELEGATING.into(),
             classes: 200,
             loaders: 200,
+            used: None,
+            committed: None,
         },
         CensusGroup {
             kind: ClassKind::Ordinary,
             loader_type: "jdk.internal.loader.ClassLoaders$AppClassLoader".into(),
             classes: 290,
             loaders: 1,
+            used: None,
+            committed: None,
         },
     ];
     for i in 1..generated_groups {
@@ -292,6 +298,8 @@ pub(crate) fn attached_stream(generated_groups: u64) -> String {
             loader_type: format!("com.acme.tenant.Loader{i}"),
             classes: 2,
             loaders: 1,
+            used: None,
+            committed: None,
         });
     }
     let classes = groups.iter().map(|g| g.classes).sum();

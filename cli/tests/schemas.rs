@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use metascope_events::{
-    Census, CensusGroup, ClassDefined, ClassEvent, ClassKind, ClassUnloaded, LoaderRef, Record,
-    ResourceExhausted, Summary,
+    Census, CensusGroup, ClassDefined, ClassEvent, ClassKind, ClassUnloaded, LoaderRef,
+    LoaderStatistics, LoaderTypeMetaspace, MetaspaceSample, MetaspaceSnapshot, Record,
+    ResourceExhausted, SnapshotReason, StackMetaspace, Summary,
 };
 use serde_json::{json, Value};
 
@@ -123,6 +124,8 @@ fn the_rarer_records_match_the_events_schema() {
                 loader_type: "bootstrap".into(),
                 classes: 2_290,
                 loaders: 1,
+                used: None,
+                committed: None,
             }],
         }),
         Record::ResourceExhausted(ResourceExhausted {
@@ -174,6 +177,59 @@ fn the_rarer_records_match_the_events_schema() {
                 callbacks: 60_000,
                 writer_cpu_ns: 120_000_000,
             }),
+        }),
+        Record::Metaspace(MetaspaceSample {
+            t_ns: 12,
+            used: 9_000_000,
+            committed: 10_000_000,
+            class_used: Some(1_000_000),
+            class_committed: Some(1_200_000),
+            max: Some(33_554_432),
+            class_max: Some(1_073_741_824),
+            gc_threshold: Some(21_000_000),
+        }),
+        Record::LoaderStatistics(LoaderStatistics {
+            t_ns: 12,
+            loader: LoaderRef {
+                id: 18,
+                type_name: "jdk.internal.reflect.DelegatingClassLoader".into(),
+            },
+            classes: 1,
+            hidden_classes: 0,
+            metaspace_used: 3_000,
+            metaspace_committed: 4_096,
+        }),
+        Record::MetaspaceSnapshot(MetaspaceSnapshot {
+            id: 1,
+            reason: SnapshotReason::OutOfMemory,
+            t_ns: 13,
+            used: 9_000_000,
+            committed: 10_000_000,
+            loaders: 300,
+            classes: 2_800,
+            took_ms: 40,
+            skipped: None,
+        }),
+        Record::StackMetaspace(StackMetaspace {
+            snapshot: 1,
+            stack: 3,
+            kind: ClassKind::ReflectionAccessor,
+            loader_type: "jdk.internal.reflect.DelegatingClassLoader".into(),
+            classes: 200,
+            loaders: 200,
+            used: 1_100_000,
+            committed: 1_600_000,
+            exclusive_used: 1_100_000,
+            exclusive_committed: 1_600_000,
+        }),
+        Record::LoaderTypeMetaspace(LoaderTypeMetaspace {
+            snapshot: 1,
+            loader_type: "bootstrap".into(),
+            hidden: true,
+            loaders: 40,
+            classes: 40,
+            used: 90_000,
+            committed: 160_000,
         }),
     ];
     for r in records {
@@ -289,12 +345,16 @@ fn an_attached_report_with_its_census_matches_the_report_schema() {
                 loader_type: "bootstrap".into(),
                 classes: 2_290,
                 loaders: 1,
+                used: None,
+                committed: None,
             },
             CensusGroup {
                 kind: ClassKind::ReflectionAccessor,
                 loader_type: "jdk.internal.reflect.DelegatingClassLoader".into(),
                 classes: 200,
                 loaders: 200,
+                used: None,
+                committed: None,
             },
         ],
     });

@@ -20,6 +20,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod encode;
 pub mod names;
 pub mod status;
 pub mod view;
@@ -85,8 +86,17 @@ pub enum Record {
     /// The JVM ran out of a resource (JVMTI ResourceExhausted), e.g.
     /// `OutOfMemoryError: Metaspace`.
     ResourceExhausted(ResourceExhausted),
-    /// Metaspace sizes around a GC (from JFR's `jdk.MetaspaceSummary`).
-    Metaspace(MetaspaceUsage),
+    /// The JVM's own Metaspace figures, sampled by the writer.
+    Metaspace(MetaspaceSample),
+    /// The JVM's per-loader Metaspace accounting at one moment; the
+    /// `stack_metaspace` and `loader_type_metaspace` lines with its id
+    /// follow it.
+    MetaspaceSnapshot(MetaspaceSnapshot),
+    /// A snapshot's bytes held by the classes one stack defined.
+    StackMetaspace(StackMetaspace),
+    /// A snapshot's bytes held by loaders of one type whose classes the
+    /// agent did not capture (the JDK's, the application's own).
+    LoaderTypeMetaspace(LoaderTypeMetaspace),
     /// One class loader's classes and Metaspace at a moment (from JFR's
     /// `jdk.ClassLoaderStatistics`).
     LoaderStatistics(LoaderStatistics),
@@ -108,10 +118,16 @@ impl Record {
             Record::LoaderUnload(l) => Some(l.t_ns),
             Record::GcStart(g) | Record::GcFinish(g) => Some(g.t_ns),
             Record::ResourceExhausted(r) => Some(r.t_ns),
-            Record::Metaspace(m) => Some(m.t_ns),
             Record::LoaderStatistics(l) => Some(l.t_ns),
             Record::Summary(s) => Some(s.t_ns),
-            Record::Header(_) | Record::Stack(_) | Record::CodeSource(_) | Record::Unknown => None,
+            Record::Metaspace(m) => Some(m.t_ns),
+            Record::MetaspaceSnapshot(m) => Some(m.t_ns),
+            Record::Header(_)
+            | Record::Stack(_)
+            | Record::CodeSource(_)
+            | Record::StackMetaspace(_)
+            | Record::LoaderTypeMetaspace(_)
+            | Record::Unknown => None,
         }
     }
 }
@@ -406,6 +422,117 @@ pub struct CensusGroup {
     pub classes: u64,
     /// Distinct loader instances in the group.
     pub loaders: u64,
+    /// Metaspace bytes the group held (used, and committed to its
+    /// loaders), apportioned from the JVM's per-loader figures at attach.
+    /// Absent when the JVM could not be asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committed: Option<u64>,
+}
+
+/// The JVM's Metaspace as HotSpot accounts it (`jcmd PID VM.metaspace`),
+/// in bytes. Written about every 200 ms while the figures change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetaspaceSample {
+    pub t_ns: u64,
+    /// Bytes holding class metadata, class space and non-class space.
+    pub used: u64,
+    /// Bytes committed to Metaspace: what `MaxMetaspaceSize` limits.
+    pub committed: u64,
+    /// The compressed class space's share of `used` and `committed`
+    /// (absent without compressed class pointers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_used: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_committed: Option<u64>,
+    /// `MaxMetaspaceSize`; absent when unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u64>,
+    /// `CompressedClassSpaceSize`, the class space's own limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_max: Option<u64>,
+    /// Committed bytes at which the next Metaspace-triggered GC happens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gc_threshold: Option<u64>,
+}
+
+/// Why the writer took a per-loader snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotReason {
+    /// When the agent attached: what was there before it.
+    Attach,
+    /// Metaspace grew by a quarter since the last snapshot.
+    Growth,
+    /// An OutOfMemoryError (Metaspace or class space) was being thrown.
+    OutOfMemory,
+    /// The recording ended.
+    End,
+}
+
+/// The header of a per-loader snapshot (`VM.metaspace show-loaders
+/// show-classes`): the totals at that moment. Each loader's bytes go to
+/// the stacks that defined its classes (`stack_metaspace`) or, for loaders
+/// without captured classes, to their type (`loader_type_metaspace`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetaspaceSnapshot {
+    /// Numbers the snapshot's lines; 1-based.
+    pub id: u64,
+    pub reason: SnapshotReason,
+    pub t_ns: u64,
+    /// The JVM's totals (as in a [`MetaspaceSample`]).
+    pub used: u64,
+    pub committed: u64,
+    /// Class-loader data (a loader, or a hidden class with its own) and
+    /// classes the JVM listed.
+    pub loaders: u64,
+    pub classes: u64,
+    /// How long the JVM took to list them and the agent to read them.
+    pub took_ms: u64,
+    /// Set when the snapshot was not taken, with why (e.g. its listing
+    /// would not fit the Java heap); no per-stack lines follow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+/// Bytes one stack's classes held at a snapshot, per kind and loader type.
+/// A loader whose classes all come from this stack gives its exact figures
+/// (`exclusive_*`); a loader shared with other stacks or with classes the
+/// agent did not capture is apportioned by class-file size (classes
+/// without one count as the mean), which makes the rest an estimate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackMetaspace {
+    pub snapshot: u64,
+    pub stack: u64,
+    pub kind: ClassKind,
+    pub loader_type: String,
+    /// Live classes of this stack the snapshot found.
+    pub classes: u64,
+    /// Loaders (class-loader data) holding them.
+    pub loaders: u64,
+    pub used: u64,
+    pub committed: u64,
+    /// The part of `used` and `committed` from loaders holding nothing
+    /// else: exact.
+    pub exclusive_used: u64,
+    pub exclusive_committed: u64,
+}
+
+/// Bytes held at a snapshot by loaders of one type none of whose classes
+/// the agent captured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoaderTypeMetaspace {
+    pub snapshot: u64,
+    /// The loader's class, or `bootstrap`.
+    pub loader_type: String,
+    /// Hidden classes with their own class-loader data (lambda forms and
+    /// the like), counted apart from their host loader.
+    pub hidden: bool,
+    pub loaders: u64,
+    pub classes: u64,
+    pub used: u64,
+    pub committed: u64,
 }
 
 /// A captured class was unloaded (its `java.lang.Class` was freed).
@@ -456,33 +583,6 @@ pub struct ResourceExhausted {
     pub wall_ms: u64,
     /// Classes captured before this moment (the `seq` of the last one).
     pub after_seq: u64,
-}
-
-/// Metaspace sizes at a GC, in bytes (JFR's `jdk.MetaspaceSummary`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MetaspaceUsage {
-    pub t_ns: u64,
-    /// Measured just before or just after the GC.
-    pub when: GcPhase,
-    /// Class metadata and compressed class space together.
-    pub used: u64,
-    pub committed: u64,
-    pub reserved: u64,
-    /// Of those, the compressed class space (0 without compressed class
-    /// pointers).
-    pub class_space_used: u64,
-    pub class_space_committed: u64,
-    /// Committed Metaspace past which the JVM collects to unload classes
-    /// (`MetaspaceGC::capacity_until_GC`).
-    pub gc_threshold: u64,
-}
-
-/// Before or after a garbage collection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GcPhase {
-    BeforeGc,
-    AfterGc,
 }
 
 /// One class loader instance's classes and Metaspace at a moment (JFR's

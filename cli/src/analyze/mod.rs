@@ -159,13 +159,16 @@ impl Analysis {
                 self.timeline.gc_start(g.t_ns);
             }
             // Classes are read by `class`; a stack without id names nothing;
-            // code sources are not used by the report yet.
+            // code sources and Metaspace bytes are not used by the report yet.
             Record::Class(_)
             | Record::Stack(_)
             | Record::CodeSource(_)
-            | Record::GcFinish(_)
             | Record::Metaspace(_)
+            | Record::MetaspaceSnapshot(_)
+            | Record::StackMetaspace(_)
+            | Record::LoaderTypeMetaspace(_)
             | Record::LoaderStatistics(_)
+            | Record::GcFinish(_)
             | Record::Unknown => {}
         }
     }

@@ -9,7 +9,7 @@
 //! | `jdk.ClassDefine`; `jdk.ClassLoad` of hidden classes | `class` (`seq` numbered here, `kind` from name and loader) |
 //! | `jdk.ClassUnload` | `class_unload` (with the class's `name`), and `loader_unload` once a loader's last class went |
 //! | `jdk.GarbageCollection` | `gc_start`, and `gc_finish` at its end |
-//! | `jdk.MetaspaceSummary` | `metaspace` |
+//! | `jdk.MetaspaceSummary` (before and after each GC) | `metaspace` (`max` from the `MaxMetaspaceSize` flag, `class_max` the class space reserved) |
 //! | `jdk.ClassLoaderStatistics` | `loader_statistics` |
 //! | `jdk.MetaspaceOOM` | `resource_exhausted` |
 //! | the end of an intact recording | `summary` (`reason: jfr_complete`) |
@@ -42,8 +42,8 @@ use std::sync::Arc;
 
 use metascope_events::{
     names, AgentOptions, CaptureMode, ClassEvent, ClassKind, ClassUnloaded, ClassView,
-    ConvertedFrom, Frame, GcBoundary, GcPhase, Header, LoaderRef, LoaderStatistics, LoaderUnloaded,
-    MetaspaceUsage, Record, ResourceExhausted, StackTrace, Summary, BOOTSTRAP_LOADER_ID, NO_STACK,
+    ConvertedFrom, Frame, GcBoundary, Header, LoaderRef, LoaderStatistics, LoaderUnloaded,
+    MetaspaceSample, Record, ResourceExhausted, StackTrace, Summary, BOOTSTRAP_LOADER_ID, NO_STACK,
     SCHEMA_VERSION,
 };
 use metascope_jfr as jfr;
@@ -121,6 +121,8 @@ pub struct FromJfr {
     live_per_loader: FastMap<u64, u64>,
     /// Ends of GCs whose `gc_finish` is not out yet.
     gc_finishes: BinaryHeap<Reverse<u64>>,
+    /// `MaxMetaspaceSize` when set (JFR writes the flags at chunk start).
+    max_metaspace: Option<u64>,
 }
 
 impl FromJfr {
@@ -146,6 +148,7 @@ impl FromJfr {
             live: fast_map(),
             live_per_loader: fast_map(),
             gc_finishes: BinaryHeap::new(),
+            max_metaspace: None,
         }
     }
 
@@ -217,6 +220,14 @@ impl FromJfr {
                 if self.first_chunk.is_none() {
                     self.first_chunk = Some(c.clone());
                 }
+            }
+            jfr::Record::Flag(f) if &*f.name == "MaxMetaspaceSize" => {
+                // The JVM's "unlimited" is the largest size it can express.
+                self.max_metaspace = match f.value {
+                    jfr::FlagValue::Unsigned(v) if v < u64::MAX / 2 => Some(v),
+                    jfr::FlagValue::Int(v) if v > 0 && v < i64::MAX / 2 => Some(v as u64),
+                    _ => None,
+                };
             }
             jfr::Record::JvmInformation(j) if self.jvm.is_none() => {
                 self.jvm = Some(j.clone());
@@ -335,22 +346,20 @@ impl FromJfr {
                 self.gc_finishes.push(Reverse(end));
             }
             jfr::Record::MetaspaceSummary(m) => {
-                let when = match m.when.as_deref() {
-                    Some("Before GC") => GcPhase::BeforeGc,
-                    Some("After GC") => GcPhase::AfterGc,
-                    _ => return,
-                };
-                let usage = MetaspaceUsage {
+                // Before and after each GC: both are samples of the same
+                // figures the agent samples.
+                let class_space = m.class_space.reserved > 0;
+                let sample = MetaspaceSample {
                     t_ns: m.t_ns,
-                    when,
                     used: m.metaspace.used,
                     committed: m.metaspace.committed,
-                    reserved: m.metaspace.reserved,
-                    class_space_used: m.class_space.used,
-                    class_space_committed: m.class_space.committed,
-                    gc_threshold: m.gc_threshold,
+                    class_used: class_space.then_some(m.class_space.used),
+                    class_committed: class_space.then_some(m.class_space.committed),
+                    max: self.max_metaspace,
+                    class_max: class_space.then_some(m.class_space.reserved),
+                    gc_threshold: Some(m.gc_threshold),
                 };
-                self.feed(sink, Record::Metaspace(usage));
+                self.feed(sink, Record::Metaspace(sample));
             }
             jfr::Record::ClassLoaderStatistics(s) => {
                 let statistics = LoaderStatistics {
