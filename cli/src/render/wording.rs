@@ -116,7 +116,7 @@ pub fn warning(w: &Warning) -> String {
         Warning::FromJfr => "read from a Java Flight Recorder recording, which has no class bytes \
              and no code sources: reflection accessors' targets and generated classes' fingerprints are \
              unknown, so a class counts as regenerated only when it replaces an unloaded class of the same \
-             name pattern at its call site (a redefinition without an unload between, such as an \
+             name pattern (its name without the counter) at its call site (a redefinition without an unload between, such as an \
              inflation race, is not seen); classes defined from bytes without a code source are \
              ordinary unless their name or loader says otherwise (copies of a class in new loaders are \
              `reloaded`); libraries are told apart by the built-in list and --library only. Record with \
@@ -243,6 +243,7 @@ fn identities(identity: IdentityUsed) -> &'static str {
         IdentityUsed::Target => "targets",
         IdentityUsed::Fingerprint => "fingerprints",
         IdentityUsed::Name => "class names",
+        IdentityUsed::Replacement => "classes (by name pattern and unloads)",
         IdentityUsed::Mixed | IdentityUsed::None => "targets/fingerprints",
     }
 }
