@@ -138,12 +138,41 @@ fn jdk25_jfr_report_matches_the_agents() {
     jfr_matches_the_agent(25, "method_handle_churn");
 }
 
-/// Every format reads a `.jfr`, told by its content whatever its name.
+/// Every format reads a `.jfr`, told by its content whatever its name;
+/// `convert` writes the event stream, which reports the same.
 #[test]
-fn every_format_reads_a_jfr_file_by_its_content() {
+fn every_format_reads_a_jfr_file_by_its_content_and_convert_writes_the_event_stream() {
     let Some((session, _jsonl, jfr)) = record_both(17) else {
         return;
     };
+    let converted = session.path("copier-from-jfr.jsonl");
+    let out = metascope()
+        .arg("convert")
+        .arg(&jfr)
+        .arg("-o")
+        .arg(&converted)
+        .output()
+        .expect("run metascope convert");
+    assert!(out.status.success(), "convert: {}", stderr(&out));
+    let again = metascope()
+        .arg("convert")
+        .arg(&jfr)
+        .arg("-o")
+        .arg(&converted)
+        .output()
+        .expect("run metascope convert");
+    assert!(
+        !again.status.success() && stderr(&again).contains("never overwrites"),
+        "convert over an existing file: {}",
+        stderr(&again)
+    );
+    let (direct, via) = (
+        session.json_report(&jfr, &[]),
+        session.json_report(&converted, &[]),
+    );
+    assert_eq!(top_application_site(&via), top_application_site(&direct));
+    assert_eq!(verdicts(&via), verdicts(&direct));
+
     let renamed = session.path("copier.recording");
     std::fs::copy(&jfr, &renamed).expect("copy the recording");
     for format in ["text", "json", "html", "folded", "svg"] {
