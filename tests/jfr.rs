@@ -190,3 +190,40 @@ fn every_format_reads_a_jfr_file_by_its_content_and_convert_writes_the_event_str
         );
     }
 }
+
+/// A `.jfr` cut off (copied while written, the JVM killed) gives the report
+/// of what was flushed before the cut, saying so, or, when nothing before
+/// the cut decodes, one error that says why; never a panic or silence.
+#[test]
+fn a_cut_jfr_file_is_reported_as_cut_or_refused_clearly() {
+    let Some((session, _jsonl, jfr)) = record_both(17) else {
+        return;
+    };
+    let bytes = std::fs::read(&jfr).expect("read the recording");
+    for keep in [bytes.len() / 2, bytes.len() - 100, 100] {
+        let cut = session.path(&format!("cut-{keep}.jfr"));
+        std::fs::write(&cut, &bytes[..keep]).expect("write the cut recording");
+        let out = metascope()
+            .arg("report")
+            .arg(&cut)
+            .args(["--format", "json"])
+            .output()
+            .expect("run metascope report");
+        if out.status.success() {
+            let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+            assert_eq!(report["recording"]["truncated"], true, "cut at {keep}");
+            let warnings = report["recording"]["warnings"].to_string();
+            assert!(
+                warnings.contains("cut_off_in_jfr_chunk"),
+                "cut at {keep}: {warnings}"
+            );
+        } else {
+            assert_eq!(out.status.code(), Some(1), "cut at {keep}");
+            assert!(
+                stderr(&out).contains("nothing could be read: the file ends at byte"),
+                "cut at {keep}: {}",
+                stderr(&out)
+            );
+        }
+    }
+}

@@ -157,6 +157,12 @@ impl FromJfr {
         self.seq
     }
 
+    /// The recording's settings for `jdk.ClassDefine` or `jdk.ClassLoad`
+    /// were read.
+    pub fn class_settings_seen(&self) -> bool {
+        self.define.now.is_some() || self.load.now.is_some()
+    }
+
     /// The recording had class events switched on (`jdk.ClassDefine` or
     /// `jdk.ClassLoad`), or has some.
     pub fn class_events_enabled(&self) -> bool {

@@ -27,13 +27,12 @@ const PROGRESS_EVERY: u64 = 1 << 14;
 /// without them (docs/jfr.md says the same).
 pub const HOW_TO_RECORD: &str = "\
 record with metascope's JFR settings (docs/metascope.jfc: the JDK's default settings \
-plus jdk.ClassDefine and jdk.ClassLoad with stack traces, and jdk.ClassUnload), on JDK 11 to 25:
-  java -XX:StartFlightRecording:filename=app.jfr,settings=/path/to/metascope.jfc ...
-  jcmd <pid> JFR.start name=metascope filename=app.jfr settings=/path/to/metascope.jfc
-on JDK 17 and later the default settings with class loading on do the same:
-  java -XX:StartFlightRecording:filename=app.jfr,class-loading=true ...
-  jcmd <pid> JFR.start name=metascope filename=app.jfr class-loading=true
-then: metascope report app.jfr (see docs/jfr.md)";
+plus jdk.ClassDefine and jdk.ClassLoad with stack traces, and jdk.ClassUnload), on JDK 11 to 25: \
+`java -XX:StartFlightRecording:filename=app.jfr,settings=/path/to/metascope.jfc ...` or \
+`jcmd <pid> JFR.start name=metascope filename=app.jfr settings=/path/to/metascope.jfc`; \
+on JDK 17 and later `class-loading=true` with the default settings does the same \
+(`-XX:StartFlightRecording:filename=app.jfr,class-loading=true`); then `metascope report app.jfr` \
+(docs/jfr.md)";
 
 /// A JFR recording being read.
 pub struct Jfr {
@@ -99,7 +98,9 @@ impl Source for Jfr {
         }
         if self.convert.classes() == 0 {
             let stopped = self.damage.cut_off.is_some() || self.damage.jfr_corrupt.is_some();
-            if stopped && self.reader.stats().records == 0 {
+            // Cut before its settings were decoded, a recording cannot say
+            // whether class events were on.
+            if stopped && !self.convert.class_settings_seen() {
                 bail!(
                     "{}: nothing could be read: {}",
                     self.shown,
