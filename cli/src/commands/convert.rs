@@ -89,7 +89,7 @@ pub fn run(args: &ConvertArgs) -> Result<()> {
                 args.output.display()
             )
         })?;
-    let options = analysis_options(&[], false, DEFAULT_STACK_MEMORY_MIB);
+    let options = analysis_options(&[], &[], false, DEFAULT_STACK_MEMORY_MIB);
     let mut converter = Converter {
         out: BufWriter::with_capacity(1 << 16, out),
         analysis: Analysis::new(options),

@@ -171,7 +171,8 @@ fn verdict(out: &mut String, report: &Report, v: &VerdictReport) {
     }
     let _ = writeln!(out, "    remedies");
     for r in &v.remedies {
-        let _ = writeln!(out, "      - {}", escape::text(wording::remedy(r.remedy)));
+        let remedy = wording::remedy(r.remedy, v.compile_call.as_ref());
+        let _ = writeln!(out, "      - {}", escape::text(&remedy));
     }
 }
 
@@ -339,6 +340,41 @@ fn classes_line(out: &mut String, report: &Report) {
         ));
     }
     let _ = writeln!(out, "  Classes   {}", classes.join(" · "));
+    overhead_line(out, report);
+}
+
+/// What the agent says it cost this run (from the summary).
+fn overhead_line(out: &mut String, report: &Report) {
+    let Some(summary) = &report.recording.summary else {
+        return;
+    };
+    let Some(cost) = summary.cost else {
+        return;
+    };
+    let per_class = match summary.captured {
+        0 => String::new(),
+        n => format!(", {} per captured class", micros(cost.callback_ns / n)),
+    };
+    let _ = writeln!(
+        out,
+        "  Overhead  metascope cost the application threads {}{per_class}; writer {} CPU",
+        millis(cost.callback_ns),
+        millis(cost.writer_cpu_ns)
+    );
+}
+
+fn millis(ns: u64) -> String {
+    match ns {
+        n if n < 10_000_000 => format!("{:.1} ms", n as f64 / 1e6),
+        n => format!("{} ms", thousands(n / 1_000_000)),
+    }
+}
+
+fn micros(ns: u64) -> String {
+    match ns {
+        n if n < 10_000 => format!("{:.1} µs", n as f64 / 1e3),
+        n => format!("{} µs", thousands(n / 1_000)),
+    }
 }
 
 /// OutOfMemoryErrors first and loudest: the first of each resource, the
@@ -495,11 +531,9 @@ fn call_site_table(report: &Report, terminal: bool) -> Table {
             }),
             Cell::new(kinds_cell(site)),
             Cell::new(escape::text(&site.display)),
-            Cell::new(
-                site.library_entry
-                    .as_ref()
-                    .map_or("-".into(), |e| escape::text(&e.display)),
-            ),
+            Cell::new(site.library_entry.as_ref().map_or("-".into(), |e| {
+                escape::text(&wording::entry(&e.display, e.code_source.as_ref())).into_owned()
+            })),
         ]);
     }
     for column in [0, 1, 2, 3, 4] {
@@ -542,7 +576,8 @@ fn details(out: &mut String, site: &CallSiteReport, start_wall_ms: Option<u64>) 
         escape::text(&site.display)
     );
     if let Some(e) = &site.library_entry {
-        let _ = writeln!(out, "    via       {}", escape::text(&e.display));
+        let entry = wording::entry(&e.display, e.code_source.as_ref());
+        let _ = writeln!(out, "    via       {}", escape::text(&entry));
     }
     let kinds: Vec<String> = sorted_kinds(site)
         .iter()
@@ -635,7 +670,11 @@ fn sample_stack(out: &mut String, site: &CallSiteReport) {
             FrameRole::LibraryEntry => (" ", "   ← library entry"),
             _ => (" ", ""),
         };
-        let _ = writeln!(out, "    {mark} {}{note}", escape::text(&f.display));
+        let jar = match (&f.code_source, f.role) {
+            (Some(c), FrameRole::LibraryEntry) => format!(" ({})", escape::text(&c.name)),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "    {mark} {}{note}{jar}", escape::text(&f.display));
     }
     if site.sample_stack_at_depth_limit {
         let _ = writeln!(
