@@ -9,8 +9,8 @@ use std::process::Command;
 
 use metascope_events::{
     Census, CensusGroup, ClassDefined, ClassEvent, ClassKind, ClassUnloaded, LoaderRef,
-    LoaderTypeMetaspace, MetaspaceSample, MetaspaceSnapshot, Record, ResourceExhausted,
-    SnapshotReason, StackMetaspace, Summary,
+    LoaderStatistics, LoaderTypeMetaspace, MetaspaceSample, MetaspaceSnapshot, Record,
+    ResourceExhausted, SnapshotReason, StackMetaspace, Summary,
 };
 use serde_json::{json, Value};
 
@@ -157,6 +157,7 @@ fn the_rarer_records_match_the_events_schema() {
             stack: 0,
             target: None,
             fingerprint: Some("0123456789abcdef".into()),
+            name: Some("com.acme.gen.Ser_1".into()),
             t_ns: 9,
         }),
         Record::Summary(Summary {
@@ -186,6 +187,17 @@ fn the_rarer_records_match_the_events_schema() {
             max: Some(33_554_432),
             class_max: Some(1_073_741_824),
             gc_threshold: Some(21_000_000),
+        }),
+        Record::LoaderStatistics(LoaderStatistics {
+            t_ns: 12,
+            loader: LoaderRef {
+                id: 18,
+                type_name: "jdk.internal.reflect.DelegatingClassLoader".into(),
+            },
+            classes: 1,
+            hidden_classes: 0,
+            metaspace_used: 3_000,
+            metaspace_committed: 4_096,
         }),
         Record::MetaspaceSnapshot(MetaspaceSnapshot {
             id: 1,

@@ -180,6 +180,7 @@ impl Analysis {
             | Record::MetaspaceSnapshot(_)
             | Record::StackMetaspace(_)
             | Record::LoaderTypeMetaspace(_)
+            | Record::LoaderStatistics(_)
             | Record::GcFinish(_)
             | Record::Unknown => {}
         }

@@ -12,7 +12,7 @@ use crate::analyze::attribution::Ownership;
 use crate::analyze::{Analysis, Options};
 use crate::cli::{Format, ReportOptions};
 use crate::read::jsonl::JsonLines;
-use crate::read::{Damage, Source};
+use crate::read::{self, Damage, Source};
 use crate::render::{flame, html, json, text};
 use crate::report::{self, Contents, FlameGraphParts, Report};
 
@@ -45,7 +45,7 @@ pub fn report_of(
     top: usize,
     flame_graph: FlameGraphParts,
 ) -> Result<Report> {
-    let (analysis, damage) = analyse(JsonLines::open(file)?, options)?;
+    let (analysis, damage) = analyse(read::open(file)?, options)?;
     let shown = file.display().to_string();
     let contents = Contents {
         file: &shown,
