@@ -288,6 +288,24 @@ fn the_json_report_of_a_real_recording_matches_the_report_schema() {
         &report_json(&fixture(), &["--top", "1"]),
         "the report (--top 1)",
     );
+    // Today's agent also reports its own cost and undumped classes.
+    let text = std::fs::read_to_string(fixture()).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let last = lines.last_mut().unwrap();
+    let mut summary: Value = serde_json::from_str(last).unwrap();
+    assert_eq!(summary["type"], "summary");
+    summary["cost"] =
+        json!({"callback_ns": 41_000_000, "callbacks": 60_000, "writer_cpu_ns": 120_000_000});
+    summary["classes_not_dumped"] = json!(2);
+    *last = summary.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let costed = dir.path().join("costed.jsonl");
+    std::fs::write(&costed, lines.join("\n") + "\n").unwrap();
+    assert_valid(
+        &v,
+        &report_json(&costed, &[]),
+        "a report with the agent's cost",
+    );
     let mut extra = report_json(&fixture(), &[]);
     extra["call_sites"][0]["surprise"] = json!(1);
     assert!(
