@@ -205,14 +205,6 @@ impl Calls {
         if new_loader {
             self.newest_loader = Some(loader);
         }
-        let next = OpenCall {
-            thread,
-            loader,
-            stacks: vec![stack],
-            classes: 1,
-            in_new_loader: new_loader,
-            last_seen: self.clock,
-        };
         let slot = match self.open.iter().position(|c| c.thread == thread) {
             Some(i) => {
                 let call = &mut self.open[i];
@@ -227,7 +219,14 @@ impl Calls {
                 i
             }
             None if self.open.len() < CALL_THREADS => {
-                self.open.push(next);
+                self.open.push(OpenCall {
+                    thread,
+                    loader,
+                    stacks: vec![stack],
+                    classes: 1,
+                    in_new_loader: new_loader,
+                    last_seen: self.clock,
+                });
                 return;
             }
             None => {
@@ -240,13 +239,27 @@ impl Calls {
                 i
             }
         };
-        let done = std::mem::replace(&mut self.open[slot], next);
-        self.close(&done);
+        // The slot's call ends; a new one starts in it (its stack list
+        // reused: no allocation per class).
+        let (classes, in_new) = (self.open[slot].classes, self.open[slot].in_new_loader);
+        self.close_counts(classes, in_new);
+        let call = &mut self.open[slot];
+        call.thread = thread;
+        call.loader = loader;
+        call.stacks.clear();
+        call.stacks.push(stack);
+        call.classes = 1;
+        call.in_new_loader = new_loader;
+        call.last_seen = self.clock;
     }
 
     fn close(&mut self, call: &OpenCall) {
-        self.by_size[(call.classes as usize).min(CLASSES_PER_CALL_CAP)] += 1;
-        self.in_new_loader += u64::from(call.in_new_loader);
+        self.close_counts(call.classes, call.in_new_loader);
+    }
+
+    fn close_counts(&mut self, classes: u64, in_new_loader: bool) {
+        self.by_size[(classes as usize).min(CLASSES_PER_CALL_CAP)] += 1;
+        self.in_new_loader += u64::from(in_new_loader);
     }
 
     /// The shape so far, open calls included.
