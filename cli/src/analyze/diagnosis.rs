@@ -351,8 +351,19 @@ pub fn trend(r: &SiteRegeneration, live: &[u64]) -> Trend {
         return Trend::Churn;
     }
     let end = live.last().copied().unwrap_or(0);
-    let two_thirds = live
-        .get((live.len() * 2 / 3).saturating_sub(1))
+    // Still growing in the last third of the site's own activity (from
+    // its first class to its last change): an application that leaked
+    // and then idled until exit (or a recording whose end took a while)
+    // still leaked.
+    let first = live.iter().position(|&n| n > 0).unwrap_or(0);
+    let last_change = live
+        .windows(2)
+        .rposition(|w| w[0] != w[1])
+        .map_or(first, |i| i + 1)
+        .max(first);
+    let active = live.get(first..=last_change).unwrap_or(live);
+    let two_thirds = active
+        .get((active.len() * 2 / 3).saturating_sub(1))
         .copied()
         .unwrap_or(0);
     if end * 2 >= r.defined && end > two_thirds {
@@ -1380,6 +1391,21 @@ mod tests {
         let summary = wording::summary(&typed.diagnosis.verdicts[0]);
         assert!(summary.contains("churn, not a leak"), "{summary}");
         assert_eq!(v["call_sites"][0]["identity"], "none");
+    }
+
+    #[test]
+    fn a_leak_stays_a_leak_when_the_program_idles_before_it_exits() {
+        let r = SiteRegeneration {
+            defined: 300,
+            ..SiteRegeneration::default()
+        };
+        let mut live: Vec<u64> = (0..10).map(|i| i * 30).collect();
+        live.extend([300; 30]);
+        assert_eq!(trend(&r, &live), Trend::Leak);
+        // Defined at once and kept: a cache, not a leak.
+        let burst = [0, 0, 300, 300, 300, 300];
+        assert_eq!(trend(&r, &burst), Trend::Steady);
+        assert_eq!(trend(&r, &[]), Trend::Steady);
     }
 
     #[test]
