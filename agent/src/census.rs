@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use metascope_events::{CensusGroup, ClassKind};
+use metascope_events::{CensusGroup, ClassKind, LoaderTypeMetaspace};
 
 use crate::capture::Capture;
 use crate::classify::{internal_name_from_signature, ClassFacts, LoaderFacts};
@@ -21,6 +21,9 @@ const MAX_LOADERS_PER_GROUP: usize = 100_000;
 pub struct Census {
     pub t_ns: u64,
     groups: HashMap<(ClassKind, Arc<str>), (u64, HashSet<u64>)>,
+    /// Metaspace bytes (used, committed) per loader type, when the JVM
+    /// listed them at attach.
+    bytes: Option<HashMap<String, (u64, u64)>>,
 }
 
 impl Census {
@@ -32,18 +35,45 @@ impl Census {
         }
     }
 
+    /// The JVM's bytes per loader type at attach (from a Metaspace
+    /// snapshot); each group gets its loader type's bytes in proportion
+    /// to its classes.
+    pub fn set_bytes(&mut self, types: &[LoaderTypeMetaspace]) {
+        let mut bytes: HashMap<String, (u64, u64)> = HashMap::new();
+        for t in types {
+            let b = bytes.entry(t.loader_type.clone()).or_default();
+            b.0 += t.used;
+            b.1 += t.committed;
+        }
+        self.bytes = Some(bytes);
+    }
+
     /// The record form: biggest groups first.
     pub fn into_record(self) -> metascope_events::Census {
+        let mut classes_of_type: HashMap<&str, u64> = HashMap::new();
+        for ((_, loader_type), (classes, _)) in &self.groups {
+            *classes_of_type.entry(loader_type).or_default() += classes;
+        }
+        let share = |loader_type: &str, classes: u64, pick: fn(&(u64, u64)) -> u64| {
+            let bytes = self.bytes.as_ref()?;
+            let total = pick(bytes.get(loader_type).unwrap_or(&(0, 0)));
+            let of_type = classes_of_type
+                .get(loader_type)
+                .copied()
+                .unwrap_or(1)
+                .max(1);
+            Some((u128::from(total) * u128::from(classes) / u128::from(of_type)) as u64)
+        };
         let mut groups: Vec<CensusGroup> = self
             .groups
-            .into_iter()
+            .iter()
             .map(|((kind, loader_type), (classes, loaders))| CensusGroup {
-                kind,
+                kind: *kind,
                 loader_type: loader_type.to_string(),
-                classes,
+                classes: *classes,
                 loaders: loaders.len() as u64,
-                used: None,
-                committed: None,
+                used: share(loader_type, *classes, |b| b.0),
+                committed: share(loader_type, *classes, |b| b.1),
             })
             .collect();
         groups.sort_by(|a, b| {
@@ -124,5 +154,41 @@ mod tests {
         assert_eq!(record.groups[0].kind, ClassKind::ReflectionAccessor);
         assert_eq!((record.groups[0].classes, record.groups[0].loaders), (5, 5));
         assert_eq!((record.groups[1].classes, record.groups[1].loaders), (2, 1));
+        assert_eq!(record.groups[0].used, None, "no bytes without a snapshot");
+    }
+
+    #[test]
+    fn groups_share_their_loader_types_bytes_by_classes() {
+        let mut census = Census::default();
+        let app: Arc<str> = Arc::from("app.Loader");
+        census.add(ClassKind::Proxy, &app, 1);
+        census.add(ClassKind::Ordinary, &app, 1);
+        census.add(ClassKind::Ordinary, &app, 1);
+        let bytes = |hidden, used, committed| LoaderTypeMetaspace {
+            snapshot: 1,
+            loader_type: "app.Loader".into(),
+            hidden,
+            loaders: 1,
+            classes: 3,
+            used,
+            committed,
+        };
+        census.set_bytes(&[bytes(false, 2_400, 3_000), bytes(true, 600, 900)]);
+        let record = census.into_record();
+        let ordinary = record
+            .groups
+            .iter()
+            .find(|g| g.kind == ClassKind::Ordinary)
+            .unwrap();
+        let proxy = record
+            .groups
+            .iter()
+            .find(|g| g.kind == ClassKind::Proxy)
+            .unwrap();
+        assert_eq!(
+            (ordinary.used, ordinary.committed),
+            (Some(2_000), Some(2_600))
+        );
+        assert_eq!((proxy.used, proxy.committed), (Some(1_000), Some(1_300)));
     }
 }

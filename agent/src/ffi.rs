@@ -801,6 +801,100 @@ impl<'scope> Jni<'scope> {
         }
     }
 
+    /// Runs a HotSpot diagnostic command (what `jcmd` runs) on this
+    /// thread, handing its output to `on_text` in pieces of at most
+    /// `DCMD_PIECE` characters (the output of a large listing is never
+    /// copied whole into Rust). Only where calling Java is allowed (agent
+    /// threads).
+    pub fn diagnostic_command(
+        self,
+        commands: DiagnosticCommands,
+        command: &str,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<(), String> {
+        let cmd = CString::new(command).map_err(|e| e.to_string())?;
+        // SAFETY: valid env of this (attached, Java-calling) thread; the
+        // function is the JDK's own native for
+        // DiagnosticCommandImpl.executeDiagnosticCommand, whose receiver it
+        // ignores; every returned local ref is released.
+        unsafe {
+            let table = &(**self.env).v1_6;
+            let jcmd = self
+                .adopt_local((table.NewStringUTF)(self.env, cmd.as_ptr()) as *mut c_void)
+                .ok_or("NewStringUTF failed")?;
+            let out =
+                (commands.execute)(self.env, ptr::null_mut(), jcmd.obj.obj as jni_raw::jstring);
+            if self.clear_exception() {
+                return Err(format!("{command} threw"));
+            }
+            let out = self
+                .adopt_local(out as *mut c_void)
+                .ok_or_else(|| format!("{command} returned nothing"))?;
+            let s = out.obj.obj as jni_raw::jstring;
+            let length = (table.GetStringLength)(self.env, s).max(0);
+            let mut units = vec![0u16; DCMD_PIECE.min(length as usize)];
+            let mut text = String::new();
+            let mut start = 0;
+            while start < length {
+                let n = (length - start).min(DCMD_PIECE as i32);
+                (table.GetStringRegion)(self.env, s, start, n, units.as_mut_ptr());
+                if self.clear_exception() {
+                    return Err(format!("reading the output of {command} failed"));
+                }
+                text.clear();
+                text.extend(
+                    char::decode_utf16(units[..n as usize].iter().copied())
+                        .map(|c| c.unwrap_or('\u{fffd}')),
+                );
+                on_text(&text);
+                start += n;
+            }
+            Ok(())
+        }
+    }
+
+    /// Bytes the Java heap can still grow by (`Runtime.maxMemory() -
+    /// totalMemory() + freeMemory()`): what a diagnostic command's output
+    /// string may take without pushing the application towards a GC or an
+    /// OutOfMemoryError.
+    pub fn heap_headroom(self) -> Option<u64> {
+        let runtime = self.find_class(c"java/lang/Runtime").ok()?;
+        // SAFETY: valid env, live class ref, method names and signatures of
+        // java.lang.Runtime that exist on every JDK; local refs released.
+        unsafe {
+            let table = &(**self.env).v1_6;
+            let class = runtime.obj.obj;
+            let get = (table.GetStaticMethodID)(
+                self.env,
+                class,
+                c"getRuntime".as_ptr(),
+                c"()Ljava/lang/Runtime;".as_ptr(),
+            );
+            if get.is_null() {
+                self.clear_exception();
+                return None;
+            }
+            let instance = (table.CallStaticObjectMethodA)(self.env, class, get, ptr::null());
+            if self.clear_exception() {
+                return None;
+            }
+            let instance = self.adopt_local(instance as *mut c_void)?;
+            let figure = |name: &CStr| -> Option<i64> {
+                let id = (table.GetMethodID)(self.env, class, name.as_ptr(), c"()J".as_ptr());
+                if id.is_null() {
+                    self.clear_exception();
+                    return None;
+                }
+                let value = (table.CallLongMethodA)(self.env, instance.obj.obj, id, ptr::null());
+                (!self.clear_exception()).then_some(value)
+            };
+            let max = figure(c"maxMemory")?;
+            let total = figure(c"totalMemory")?;
+            let free = figure(c"freeMemory")?;
+            u64::try_from(max - total + free).ok()
+        }
+    }
+
     /// `GetObjectClass(object)` as a local ref we delete ourselves.
     pub fn object_class(self, object: LocalRef<'_>) -> Option<OwnedLocal<'scope>> {
         // SAFETY: live object ref.
@@ -835,6 +929,70 @@ impl<'scope> Jni<'scope> {
             }
             self.adopt_local(thread as *mut c_void)
                 .ok_or_else(|| "NewObject returned null".into())
+        }
+    }
+}
+
+/// UTF-16 units read from a diagnostic command's output at a time.
+const DCMD_PIECE: usize = 64 * 1024;
+
+type ExecuteDcmd = unsafe extern "system" fn(
+    *mut jni_raw::JNIEnv,
+    jni_raw::jobject,
+    jni_raw::jstring,
+) -> jni_raw::jstring;
+type JniOnLoad = unsafe extern "system" fn(*mut jni_raw::JavaVM, *mut c_void) -> jni_raw::jint;
+
+/// The JVM's diagnostic commands, reached through the JDK's own
+/// management library (libmanagement_ext, which every JDK since 9 ships
+/// and which is built against its JVM's private management interface, so
+/// no layout of that interface is assumed here).
+#[derive(Clone, Copy)]
+pub struct DiagnosticCommands {
+    execute: ExecuteDcmd,
+}
+
+impl DiagnosticCommands {
+    /// Loads `libmanagement_ext.so` from the JVM's own library directory
+    /// (`sun.boot.library.path`) and initialises it as the JVM would.
+    pub fn load(jni: Jni<'_>, library_dir: &std::path::Path) -> Result<DiagnosticCommands, String> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = library_dir.join("libmanagement_ext.so");
+        let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
+        // SAFETY: dlopen/dlsym with NUL-terminated strings; the library is
+        // the JVM's own (the JVM loads the same file for
+        // java.lang.management), never unloaded; JNI_OnLoad gets this
+        // JVM and a valid env is current on this thread, as it expects;
+        // the symbol's type is the JNI native's.
+        unsafe {
+            let handle = libc::dlopen(cpath.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
+            if handle.is_null() {
+                return Err(format!("cannot load {}", path.display()));
+            }
+            let on_load = libc::dlsym(handle, c"JNI_OnLoad".as_ptr());
+            let execute = libc::dlsym(
+                handle,
+                c"Java_com_sun_management_internal_DiagnosticCommandImpl_executeDiagnosticCommand"
+                    .as_ptr(),
+            );
+            if on_load.is_null() || execute.is_null() {
+                return Err(format!(
+                    "{} has no diagnostic-command entry",
+                    path.display()
+                ));
+            }
+            let mut vm: *mut jni_raw::JavaVM = ptr::null_mut();
+            if ((**jni.env).v1_6.GetJavaVM)(jni.env, &mut vm) != 0 || vm.is_null() {
+                return Err("GetJavaVM failed".into());
+            }
+            let on_load: JniOnLoad = std::mem::transmute::<*mut c_void, JniOnLoad>(on_load);
+            let version = on_load(vm, ptr::null_mut());
+            if jni.clear_exception() || version < 0 {
+                return Err("the JVM's management library refused to start".into());
+            }
+            Ok(DiagnosticCommands {
+                execute: std::mem::transmute::<*mut c_void, ExecuteDcmd>(execute),
+            })
         }
     }
 }

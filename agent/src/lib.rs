@@ -7,7 +7,7 @@
 //! ```text
 //!  agent     the start path (OnLoad and OnAttach alike) and the event handlers
 //!    |
-//!  writer    the writer thread: frames, dump, recording and live outputs
+//!  writer    the writer thread: frames, dump, Metaspace, recording and live outputs
 //!    |
 //!  session   a recording's life: begin, disable, stop (no JVMTI inside)
 //!    |
@@ -25,7 +25,8 @@
 //! [`live`] (the recording file and socket), [`dump`], [`frames`] (stack
 //! interning, used by the writer), [`sources`] (code sources and the class
 //! names they hold), [`tally`] (per-thread counters and the agent's own
-//! cost), [`clock`] and [`messages`] (the one way to print: never
+//! cost), [`metaspace`] (the JVM's Metaspace report read and joined with
+//! the captured classes), [`clock`] and [`messages`] (the one way to print: never
 //! `eprintln!`, which panics on a closed stderr).
 //!
 //! `unsafe` is denied everywhere but in [`ffi`]; the exported
@@ -47,6 +48,7 @@ pub mod frames;
 pub mod live;
 pub mod loaders;
 pub mod messages;
+pub mod metaspace;
 pub mod options;
 pub mod output;
 pub mod session;

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, TryRecvError};
 use metascope_events::encode::{self, ClassLine, ClassUnloadLine};
 use metascope_events::{
-    AgentCost, ClassKind, CodeSource, Header, Record, ResourceExhausted, Summary,
+    AgentCost, ClassKind, CodeSource, Header, Record, ResourceExhausted, SnapshotReason, Summary,
 };
 
 use crate::capture::{Capture, CapturedClass, Counters, Message, OutOfResource};
@@ -24,10 +24,11 @@ use crate::census::Census;
 use crate::classfile;
 use crate::clock::wall_ms;
 use crate::dump::Dump;
-use crate::ffi::{CodeSourceFields, Jni, Jvmti, RawFrame};
+use crate::ffi::{CodeSourceFields, DiagnosticCommands, Jni, Jvmti, RawFrame};
 use crate::frames::{JvmtiResolver, MethodResolver, StackTable};
 use crate::live::LiveSocket;
 use crate::messages;
+use crate::metaspace::{self, GrowthTrigger, LiveEntry, MetaspaceSource, SnapshotRequest};
 use crate::options::Fault;
 use crate::session::Session;
 use crate::sources::{CodeSources, Verdict};
@@ -51,6 +52,8 @@ const FLUSH_BYTES: usize = 64 * 1024;
 const MAX_LIVE: usize = 2_000_000;
 /// Distinct accessor targets kept interned.
 const MAX_TARGETS: usize = 1_000_000;
+/// How often the JVM's Metaspace totals are read.
+const METASPACE_INTERVAL: Duration = Duration::from_millis(200);
 
 /// The writer thread of `session`: runs until the session finishes.
 /// `sources` are the JVM's code sources (whose class names it reads, and
@@ -72,6 +75,7 @@ pub fn run(
         fields,
         sources: &sources,
     };
+    let metaspace = JvmMetaspace::open(jvmti, jni);
     Writer::new(
         parts.out,
         session.out_path().display().to_string(),
@@ -83,15 +87,69 @@ pub fn run(
     .with_census(parts.census)
     .with_live(parts.live)
     .with_fault(capture.fault)
+    .with_metaspace(metaspace.map(|m| Box::new(m) as Box<dyn MetaspaceSource>))
     .run(&parts.header, session.queue(), || {
         session.disabled_reason().map(str::to_string)
     });
 }
 
+/// The JVM's Metaspace figures, asked of the JVM itself.
+struct JvmMetaspace<'a> {
+    jni: Jni<'a>,
+    commands: DiagnosticCommands,
+}
+
+impl<'a> JvmMetaspace<'a> {
+    fn open(jvmti: Jvmti, jni: Jni<'a>) -> Option<JvmMetaspace<'a>> {
+        let dir = jvmti.system_property("sun.boot.library.path")?;
+        // The first directory is the JDK's own lib.
+        let dir = dir.split(':').next()?.to_string();
+        match DiagnosticCommands::load(jni, std::path::Path::new(&dir)) {
+            Ok(commands) => Some(JvmMetaspace { jni, commands }),
+            Err(e) => {
+                messages::say(&format!(
+                    "Metaspace figures unavailable ({e}); classes are still recorded"
+                ));
+                None
+            }
+        }
+    }
+}
+
+impl MetaspaceSource for JvmMetaspace<'_> {
+    fn run(&mut self, command: &str, on_text: &mut dyn FnMut(&str)) -> Result<(), String> {
+        self.jni.diagnostic_command(self.commands, command, on_text)
+    }
+
+    fn heap_headroom(&mut self) -> Option<u64> {
+        self.jni.heap_headroom()
+    }
+}
+
+/// The writer's watch on Metaspace: totals every [`METASPACE_INTERVAL`]
+/// (written when they change) and per-loader snapshots.
+struct MetaspaceWatch<'a> {
+    source: Box<dyn MetaspaceSource + 'a>,
+    next_sample: Instant,
+    /// (used, committed) last written.
+    last: Option<(u64, u64)>,
+    growth: Option<GrowthTrigger>,
+    snapshots: u64,
+    /// When the last OutOfMemoryError snapshot was taken: a JVM throwing
+    /// one after another gets one per [`OOM_SNAPSHOT_INTERVAL`].
+    last_oom: Option<Instant>,
+}
+
+const OOM_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(10);
+
 /// What the writer remembers of a live captured class, to describe its
 /// unload. Bounded by the classes alive at once (and by [`MAX_LIVE`]).
 #[derive(Debug)]
 struct LiveClass {
+    /// [`metaspace::class_key`] of its name: finds it in the JVM's listing.
+    key: u64,
+    /// Its class file's size (0 when the hook did not see it).
+    size: u32,
     seq: u64,
     kind: ClassKind,
     loader_id: u64,
@@ -152,6 +210,7 @@ pub struct Writer<'a, W: Write, R: MethodResolver> {
     census: Option<Census>,
     live: Option<LiveSocket>,
     fault: Option<Fault>,
+    metaspace: Option<MetaspaceWatch<'a>>,
 }
 
 impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
@@ -184,7 +243,21 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             census: None,
             live: None,
             fault: None,
+            metaspace: None,
         }
+    }
+
+    /// Also records the JVM's Metaspace figures from `source`.
+    pub fn with_metaspace(mut self, source: Option<Box<dyn MetaspaceSource + 'a>>) -> Self {
+        self.metaspace = source.map(|source| MetaspaceWatch {
+            source,
+            next_sample: Instant::now(),
+            last: None,
+            growth: None,
+            snapshots: 0,
+            last_oom: None,
+        });
+        self
     }
 
     /// A failure to inject (`fault=`, tests only).
@@ -221,8 +294,18 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         disabled: impl Fn() -> Option<String>,
     ) {
         self.write(&Record::Header(header.clone()));
-        if let Some(census) = self.census.take() {
+        let committed = self.sample_metaspace();
+        if let Some(mut census) = self.census.take() {
+            // What was there before us, in bytes: one listing, whose
+            // lines follow the census.
+            let attach = committed.and_then(|c| self.metaspace_snapshot(SnapshotReason::Attach, c));
+            if let Some(snapshot) = &attach {
+                census.set_bytes(&snapshot.types);
+            }
             self.write(&Record::Census(census.into_record()));
+            if let Some(snapshot) = attach {
+                self.write_snapshot(snapshot);
+            }
         }
         self.flush();
         // The writer polls instead of parking in recv: parked, it is woken
@@ -238,6 +321,16 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                             self.handle(message);
                         }
                     }
+                    if reason != "process_exit" {
+                        // The JVM still answers (a stop or VMDeath).
+                        if let Some(committed) = self.sample_metaspace() {
+                            if let Some(snapshot) =
+                                self.metaspace_snapshot(SnapshotReason::End, committed)
+                            {
+                                self.write_snapshot(snapshot);
+                            }
+                        }
+                    }
                     self.finish(reason, disabled());
                     let _ = done.send(());
                     return;
@@ -246,11 +339,13 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                     self.handle(message);
                     idle = POLL_MIN;
                     if self.last_flush.elapsed() >= FLUSH_INTERVAL {
+                        self.watch_metaspace();
                         self.flush();
                     }
                 }
                 Err(TryRecvError::Empty) => {
                     if self.last_flush.elapsed() >= FLUSH_INTERVAL {
+                        self.watch_metaspace();
                         self.flush();
                     }
                     std::thread::sleep(idle);
@@ -276,6 +371,16 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                     wall_ms,
                     written,
                 } = *oom;
+                let metaspace = is_metaspace_exhausted(&description)
+                    && self.metaspace.as_mut().is_some_and(|m| {
+                        let due = m
+                            .last_oom
+                            .is_none_or(|t| t.elapsed() >= OOM_SNAPSHOT_INTERVAL);
+                        if due {
+                            m.last_oom = Some(Instant::now());
+                        }
+                        due
+                    });
                 self.write(&Record::ResourceExhausted(ResourceExhausted {
                     description,
                     flags: flags.into_iter().map(str::to_string).collect(),
@@ -286,6 +391,18 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                 }));
                 // The JVM may be about to die: persist what we have.
                 self.flush();
+                if metaspace {
+                    // Who held the bytes when they ran out (the throwing
+                    // thread waits for this, bounded).
+                    if let Some(committed) = self.sample_metaspace() {
+                        if let Some(snapshot) =
+                            self.metaspace_snapshot(SnapshotReason::OutOfMemory, committed)
+                        {
+                            self.write_snapshot(snapshot);
+                        }
+                    }
+                    self.flush();
+                }
                 let _ = written.send(());
             }
             Message::ClassFreed { tag, t_ns } => {
@@ -396,6 +513,11 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         }
         if self.live_count < MAX_LIVE {
             let live = LiveClass {
+                key: metaspace::class_key(&class.name),
+                size: class
+                    .bytes
+                    .as_ref()
+                    .map_or(0, |b| u32::try_from(b.len()).unwrap_or(u32::MAX)),
                 seq: self.seq,
                 kind: class.kind,
                 loader_id: class.loader_id,
@@ -440,6 +562,101 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         } else {
             self.counters.write_failed.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Reads the totals when due; a new growth snapshot when Metaspace
+    /// grew enough since the last.
+    fn watch_metaspace(&mut self) {
+        let due = self
+            .metaspace
+            .as_ref()
+            .is_some_and(|m| Instant::now() >= m.next_sample);
+        if !due {
+            return;
+        }
+        let Some(committed) = self.sample_metaspace() else {
+            return;
+        };
+        let t_ns = self.capture.clock.elapsed_ns();
+        let Some(watch) = &mut self.metaspace else {
+            return;
+        };
+        match watch.growth {
+            None => watch.growth = Some(GrowthTrigger::new(committed, t_ns)),
+            Some(growth) if growth.due(committed, t_ns) => {
+                if let Some(snapshot) = self.metaspace_snapshot(SnapshotReason::Growth, committed) {
+                    self.write_snapshot(snapshot);
+                }
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Reads the totals now and writes them if they changed; returns the
+    /// committed bytes.
+    fn sample_metaspace(&mut self) -> Option<u64> {
+        let watch = self.metaspace.as_mut()?;
+        watch.next_sample = Instant::now() + METASPACE_INTERVAL;
+        let t_ns = self.capture.clock.elapsed_ns();
+        let sample = metaspace::sample(watch.source.as_mut())
+            .ok()?
+            .sample(t_ns)?;
+        let figures = (sample.used, sample.committed);
+        if watch.last != Some(figures) {
+            watch.last = Some(figures);
+            self.write(&Record::Metaspace(sample));
+        }
+        Some(figures.1)
+    }
+
+    /// Lists every loader and joins it with the live captured classes.
+    fn metaspace_snapshot(
+        &mut self,
+        reason: SnapshotReason,
+        committed: u64,
+    ) -> Option<metaspace::Snapshot> {
+        let live = self.live_entries();
+        let clock = &self.capture.clock;
+        let watch = self.metaspace.as_mut()?;
+        watch.snapshots += 1;
+        let t_ns = clock.elapsed_ns();
+        watch.growth = Some(GrowthTrigger::new(committed, t_ns));
+        let request = SnapshotRequest {
+            id: watch.snapshots,
+            reason,
+            t_ns,
+            committed,
+        };
+        Some(metaspace::snapshot(
+            watch.source.as_mut(),
+            request,
+            live,
+            || clock.elapsed_ns() / 1_000_000,
+        ))
+    }
+
+    fn write_snapshot(&mut self, snapshot: metaspace::Snapshot) {
+        self.write(&Record::MetaspaceSnapshot(snapshot.header));
+        for line in snapshot.stacks {
+            self.write(&Record::StackMetaspace(line));
+        }
+        for line in snapshot.types {
+            self.write(&Record::LoaderTypeMetaspace(line));
+        }
+    }
+
+    fn live_entries(&self) -> Vec<LiveEntry> {
+        let entry = |c: &LiveClass| LiveEntry {
+            key: c.key,
+            stack: c.stack,
+            kind: c.kind,
+            loader_type: c.loader_type.clone(),
+            size: c.size,
+        };
+        let mut live = Vec::with_capacity(self.live_count);
+        live.extend(self.live_hidden.values().map(entry));
+        live.extend(self.live_by_loader.values().flatten().map(entry));
+        live
     }
 
     fn intern_target(&mut self, target: classfile::AccessorTarget<'_>) -> Arc<str> {
@@ -541,6 +758,12 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             }
         }
     }
+}
+
+/// An OutOfMemoryError for Metaspace or the compressed class space.
+fn is_metaspace_exhausted(description: &str) -> bool {
+    let d = description.to_ascii_lowercase();
+    d.contains("metaspace") || d.contains("class space")
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::escape::escape_control;
-use crate::protocol::LoadReply;
+use crate::reply::LoadReply;
 
 #[derive(Debug)]
 pub enum AttachError {

@@ -35,6 +35,7 @@ pub mod identity;
 mod in_root;
 mod process;
 mod protocol;
+mod reply;
 pub mod target;
 
 pub use error::AttachError;

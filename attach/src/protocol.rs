@@ -4,22 +4,13 @@
 use std::path::Path;
 
 use crate::error::AttachError;
+pub use crate::reply::LoadReply;
 
 /// HotSpot's limit for each argument of a request (`arg_length_max`).
 pub const MAX_ARG_LEN: usize = 1024;
 
 /// The most of a reply we read: a `load` reply is a few lines.
 pub const MAX_REPLY_LEN: u64 = 64 * 1024;
-
-/// The agent's answer to `load`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadReply {
-    /// Agent_OnAttach's return value.
-    pub return_code: i32,
-    /// Anything else the JVM said (warnings, error text), raw: escape it
-    /// before showing it.
-    pub messages: String,
-}
 
 /// The v1 `load` request: `"1\0load\0<abs path>\0true\0<options>\0"`.
 pub fn load_request(agent: &Path, options: &str) -> Vec<u8> {

@@ -354,6 +354,41 @@ fn classes_line(out: &mut String, report: &Report) {
         ));
     }
     let _ = writeln!(out, "  Classes   {}", classes.join(" · "));
+    overhead_line(out, report);
+}
+
+/// What the agent says it cost this run (from the summary).
+fn overhead_line(out: &mut String, report: &Report) {
+    let Some(summary) = &report.recording.summary else {
+        return;
+    };
+    let Some(cost) = summary.cost else {
+        return;
+    };
+    let per_class = match summary.captured {
+        0 => String::new(),
+        n => format!(", {} per captured class", micros(cost.callback_ns / n)),
+    };
+    let _ = writeln!(
+        out,
+        "  Overhead  metascope cost the application threads {}{per_class}; writer {} CPU",
+        millis(cost.callback_ns),
+        millis(cost.writer_cpu_ns)
+    );
+}
+
+fn millis(ns: u64) -> String {
+    match ns {
+        n if n < 10_000_000 => format!("{:.1} ms", n as f64 / 1e6),
+        n => format!("{} ms", thousands(n / 1_000_000)),
+    }
+}
+
+fn micros(ns: u64) -> String {
+    match ns {
+        n if n < 10_000 => format!("{:.1} µs", n as f64 / 1e3),
+        n => format!("{} µs", thousands(n / 1_000)),
+    }
 }
 
 /// OutOfMemoryErrors first and loudest: the first of each resource, the
