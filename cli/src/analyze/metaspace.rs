@@ -81,6 +81,9 @@ pub struct Snapshot {
     /// Per call site: by table index while reading, report order after
     /// [`MetaspaceData`] is made. Sites without lines hold zero.
     pub sites: Vec<SiteBytes>,
+    /// Per call site (same index), its bytes per loader type, in first-seen
+    /// order.
+    pub site_loader_types: Vec<Vec<(String, SiteBytes)>>,
     /// Lines no call site took: classes of a kind the report leaves out
     /// (`ordinary` without `--all-kinds`) or of stacks whose classes were
     /// never read.
@@ -96,17 +99,28 @@ impl Snapshot {
         Snapshot {
             header,
             sites: Vec::new(),
+            site_loader_types: Vec::new(),
             unattributed: SiteBytes::default(),
             loader_types: Vec::new(),
             other_loader_types: None,
         }
     }
 
-    fn site(&mut self, site: usize) -> &mut SiteBytes {
+    fn add(&mut self, site: usize, m: &StackMetaspace) {
         if self.sites.len() <= site {
             self.sites.resize(site + 1, SiteBytes::default());
+            self.site_loader_types.resize(site + 1, Vec::new());
         }
-        &mut self.sites[site]
+        self.sites[site].add(m);
+        let types = &mut self.site_loader_types[site];
+        match types.iter_mut().find(|(t, _)| *t == m.loader_type) {
+            Some((_, bytes)) => bytes.add(m),
+            None => {
+                let mut bytes = SiteBytes::default();
+                bytes.add(m);
+                types.push((m.loader_type.clone(), bytes));
+            }
+        }
     }
 
     fn loader_type(&mut self, m: &LoaderTypeMetaspace) {
@@ -142,9 +156,11 @@ impl Snapshot {
     /// The same snapshot with its call sites in report order.
     fn sorted(&self, sorted: &SortedSites) -> Snapshot {
         let mut sites = vec![SiteBytes::default(); sorted.sorted_index.len()];
+        let mut site_loader_types = vec![Vec::new(); sorted.sorted_index.len()];
         for (i, bytes) in self.sites.iter().enumerate() {
             if let Some(at) = sorted.sorted(i) {
                 sites[at] = *bytes;
+                site_loader_types[at] = self.site_loader_types[i].clone();
             }
         }
         let mut loader_types = self.loader_types.clone();
@@ -157,6 +173,7 @@ impl Snapshot {
         Snapshot {
             header: self.header.clone(),
             sites,
+            site_loader_types,
             unattributed: self.unattributed,
             loader_types,
             other_loader_types: self.other_loader_types.clone(),
@@ -320,7 +337,7 @@ impl Metaspace {
             return;
         };
         match site {
-            Some(site) => snapshot.site(site).add(m),
+            Some(site) => snapshot.add(site, m),
             None => snapshot.unattributed.add(m),
         }
     }

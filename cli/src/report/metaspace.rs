@@ -260,6 +260,21 @@ pub struct SiteBytesAt {
     pub t_ms: f64,
     #[serde(flatten)]
     pub bytes: Bytes,
+    /// The same bytes per loader type its classes live in, most committed
+    /// first.
+    pub loader_types: Vec<SiteLoaderTypeBytes>,
+}
+
+/// A call site's bytes in loaders of one type.
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteLoaderTypeBytes {
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub used: u64,
+    pub committed: u64,
+    pub exact_used: u64,
+    pub exact_committed: u64,
+    pub classes: u64,
 }
 
 /// The report's `metaspace`, `None` for a recording without Metaspace
@@ -375,6 +390,28 @@ pub fn site(analyzed: &Analyzed<'_>, index: usize) -> Option<SiteMetaspace> {
             reason: s.header.reason,
             t_ms: ns_to_ms(s.header.t_ns),
             bytes: Bytes::from(s.sites.get(index).unwrap_or(&SiteBytes::default())),
+            loader_types: {
+                let mut types: Vec<SiteLoaderTypeBytes> = s
+                    .site_loader_types
+                    .get(index)
+                    .into_iter()
+                    .flatten()
+                    .map(|(t, b)| SiteLoaderTypeBytes {
+                        type_name: t.clone(),
+                        used: b.used,
+                        committed: b.committed,
+                        exact_used: b.exclusive_used,
+                        exact_committed: b.exclusive_committed,
+                        classes: b.classes,
+                    })
+                    .collect();
+                types.sort_by(|a, b| {
+                    b.committed
+                        .cmp(&a.committed)
+                        .then_with(|| a.type_name.cmp(&b.type_name))
+                });
+                types
+            },
         })
     };
     let max = m.site_max_committed.get(index).copied().flatten();
