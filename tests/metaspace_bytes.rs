@@ -37,17 +37,26 @@ struct Held {
 }
 
 impl Held {
-    /// Starts `program` on `java` and waits until it holds at its end.
+    /// Starts `program` on `java` under the agent and waits until it holds
+    /// at its end.
     fn start(java: &Path, program: &Program, extra_jvm: &[&str]) -> Held {
+        Held::start_with(java, program, extra_jvm, true)
+    }
+
+    /// The same, with the agent loaded at start or not (to attach later).
+    fn start_with(java: &Path, program: &Program, extra_jvm: &[&str], agent: bool) -> Held {
         let session = Session::new();
         let recording = session.path("recording.jsonl");
-        let mut child = Command::new(java)
-            .current_dir(session.dir.path())
-            .arg(format!(
+        let mut command = Command::new(java);
+        if agent {
+            command.arg(format!(
                 "-agentpath:{}=out={}",
                 agent_lib().display(),
                 recording.display()
-            ))
+            ));
+        }
+        let mut child = command
+            .current_dir(session.dir.path())
             // The attach socket from the start: jcmd needs no trigger.
             .arg("-XX:+StartAttachListener")
             .args(extra_jvm)
@@ -106,9 +115,8 @@ impl Held {
         self.child.id()
     }
 
-    /// Lets the program end and waits for the JVM to exit; returns the
-    /// JSON report of its recording.
-    fn release(mut self) -> (Session, PathBuf, Value) {
+    /// Lets the program end and waits for the JVM to exit.
+    fn end(&mut self) {
         let mut stdin = self.child.stdin.take().expect("piped stdin");
         stdin.write_all(b"\n").expect("release the program");
         drop(stdin);
@@ -118,6 +126,11 @@ impl Held {
             status.is_some()
         });
         assert!(status.unwrap().success(), "java failed: {status:?}");
+    }
+
+    /// Lets the program end; returns the JSON report of its recording.
+    fn release(mut self) -> (Session, PathBuf, Value) {
+        self.end();
         let report = self.session.json_report(&self.recording, &[]);
         (self.session, self.recording, report)
     }
@@ -545,4 +558,90 @@ fn jdk21_oom_bytes_add_up_to_the_limit() {
 #[test]
 fn jdk25_oom_bytes_add_up_to_the_limit() {
     out_of_memory(25);
+}
+
+/// `metascope attach PID` to a JVM holding 100 tenant loaders: the census
+/// of what is loaded and the attach snapshot's loader types come with
+/// their bytes, and the tenant loaders' agree with `VM.metaspace
+/// show-loaders` taken just before.
+fn attach_census_in_bytes(major: u32) {
+    let Some(java) = java(major) else {
+        return;
+    };
+    let mut held = Held::start_with(&java, &PROXY, &[], false);
+    let listing = jcmd(major, held.pid(), "VM.metaspace show-loaders scale=1");
+    let loader_type = "com.acme.demo.ProxyDemo$TenantLoader";
+    let &(_, _, _, committed) = show_loaders(&listing)
+        .get(loader_type)
+        .unwrap_or_else(|| panic!("no {loader_type} in {listing}"));
+    let recording = held.session.path("attached.jsonl");
+    let out = metascope()
+        .args(["attach", &held.pid().to_string(), "--duration", "1s", "-o"])
+        .arg(&recording)
+        .output()
+        .expect("run metascope attach");
+    assert!(out.status.success(), "attach failed: {}", stderr(&out));
+    held.end();
+    let text = stdout(&out);
+    let census_line = text
+        .lines()
+        .find(|l| l.contains(loader_type) && l.contains(" classes in 100 loaders"))
+        .unwrap_or_else(|| panic!("no census group of {loader_type}: {text}"));
+    assert!(census_line.contains("B Metaspace"), "{census_line}");
+    assert!(
+        text.contains("  Metaspace at attach: ") && text.contains("; by loader type:\n"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with(loader_type) && l.contains(" committed ")),
+        "{text}"
+    );
+    let report = held.session.json_report(&recording, &[]);
+    let groups = report["recording"]["census"]["groups"].as_array().unwrap();
+    let in_groups: u64 = groups
+        .iter()
+        .filter(|g| g["loader_type"] == loader_type)
+        .map(|g| g["committed"].as_u64().expect("census bytes"))
+        .sum();
+    let attach = &report["metaspace"]["at_attach"];
+    let in_types: u64 = attach["loader_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["type"] == loader_type)
+        .map(|t| t["committed"].as_u64().unwrap())
+        .sum();
+    eprintln!(
+        "JDK {major} attach: {loader_type}: VM.metaspace {committed} committed; census groups \
+         {in_groups}, attach snapshot {in_types}"
+    );
+    assert!(
+        within(in_groups, committed, 0.10),
+        "census groups: {in_groups} of {committed}"
+    );
+    assert!(
+        within(in_types, committed, 0.10),
+        "loader types: {in_types} of {committed}"
+    );
+}
+
+#[test]
+fn jdk11_attach_census_in_bytes() {
+    attach_census_in_bytes(11);
+}
+
+#[test]
+fn jdk17_attach_census_in_bytes() {
+    attach_census_in_bytes(17);
+}
+
+#[test]
+fn jdk21_attach_census_in_bytes() {
+    attach_census_in_bytes(21);
+}
+
+#[test]
+fn jdk25_attach_census_in_bytes() {
+    attach_census_in_bytes(25);
 }
