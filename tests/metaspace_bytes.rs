@@ -483,6 +483,41 @@ fn out_of_memory(major: u32) {
         )) && text.contains(" of 32 MiB ("),
         "{text}"
     );
+    // Ranked by bytes, the proxies lead; a CI gate on bytes names them.
+    let by_bytes = session.json_report(&recording, &["--sort", "bytes"]);
+    assert_eq!(by_bytes["sorted_by"], "bytes");
+    assert_eq!(
+        call_sites(&by_bytes)[0]["display"],
+        top["display"],
+        "the site holding the most committed leads"
+    );
+    let check = |limit: &str| {
+        metascope()
+            .arg("check")
+            .arg(&recording)
+            .args(["--max-metaspace-bytes", limit])
+            .output()
+            .expect("run metascope check")
+    };
+    let fail = check("16m");
+    assert_eq!(fail.status.code(), Some(1), "{}", stderr(&fail));
+    let line = stdout(&fail);
+    assert!(
+        line.starts_with("metascope check: FAIL Metaspace ")
+            && line.contains("> 16 MiB at ")
+            && line.contains(top["display"].as_str().unwrap()),
+        "{line}"
+    );
+    let ok = check("1g");
+    assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
+    assert!(stdout(&ok).contains("Metaspace ≤ 1 GiB"), "{}", stdout(&ok));
+    let bad = check("lots");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("`lots` is not a size"),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 #[test]
