@@ -330,7 +330,7 @@ pub fn text_attach_loader_types(out: &mut String, report: &Report) {
 pub fn html_chart(report: &Report) -> String {
     const W: f64 = 1200.0;
     const LEFT: f64 = 64.0;
-    const RIGHT: f64 = 64.0;
+    const RIGHT: f64 = 16.0;
     const TOP: f64 = 18.0;
     const BOTTOM: f64 = 170.0;
     const AXIS_Y: f64 = 196.0;
@@ -346,9 +346,8 @@ pub fn html_chart(report: &Report) -> String {
         .max(report.timeline.last().map_or(0.0, |p| p.t_ms))
         .max(m.samples.last().map_or(0.0, |p| p.t_ms))
         .max(1.0);
-    // The timeline chart's plot spans LEFT..W-16; this one ends RIGHT
-    // earlier for its second axis, so its x scale is its own but its
-    // labels are the same times.
+    // The same plot area and end as the timeline chart above: a moment
+    // sits at the same x in both.
     let x = |t_ms: f64| LEFT + t_ms / end_ms * (W - LEFT - RIGHT);
     let top_bytes = m
         .samples
@@ -374,7 +373,7 @@ pub fn html_chart(report: &Report) -> String {
          <div class=\"legend\"><span><i style=\"background:#8e5ccf\"></i>committed</span>\
          <span><i style=\"background:#4b2a86\"></i>used</span>\
          <span><i style=\"background:#c2372f\"></i>{}</span>\
-         <span><i style=\"background:#2f6fcc\"></i>live classes (right axis)</span>\
+         <span><i style=\"background:#2f6fcc\"></i>live classes (own scale)</span>\
          <span><i style=\"background:#333\"></i>per-loader snapshots</span></div>",
         escape_html(&limit(m.max))
     );
@@ -444,12 +443,11 @@ pub fn html_chart(report: &Report) -> String {
     label(&mut s, LEFT - 6.0, BOTTOM, "end", "0");
     label(
         &mut s,
-        W - RIGHT + 6.0,
-        TOP,
-        "start",
-        &thousands(top_live as u64),
+        W - RIGHT,
+        TOP - 10.0,
+        "end",
+        &format!("live classes, peak {}", thousands(top_live as u64)),
     );
-    label(&mut s, W - RIGHT + 6.0, BOTTOM, "start", "0");
     for k in 0..=4 {
         let f = k as f64 / 4.0;
         let anchor = match k {
