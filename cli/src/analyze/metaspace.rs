@@ -42,22 +42,28 @@ pub struct SiteBytes {
 
 impl SiteBytes {
     fn add(&mut self, m: &StackMetaspace) {
-        self.used += m.used;
-        self.committed += m.committed;
+        self.used = self.used.saturating_add(m.used);
+        self.committed = self.committed.saturating_add(m.committed);
         // Never more exact than the whole, whatever a line says.
-        self.exclusive_used += m.exclusive_used.min(m.used);
-        self.exclusive_committed += m.exclusive_committed.min(m.committed);
-        self.classes += m.classes;
-        self.loaders += m.loaders;
+        self.exclusive_used = self
+            .exclusive_used
+            .saturating_add(m.exclusive_used.min(m.used));
+        self.exclusive_committed = self
+            .exclusive_committed
+            .saturating_add(m.exclusive_committed.min(m.committed));
+        self.classes = self.classes.saturating_add(m.classes);
+        self.loaders = self.loaders.saturating_add(m.loaders);
     }
 
     fn plus(mut self, other: &SiteBytes) -> SiteBytes {
-        self.used += other.used;
-        self.committed += other.committed;
-        self.exclusive_used += other.exclusive_used;
-        self.exclusive_committed += other.exclusive_committed;
-        self.classes += other.classes;
-        self.loaders += other.loaders;
+        self.used = self.used.saturating_add(other.used);
+        self.committed = self.committed.saturating_add(other.committed);
+        self.exclusive_used = self.exclusive_used.saturating_add(other.exclusive_used);
+        self.exclusive_committed = self
+            .exclusive_committed
+            .saturating_add(other.exclusive_committed);
+        self.classes = self.classes.saturating_add(other.classes);
+        self.loaders = self.loaders.saturating_add(other.loaders);
         self
     }
 }
@@ -147,10 +153,10 @@ impl Snapshot {
                 .other_loader_types
                 .get_or_insert_with(|| blank(String::new(), false)),
         };
-        entry.loaders += m.loaders;
-        entry.classes += m.classes;
-        entry.used += m.used;
-        entry.committed += m.committed;
+        entry.loaders = entry.loaders.saturating_add(m.loaders);
+        entry.classes = entry.classes.saturating_add(m.classes);
+        entry.used = entry.used.saturating_add(m.used);
+        entry.committed = entry.committed.saturating_add(m.committed);
     }
 
     /// The same snapshot with its call sites in report order.
@@ -622,6 +628,27 @@ mod tests {
         assert_eq!(data.peak.as_ref().unwrap().header.id, 1);
         assert_eq!(data.snapshots.len(), 2);
         assert!(data.snapshots[1].skipped.is_some());
+    }
+
+    #[test]
+    fn absurd_figures_saturate_rather_than_overflow() {
+        let mut m = Metaspace::default();
+        m.snapshot(header(1, SnapshotReason::End, u64::MAX));
+        let mut huge = line(1, 1, u64::MAX, u64::MAX);
+        huge.classes = u64::MAX;
+        huge.loaders = u64::MAX;
+        m.stack(&huge, Some(0));
+        m.stack(&huge, Some(0));
+        // More exact than the whole is never believed.
+        let mut odd = line(1, 2, 10, 50);
+        odd.exclusive_used = 70;
+        m.stack(&odd, Some(1));
+        let end = m.finish(&no_sites(2)).end.unwrap();
+        assert_eq!(end.sites[0].committed, u64::MAX);
+        assert_eq!(end.sites[0].classes, u64::MAX);
+        assert_eq!(end.sites[1].exclusive_committed, 10);
+        assert_eq!(end.sites[1].exclusive_used, 10);
+        assert_eq!(MetaspaceData::sites_total(&end).committed, u64::MAX);
     }
 
     #[test]

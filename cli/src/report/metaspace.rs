@@ -345,10 +345,10 @@ fn snapshot_bytes(analyzed: &Analyzed<'_>, m: &MetaspaceData, s: &Snapshot) -> S
             used: 0,
             committed: 0,
         });
-        o.loaders += t.loaders;
-        o.classes += t.classes;
-        o.used += t.used;
-        o.committed += t.committed;
+        o.loaders = o.loaders.saturating_add(t.loaders);
+        o.classes = o.classes.saturating_add(t.classes);
+        o.used = o.used.saturating_add(t.used);
+        o.committed = o.committed.saturating_add(t.committed);
     }
     SnapshotBytes {
         snapshot: SnapshotInfo::from(&s.header),
