@@ -14,6 +14,16 @@
 //! | loader churn    | loader_churn, trend churn, on every JDK                                               |
 //! | loader leak     | loader_churn, trend leak, on every JDK                                                |
 //! | steady          | no verdict on any JDK                                                                 |
+//! | report          | uncached_generation, trend leak, on every JDK                                         |
+//! | binding         | loader_churn, trend leak, on every JDK                                                |
+//! | lisp            | per_expression_compilation, trend leak, on every JDK                                  |
+//!
+//! The last three are what no list names (issue 12): an in-house generator
+//! defining with the application's own protection domain under unremarkable
+//! names, an in-house platform jar between the application and the define
+//! point, an interpreter compiling two classes per evaluation. They are
+//! captured and attributed from where the classes come from (code sources),
+//! and diagnosed from behaviour.
 //!
 //! A JDK that is not installed skips its tests with a `SKIPPED` line, and
 //! fails them when `CI` is set (scripts/test installs 11, 21 and 25; 17 is
@@ -32,8 +42,8 @@ use std::path::Path;
 
 use common::*;
 use metascope_harness::{
-    Program, COPIER, COPIER_TARGETS, EXPRESSION, INFLATION_RACE, INFLATION_RACE_TARGETS,
-    LEGACY_REFLECTION_ARG, LOADER_CHURN, LOADER_CHURN_GC_EVERY, LOADER_LEAK, STEADY,
+    Program, BINDING, COPIER, COPIER_TARGETS, EXPRESSION, INFLATION_RACE, INFLATION_RACE_TARGETS,
+    LEGACY_REFLECTION_ARG, LISP, LOADER_CHURN, LOADER_CHURN_GC_EVERY, LOADER_LEAK, REPORT, STEADY,
 };
 use serde_json::Value;
 
@@ -116,6 +126,24 @@ fn is_plugin_handler(name: &str) -> bool {
     name == "com.acme.plugin.Handler"
 }
 
+/// ReportDemo's generated formatters: `LayoutFormatter_<N>`.
+fn is_layout_formatter(name: &str) -> bool {
+    name.starts_with("com.acme.demo.reports.LayoutFormatter_")
+}
+
+/// `$Proxy<N>` in any package (`com.sun.proxy` on JDK 11, `jdk.proxy<N>`
+/// later).
+fn is_proxy(name: &str) -> bool {
+    name.rsplit('.')
+        .next()
+        .is_some_and(|n| n.starts_with("$Proxy"))
+}
+
+/// minilisp's compiled forms: `Fn<N>` and `Fn<N>$Consts`.
+fn is_compiled_form(name: &str) -> bool {
+    name.starts_with("org.minilisp.gen.Fn")
+}
+
 // ---------------------------------------------------------------------------
 // Running a scenario
 
@@ -150,11 +178,8 @@ fn record(major: u32, program: &Program, extra_jvm: &[&str], args: Option<&[&str
     let mut jvm: Vec<&str> = extra_jvm.to_vec();
     jvm.extend_from_slice(program.jvm_args);
     jvm.push(&xlog_arg);
-    jvm.extend_from_slice(&[
-        "-cp",
-        metascope_harness::HARNESS_JAR_PATH,
-        program.main_class,
-    ]);
+    let classpath = program.classpath();
+    jvm.extend_from_slice(&["-cp", &classpath, program.main_class]);
     jvm.extend_from_slice(args.unwrap_or(program.args));
     let (out, recording) = session.run(&java, None, &jvm);
     let text = stdout(&out);
@@ -731,6 +756,165 @@ fn steady(major: u32) {
     );
 }
 
+/// The top call site: its application frame is `class.method` at the line
+/// of `file` (under java-harness/src/com/acme/demo) that contains `needle`,
+/// and it went through `entry`, from the jar `jar` when given (the library
+/// entry's code source).
+fn assert_top_site<'a>(
+    run: &'a Run,
+    (file, needle): (&str, &str),
+    (class, method): (&str, &str),
+    entry: &str,
+    jar: Option<&str>,
+) -> &'a Value {
+    let top = &call_sites(&run.report)[0];
+    let app = &top["application_frame"];
+    let line = source_lines(file, needle)[0];
+    assert_eq!(
+        (&app["class"], &app["method"], app["line"].as_u64()),
+        (&Value::from(class), &Value::from(method), Some(line)),
+        "{}",
+        run.label(&format!("the top call site: {top:#}"))
+    );
+    assert_eq!(
+        top["library_entry"]["display"],
+        entry,
+        "{}",
+        run.label(&format!("the library entry: {top:#}"))
+    );
+    match jar {
+        Some(jar) => assert_eq!(
+            top["library_entry"]["code_source"]["name"],
+            jar,
+            "{}",
+            run.label(&format!("the library entry's jar: {top:#}"))
+        ),
+        None => assert!(
+            top["library_entry"]["code_source"].is_null(),
+            "{}",
+            run.label(&format!(
+                "an application's helper has no library jar: {top:#}"
+            ))
+        ),
+    }
+    top
+}
+
+/// ReportDemo: the application's own generator defines a formatter per
+/// report with the application's protection domain, under names no rule
+/// knows, into one long-lived loader.
+fn report(major: u32) {
+    let Some(run) = record(major, &REPORT, &[], None) else {
+        return;
+    };
+    let defined = run.xlog.loaded(is_layout_formatter);
+    assert_eq!(defined, 200, "{}", run.label("formatters per -Xlog"));
+    let top = assert_top_site(
+        &run,
+        ("reports/FormatterFactory.java", "LOADER.define("),
+        ("com.acme.demo.reports.FormatterFactory", "formatterFor"),
+        "com.acme.demo.reports.FormatterFactory$FormatterLoader.define",
+        None,
+    );
+    assert_eq!(
+        top["kinds"]["runtime_defined"],
+        defined,
+        "{}",
+        run.label("every formatter captured, as runtime_defined")
+    );
+    assert_eq!(top["loaders"][0]["instances"], 1, "one long-lived loader");
+
+    let verdicts = verdicts_for(&run, &[top]);
+    assert_cause(&run, &verdicts, "uncached_generation");
+    assert_trend(&run, &verdicts, "leak");
+    assert_remedy(&run, &verdicts, &["cache_generator_output"]);
+    assert_verdict_matches_site(&run, verdicts[0]);
+}
+
+/// BindingDemo: an in-house platform jar on no list binds a proxy per
+/// request in a fresh loader; the application's controller is blamed and
+/// the platform named with its jar.
+fn binding(major: u32) {
+    let Some(run) = record(major, &BINDING, &[], None) else {
+        return;
+    };
+    let proxies = run.xlog.loaded(is_proxy);
+    assert_eq!(proxies, 150, "{}", run.label("proxy classes per -Xlog"));
+    let top = assert_top_site(
+        &run,
+        ("BindingDemo.java", "Binder.bind("),
+        ("com.acme.demo.BindingDemo$OrderController", "handle"),
+        "org.corpframework.binding.Binder.bind",
+        Some("corp-platform-1.4.jar"),
+    );
+    assert_eq!(top["kinds"]["proxy"], proxies, "{}", run.label("proxies"));
+
+    let verdicts = verdicts_for(&run, &[top]);
+    assert_cause(&run, &verdicts, "loader_churn");
+    assert_trend(&run, &verdicts, "leak");
+    assert_remedy(&run, &verdicts, &["loader"]);
+    assert_verdict_matches_site(&run, verdicts[0]);
+    assert_eq!(
+        verdicts[0]["library_entry_code_source"]["name"],
+        "corp-platform-1.4.jar"
+    );
+}
+
+/// LispDemo: an interpreter in its own jar compiles each evaluated form
+/// into two classes in a loader of their own: per-expression compilation,
+/// recognised from the calls' shape, with the interpreter's own compile
+/// call as the remedy.
+fn lisp(major: u32) {
+    let Some(run) = record(major, &LISP, &[], None) else {
+        return;
+    };
+    let forms = run.xlog.loaded(is_compiled_form);
+    assert_eq!(forms, 300, "{}", run.label("compiled classes per -Xlog"));
+    let top = assert_top_site(
+        &run,
+        ("LispDemo.java", "interpreter.eval("),
+        ("com.acme.demo.LispDemo$DiscountRules", "apply"),
+        "org.minilisp.Interpreter.eval",
+        Some("minilisp-0.9.jar"),
+    );
+    assert_eq!(
+        top["kinds"]["runtime_defined"],
+        forms,
+        "{}",
+        run.label("every compiled class captured, as runtime_defined")
+    );
+    assert_eq!(top["loaders"][0]["type"], "org.minilisp.FnLoader");
+    assert_eq!(top["loaders"][0]["instances"], 150, "a loader per form");
+
+    let verdicts = verdicts_for(&run, &[top]);
+    assert_cause(&run, &verdicts, "per_expression_compilation");
+    assert_trend(&run, &verdicts, "leak");
+    let v = verdicts[0];
+    let per_call = v["evidence"]
+        .as_array()
+        .and_then(|e| e.iter().find(|f| f["fact"] == "classes_per_call"))
+        .unwrap_or_else(|| panic!("{}", run.label(&format!("no classes_per_call: {v:#}"))));
+    assert_eq!(
+        (&per_call["classes_per_call"], &per_call["calls"]),
+        (&Value::from(2), &Value::from(150)),
+        "{}",
+        run.label(&format!(
+            "diagnosis: two classes per evaluation: {per_call}"
+        ))
+    );
+    assert_eq!(
+        v["remedies"][0]["remedy"],
+        "compile_once_with_engines_compile_call",
+        "{}",
+        run.label(&format!("diagnosis: the compile-once remedy: {v:#}"))
+    );
+    assert_eq!(
+        v["compile_call"]["compile"], "org.minilisp.Interpreter.compile",
+        "{v:#}"
+    );
+    assert_verdict_matches_site(&run, v);
+}
+
 // ---------------------------------------------------------------------------
 // The matrix: one test per JDK and scenario, so they run in parallel and a
 // failure names both.
@@ -761,6 +945,18 @@ macro_rules! jdk_tests {
             #[test]
             fn steady_control() {
                 super::steady($major);
+            }
+            #[test]
+            fn report() {
+                super::report($major);
+            }
+            #[test]
+            fn binding() {
+                super::binding($major);
+            }
+            #[test]
+            fn lisp() {
+                super::lisp($major);
             }
         }
     )*};

@@ -4,25 +4,7 @@
 mod common;
 
 use common::*;
-use metascope_harness::{COPIER, DYNAMIC_LOADER, PROXY, STEADY};
-
-/// Line numbers of the lines in a harness source that contain `needle`,
-/// so the expectations follow the source rather than being typed in.
-fn source_lines(file: &str, needle: &str) -> Vec<u64> {
-    let path = format!(
-        "{}/src/com/acme/demo/{file}",
-        metascope_harness::HARNESS_SOURCE_DIR
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let lines: Vec<u64> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| l.contains(needle) && !l.trim_start().starts_with('*'))
-        .map(|(i, _)| i as u64 + 1)
-        .collect();
-    assert!(!lines.is_empty(), "{needle} not found in {file}");
-    lines
-}
+use metascope_harness::{BINDING, COPIER, DYNAMIC_LOADER, PROXY, STEADY};
 
 fn java17() -> std::path::PathBuf {
     java(17).expect("the JDK on PATH is required")
@@ -283,4 +265,47 @@ fn a_panic_inside_the_agent_disables_capture_not_the_jvm() {
         "{}",
         stdout(&text)
     );
+}
+
+/// The platform jar is a library because it is another jar; a user who
+/// owns it says so with `--app`, by jar or by package, and the blame moves
+/// into it: its own line that makes a proxy per call.
+#[test]
+fn app_names_a_jar_as_the_applications_own() {
+    let (session, _out, report) = record_harness(&java17(), &BINDING, &[], None);
+    assert_reconciles(&report);
+    let top = &call_sites(&report)[0];
+    assert_eq!(
+        top["library_entry"]["display"], "org.corpframework.binding.Binder.bind",
+        "{top}"
+    );
+    assert_eq!(
+        top["library_entry"]["code_source"]["name"],
+        "corp-platform-1.4.jar"
+    );
+    let binder = format!(
+        "{}/libs/corp-platform-1.4/org/corpframework/binding/Binder.java",
+        metascope_harness::HARNESS_SOURCE_DIR
+    );
+    let line = std::fs::read_to_string(&binder)
+        .unwrap_or_else(|e| panic!("{binder}: {e}"))
+        .lines()
+        .position(|l| l.contains("Proxy.newProxyInstance("))
+        .expect("Binder.bind makes a proxy")
+        + 1;
+    let recording = session.path("recording.jsonl");
+    for app in ["corp-platform-1.4.jar", "org.corpframework"] {
+        let report = session.json_report(&recording, &["--app", app]);
+        let top = &call_sites(&report)[0];
+        assert_eq!(
+            top["application_frame"]["display"],
+            format!("org.corpframework.binding.Binder.bind(Binder.java:{line})"),
+            "--app {app}: {top}"
+        );
+        assert_eq!(
+            top["library_entry"]["display"], "java.lang.reflect.Proxy.newProxyInstance",
+            "--app {app}: {top}"
+        );
+        assert_eq!(top["kinds"]["proxy"], 150, "--app {app}: {top}");
+    }
 }

@@ -25,7 +25,7 @@ use crate::ffi::{
     RawFrame,
 };
 use crate::loaders::LoaderTable;
-use crate::options::{AgentOptions, Fault};
+use crate::options::{AgentOptions, Fault, MetaspaceWatch};
 use crate::sources::{CodeSources, Verdict};
 use crate::tally::{self, CallbackTimer, Tallies, ThreadTally, Totals};
 
@@ -115,6 +115,8 @@ pub struct Capture {
     /// Keep class bytes for the writer (`dump=DIR`).
     pub keep_bytes: bool,
     pub fault: Option<Fault>,
+    /// What the writer asks the JVM about Metaspace (`metaspace=`).
+    pub metaspace: MetaspaceWatch,
     /// Counted by application threads, each in its own tally.
     pub tallies: Tallies,
     /// Counted by the writer.
@@ -133,6 +135,7 @@ impl Capture {
             depth: options.depth,
             keep_bytes: options.dump.is_some(),
             fault: options.fault,
+            metaspace: options.metaspace,
             tallies: Tallies::default(),
             counters: Counters::default(),
             clock: Clock::start(),

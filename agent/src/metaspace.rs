@@ -525,16 +525,17 @@ impl Attribution {
     }
 }
 
-/// When the next per-loader snapshot is due as Metaspace grows: a quarter
-/// more committed than at the last one, at least 8 MiB more, and 5 s on.
+/// When the next per-loader snapshot is due as Metaspace grows: half
+/// again as much committed as at the last one, at least 16 MiB more, and
+/// 30 s on (each listing pauses the JVM).
 #[derive(Debug, Clone, Copy)]
 pub struct GrowthTrigger {
     last_committed: u64,
     last_ns: u64,
 }
 
-const GROWTH_MIN_BYTES: u64 = 8 << 20;
-const GROWTH_MIN_NS: u64 = 5_000_000_000;
+const GROWTH_MIN_BYTES: u64 = 16 << 20;
+const GROWTH_MIN_NS: u64 = 30_000_000_000;
 
 impl GrowthTrigger {
     pub fn new(committed: u64, t_ns: u64) -> GrowthTrigger {
@@ -545,7 +546,7 @@ impl GrowthTrigger {
     }
 
     pub fn due(&self, committed: u64, t_ns: u64) -> bool {
-        committed >= self.last_committed.saturating_add(self.last_committed / 4)
+        committed >= self.last_committed.saturating_add(self.last_committed / 2)
             && committed >= self.last_committed.saturating_add(GROWTH_MIN_BYTES)
             && t_ns >= self.last_ns.saturating_add(GROWTH_MIN_NS)
     }
@@ -610,6 +611,26 @@ pub struct SnapshotRequest {
     pub committed: u64,
 }
 
+impl SnapshotRequest {
+    /// The longest listing (estimated characters) worth its pause: the
+    /// JVM lists every class at a safepoint, a few µs per class. An
+    /// OutOfMemoryError or an attach (the user asked) take any size the
+    /// heap allows; an exit waits for it, so it gets a smaller budget; a
+    /// growth snapshot pauses a running application.
+    pub fn budget_chars(&self) -> u64 {
+        match self.reason {
+            SnapshotReason::Attach | SnapshotReason::OutOfMemory => MAX_LISTING_CHARS,
+            SnapshotReason::End => END_LISTING_CHARS,
+            SnapshotReason::Growth => GROWTH_LISTING_CHARS,
+        }
+    }
+}
+
+/// About 20,000 classes: ~100 ms at exit.
+const END_LISTING_CHARS: u64 = 4 << 20;
+/// About 80,000 classes.
+const GROWTH_LISTING_CHARS: u64 = 16 << 20;
+
 /// Lists every loader and joins it with `live`: the per-loader snapshot.
 /// Skipped (with why) when the listing would not fit comfortably in the
 /// Java heap.
@@ -637,6 +658,20 @@ pub fn snapshot(
         types: Vec::new(),
     };
     let chars = estimated_listing_chars(request.committed);
+    if chars > request.budget_chars() {
+        header.skipped = Some(format!(
+            "pause_budget: about {} MiB of text to list, over the {} MiB budget of a {} snapshot",
+            chars >> 20,
+            request.budget_chars() >> 20,
+            match request.reason {
+                SnapshotReason::Attach => "attach",
+                SnapshotReason::Growth => "growth",
+                SnapshotReason::OutOfMemory => "out-of-memory",
+                SnapshotReason::End => "end",
+            }
+        ));
+        return empty(header);
+    }
     let limit = source
         .heap_headroom()
         .map_or(MAX_LISTING_CHARS, |h| (h / 4).min(MAX_LISTING_CHARS));
@@ -933,7 +968,7 @@ mod tests {
         let mut source = jvm(21, Some(4 << 20));
         let request = SnapshotRequest {
             id: 1,
-            reason: SnapshotReason::Growth,
+            reason: SnapshotReason::Attach,
             t_ns: 1,
             committed: 200 << 20,
         };
@@ -948,12 +983,40 @@ mod tests {
     }
 
     #[test]
-    fn growth_snapshots_wait_for_a_quarter_eight_mib_and_five_seconds() {
+    fn growth_snapshots_wait_for_half_again_sixteen_mib_and_thirty_seconds() {
         let t = GrowthTrigger::new(40 << 20, 0);
-        assert!(!t.due(49 << 20, 10_000_000_000), "under a quarter");
-        assert!(!t.due(60 << 20, 1_000_000_000), "too soon");
-        assert!(t.due(60 << 20, 6_000_000_000));
-        let small = GrowthTrigger::new(1 << 20, 0);
-        assert!(!small.due(4 << 20, 6_000_000_000), "under 8 MiB");
+        assert!(!t.due(59 << 20, 60_000_000_000), "under half again");
+        assert!(!t.due(60 << 20, 10_000_000_000), "too soon");
+        assert!(t.due(60 << 20, 31_000_000_000));
+        let small = GrowthTrigger::new(4 << 20, 0);
+        assert!(!small.due(19 << 20, 60_000_000_000), "under 16 MiB");
+    }
+
+    #[test]
+    fn an_exit_snapshot_of_a_large_metaspace_is_skipped_within_its_budget() {
+        let mut source = jvm(17, Some(1 << 30));
+        let request = SnapshotRequest {
+            id: 2,
+            reason: SnapshotReason::End,
+            t_ns: 1,
+            committed: 100 << 20,
+        };
+        let snap = snapshot(&mut source, request, Vec::new(), || 0);
+        assert!(snap
+            .header
+            .skipped
+            .as_deref()
+            .unwrap()
+            .starts_with("pause_budget"));
+        let oom = SnapshotRequest {
+            id: 3,
+            reason: SnapshotReason::OutOfMemory,
+            t_ns: 1,
+            committed: 100 << 20,
+        };
+        assert_eq!(
+            snapshot(&mut source, oom, Vec::new(), || 0).header.skipped,
+            None
+        );
     }
 }

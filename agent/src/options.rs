@@ -10,7 +10,7 @@ use metascope_events::CaptureMode;
 
 /// One line listing what is accepted, printed with every option error.
 pub const VALID_OPTIONS: &str =
-    "valid options: out=FILE, depth=N (0-2048), include=PATTERN[;PATTERN], mode=dynamic|all, queue=N (1-16777216), dump=DIR, socket=PATH";
+    "valid options: out=FILE, depth=N (0-2048), include=PATTERN[;PATTERN], mode=dynamic|all, queue=N (1-16777216), dump=DIR, socket=PATH, metaspace=snapshots|totals|off";
 
 pub const DEFAULT_DEPTH: u32 = 64;
 pub const MAX_DEPTH: u32 = 2048;
@@ -35,9 +35,24 @@ pub struct AgentOptions {
     pub dump: Option<PathBuf>,
     /// Also stream the recording to a Unix socket at this path (0600).
     pub socket: Option<PathBuf>,
+    /// What the writer asks the JVM about Metaspace.
+    pub metaspace: MetaspaceWatch,
     /// `fault=NAME`: a failure injected by the end-to-end tests to prove
     /// the JVM survives it (not for users; see [`Fault`]).
     pub fault: Option<Fault>,
+}
+
+/// `metaspace=`: how much of the JVM's Metaspace accounting the writer
+/// records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaspaceWatch {
+    /// Totals every 200 ms, and per-loader snapshots (at attach, growth,
+    /// OutOfMemoryError, end), each a safepoint listing every class.
+    Snapshots,
+    /// Totals only: no safepoint, no per-call-site bytes.
+    Totals,
+    /// Nothing.
+    Off,
 }
 
 /// Failures the end-to-end tests inject (`fault=NAME`), each forcing one
@@ -91,6 +106,7 @@ impl Default for AgentOptions {
             queue: DEFAULT_QUEUE,
             dump: None,
             socket: None,
+            metaspace: MetaspaceWatch::Snapshots,
             fault: None,
         }
     }
@@ -192,6 +208,18 @@ impl AgentOptions {
                         other => {
                             return Err(problem(format!(
                                 "mode must be dynamic or all, not '{other}'"
+                            )))
+                        }
+                    }
+                }
+                "metaspace" => {
+                    options.metaspace = match value {
+                        "snapshots" => MetaspaceWatch::Snapshots,
+                        "totals" => MetaspaceWatch::Totals,
+                        "off" => MetaspaceWatch::Off,
+                        other => {
+                            return Err(problem(format!(
+                                "metaspace must be snapshots, totals or off, not '{other}'"
                             )))
                         }
                     }

@@ -29,7 +29,7 @@ use crate::frames::{JvmtiResolver, MethodResolver, StackTable};
 use crate::live::LiveSocket;
 use crate::messages;
 use crate::metaspace::{self, GrowthTrigger, LiveEntry, MetaspaceSource, SnapshotRequest};
-use crate::options::Fault;
+use crate::options::{Fault, MetaspaceWatch};
 use crate::session::Session;
 use crate::sources::{CodeSources, Verdict};
 
@@ -75,7 +75,10 @@ pub fn run(
         fields,
         sources: &sources,
     };
-    let metaspace = JvmMetaspace::open(jvmti, jni);
+    let watch = capture.metaspace;
+    let metaspace = (watch != MetaspaceWatch::Off)
+        .then(|| JvmMetaspace::open(jvmti, jni))
+        .flatten();
     Writer::new(
         parts.out,
         session.out_path().display().to_string(),
@@ -87,7 +90,10 @@ pub fn run(
     .with_census(parts.census)
     .with_live(parts.live)
     .with_fault(capture.fault)
-    .with_metaspace(metaspace.map(|m| Box::new(m) as Box<dyn MetaspaceSource>))
+    .with_metaspace(
+        metaspace.map(|m| Box::new(m) as Box<dyn MetaspaceSource>),
+        watch == MetaspaceWatch::Snapshots,
+    )
     .run(&parts.header, session.queue(), || {
         session.disabled_reason().map(str::to_string)
     });
@@ -128,13 +134,15 @@ impl MetaspaceSource for JvmMetaspace<'_> {
 
 /// The writer's watch on Metaspace: totals every [`METASPACE_INTERVAL`]
 /// (written when they change) and per-loader snapshots.
-struct MetaspaceWatch<'a> {
+struct MetaspaceState<'a> {
     source: Box<dyn MetaspaceSource + 'a>,
     next_sample: Instant,
     /// (used, committed) last written.
     last: Option<(u64, u64)>,
     growth: Option<GrowthTrigger>,
     snapshots: u64,
+    /// `metaspace=snapshots`: per-loader listings as well as totals.
+    snapshots_wanted: bool,
     /// When the last OutOfMemoryError snapshot was taken: a JVM throwing
     /// one after another gets one per [`OOM_SNAPSHOT_INTERVAL`].
     last_oom: Option<Instant>,
@@ -210,7 +218,7 @@ pub struct Writer<'a, W: Write, R: MethodResolver> {
     census: Option<Census>,
     live: Option<LiveSocket>,
     fault: Option<Fault>,
-    metaspace: Option<MetaspaceWatch<'a>>,
+    metaspace: Option<MetaspaceState<'a>>,
 }
 
 impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
@@ -247,10 +255,16 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         }
     }
 
-    /// Also records the JVM's Metaspace figures from `source`.
-    pub fn with_metaspace(mut self, source: Option<Box<dyn MetaspaceSource + 'a>>) -> Self {
-        self.metaspace = source.map(|source| MetaspaceWatch {
+    /// Also records the JVM's Metaspace figures from `source`: totals, and
+    /// per-loader snapshots if `snapshots`.
+    pub fn with_metaspace(
+        mut self,
+        source: Option<Box<dyn MetaspaceSource + 'a>>,
+        snapshots: bool,
+    ) -> Self {
+        self.metaspace = source.map(|source| MetaspaceState {
             source,
+            snapshots_wanted: snapshots,
             next_sample: Instant::now(),
             last: None,
             growth: None,
@@ -464,7 +478,65 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         self.flush();
     }
 
-    pub fn write_class(&mut self, class: CapturedClass) {
+    pub fn write_class(&mut self, mut class: CapturedClass) {
+        self.inject_fault();
+        if let Some(source) = class.provisional {
+            // Captured before its code source was read: read it now.
+            let internal = class.name.replace('.', "/");
+            if self.sources.verdict_reading(source, &internal) == Verdict::Present {
+                self.counters
+                    .checked_ordinary
+                    .fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            self.counters.confirmed.fetch_add(1, Ordering::Relaxed);
+        }
+        if self.failed {
+            self.counters.write_failed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let stack = self.stack_id(std::mem::take(&mut class.frames));
+        self.seq += 1;
+        let (target, fingerprint) = match (&class.bytes, class.kind) {
+            (None, _) | (_, ClassKind::Ordinary | ClassKind::Included) => (None, None),
+            (Some(bytes), ClassKind::ReflectionAccessor) => (
+                classfile::accessor_target(bytes).map(|t| self.intern_target(t)),
+                None,
+            ),
+            (Some(bytes), _) => (None, classfile::fingerprint(bytes)),
+        };
+        if let (Some(dump), Some(bytes)) = (&mut self.dump, &class.bytes) {
+            dump.write(&class.name, self.seq, bytes);
+        }
+        self.track_live(&class, stack, target.clone(), fingerprint);
+        self.line.clear();
+        encode::class_line(
+            &mut self.line,
+            &ClassLine {
+                seq: self.seq,
+                name: &class.name,
+                kind: class.kind,
+                loader_id: class.loader_id,
+                loader_type: &class.loader_type,
+                hidden: class.hidden,
+                thread: &class.thread,
+                t_ns: class.t_ns,
+                wall_ms: class.wall_ms,
+                event: class.trigger,
+                stack,
+                target: target.as_deref(),
+                fingerprint,
+            },
+        );
+        if self.emit(false) {
+            self.counters.captured.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.counters.write_failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A failure injected by `fault=` (tests only).
+    fn inject_fault(&mut self) {
         match self.fault {
             Some(Fault::PanicInWriter) => {
                 panic!("injected fault (fault=panic-in-writer)")
@@ -483,34 +555,16 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             }
             _ => {}
         }
-        if let Some(source) = class.provisional {
-            // Captured before its code source was read: read it now.
-            let internal = class.name.replace('.', "/");
-            if self.sources.verdict_reading(source, &internal) == Verdict::Present {
-                self.counters
-                    .checked_ordinary
-                    .fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            self.counters.confirmed.fetch_add(1, Ordering::Relaxed);
-        }
-        if self.failed {
-            self.counters.write_failed.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        let stack = self.stack_id(class.frames);
-        self.seq += 1;
-        let (target, fingerprint) = match (&class.bytes, class.kind) {
-            (None, _) | (_, ClassKind::Ordinary | ClassKind::Included) => (None, None),
-            (Some(bytes), ClassKind::ReflectionAccessor) => (
-                classfile::accessor_target(bytes).map(|t| self.intern_target(t)),
-                None,
-            ),
-            (Some(bytes), _) => (None, classfile::fingerprint(bytes)),
-        };
-        if let (Some(dump), Some(bytes)) = (&mut self.dump, &class.bytes) {
-            dump.write(&class.name, self.seq, bytes);
-        }
+    }
+
+    /// Remembers a captured class until it unloads (bounded by [`MAX_LIVE`]).
+    fn track_live(
+        &mut self,
+        class: &CapturedClass,
+        stack: u64,
+        target: Option<Arc<str>>,
+        fingerprint: Option<u64>,
+    ) {
         if self.live_count < MAX_LIVE {
             let live = LiveClass {
                 key: metaspace::class_key(&class.name),
@@ -538,30 +592,6 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                 self.live_count -= 1; // the bootstrap loader never unloads
             }
         }
-        self.line.clear();
-        encode::class_line(
-            &mut self.line,
-            &ClassLine {
-                seq: self.seq,
-                name: &class.name,
-                kind: class.kind,
-                loader_id: class.loader_id,
-                loader_type: &class.loader_type,
-                hidden: class.hidden,
-                thread: &class.thread,
-                t_ns: class.t_ns,
-                wall_ms: class.wall_ms,
-                event: class.trigger,
-                stack,
-                target: target.as_deref(),
-                fingerprint,
-            },
-        );
-        if self.emit(false) {
-            self.counters.captured.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.counters.write_failed.fetch_add(1, Ordering::Relaxed);
-        }
     }
 
     /// Reads the totals when due; a new growth snapshot when Metaspace
@@ -583,8 +613,13 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         };
         match watch.growth {
             None => watch.growth = Some(GrowthTrigger::new(committed, t_ns)),
-            Some(growth) if growth.due(committed, t_ns) => {
-                if let Some(snapshot) = self.metaspace_snapshot(SnapshotReason::Growth, committed) {
+            Some(growth) if growth.due(committed, t_ns) && watch.snapshots_wanted => {
+                // A growth snapshot over its pause budget is not taken
+                // (nor recorded: it would be asked again and again).
+                if let Some(snapshot) = self
+                    .metaspace_snapshot(SnapshotReason::Growth, committed)
+                    .filter(|s| s.header.skipped.is_none())
+                {
                     self.write_snapshot(snapshot);
                 }
             }
@@ -615,6 +650,9 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         reason: SnapshotReason,
         committed: u64,
     ) -> Option<metaspace::Snapshot> {
+        if !self.metaspace.as_ref()?.snapshots_wanted {
+            return None;
+        }
         let live = self.live_entries();
         let clock = &self.capture.clock;
         let watch = self.metaspace.as_mut()?;
@@ -891,6 +929,103 @@ mod tests {
         assert_eq!(summary.captured, 4);
         assert_eq!(summary.reason, "vm_death");
         assert!(summary.cost.is_some(), "the agent reports its own cost");
+    }
+
+    /// A JVM whose Metaspace holds one accessor in its own loader, and
+    /// whose OutOfMemoryError and end listings are the same.
+    struct OneAccessorJvm {
+        commands: Vec<String>,
+    }
+
+    impl MetaspaceSource for OneAccessorJvm {
+        fn run(&mut self, command: &str, on_text: &mut dyn FnMut(&str)) -> Result<(), String> {
+            self.commands.push(command.to_string());
+            let basic = "Usage:\n       Both:  9000 bytes used.\n\nVirtual space:\n             Both:  1000000 bytes reserved, 12000 bytes (  1%) committed.\n\nMaxMetaspaceSize: 32768 bytes\n";
+            let listing = "Usage per loader:\n\n   1: CLD 0x1: instance of jdk.internal.reflect.DelegatingClassLoader\n      Loaded classes:\n         1:    jdk.internal.reflect.GeneratedMethodAccessor1\n      -total-: 1 class\n       Both:    1 chunk,   4096 bytes capacity, 4096 bytes (100%) committed,  3000 bytes ( 73%) used\n\n   2: CLD 0x2: \"<bootstrap>\"\n      Loaded classes:\n         1:    java.lang.Object\n      -total-: 1 class\n       Both:    1 chunk,   8192 bytes capacity, 7904 bytes (100%) committed,  6000 bytes ( 73%) used\nTotal Usage - 2 loaders, 2 classes:\n       Both:    2 chunks, 12288 bytes capacity, 12000 bytes committed, 9000 bytes used\n\nVirtual space:\n             Both:  1000000 bytes reserved, 12000 bytes (  1%) committed.\n";
+            on_text(if command == metaspace::BASIC_COMMAND {
+                basic
+            } else {
+                listing
+            });
+            Ok(())
+        }
+        fn heap_headroom(&mut self) -> Option<u64> {
+            Some(1 << 30)
+        }
+    }
+
+    #[test]
+    fn metaspace_totals_follow_the_header_and_an_oom_snapshot_names_the_accessors_bytes() {
+        let capture = capture();
+        let sources = CodeSources::default();
+        let (tx, rx) = crossbeam_channel::bounded(8);
+        tx.send(Message::Class(Box::new(CapturedClass {
+            tag: 0,
+            ..class(frames(6))
+        })))
+        .unwrap();
+        let (written, written_rx) = crossbeam_channel::bounded(1);
+        tx.send(Message::ResourceExhausted(Box::new(OutOfResource {
+            description: "Metaspace".into(),
+            flags: vec!["oom_error"],
+            thread: Arc::from("main"),
+            t_ns: 5,
+            wall_ms: 6,
+            written,
+        })))
+        .unwrap();
+        let (done, _done_rx) = crossbeam_channel::bounded(1);
+        tx.send(Message::Finish {
+            reason: "process_exit",
+            done,
+        })
+        .unwrap();
+        let mut out = Vec::new();
+        let jvm = OneAccessorJvm { commands: vec![] };
+        Writer::new(&mut out, "x".into(), FakeResolver, &capture, &sources)
+            .with_metaspace(Some(Box::new(jvm)), true)
+            .run(&header(), &rx, || None);
+        written_rx.try_recv().unwrap();
+        let records: Vec<Record> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let Record::Metaspace(first) = &records[1] else {
+            panic!("{:?}", records[1])
+        };
+        assert_eq!(
+            (first.used, first.committed, first.max),
+            (9000, 12000, Some(32768))
+        );
+        let snapshots: Vec<_> = records
+            .iter()
+            .filter_map(|r| match r {
+                Record::MetaspaceSnapshot(s) => Some(s),
+                _ => None,
+            })
+            .collect();
+        // One at the OutOfMemoryError; none at a process exit (the JVM may
+        // no longer answer).
+        assert_eq!(snapshots.len(), 1);
+        assert_eq!(snapshots[0].reason, SnapshotReason::OutOfMemory);
+        let stack = records
+            .iter()
+            .find_map(|r| match r {
+                Record::StackMetaspace(s) => Some(s),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(stack.kind, ClassKind::ReflectionAccessor);
+        assert_eq!((stack.used, stack.exclusive_committed), (3000, 4096));
+        let boot = records
+            .iter()
+            .find_map(|r| match r {
+                Record::LoaderTypeMetaspace(t) => Some(t),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!((boot.loader_type.as_str(), boot.used), ("bootstrap", 6000));
     }
 
     struct FailingSink;

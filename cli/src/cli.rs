@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::analyze::diagnosis::Cause;
 use crate::analyze::stacks::DEFAULT_STACK_MEMORY_MIB;
+use crate::render::wording;
 
 const ABOUT: &str = "Find the line of your code that keeps defining classes when Metaspace grows";
 
@@ -82,6 +84,12 @@ pub struct ReportOptions {
     /// caller (repeatable), e.g. --library com.acme.platform.
     #[arg(long = "library", value_name = "PREFIX")]
     pub libraries: Vec<String>,
+
+    /// Treat classes under PREFIX, or from the jar or directory PATH, as the
+    /// application's (repeatable), besides the main class's code source,
+    /// e.g. --app com.acme --app acme-rules-3.2.jar.
+    #[arg(long = "app", value_name = "PREFIX_OR_PATH")]
+    pub app: Vec<String>,
 
     /// Also report `ordinary` classes (captured when the agent ran with
     /// mode=all); by default only generated kinds are shown.
@@ -326,6 +334,11 @@ pub struct ViewOptions {
     /// Treat classes under PREFIX as a library (repeatable).
     #[arg(long = "library", value_name = "PREFIX")]
     pub libraries: Vec<String>,
+
+    /// Treat classes under PREFIX, or from the jar or directory PATH, as the
+    /// application's (repeatable).
+    #[arg(long = "app", value_name = "PREFIX_OR_PATH")]
+    pub app: Vec<String>,
 }
 
 const TOP_LONG_ABOUT: &str = "\
@@ -386,6 +399,12 @@ site, and exits 1; prints `metascope check: OK (...)` and exits 0 otherwise. Exi
 2 when the recording cannot be read (missing, not a recording). A damaged \
 recording (cut off, dropped classes) is still checked; its warnings go to stderr.
 
+Without a --max-* rule the diagnosis is the rule: every call site the report \
+diagnoses with a cause (soft_reference_cycle, inflation_race, \
+per_expression_compilation, loader_churn, uncached_generation, method_handle_churn) \
+fails, one line each naming the call site and the cause, except causes waived \
+with --allow CAUSE.
+
 Rules, per call site (see docs/ci.md); a rule not given is not checked:
 
 --max-regenerated N: classes defined again for a target, fingerprint or name the call \
@@ -404,6 +423,8 @@ Metaspace snapshots (an older agent) cannot be checked: exit 2.";
 
 const CHECK_EXAMPLES: &str = "\
 Examples:
+  metascope check target/metascope.jsonl
+  metascope check target/metascope.jsonl --allow loader_churn
   metascope check target/metascope.jsonl --max-regenerated 0
   metascope check app.jsonl --max-regenerated 10 --max-live-growth 500 --max-rate 50/s";
 
@@ -434,9 +455,24 @@ pub struct CheckArgs {
     #[arg(long, value_name = "N", value_parser = bytes)]
     pub max_metaspace_bytes: Option<u64>,
 
+    /// Without --max-* rules: do not fail on call sites diagnosed with
+    /// CAUSE (repeatable), e.g. --allow loader_churn.
+    #[arg(
+        long = "allow",
+        value_name = "CAUSE",
+        value_parser = cause,
+        conflicts_with_all = ["max_regenerated", "max_live_growth", "max_rate", "max_metaspace_bytes"]
+    )]
+    pub allow: Vec<Cause>,
+
     /// Treat classes under PREFIX as a library (repeatable), as for `report`.
     #[arg(long = "library", value_name = "PREFIX")]
     pub libraries: Vec<String>,
+
+    /// Treat classes under PREFIX, or from the jar or directory PATH, as the
+    /// application's (repeatable), as for `report`.
+    #[arg(long = "app", value_name = "PREFIX_OR_PATH")]
+    pub app: Vec<String>,
 
     /// Also check `ordinary` classes (captured with the agent's mode=all).
     #[arg(long)]
@@ -466,6 +502,18 @@ fn bytes(text: &str) -> Result<u64, String> {
     };
     n.checked_mul(1 << shift)
         .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// A cause by its JSON name, e.g. `loader_churn`.
+fn cause(text: &str) -> Result<Cause, String> {
+    let text = text.trim();
+    Cause::ALL
+        .into_iter()
+        .find(|c| wording::cause(*c) == text)
+        .ok_or_else(|| {
+            let names: Vec<&str> = Cause::ALL.into_iter().map(wording::cause).collect();
+            format!("`{text}` is not a cause: use one of {}", names.join(", "))
+        })
 }
 
 /// Parses a rate: `50/s`, `50`, `3000/min` (also `/m`), `1.5/s`; in

@@ -334,6 +334,10 @@ pub(crate) struct Def<'a> {
     pub(crate) hidden: bool,
 }
 
+/// A frame of a hand-made stack: class, method, line (0: none) and the id
+/// of its class's code source (`None`: the JDK's, none).
+pub(crate) type SourcedFrame = (&'static str, &'static str, u32, Option<u32>);
+
 pub(crate) fn def(kind: ClassKind, stack: u64, loader: (u64, &str)) -> Def<'_> {
     Def {
         kind,
@@ -364,6 +368,40 @@ impl Stream {
                     frame(app_class, app_method, *l),
                     frame("com.acme.Main", "main", 5),
                 ],
+            }));
+        }
+        Self { text, seq: 0 }
+    }
+
+    /// A stream whose header says the JVM ran `java_command`, with a
+    /// `code_source` record per location (ids from 0), then stack `i + 1`
+    /// for `stacks[i]`, frames innermost first.
+    pub(crate) fn with_code_sources(
+        java_command: &str,
+        locations: &[&str],
+        stacks: &[Vec<SourcedFrame>],
+    ) -> Self {
+        let mut h = header();
+        if let Record::Header(h) = &mut h {
+            h.java_command = Some(java_command.into());
+        }
+        let mut text = line(&h);
+        for (id, location) in locations.iter().enumerate() {
+            text += &line(&Record::CodeSource(CodeSource {
+                id: id as u32,
+                location: location.to_string(),
+            }));
+        }
+        for (i, frames) in stacks.iter().enumerate() {
+            text += &line(&Record::Stack(StackTrace {
+                id: i as u64 + 1,
+                frames: frames
+                    .iter()
+                    .map(|&(class, method, l, source)| Frame {
+                        source,
+                        ..frame(class, method, l)
+                    })
+                    .collect(),
             }));
         }
         Self { text, seq: 0 }
@@ -452,4 +490,48 @@ impl Stream {
         self.text += &line(&summary(self.seq, 0));
         self.text
     }
+}
+
+/// minilisp's jar, in [`lisp_evaluations`].
+pub(crate) const MINILISP: &str = "file:/app/lib/minilisp-0.9.jar";
+
+/// LispDemo's shape: `com.acme.Rules.apply` evaluates a form per request;
+/// the interpreter's `eval` (minilisp-0.9.jar) compiles it into a function
+/// and its constants (two lines of `compile`), each defined through
+/// `org.minilisp.FnLoader`: 40 evaluations, all distinct code, in a loader
+/// per evaluation or (`shared_loader`) one. Without code sources the
+/// frames do not say where they come from (an older agent).
+pub(crate) fn lisp_evaluations(with_code_sources: bool, shared_loader: bool) -> Stream {
+    const FN_LOADER: &str = "org.minilisp.FnLoader";
+    let stack = |line: u32| -> Vec<SourcedFrame> {
+        vec![
+            ("java.lang.ClassLoader", "defineClass1", 0, None),
+            (FN_LOADER, "instantiate", 13, Some(1)),
+            ("org.minilisp.Interpreter", "compile", line, Some(1)),
+            ("org.minilisp.Interpreter", "eval", 35, Some(1)),
+            ("com.acme.Rules", "apply", 34, Some(0)),
+            ("com.acme.Main", "main", 21, Some(0)),
+        ]
+    };
+    let mut stacks = vec![stack(43), stack(44)];
+    if !with_code_sources {
+        for frame in stacks.iter_mut().flatten() {
+            frame.3 = None;
+        }
+    }
+    let mut s = Stream::with_code_sources(
+        "com.acme.Main 40",
+        &["file:/app/app.jar", MINILISP],
+        &stacks,
+    );
+    for i in 0..40u64 {
+        let loader = if shared_loader { 7 } else { 100 + i };
+        for stack in [1, 2] {
+            let fp = format!("{i:015x}{stack}");
+            let mut d = def(ClassKind::RuntimeDefined, stack, (loader, FN_LOADER));
+            d.fingerprint = Some(&fp);
+            s.class(20 + i * 70, &d);
+        }
+    }
+    s
 }

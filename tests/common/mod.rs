@@ -264,3 +264,21 @@ pub fn wait_for_class_records(recording: &Path, needle: &str, n: usize) {
         || class_records(recording, needle) >= n,
     );
 }
+
+/// Line numbers of the lines in a harness source that contain `needle`,
+/// so the expectations follow the source rather than being typed in.
+pub fn source_lines(file: &str, needle: &str) -> Vec<u64> {
+    let path = format!(
+        "{}/src/com/acme/demo/{file}",
+        metascope_harness::HARNESS_SOURCE_DIR
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let lines: Vec<u64> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(needle) && !l.trim_start().starts_with('*'))
+        .map(|(i, _)| i as u64 + 1)
+        .collect();
+    assert!(!lines.is_empty(), "{needle} not found in {file}");
+    lines
+}

@@ -1,10 +1,13 @@
 //! Call-site attribution: which line of application code caused a class to
 //! be defined, and through which library it got there.
 //!
-//! Pure functions over a captured stack (innermost frame first). Nothing here
-//! reads files or prints. A leaf of the analysis: the stack store
-//! attributes each stack with it, the report marks sample stacks and
-//! colours the flame graph with it.
+//! Pure functions over a captured stack (innermost frame first) and where
+//! each frame's class came from ([`Origin`]): the application's own code
+//! source, a library's, the JDK's, or unknown (then names decide: the
+//! built-in library prefixes, `--library` and `--app`). Nothing here reads
+//! files or prints. A leaf of the analysis: the stack store attributes
+//! each stack with it, the report marks sample stacks and colours the
+//! flame graph with it.
 
 use metascope_events::Frame;
 use serde::Serialize;
@@ -28,7 +31,9 @@ const GENERATED_MARKERS: &[&str] = &[
 ];
 
 /// Built-in library prefixes: frameworks and generators whose frames sit
-/// between the application and the define point.
+/// between the application and the define point. With code sources in
+/// the recording any other jar is a library already; the list then only
+/// finds libraries shaded into the application's own jar.
 const BUILTIN_LIBRARIES: &[&str] = &[
     // Spring (beans, AOP, its repackaged CGLIB, SpEL)
     "org.springframework.",
@@ -98,37 +103,96 @@ const BUILTIN_LIBRARIES: &[&str] = &[
     "clojure.",
 ];
 
-/// Which libraries count as "known": the built-ins plus user `--library`
-/// prefixes.
+/// Who owns a frame when its code source does not say: the built-in
+/// library prefixes, the user's `--library` and `--app` prefixes, and the
+/// `--app` paths (matched against code sources by
+/// [`super::code_sources`]).
 #[derive(Debug, Clone)]
-pub struct Libraries {
-    prefixes: Vec<String>,
+pub struct Ownership {
+    /// User prefixes, each with the owner it makes of a frame.
+    user: Vec<(String, Owner)>,
+    /// `--app` values that name code sources: jars and directories.
+    app_paths: Vec<String>,
 }
 
-impl Default for Libraries {
+/// What a user prefix says a frame is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Application,
+    Library,
+}
+
+impl Default for Ownership {
     fn default() -> Self {
-        Self::with_extra(&[])
+        Self::new(&[], &[])
     }
 }
 
-impl Libraries {
-    /// Built-ins plus `extra`. A user prefix may be a package (`com.acme.fw`
-    /// or `com.acme.fw.`) or a class name; `com.acme.fw` matches
+impl Ownership {
+    /// Built-ins plus the user's `--library` prefixes and `--app` prefixes
+    /// or paths. A prefix may be a package (`com.acme.fw` or
+    /// `com.acme.fw.`) or a class name; `com.acme.fw` matches
     /// `com.acme.fw.X` and `com.acme.fw$Inner` but not `com.acme.fwx.X`.
-    pub fn with_extra(extra: &[String]) -> Self {
-        let mut prefixes: Vec<String> = BUILTIN_LIBRARIES.iter().map(|p| p.to_string()).collect();
-        prefixes.extend(
-            extra
+    /// An `--app` value with a `/` or an archive's extension is a path
+    /// ([`is_path`]).
+    pub fn new(libraries: &[String], app: &[String]) -> Self {
+        let clean = |values: &[String]| -> Vec<String> {
+            values
                 .iter()
                 .map(|p| p.trim().to_string())
-                .filter(|p| !p.is_empty()),
-        );
-        Self { prefixes }
+                .filter(|p| !p.is_empty())
+                .collect()
+        };
+        let mut user: Vec<(String, Owner)> = clean(libraries)
+            .into_iter()
+            .map(|p| (p, Owner::Library))
+            .collect();
+        let (paths, prefixes): (Vec<String>, Vec<String>) =
+            clean(app).into_iter().partition(|v| is_path(v));
+        user.extend(prefixes.into_iter().map(|p| (p, Owner::Application)));
+        Self {
+            user,
+            app_paths: paths,
+        }
     }
 
-    pub fn contains(&self, class: &str) -> bool {
-        self.prefixes.iter().any(|p| prefix_matches(p, class))
+    /// Built-ins plus `--library` prefixes.
+    #[cfg(test)]
+    pub fn with_libraries(extra: &[String]) -> Self {
+        Self::new(extra, &[])
     }
+
+    /// What the longest user prefix matching `class` says, if any.
+    pub fn user_owner(&self, class: &str) -> Option<Owner> {
+        self.user
+            .iter()
+            .filter(|(p, _)| prefix_matches(p, class))
+            .max_by_key(|(p, _)| p.trim_end_matches(['.', '$']).len())
+            .map(|(_, owner)| *owner)
+    }
+
+    /// A known library by name: a `--library` prefix or a built-in one
+    /// (unless an `--app` prefix says otherwise).
+    pub fn is_library_by_name(&self, class: &str) -> bool {
+        match self.user_owner(class) {
+            Some(owner) => owner == Owner::Library,
+            None => BUILTIN_LIBRARIES.iter().any(|p| prefix_matches(p, class)),
+        }
+    }
+
+    /// The `--app` values that name code sources.
+    pub fn app_paths(&self) -> &[String] {
+        &self.app_paths
+    }
+}
+
+/// An `--app` value naming a jar or directory rather than a package:
+/// Java names have no `/`, and no package ends in `.jar`.
+pub fn is_path(value: &str) -> bool {
+    value.contains('/')
+        || [".jar", ".war", ".ear", ".zip"]
+            .iter()
+            .any(|ext| value.to_ascii_lowercase().ends_with(ext))
 }
 
 fn prefix_matches(prefix: &str, class: &str) -> bool {
@@ -144,14 +208,36 @@ fn prefix_matches(prefix: &str, class: &str) -> bool {
 /// JDK classes and run-time generated frames (accessors, lambdas, proxies,
 /// enhancer subclasses).
 pub fn is_jdk_machinery(class: &str) -> bool {
-    JDK_PREFIXES.iter().any(|p| class.starts_with(p))
-        || GENERATED_MARKERS.iter().any(|m| class.contains(m))
-        || simple_name(class).starts_with("$Proxy")
+    JDK_PREFIXES.iter().any(|p| class.starts_with(p)) || is_generated(class)
+}
+
+/// A class generated at run time, by its name: lambdas, proxies, enhancer
+/// subclasses, generated accessors.
+fn is_generated(class: &str) -> bool {
+    GENERATED_MARKERS.iter().any(|m| class.contains(m)) || simple_name(class).starts_with("$Proxy")
 }
 
 /// `com.acme.Foo$Bar` -> `Foo$Bar`.
 pub fn simple_name(class: &str) -> &str {
     class.rsplit('.').next().unwrap_or(class)
+}
+
+/// Where a frame's class was loaded from, as far as attribution cares
+/// (resolved from the recording's code sources by
+/// [`super::code_sources::CodeSources`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin<'a> {
+    /// Not known, so names decide: a recording without code sources (an
+    /// older agent, JFR), a class without one, or a jar read before the
+    /// application's own code source was known.
+    Unknown,
+    /// The JDK's own (`jrt:`).
+    Jdk,
+    /// The application's code source: the main class's, a directory of
+    /// classes, or one `--app` names.
+    Application,
+    /// Any other code source: a library, with its location.
+    Library(&'a str),
 }
 
 /// What one frame of a stack is, from the attribution's point of view.
@@ -160,7 +246,8 @@ pub fn simple_name(class: &str) -> &str {
 pub enum FrameRole {
     /// JDK or generated machinery between the define point and the app.
     Jdk,
-    /// A known library frame between the define point and the app.
+    /// A library frame (another code source, or a known library by name)
+    /// between the define point and the app.
     Library,
     /// A class loader's own define/load helper, part of the entry.
     LoaderHelper,
@@ -226,22 +313,31 @@ pub fn format_frame(class: &str, method: &str, line: Option<u32>, file: Option<&
     }
 }
 
+/// What the library entry's frame is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// A library's frame: what the application called.
+    Library,
+    /// A JDK API (`Method.invoke`, `Proxy.newProxyInstance`).
+    Jdk,
+    /// The defining loader's own helper.
+    LoaderHelper,
+}
+
 /// The frame through which the application reached the define point,
 /// e.g. `org.springframework.beans.BeanUtils.copyProperties`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LibraryEntry {
     pub class: String,
     pub method: String,
+    pub kind: EntryKind,
+    /// The location of the library's code source, when the recording
+    /// names it (e.g. `file:/app/lib/corp-platform-1.4.jar`).
+    pub code_source: Option<String>,
 }
 
 impl LibraryEntry {
-    fn from_frame(f: &Frame) -> Self {
-        Self {
-            class: f.class.clone(),
-            method: f.method.clone(),
-        }
-    }
-
     pub fn display(&self) -> String {
         format!("{}.{}", self.class, self.method)
     }
@@ -331,9 +427,15 @@ fn is_loader_helper(frame: &Frame, loader_type: Option<&str>) -> bool {
 }
 
 /// Attributes the class defined at the top of `frames` (innermost first) by
-/// a loader of type `loader_type`.
-pub fn attribute(frames: &[Frame], loader_type: &str, libraries: &Libraries) -> Attribution {
-    walk(frames, Some(loader_type), libraries)
+/// a loader of type `loader_type`. `origins` says where each frame's class
+/// came from (missing ones are [`Origin::Unknown`]).
+pub fn attribute(
+    frames: &[Frame],
+    origins: &[Origin<'_>],
+    loader_type: &str,
+    ownership: &Ownership,
+) -> Attribution {
+    walk(frames, origins, Some(loader_type), ownership)
 }
 
 /// The call site of a stack for every loader type at once, so a stack can
@@ -353,11 +455,14 @@ pub struct StackKeys {
 }
 
 impl StackKeys {
-    pub fn of(frames: &[Frame], libraries: &Libraries) -> StackKeys {
-        let any = walk(frames, None, libraries);
+    pub fn of(frames: &[Frame], origins: &[Origin<'_>], ownership: &Ownership) -> StackKeys {
+        let any = walk(frames, origins, None, ownership);
         let when_loader_is = any.application_index.map(|i| {
             let class = &frames[i].class;
-            (class.clone(), walk(frames, Some(class), libraries).key)
+            (
+                class.clone(),
+                walk(frames, origins, Some(class), ownership).key,
+            )
         });
         StackKeys {
             key: any.key,
@@ -377,7 +482,65 @@ impl StackKeys {
     }
 }
 
-fn walk(frames: &[Frame], loader_type: Option<&str>, libraries: &Libraries) -> Attribution {
+/// The role of one frame on the walk outward, before the application
+/// frame is found.
+fn role_of(
+    frame: &Frame,
+    origin: Origin<'_>,
+    loader_type: Option<&str>,
+    ownership: &Ownership,
+) -> FrameRole {
+    let application_unless_helper = || {
+        if is_loader_helper(frame, loader_type) {
+            FrameRole::LoaderHelper
+        } else {
+            FrameRole::Application
+        }
+    };
+    match ownership.user_owner(&frame.class) {
+        Some(Owner::Library) => return FrameRole::Library,
+        Some(Owner::Application) => return application_unless_helper(),
+        None => {}
+    }
+    match origin {
+        // Another jar: a library whatever its package (javax.servlet from
+        // a jar too), unless generated (a library's own lambdas).
+        Origin::Library(_) if is_generated(&frame.class) => FrameRole::Jdk,
+        Origin::Library(_) => FrameRole::Library,
+        // The JDK's modules; Nashorn is one and still a library.
+        Origin::Jdk
+            if BUILTIN_LIBRARIES
+                .iter()
+                .any(|p| prefix_matches(p, &frame.class)) =>
+        {
+            FrameRole::Library
+        }
+        Origin::Jdk => FrameRole::Jdk,
+        // The application's own code source, or nothing known: names
+        // decide. Libraries first: Nashorn lives under jdk. but is a
+        // library, and libraries shaded into the application's jar keep
+        // their package.
+        Origin::Application | Origin::Unknown => {
+            if BUILTIN_LIBRARIES
+                .iter()
+                .any(|p| prefix_matches(p, &frame.class))
+            {
+                FrameRole::Library
+            } else if is_jdk_machinery(&frame.class) {
+                FrameRole::Jdk
+            } else {
+                application_unless_helper()
+            }
+        }
+    }
+}
+
+fn walk(
+    frames: &[Frame],
+    origins: &[Origin<'_>],
+    loader_type: Option<&str>,
+    ownership: &Ownership,
+) -> Attribution {
     if frames.is_empty() {
         return Attribution {
             key: CallSiteKey::StackNotCaptured,
@@ -386,21 +549,16 @@ fn walk(frames: &[Frame], loader_type: Option<&str>, libraries: &Libraries) -> A
             roles: Vec::new(),
         };
     }
+    let origin = |i: usize| origins.get(i).copied().unwrap_or(Origin::Unknown);
 
     let mut roles = Vec::with_capacity(frames.len());
     let mut application_index = None;
     for (i, frame) in frames.iter().enumerate() {
-        // Libraries first: Nashorn lives under jdk. but is a library.
-        let role = if libraries.contains(&frame.class) {
-            FrameRole::Library
-        } else if is_jdk_machinery(&frame.class) {
-            FrameRole::Jdk
-        } else if is_loader_helper(frame, loader_type) {
-            FrameRole::LoaderHelper
-        } else {
+        let role = role_of(frame, origin(i), loader_type, ownership);
+        if role == FrameRole::Application {
             application_index = Some(i);
             break;
-        };
+        }
         roles.push(role);
     }
 
@@ -412,7 +570,21 @@ fn walk(frames: &[Frame], loader_type: Option<&str>, libraries: &Libraries) -> A
         .iter()
         .rposition(|r| *r == FrameRole::Library)
         .or_else(|| application_index.and_then(|i| i.checked_sub(1)));
-    let entry = entry_index.map(|i| LibraryEntry::from_frame(&frames[i]));
+    let entry = entry_index.map(|i| LibraryEntry {
+        class: frames[i].class.clone(),
+        method: frames[i].method.clone(),
+        kind: match roles[i] {
+            FrameRole::Library => EntryKind::Library,
+            FrameRole::LoaderHelper => EntryKind::LoaderHelper,
+            _ => EntryKind::Jdk,
+        },
+        code_source: match origin(i) {
+            Origin::Library(location) if roles[i] == FrameRole::Library => {
+                Some(location.to_string())
+            }
+            _ => None,
+        },
+    });
 
     if let Some(i) = entry_index {
         roles[i] = FrameRole::LibraryEntry;
@@ -503,6 +675,173 @@ pub(crate) mod tests {
 
     const DELEGATING: &str = "jdk.internal.reflect.DelegatingClassLoader";
 
+    mod by_code_source {
+        use super::*;
+
+        const CORP: &str = "file:/app/lib/corp-platform-1.4.jar";
+
+        /// BindingDemo's stack: the application calls an in-house platform
+        /// jar on no list, which makes a proxy.
+        fn binding() -> (Vec<Frame>, Vec<Origin<'static>>) {
+            let frames = vec![
+                frame(
+                    "java.lang.reflect.Proxy$ProxyBuilder",
+                    "defineProxyClass",
+                    560,
+                ),
+                frame("java.lang.reflect.Proxy", "newProxyInstance", 1037),
+                frame("org.corpframework.binding.Binder", "bind", 25),
+                frame("com.acme.demo.BindingDemo$OrderController", "handle", 36),
+                frame("com.acme.demo.BindingDemo", "main", 24),
+            ];
+            let origins = vec![
+                Origin::Jdk,
+                Origin::Jdk,
+                Origin::Library(CORP),
+                Origin::Application,
+                Origin::Application,
+            ];
+            (frames, origins)
+        }
+
+        #[test]
+        fn a_jar_not_the_applications_is_a_library_whatever_its_package() {
+            let (frames, origins) = binding();
+            let a = attribute(&frames, &origins, "x.Loader", &Ownership::default());
+            let (frame, entry) = app(&a.key);
+            assert_eq!(
+                frame.display(),
+                "com.acme.demo.BindingDemo$OrderController.handle(BindingDemo.java:36)"
+            );
+            let entry = entry.unwrap();
+            assert_eq!(entry.display(), "org.corpframework.binding.Binder.bind");
+            assert_eq!(entry.kind, EntryKind::Library);
+            assert_eq!(entry.code_source.as_deref(), Some(CORP));
+            assert_eq!(
+                a.roles,
+                [
+                    FrameRole::Jdk,
+                    FrameRole::Jdk,
+                    FrameRole::LibraryEntry,
+                    FrameRole::Application,
+                    FrameRole::Caller
+                ]
+            );
+            // Without code sources, names decide: the platform is blamed.
+            let by_names = attribute(&frames, &[], "x.Loader", &Ownership::default());
+            let (frame, entry) = app(&by_names.key);
+            assert_eq!(frame.class, "org.corpframework.binding.Binder");
+            assert_eq!(entry.unwrap().kind, EntryKind::Jdk);
+            assert_eq!(entry.unwrap().code_source, None);
+        }
+
+        #[test]
+        fn the_users_prefixes_beat_code_sources_and_the_longest_wins() {
+            let (frames, origins) = binding();
+            let app_platform = Ownership::new(&[], &["org.corpframework".to_string()]);
+            let a = attribute(&frames, &origins, "x.Loader", &app_platform);
+            assert_eq!(app(&a.key).0.class, "org.corpframework.binding.Binder");
+            assert_eq!(app(&a.key).1.unwrap().kind, EntryKind::Jdk);
+
+            let ownership = Ownership::new(
+                &["com.acme.demo.BindingDemo$OrderController".to_string()],
+                &["com.acme".to_string()],
+            );
+            let a = attribute(&frames, &origins, "x.Loader", &ownership);
+            assert_eq!(app(&a.key).0.class, "com.acme.demo.BindingDemo");
+            assert_eq!(
+                app(&a.key).1.unwrap().display(),
+                "com.acme.demo.BindingDemo$OrderController.handle"
+            );
+            // Paths are for code sources, not classes.
+            let paths = Ownership::new(&[], &["corp-platform-1.4.jar".to_string()]);
+            assert_eq!(paths.user_owner("corp-platform-1.4.jar"), None);
+            assert_eq!(paths.app_paths(), ["corp-platform-1.4.jar"]);
+        }
+
+        #[test]
+        fn libraries_shaded_into_the_applications_jar_are_known_by_name() {
+            let frames = spring_copy_properties_stack();
+            let origins: Vec<Origin<'_>> = frames
+                .iter()
+                .map(|f| {
+                    if f.class.starts_with("j") {
+                        Origin::Jdk
+                    } else {
+                        Origin::Application
+                    }
+                })
+                .collect();
+            let a = attribute(&frames, &origins, DELEGATING, &Ownership::default());
+            let (frame, entry) = app(&a.key);
+            assert_eq!(frame.class, "com.acme.orders.OrderService");
+            let entry = entry.unwrap();
+            assert_eq!(entry.kind, EntryKind::Library);
+            assert_eq!(entry.code_source, None, "the application's own jar");
+        }
+
+        #[test]
+        fn the_jdks_modules_and_a_librarys_generated_frames_are_machinery() {
+            let role = |class: &str, origin: Origin<'_>| {
+                role_of(&frame(class, "m", 1), origin, None, &Ownership::default())
+            };
+            assert_eq!(role("java.sql.DriverManager", Origin::Jdk), FrameRole::Jdk);
+            assert_eq!(role("com.sun.Foo", Origin::Jdk), FrameRole::Jdk);
+            assert_eq!(
+                role("jdk.nashorn.api.scripting.NashornScriptEngine", Origin::Jdk),
+                FrameRole::Library
+            );
+            assert_eq!(
+                role(
+                    "org.fw.Binder$$Lambda$3/0x0000000800c0b000",
+                    Origin::Library(CORP)
+                ),
+                FrameRole::Jdk
+            );
+            assert_eq!(
+                role("javax.servlet.GenericServlet", Origin::Library(CORP)),
+                FrameRole::Library
+            );
+            assert_eq!(
+                role(
+                    "com.acme.Foo$$EnhancerBySpringCGLIB$$1",
+                    Origin::Application
+                ),
+                FrameRole::Jdk
+            );
+            assert_eq!(
+                role("com.acme.Foo", Origin::Application),
+                FrameRole::Application
+            );
+        }
+
+        #[test]
+        fn the_applications_own_loader_helper_is_still_skipped() {
+            // ReportDemo: the application's own generator defines in its own
+            // loader with the application's protection domain.
+            let loader = "com.acme.demo.reports.FormatterFactory$FormatterLoader";
+            let frames = vec![
+                frame("java.lang.ClassLoader", "defineClass", 1017),
+                frame(loader, "define", 41),
+                frame("com.acme.demo.reports.FormatterFactory", "formatterFor", 26),
+                frame("com.acme.demo.ReportDemo", "render", 30),
+            ];
+            let origins = [
+                Origin::Jdk,
+                Origin::Application,
+                Origin::Application,
+                Origin::Application,
+            ];
+            let keys = StackKeys::of(&frames, &origins, &Ownership::default());
+            let (frame, entry) = app(keys.key_for(loader));
+            assert_eq!(frame.method, "formatterFor");
+            assert_eq!(frame.line, Some(26));
+            let entry = entry.unwrap();
+            assert_eq!(entry.kind, EntryKind::LoaderHelper);
+            assert_eq!(entry.code_source, None);
+        }
+    }
+
     mod any_loader {
         use super::*;
         use proptest::prelude::*;
@@ -534,9 +873,9 @@ pub(crate) mod tests {
                     "", "x.Unrelated",
                 ]),
             ) {
-                let libs = Libraries::default();
-                let keys = StackKeys::of(&frames, &libs);
-                prop_assert_eq!(keys.key_for(loader), &attribute(&frames, loader, &libs).key);
+                let libs = Ownership::default();
+                let keys = StackKeys::of(&frames, &[], &libs);
+                prop_assert_eq!(keys.key_for(loader), &attribute(&frames, &[], loader, &libs).key);
             }
         }
 
@@ -546,7 +885,7 @@ pub(crate) mod tests {
                 frame("com.acme.codegen.Gen", "make", 10),
                 frame("com.acme.App", "run", 20),
             ];
-            let keys = StackKeys::of(&frames, &Libraries::default());
+            let keys = StackKeys::of(&frames, &[], &Ownership::default());
             assert!(keys.key.display().starts_with("com.acme.codegen.Gen.make"));
             assert!(keys
                 .key_for("com.acme.codegen.Gen")
@@ -559,7 +898,7 @@ pub(crate) mod tests {
     #[test]
     fn spring_bean_utils_reflection_blames_the_caller_of_copy_properties() {
         let stack = spring_copy_properties_stack();
-        let a = attribute(&stack, DELEGATING, &Libraries::default());
+        let a = attribute(&stack, &[], DELEGATING, &Ownership::default());
         let (frame, entry) = app(&a.key);
         assert_eq!(
             frame.display(),
@@ -601,7 +940,7 @@ pub(crate) mod tests {
             frame("com.acme.rules.RuleRunner", "fire", 88),
             frame("com.acme.Main", "main", 12),
         ];
-        let a = attribute(&stack, DELEGATING, &Libraries::default());
+        let a = attribute(&stack, &[], DELEGATING, &Ownership::default());
         let (frame, entry) = app(&a.key);
         assert_eq!(
             frame.display(),
@@ -622,8 +961,9 @@ pub(crate) mod tests {
         ];
         let a = attribute(
             &stack,
+            &[],
             "com.acme.demo.codegen.DynamicClassLoader",
-            &Libraries::default(),
+            &Ownership::default(),
         );
         let (frame, entry) = app(&a.key);
         assert_eq!(frame.class, "com.acme.demo.codegen.RuleCompiler");
@@ -636,13 +976,13 @@ pub(crate) mod tests {
 
         // Same helper when the class came from another loader instance type:
         // the name still says it is a loader's define helper.
-        let a = attribute(&stack, "some.other.Loader", &Libraries::default());
+        let a = attribute(&stack, &[], "some.other.Loader", &Ownership::default());
         assert_eq!(app(&a.key).0.class, "com.acme.demo.codegen.RuleCompiler");
 
         // A loader-named class whose method does something else is the app.
         let mut odd = stack.clone();
         odd[3].method = "warmUp".into();
-        let a = attribute(&odd, "some.other.Loader", &Libraries::default());
+        let a = attribute(&odd, &[], "some.other.Loader", &Ownership::default());
         assert_eq!(
             app(&a.key).0.class,
             "com.acme.demo.codegen.DynamicClassLoader"
@@ -676,8 +1016,9 @@ pub(crate) mod tests {
         ];
         let a = attribute(
             &stack,
+            &[],
             "jdk.internal.loader.ClassLoaders$AppClassLoader",
-            &Libraries::default(),
+            &Ownership::default(),
         );
         let (frame, entry) = app(&a.key);
         assert_eq!(
@@ -702,8 +1043,9 @@ pub(crate) mod tests {
         ];
         let a = attribute(
             &stack,
+            &[],
             "org.jruby.util.OneShotClassLoader",
-            &Libraries::default(),
+            &Ownership::default(),
         );
         match &a.key {
             CallSiteKey::NoApplicationFrame { outermost, entry } => {
@@ -722,7 +1064,7 @@ pub(crate) mod tests {
 
     #[test]
     fn empty_stack_is_not_captured() {
-        let a = attribute(&[], DELEGATING, &Libraries::default());
+        let a = attribute(&[], &[], DELEGATING, &Ownership::default());
         assert_eq!(a.key, CallSiteKey::StackNotCaptured);
         assert_eq!(a.key.display(), "(stack not captured)");
     }
@@ -739,14 +1081,14 @@ pub(crate) mod tests {
             frame("com.acme.platform.mapping.Mapper", "map", 50),
             frame("com.acme.orders.OrderService", "toDto", 42),
         ];
-        let default = attribute(&stack, DELEGATING, &Libraries::default());
+        let default = attribute(&stack, &[], DELEGATING, &Ownership::default());
         assert_eq!(
             app(&default.key).0.class,
             "com.acme.platform.mapping.Mapper"
         );
 
-        let libs = Libraries::with_extra(&["com.acme.platform".to_string()]);
-        let a = attribute(&stack, DELEGATING, &libs);
+        let libs = Ownership::with_libraries(&["com.acme.platform".to_string()]);
+        let a = attribute(&stack, &[], DELEGATING, &libs);
         let (frame, entry) = app(&a.key);
         assert_eq!(frame.class, "com.acme.orders.OrderService");
         assert_eq!(
@@ -757,13 +1099,13 @@ pub(crate) mod tests {
 
     #[test]
     fn library_prefixes_match_on_package_boundaries() {
-        let libs = Libraries::with_extra(&["com.acme.fw".to_string()]);
-        assert!(libs.contains("com.acme.fw.Binder"));
-        assert!(libs.contains("com.acme.fw"));
-        assert!(libs.contains("com.acme.fw$Inner"));
-        assert!(!libs.contains("com.acme.fwx.Binder"));
-        assert!(libs.contains("com.alibaba.fastjson2.JSON"));
-        assert!(libs.contains("jdk.nashorn.internal.runtime.Context"));
+        let libs = Ownership::with_libraries(&["com.acme.fw".to_string()]);
+        assert!(libs.is_library_by_name("com.acme.fw.Binder"));
+        assert!(libs.is_library_by_name("com.acme.fw"));
+        assert!(libs.is_library_by_name("com.acme.fw$Inner"));
+        assert!(!libs.is_library_by_name("com.acme.fwx.Binder"));
+        assert!(libs.is_library_by_name("com.alibaba.fastjson2.JSON"));
+        assert!(libs.is_library_by_name("jdk.nashorn.internal.runtime.Context"));
     }
 
     #[test]

@@ -640,7 +640,8 @@ impl SortedSites {
 mod tests {
     use super::*;
     use crate::analyze::attribution::tests::{frame, spring_copy_properties_stack};
-    use crate::analyze::attribution::Libraries;
+    use crate::analyze::attribution::Ownership;
+    use crate::analyze::code_sources::CodeSources;
     use crate::analyze::stacks::StackStore;
     use metascope_events::{ClassDefined, ClassEvent, Frame, LoaderRef, StackTrace};
 
@@ -648,7 +649,11 @@ mod tests {
     fn stacks(stacks: Vec<(u64, Vec<Frame>)>) -> StackStore {
         let mut store = StackStore::new(u64::MAX);
         for (id, frames) in stacks {
-            store.insert(StackTrace { id, frames }, &Libraries::default());
+            store.insert(
+                StackTrace { id, frames },
+                &CodeSources::default(),
+                &Ownership::default(),
+            );
         }
         store
     }

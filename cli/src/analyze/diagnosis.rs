@@ -9,8 +9,13 @@
 use metascope_events::ClassKind;
 use serde::Serialize;
 
+use super::attribution::{EntryKind, FrameRole, Ownership};
 use super::call_sites::CallSiteStats;
-use super::regeneration::{Identity, IdentityUsed, SiteRegeneration, RACE_WINDOW_NS};
+use super::code_sources::CodeSources;
+use super::regeneration::{
+    Identity, IdentityUsed, SiteRegeneration, CLASSES_PER_CALL_CAP, RACE_WINDOW_NS,
+};
+use super::stacks::StackStore;
 use super::timeline::TimelineData;
 
 /// A call site needs this many classes for a verdict.
@@ -25,6 +30,14 @@ pub const LOADER_RATIO: f64 = 0.8;
 pub const DISTINCT_RATIO: f64 = 0.9;
 /// Regenerated identities named in the evidence.
 const MOST_REGENERATED: usize = 3;
+/// At most this many classes per call count as "a small fixed number":
+/// a compiled expression is a class or a few (its closures, constants).
+pub const SMALL_CALL: u64 = 8;
+/// Share of calls that must define exactly the usual number of classes.
+pub const FIXED_CALL_RATIO: f64 = 0.8;
+/// Calls a call site needs before its calls' shape counts.
+pub const MIN_CALLS: u64 = 5;
+const _: () = assert!(SMALL_CALL < CLASSES_PER_CALL_CAP as u64);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -46,6 +59,17 @@ pub enum Cause {
     /// LambdaForm classes spun again and again under soft-reference
     /// pressure.
     MethodHandleChurn,
+}
+
+impl Cause {
+    pub const ALL: [Cause; 6] = [
+        Cause::SoftReferenceCycle,
+        Cause::InflationRace,
+        Cause::PerExpressionCompilation,
+        Cause::LoaderChurn,
+        Cause::UncachedGeneration,
+        Cause::MethodHandleChurn,
+    ];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -107,6 +131,19 @@ pub enum Evidence {
     },
     /// Script classes (and how many were distinct, when identified).
     ScriptClasses { scripts: u64, distinct: Option<u64> },
+    /// Each call of the site defined a small fixed number of classes,
+    /// mostly distinct: a compilation per call.
+    ClassesPerCall {
+        calls: u64,
+        classes_per_call: u64,
+        /// Calls that defined exactly `classes_per_call`.
+        calls_with_that_many: u64,
+        /// Calls that began in a loader created for them.
+        calls_in_new_loader: u64,
+        defined: u64,
+        distinct: u64,
+        identity: IdentityUsed,
+    },
     /// Classes, mostly distinct, each in a loader instance of its own.
     DistinctClassesInOwnLoaders {
         defined: u64,
@@ -175,6 +212,18 @@ pub enum Remedy {
     RaiseInflationThresholdAgainstRaces,
     /// Compile each script once, pass the values through bindings.
     CompileOnceWithBindings,
+    /// JSR-223 (`javax.script` on the stack): `Compilable.compile` once,
+    /// `CompiledScript.eval(bindings)` per call.
+    CompileOnceWithCompilable,
+    /// The engine's own compile step runs inside the entry on every call
+    /// ([`CompileCall::compile`]): call it once, invoke the result.
+    CompileOnceWithEnginesCompileCall,
+    /// The application calls the compile/parse entry per request: once
+    /// per rule, the result kept.
+    CompileOnceNotPerRequest,
+    /// Nothing more known of the engine: compile the rule into a function
+    /// once and invoke it with the values.
+    CompileFunctionOnceAndInvoke,
     /// Cache compiled scripts by their source text, bounded.
     CacheCompiledScripts,
     /// One generated class per type, one loader per plugin/tenant.
@@ -227,6 +276,18 @@ impl Remedy {
     }
 }
 
+/// The library a per-expression call site compiles through, as its
+/// sample stack shows: what the compile-once remedies name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CompileCall {
+    /// The library entry the application calls, e.g.
+    /// `org.minilisp.Interpreter.eval`.
+    pub entry: String,
+    /// A compile or parse step of the library inside it, e.g.
+    /// `org.minilisp.Interpreter.compile`: the call to make once.
+    pub compile: Option<String>,
+}
+
 /// One flagged call site.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
@@ -236,6 +297,9 @@ pub struct Verdict {
     pub trend: Trend,
     pub evidence: Vec<Evidence>,
     pub remedies: Vec<Remedy>,
+    /// For `per_expression_compilation` through a library: its compile
+    /// API as the stack shows it.
+    pub compile_call: Option<CompileCall>,
 }
 
 /// What the verdicts are decided from.
@@ -249,6 +313,12 @@ pub struct Findings<'a> {
     pub gcs: u64,
     /// The JVM's `java.version`, when the header says.
     pub java_version: Option<&'a str>,
+    /// The stacks, their code sources and who owns which frames: the
+    /// sample stacks of per-expression call sites are read for the
+    /// compiler's API.
+    pub stacks: &'a StackStore,
+    pub sources: &'a CodeSources,
+    pub ownership: &'a Ownership,
 }
 
 /// One verdict per flagged call site, in report order.
@@ -410,13 +480,78 @@ fn verdict(
         .entry()
         .is_some_and(|e| e.class.starts_with("com.alibaba.fastjson2"))
         || stats.loaders.iter().any(|(t, _)| t.contains("fastjson2"));
+    let (compile_once, compile_call) = if cause == Cause::PerExpressionCompilation {
+        compile_api(f, stats, dominant == ClassKind::Script)
+    } else {
+        (Remedy::CompileOnceWithBindings, None)
+    };
     Some(Verdict {
         site: index,
         cause,
         trend: site.trend,
         evidence,
-        remedies: remedies(cause, site.trend, major, fastjson2),
+        remedies: remedies(cause, site.trend, major, fastjson2, compile_once),
+        compile_call,
     })
+}
+
+/// A method named like a compile step: `compile`, `compileExpression`,
+/// `parse`, `parseClass`. Only phrases the remedy; the cause never rests
+/// on names.
+fn compile_shaped(method: &str) -> bool {
+    let m = method.to_ascii_lowercase();
+    m.starts_with("compile") || m.starts_with("parse")
+}
+
+/// The compile-once remedy for a per-expression call site, phrased for
+/// the API the application drives the compiler through, as the site's
+/// sample stack shows it: JSR-223 (`javax.script` frames), the library's
+/// own compile step running inside the entry on every call, the entry
+/// itself a compile call made per request, or else compiling a function
+/// once (for a script engine's classes, the script engines' wording).
+/// Only for a library entry; otherwise the generic wording.
+fn compile_api(
+    f: &Findings<'_>,
+    stats: &CallSiteStats,
+    script: bool,
+) -> (Remedy, Option<CompileCall>) {
+    let Some(entry) = stats.key.entry().filter(|e| e.kind == EntryKind::Library) else {
+        return (Remedy::CompileOnceWithBindings, None);
+    };
+    let mut call = CompileCall {
+        entry: entry.display(),
+        compile: None,
+    };
+    let sample = stats.dominant_kind().and_then(|(_, k)| {
+        f.stacks
+            .get(k.sample_stack)?
+            .attributed(&k.sample_loader_type, f.sources, f.ownership)
+    });
+    if let Some(sample) = sample {
+        let (frames, a) = (&sample.frames, &sample.attribution);
+        let inside = a.application_index.unwrap_or(frames.len());
+        if frames[..inside]
+            .iter()
+            .any(|fr| fr.class.starts_with("javax.script."))
+        {
+            return (Remedy::CompileOnceWithCompilable, Some(call));
+        }
+        let entry_at = a.entry_index.unwrap_or(0);
+        call.compile = (0..entry_at)
+            .rev()
+            .find(|&i| a.roles[i] == FrameRole::Library && compile_shaped(&frames[i].method))
+            .map(|i| format!("{}.{}", frames[i].class, frames[i].method));
+    }
+    let remedy = if call.compile.is_some() {
+        Remedy::CompileOnceWithEnginesCompileCall
+    } else if compile_shaped(&entry.method) {
+        Remedy::CompileOnceNotPerRequest
+    } else if script {
+        Remedy::CompileOnceWithBindings
+    } else {
+        Remedy::CompileFunctionOnceAndInvoke
+    };
+    (remedy, Some(call))
 }
 
 /// Reflection accessors: regenerated after GCs, or in a race.
@@ -511,6 +646,37 @@ fn generated(s: &Site<'_>) -> Option<(Cause, Vec<Evidence>)> {
         }];
         return Some((Cause::PerExpressionCompilation, evidence));
     }
+    // Each call compiles a small fixed number of classes, each different
+    // code (values compiled in), into a loader made for the call or
+    // through a library the application calls (a compiler, whatever its
+    // loaders): per-expression compilation. A generator of the
+    // application's own defining into its long-lived loader is not.
+    let calls = r.calls;
+    let fixed_per_call = calls.calls >= MIN_CALLS
+        && (1..=SMALL_CALL).contains(&calls.classes_per_call)
+        && ratio(calls.calls_with_that_many, calls.calls) >= FIXED_CALL_RATIO;
+    let loader_per_call = ratio(calls.calls_in_new_loader, calls.calls) >= LOADER_RATIO;
+    let through_library = s
+        .stats
+        .key
+        .entry()
+        .is_some_and(|e| e.kind == EntryKind::Library);
+    if s.keeps_defining && mostly_distinct && fixed_per_call && (loader_per_call || through_library)
+    {
+        let evidence = vec![
+            Evidence::ClassesPerCall {
+                calls: calls.calls,
+                classes_per_call: calls.classes_per_call,
+                calls_with_that_many: calls.calls_with_that_many,
+                calls_in_new_loader: calls.calls_in_new_loader,
+                defined: r.defined,
+                distinct: r.distinct,
+                identity: r.identity,
+            },
+            s.loader_instances(),
+        ];
+        return Some((Cause::PerExpressionCompilation, evidence));
+    }
     if (one_per_loader && (s.keeps_defining || s.regenerated >= MIN_REGENERATED))
         || (r.regenerated_in_new_loader >= MIN_REGENERATED
             && r.regenerated_in_new_loader * 2 >= s.regenerated)
@@ -566,7 +732,14 @@ fn common_evidence(s: &Site<'_>, cause: Cause) -> Vec<Evidence> {
     evidence
 }
 
-fn remedies(cause: Cause, trend: Trend, major: Option<u32>, fastjson2: bool) -> Vec<Remedy> {
+/// `compile_once`: the compile-once remedy for per-expression compilation.
+fn remedies(
+    cause: Cause,
+    trend: Trend,
+    major: Option<u32>,
+    fastjson2: bool,
+    compile_once: Remedy,
+) -> Vec<Remedy> {
     use Remedy::*;
     let mut r = match cause {
         Cause::SoftReferenceCycle => {
@@ -588,7 +761,7 @@ fn remedies(cause: Cause, trend: Trend, major: Option<u32>, fastjson2: bool) -> 
             r.push(RaiseInflationThresholdAgainstRaces);
             r
         }
-        Cause::PerExpressionCompilation => vec![CompileOnceWithBindings, CacheCompiledScripts],
+        Cause::PerExpressionCompilation => vec![compile_once, CacheCompiledScripts],
         Cause::LoaderChurn => vec![CacheGeneratedClasses, MakeDiscardedLoadersUnreachable],
         Cause::UncachedGeneration => vec![CacheGeneratorOutput, OwnLoaderForDiscardedClasses],
         Cause::MethodHandleChurn => vec![
@@ -612,7 +785,7 @@ fn remedies(cause: Cause, trend: Trend, major: Option<u32>, fastjson2: bool) -> 
 mod tests {
     use super::*;
     use crate::analyze::timeline::TIMELINE_BUCKETS;
-    use crate::fixtures::{def, report, Stream};
+    use crate::fixtures::{def, lisp_evaluations, report, SourcedFrame, Stream, MINILISP};
     use crate::render::wording;
     use serde_json::{json, Value};
 
@@ -895,6 +1068,243 @@ mod tests {
             (&census["instances"], &census["instances_unloaded"]),
             (&Value::from(60), &Value::from(40))
         );
+    }
+
+    const APP: &str = "file:/app/app.jar";
+
+    fn evaluations(with_code_sources: bool, shared_loader: bool) -> Value {
+        lisp_evaluations(with_code_sources, shared_loader).json()
+    }
+
+    #[test]
+    fn per_expression_compilation_is_calls_of_a_few_distinct_classes_through_a_library() {
+        for shared_loader in [false, true] {
+            let v = evaluations(true, shared_loader);
+            let site = &v["call_sites"][0];
+            assert_eq!(
+                site["application_frame"]["display"],
+                "com.acme.Rules.apply(Rules.java:34)"
+            );
+            let entry = &site["library_entry"];
+            assert_eq!(entry["display"], "org.minilisp.Interpreter.eval");
+            assert_eq!(entry["kind"], "library");
+            assert_eq!(
+                entry["code_source"],
+                json!({"location": MINILISP, "name": "minilisp-0.9.jar"})
+            );
+            assert_eq!(site["defined"], 80, "both lines of compile: one call site");
+            let vs = verdicts(&v);
+            assert_eq!(vs.len(), 1, "{vs:#?}");
+            assert_eq!(vs[0]["cause"], "per_expression_compilation");
+            assert_eq!(
+                fact(&vs[0], "classes_per_call"),
+                &json!({"fact": "classes_per_call", "calls": 40, "classes_per_call": 2,
+                        "calls_with_that_many": 40,
+                        "calls_in_new_loader": if shared_loader { 1 } else { 40 },
+                        "defined": 80, "distinct": 80, "identity": "fingerprint"})
+            );
+            assert_eq!(
+                vs[0]["compile_call"],
+                json!({"entry": "org.minilisp.Interpreter.eval",
+                       "compile": "org.minilisp.Interpreter.compile"})
+            );
+            assert_eq!(
+                vs[0]["remedies"][0]["remedy"],
+                "compile_once_with_engines_compile_call"
+            );
+            assert_eq!(
+                vs[0]["library_entry_code_source"]["name"],
+                "minilisp-0.9.jar"
+            );
+        }
+        let typed = evaluations(true, false);
+        assert!(typed["diagnosis"]["verdicts"][0]["remedies"][1]["remedy"]
+            .as_str()
+            .is_some_and(|r| r == "cache_compiled_scripts"));
+    }
+
+    #[test]
+    fn the_compile_once_remedy_names_the_engines_own_compile_call() {
+        let report = lisp_evaluations(true, false).report();
+        let v = &report.diagnosis.verdicts[0];
+        let first = wording::remedy(v.remedies[0].remedy, v.compile_call.as_ref());
+        assert_eq!(
+            first,
+            "org.minilisp.Interpreter.eval compiles the source on every call (through \
+             org.minilisp.Interpreter.compile): call org.minilisp.Interpreter.compile once per rule, \
+             keep what it returns and invoke that with the request's values as arguments or \
+             variables, instead of calling org.minilisp.Interpreter.eval with the values pasted \
+             into the source"
+        );
+        assert!(
+            wording::summary(v).contains(" via minilisp-0.9.jar: org.minilisp.Interpreter.eval ")
+        );
+    }
+
+    #[test]
+    fn without_code_sources_a_loader_per_call_still_tells_per_expression_compilation() {
+        // An older recording: names blame the interpreter's compile line,
+        // through its loader's helper; calls of two in a loader made for
+        // each still say it.
+        let v = evaluations(false, false);
+        let vs = verdicts(&v);
+        assert_eq!(vs.len(), 2, "one per line of compile: {vs:#?}");
+        for v in vs {
+            assert_eq!(v["cause"], "per_expression_compilation");
+            assert_eq!(v["compile_call"], Value::Null);
+            assert_eq!(v["remedies"][0]["remedy"], "compile_once_with_bindings");
+        }
+        // One shared loader and no library entry: the application's own
+        // generator, not a compiler it calls.
+        let v = evaluations(false, true);
+        assert!(verdicts(&v)
+            .iter()
+            .all(|v| v["cause"] != "per_expression_compilation"));
+    }
+
+    #[test]
+    fn a_compile_call_per_request_into_one_loader_is_per_expression_compilation() {
+        let vendor = "file:/app/lib/expr-engine-5.0.jar";
+        let mut s = Stream::with_code_sources(
+            "com.acme.Main",
+            &[APP, vendor],
+            &[vec![
+                ("java.lang.ClassLoader", "defineClass1", 0, None),
+                ("com.vendor.expr.ByteLoader", "add", 20, Some(1)),
+                ("com.vendor.expr.Engine", "compileExpression", 88, Some(1)),
+                ("com.acme.Pricing", "quote", 12, Some(0)),
+                ("com.acme.Main", "main", 3, Some(0)),
+            ]],
+        );
+        for i in 0..30u64 {
+            let fp = format!("{i:016x}");
+            let mut d = def(
+                ClassKind::RuntimeDefined,
+                1,
+                (9, "com.vendor.expr.ByteLoader"),
+            );
+            d.fingerprint = Some(&fp);
+            s.class(30 + i * 90, &d);
+        }
+        let v = s.json();
+        let vs = verdicts(&v);
+        assert_eq!(vs[0]["cause"], "per_expression_compilation");
+        assert_eq!(fact(&vs[0], "classes_per_call")["classes_per_call"], 1);
+        assert_eq!(
+            vs[0]["remedies"][0]["remedy"],
+            "compile_once_not_per_request"
+        );
+        assert_eq!(
+            vs[0]["compile_call"],
+            json!({"entry": "com.vendor.expr.Engine.compileExpression", "compile": null})
+        );
+    }
+
+    /// An engine in a jar of its own (`engine`: its frames, innermost
+    /// first), called by `app_frames`; each call defines two distinct
+    /// classes (two lines of the innermost engine frame) in one shared
+    /// loader.
+    fn engine_evaluations(app_frames: &[SourcedFrame], engine: &[SourcedFrame]) -> Value {
+        let stack = |line: u32| {
+            let mut stack: Vec<SourcedFrame> =
+                vec![("java.lang.ClassLoader", "defineClass1", 0, None)];
+            stack.extend_from_slice(engine);
+            stack[1].2 = line;
+            stack.extend_from_slice(app_frames);
+            stack.push(("com.acme.Main", "main", 3, Some(0)));
+            stack
+        };
+        let mut s = Stream::with_code_sources(
+            "com.acme.Main",
+            &[APP, "file:/app/lib/rules-engine-2.0.jar"],
+            &[stack(20), stack(21)],
+        );
+        for i in 0..30u64 {
+            for stack in [1, 2] {
+                let fp = format!("{i:015x}{stack}");
+                let mut d = def(
+                    ClassKind::RuntimeDefined,
+                    stack,
+                    (9, "com.vendor.rules.Loader"),
+                );
+                d.fingerprint = Some(&fp);
+                s.class(30 + i * 90 + stack, &d);
+            }
+        }
+        s.json()
+    }
+
+    #[test]
+    fn the_compile_once_remedy_follows_the_api_the_engine_is_driven_through() {
+        // JSR-223: the application calls ScriptEngine.eval, the JDK's
+        // javax.script sits between it and the engine.
+        let v = engine_evaluations(
+            &[
+                ("javax.script.AbstractScriptEngine", "eval", 264, None),
+                ("com.acme.Pricing", "quote", 12, Some(0)),
+            ],
+            &[
+                ("com.vendor.rules.Loader", "define", 20, Some(1)),
+                ("com.vendor.rules.RulesScriptEngine", "eval", 88, Some(1)),
+            ],
+        );
+        let vs = verdicts(&v);
+        assert_eq!(vs[0]["cause"], "per_expression_compilation", "{vs:#?}");
+        assert_eq!(fact(&vs[0], "classes_per_call")["classes_per_call"], 2);
+        assert_eq!(
+            vs[0]["remedies"][0]["remedy"],
+            "compile_once_with_compilable"
+        );
+        // The engine's own API, with no compile-like step on the stack:
+        // compile a function once and invoke it.
+        let v = engine_evaluations(
+            &[("com.acme.Pricing", "quote", 12, Some(0))],
+            &[
+                ("com.vendor.rules.Loader", "define", 20, Some(1)),
+                ("com.vendor.rules.Runner", "run", 88, Some(1)),
+            ],
+        );
+        let vs = verdicts(&v);
+        assert_eq!(vs[0]["cause"], "per_expression_compilation", "{vs:#?}");
+        assert_eq!(
+            vs[0]["remedies"][0]["remedy"],
+            "compile_function_once_and_invoke"
+        );
+        assert_eq!(
+            vs[0]["compile_call"],
+            json!({"entry": "com.vendor.rules.Runner.run", "compile": null})
+        );
+    }
+
+    #[test]
+    fn the_applications_own_generator_into_one_loader_is_uncached_generation() {
+        // DynamicLoaderDemo's shape, with code sources: distinct classes,
+        // one per call, one long-lived loader, no library in between.
+        let mut s = Stream::with_code_sources(
+            "com.acme.Main",
+            &[APP],
+            &[vec![
+                ("java.lang.ClassLoader", "defineClass1", 0, None),
+                ("com.acme.codegen.DynamicClassLoader", "define", 20, Some(0)),
+                ("com.acme.JsonWriter", "writerFor", 40, Some(0)),
+                ("com.acme.Main", "main", 3, Some(0)),
+            ]],
+        );
+        for i in 0..30u64 {
+            let fp = format!("{i:016x}");
+            let mut d = def(
+                ClassKind::RuntimeDefined,
+                1,
+                (9, "com.acme.codegen.DynamicClassLoader"),
+            );
+            d.fingerprint = Some(&fp);
+            s.class(30 + i * 90, &d);
+        }
+        let v = s.json();
+        let site = &v["call_sites"][0];
+        assert_eq!(site["library_entry"]["kind"], "loader_helper");
+        assert_eq!(site["library_entry"]["code_source"], Value::Null);
+        assert_eq!(verdicts(&v)[0]["cause"], "uncached_generation");
     }
 
     #[test]

@@ -21,11 +21,14 @@
 //!    |
 //!  stacks          distinct stacks, attributed when read, kept within a memory cap
 //!    |
+//!  code_sources    where frames come from; which code sources are the application's
+//!    |
 //!  attribution     which frame of a stack is the application's (pure)
 //! ```
 
 pub mod attribution;
 pub mod call_sites;
+pub mod code_sources;
 pub mod diagnosis;
 pub mod exhaustion;
 pub mod facts;
@@ -41,8 +44,9 @@ pub mod warnings;
 
 use metascope_events::{ClassKind, ClassUnloaded, ClassView, Record, NO_STACK};
 
-use self::attribution::Libraries;
+use self::attribution::Ownership;
 use self::call_sites::{CallSiteStats, CallSiteTable};
+use self::code_sources::CodeSources;
 use self::diagnosis::{Findings, Verdict};
 use self::exhaustion::{Exhaustion, Exhaustions};
 use self::facts::Facts;
@@ -56,11 +60,11 @@ use self::warnings::{LeftOut, Warning};
 use crate::fast_hash::FastMap;
 use crate::read::{Damage, Item, Sink};
 
-/// How to analyse: which frames are libraries, which kinds to keep, how
-/// much of the stacks.
+/// How to analyse: which frames are the application's and which are
+/// libraries', which kinds to keep, how much of the stacks.
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub libraries: Libraries,
+    pub ownership: Ownership,
     /// Keep `ordinary` classes (captured only in the agent's `mode=all`).
     pub all_kinds: bool,
     /// Bytes the frames of distinct stacks may take (see [`StackStore`]);
@@ -85,7 +89,7 @@ pub enum SiteOrder {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            libraries: Libraries::default(),
+            ownership: Ownership::default(),
             all_kinds: false,
             stack_memory: DEFAULT_STACK_MEMORY_MIB << 20,
             order: SiteOrder::Classes,
@@ -98,6 +102,7 @@ impl Default for Options {
 pub struct Analysis {
     options: Options,
     facts: Facts,
+    sources: CodeSources,
     stacks: StackStore,
     sites: CallSiteTable,
     weights: StackWeights,
@@ -122,6 +127,7 @@ impl Analysis {
     pub fn new(options: Options) -> Analysis {
         Analysis {
             stacks: StackStore::new(options.stack_memory),
+            sources: CodeSources::new(options.ownership.app_paths()),
             options,
             facts: Facts::default(),
             sites: CallSiteTable::default(),
@@ -163,8 +169,16 @@ impl Analysis {
         self.facts
             .record(!matches!(record, Record::Unknown), record.t_ns());
         match record {
-            Record::Header(h) => self.facts.header(h),
-            Record::Stack(s) if s.id != NO_STACK => self.stacks.insert(s, &self.options.libraries),
+            Record::Header(h) => {
+                self.sources.header(&h);
+                self.facts.header(h);
+            }
+            Record::CodeSource(c) => self.sources.insert(c),
+            Record::Stack(s) if s.id != NO_STACK => {
+                self.sources.learn(&s.frames);
+                self.stacks
+                    .insert(s, &self.sources, &self.options.ownership);
+            }
             Record::Summary(s) => self.facts.summary(s),
             Record::Census(c) => self.facts.census(c),
             Record::ResourceExhausted(r) => {
@@ -192,13 +206,8 @@ impl Analysis {
                 self.metaspace.stack(&m, site);
             }
             Record::LoaderTypeMetaspace(m) => self.metaspace.loader_type(&m),
-            // Classes are read by `class`; a stack without id names nothing;
-            // code sources are not used by the report.
-            Record::Class(_)
-            | Record::Stack(_)
-            | Record::CodeSource(_)
-            | Record::GcFinish(_)
-            | Record::Unknown => {}
+            // Classes are read by `class`; a stack without id names nothing.
+            Record::Class(_) | Record::Stack(_) | Record::GcFinish(_) | Record::Unknown => {}
         }
     }
 
@@ -236,6 +245,9 @@ impl Analysis {
             timeline: &timeline,
             gcs: self.regeneration.gcs(),
             java_version,
+            stacks: &self.stacks,
+            sources: &self.sources,
+            ownership: &self.options.ownership,
         });
         let exhaustion = self.exhaustion.finish(position);
         let left_out = LeftOut {
@@ -245,6 +257,8 @@ impl Analysis {
             stacks_summarised: self.stacks.summarised(),
             stack_memory: self.options.stack_memory,
             summarised_classes: self.weights.summarised_classes(),
+            stacks_by_names: self.stacks.by_names(),
+            main_class: self.sources.main_class(),
         };
         Analyzed {
             facts: &self.facts,
@@ -264,6 +278,7 @@ impl Analysis {
             order,
             verdicts,
             stacks: &self.stacks,
+            sources: &self.sources,
             stack_classes: self.weights.per_stack(),
             options: &self.options,
         }
@@ -301,6 +316,8 @@ pub struct Analyzed<'a> {
     /// The distinct stacks: frames of those kept (sample stacks, the flame
     /// graph).
     pub stacks: &'a StackStore,
+    /// Where their frames' classes came from.
+    pub sources: &'a CodeSources,
     /// Classes per stack id of a kept stack (and [`NO_STACK`]).
     pub stack_classes: &'a FastMap<u64, u64>,
     /// Classes on summarised stacks per call site, most first.

@@ -3,6 +3,7 @@
 //! fingerprint, else a name without a counter), every redefinition of a
 //! tracked identity and what came between (a GC, another thread, another
 //! loader instance), GC-separated bursts and unloads (docs/diagnosis.md).
+//! And how many classes each call of the site defines ([`CallShape`]).
 //!
 //! Memory grows with call sites and distinct identities (capped per site
 //! and in total), never with events.
@@ -25,6 +26,13 @@ pub const TARGETS_SHOWN: usize = 20;
 pub const RACE_WINDOW_NS: u64 = 1_000_000_000;
 /// Threads remembered per call site as having taken part in races.
 const RACE_THREADS_CAP: usize = 1_000;
+/// Threads whose current call is followed per call site; past it, the
+/// thread seen least recently has its call closed.
+const CALL_THREADS: usize = 16;
+/// Classes per call counted as such; bigger calls count as this many.
+pub const CLASSES_PER_CALL_CAP: usize = 16;
+/// Stacks remembered per open call (a call with more is not small).
+const CALL_STACKS: usize = 32;
 
 /// What identifies "the same generated class" across definitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -85,6 +93,7 @@ struct SiteTracker {
     gc_epochs: u64,
     defs_after_unload: u64,
     last_gc: u64,
+    calls: Calls,
 }
 
 impl SiteTracker {
@@ -134,6 +143,122 @@ pub struct SiteRegeneration {
     /// The most defined identities, most first (ties by key), at most
     /// [`TARGETS_SHOWN`].
     pub top_keys: Vec<KeyCount>,
+    /// How many classes each call of the site defined.
+    pub calls: CallShape,
+}
+
+/// The calls of a call site, as the classes show them: consecutive
+/// definitions at the site on one thread, in one loader, none of them from
+/// a stack already seen in the call (the same line again is the next call),
+/// make one call. A loader that is new for the call (created after every
+/// loader the site used before) is one created per call. Hidden classes
+/// (the JVM's lambdas and LambdaForms, spun between anything) are left out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallShape {
+    pub calls: u64,
+    /// The most common number of classes per call (ties: the smaller;
+    /// [`CLASSES_PER_CALL_CAP`] means at least that many).
+    pub classes_per_call: u64,
+    /// Calls that defined exactly that many.
+    pub calls_with_that_many: u64,
+    /// Calls that began in a loader new for them.
+    pub calls_in_new_loader: u64,
+}
+
+/// A call still open on one thread.
+#[derive(Debug, Clone)]
+struct OpenCall {
+    thread: u64,
+    loader: u64,
+    stacks: Vec<u64>,
+    classes: u64,
+    in_new_loader: bool,
+    last_seen: u64,
+}
+
+/// Splits a site's classes into calls ([`CallShape`]).
+#[derive(Debug, Clone, Default)]
+struct Calls {
+    open: Vec<OpenCall>,
+    /// Closed calls by classes defined (the last: that many or more).
+    by_size: [u64; CLASSES_PER_CALL_CAP + 1],
+    in_new_loader: u64,
+    /// The highest loader id the site used (ids grow with creation).
+    newest_loader: Option<u64>,
+    clock: u64,
+}
+
+impl Calls {
+    fn class(&mut self, thread: u64, loader: u64, stack: u64) {
+        self.clock += 1;
+        let new_loader = self.newest_loader.is_none_or(|newest| loader > newest);
+        if new_loader {
+            self.newest_loader = Some(loader);
+        }
+        let next = OpenCall {
+            thread,
+            loader,
+            stacks: vec![stack],
+            classes: 1,
+            in_new_loader: new_loader,
+            last_seen: self.clock,
+        };
+        let slot = match self.open.iter().position(|c| c.thread == thread) {
+            Some(i) => {
+                let call = &mut self.open[i];
+                if call.loader == loader && !call.stacks.contains(&stack) {
+                    call.classes += 1;
+                    call.last_seen = self.clock;
+                    if call.stacks.len() < CALL_STACKS {
+                        call.stacks.push(stack);
+                    }
+                    return;
+                }
+                i
+            }
+            None if self.open.len() < CALL_THREADS => {
+                self.open.push(next);
+                return;
+            }
+            None => {
+                let (i, _) = self
+                    .open
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, c)| c.last_seen)
+                    .expect("CALL_THREADS > 0");
+                i
+            }
+        };
+        let done = std::mem::replace(&mut self.open[slot], next);
+        self.close(&done);
+    }
+
+    fn close(&mut self, call: &OpenCall) {
+        self.by_size[(call.classes as usize).min(CLASSES_PER_CALL_CAP)] += 1;
+        self.in_new_loader += u64::from(call.in_new_loader);
+    }
+
+    /// The shape so far, open calls included.
+    fn shape(&self) -> CallShape {
+        let mut all = self.clone();
+        for call in &self.open {
+            all.close(call);
+        }
+        let (size, &count) = all
+            .by_size
+            .iter()
+            .enumerate()
+            .rev()
+            .max_by_key(|(_, n)| **n)
+            .expect("non-empty");
+        CallShape {
+            calls: all.by_size.iter().sum(),
+            classes_per_call: if count == 0 { 0 } else { size as u64 },
+            calls_with_that_many: count,
+            calls_in_new_loader: all.in_new_loader,
+        }
+    }
 }
 
 impl SiteRegeneration {
@@ -223,11 +348,16 @@ impl Regeneration {
         }
         s.last_gc = gcs;
         s.defined += 1;
+        let thread = hash_str(&hasher, c.thread);
+        // Hidden classes (the JVM's lambdas and LambdaForms, interleaved
+        // with anything) have no bytes to compare: not part of calls.
+        if !c.hidden {
+            s.calls.class(thread, c.loader_id, c.stack);
+        }
         let Some((identity, key)) = identity_of(c) else {
             s.unidentified += 1;
             return;
         };
-        let thread = hash_str(&hasher, c.thread);
         if let Some(k) = s.keys[identity as usize].get_mut(key) {
             if gcs > k.last_gc {
                 s.regen_after_gc += 1;
@@ -312,6 +442,7 @@ impl Regeneration {
             defined_after_unload: s.defs_after_unload,
             identity,
             top_keys: top_keys(s, TARGETS_SHOWN),
+            calls: s.calls.shape(),
         }
     }
 }
@@ -395,6 +526,81 @@ mod tests {
         // Names ending in digits carry no identity.
         assert_eq!(s.unidentified, 1);
         assert_eq!(r.finish(7), SiteRegeneration::default());
+    }
+
+    #[test]
+    fn calls_are_runs_in_one_loader_that_do_not_repeat_a_stack() {
+        let mut r = Regeneration::default();
+        let mut seq = 0;
+        let mut define = |r: &mut Regeneration, loader: u64, stack: u64, thread: &str| {
+            seq += 1;
+            let mut c = class(seq, "G", None, thread, seq);
+            c.loader.id = loader;
+            c.stack = stack;
+            r.class(0, &(&c).into());
+        };
+        // A function and its constants per call, a new loader each: the
+        // first call's two classes on two threads interleaved with the
+        // second's.
+        define(&mut r, 10, 1, "a");
+        define(&mut r, 11, 1, "b");
+        define(&mut r, 10, 2, "a");
+        define(&mut r, 11, 2, "b");
+        for loader in 12..20 {
+            define(&mut r, loader, 1, "a");
+            define(&mut r, loader, 2, "a");
+        }
+        // A hidden class between two of a call is not part of it.
+        let mut hidden = class(100, "java.lang.invoke.LambdaForm$MH/0x1", None, "a", 0);
+        hidden.hidden = true;
+        define(&mut r, 20, 1, "a");
+        r.class(0, &(&hidden).into());
+        define(&mut r, 20, 2, "a");
+        assert_eq!(
+            r.finish(0).calls,
+            CallShape {
+                calls: 11,
+                classes_per_call: 2,
+                calls_with_that_many: 11,
+                calls_in_new_loader: 11,
+            }
+        );
+
+        // One long-lived loader: the same line again is the next call.
+        let mut r = Regeneration::default();
+        for _ in 0..5 {
+            define(&mut r, 3, 7, "main");
+        }
+        define(&mut r, 3, 8, "main");
+        assert_eq!(
+            r.finish(0).calls,
+            CallShape {
+                calls: 5,
+                classes_per_call: 1,
+                calls_with_that_many: 4,
+                calls_in_new_loader: 1,
+            }
+        );
+        assert_eq!(r.finish(1).calls, CallShape::default());
+    }
+
+    #[test]
+    fn calls_on_more_threads_than_followed_close_the_oldest() {
+        let mut r = Regeneration::default();
+        for round in 0..2u64 {
+            for t in 0..CALL_THREADS as u64 + 4 {
+                let mut c = class(round * 100 + t + 1, "G", None, &format!("t{t}"), t);
+                c.loader.id = 1;
+                c.stack = round + 1;
+                r.class(0, &(&c).into());
+            }
+        }
+        // Every thread defined two classes, one round after the other: with
+        // more threads than followed, each was closed before its second
+        // (the worst case), so every class is a call. Memory stays bounded.
+        let calls = r.finish(0).calls;
+        assert_eq!((calls.calls, calls.classes_per_call), (40, 1));
+        assert_eq!(r.sites[0].calls.open.len(), CALL_THREADS);
     }
 
     #[test]

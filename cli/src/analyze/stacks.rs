@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use metascope_events::{Frame, StackTrace};
 
-use super::attribution::{CallSiteKey, Libraries, StackKeys};
+use super::attribution::{attribute, Attribution, CallSiteKey, Origin, Ownership, StackKeys};
+use super::code_sources::CodeSources;
 use crate::fast_hash::{fast_map, FastMap};
 
 /// Frames of distinct stacks kept, in MiB, unless `--stack-memory` says
@@ -44,10 +45,13 @@ struct StoredFrame {
     /// [`NO_NAME`] when the frame has no file.
     file: u32,
     line: Option<u32>,
+    /// The `code_source` id, [`NO_SOURCE`] when none.
+    source: u32,
     native: bool,
 }
 
 const NO_NAME: u32 = u32::MAX;
+const NO_SOURCE: u32 = u32::MAX;
 
 /// The call sites of one stack (see [`StackKeys`]), as interned ids:
 /// small, since every stack has one, kept or summarised.
@@ -56,6 +60,9 @@ struct StackSites {
     key: u32,
     /// (interned class name, key).
     when_loader_is: Option<(u32, u32)>,
+    /// Attributed by names: read before the application's code source was
+    /// known ([`CodeSources::by_names`]).
+    by_names: bool,
 }
 
 /// Distinct stacks by id.
@@ -74,6 +81,16 @@ pub struct StackStore {
     /// Set by the first stack that did not fit: every later one is
     /// summarised too, so what is kept is simply the recording's start.
     full: bool,
+    /// Stacks attributed by names although frames had code sources.
+    by_names: u64,
+}
+
+/// A kept stack's frames, attributed.
+#[derive(Debug)]
+pub struct AttributedStack<'s> {
+    pub frames: Vec<Frame>,
+    pub origins: Vec<Origin<'s>>,
+    pub attribution: Attribution,
 }
 
 /// One stack as the reader sees it.
@@ -100,6 +117,25 @@ impl StackRef<'_> {
         self.frames.is_none()
     }
 
+    /// The frames with where they came from and their roles, attributed
+    /// for a loader of type `loader_type` as the stack was when read;
+    /// `None` when summarised.
+    pub fn attributed<'s>(
+        &self,
+        loader_type: &str,
+        sources: &'s CodeSources,
+        ownership: &Ownership,
+    ) -> Option<AttributedStack<'s>> {
+        let frames = self.frames()?;
+        let origins = sources.origins(&frames, self.sites.by_names);
+        let attribution = attribute(&frames, &origins, loader_type, ownership);
+        Some(AttributedStack {
+            frames,
+            origins,
+            attribution,
+        })
+    }
+
     /// The frames, innermost first; `None` when summarised.
     pub fn frames(&self) -> Option<Vec<Frame>> {
         let name = |id: u32| self.store.names.get(id).to_string();
@@ -113,7 +149,7 @@ impl StackRef<'_> {
                     line: f.line,
                     file: (f.file != NO_NAME).then(|| name(f.file)),
                     native: f.native,
-                    source: None,
+                    source: (f.source != NO_SOURCE).then_some(f.source),
                 })
                 .collect(),
         )
@@ -132,12 +168,14 @@ impl StackStore {
             budget,
             kept_bytes: 0,
             full: false,
+            by_names: 0,
         }
     }
 
     /// Attributes a `stack` record and keeps it, with its frames while
     /// they fit. A second record with the same id replaces the first.
-    pub fn insert(&mut self, stack: StackTrace, libraries: &Libraries) {
+    /// `sources`: the code sources read so far.
+    pub fn insert(&mut self, stack: StackTrace, sources: &CodeSources, ownership: &Ownership) {
         if !self.full {
             let cost = self.cost(&stack.frames);
             if self.kept_bytes + cost <= self.budget {
@@ -152,12 +190,16 @@ impl StackStore {
             self.frames.remove(&stack.id);
         }
         // After the frames, so that what they cost does not depend on it.
-        let keys = StackKeys::of(&stack.frames, libraries);
+        let by_names = sources.by_names(&stack.frames);
+        self.by_names += u64::from(by_names);
+        let origins = sources.origins(&stack.frames, by_names);
+        let keys = StackKeys::of(&stack.frames, &origins, ownership);
         let sites = StackSites {
             key: self.intern_key(keys.key),
             when_loader_is: keys
                 .when_loader_is
                 .map(|(class, key)| (self.names.intern(&class), self.intern_key(key))),
+            by_names,
         };
         self.stacks.insert(stack.id, sites);
     }
@@ -178,6 +220,12 @@ impl StackStore {
     /// Distinct stack ids read.
     pub fn len(&self) -> usize {
         self.stacks.len()
+    }
+
+    /// Stacks attributed by names although some of their frames came from
+    /// jars: read before the application's code source was known.
+    pub fn by_names(&self) -> u64 {
+        self.by_names
     }
 
     /// What the frames of a stack would cost if kept: see
@@ -210,6 +258,7 @@ impl StackStore {
                 sig: self.names.intern(&f.sig),
                 file: f.file.as_deref().map_or(NO_NAME, |n| self.names.intern(n)),
                 line: f.line,
+                source: f.source.unwrap_or(NO_SOURCE),
                 native: f.native,
             })
             .collect()
@@ -270,19 +319,20 @@ mod tests {
 
     #[test]
     fn kept_stacks_give_back_their_frames_and_call_site() {
-        let libs = Libraries::default();
+        let libs = Ownership::default();
+        let sources = CodeSources::default();
         let mut frames = spring_copy_properties_stack();
         frames[0].native = true;
         frames[0].line = None;
         let mut store = StackStore::new(1 << 20);
-        store.insert(stack(1, frames.clone()), &libs);
+        store.insert(stack(1, frames.clone()), &sources, &libs);
         let s = store.get(1).unwrap();
         assert!(!s.is_summarised());
         assert_eq!(s.frames().unwrap(), frames);
         let delegating = "jdk.internal.reflect.DelegatingClassLoader";
         assert_eq!(
             s.key_for(delegating),
-            &attribute(&frames, delegating, &libs).key
+            &attribute(&frames, &[], delegating, &libs).key
         );
         assert!(store.get(2).is_none());
         assert_eq!((store.len(), store.summarised()), (1, 0));
@@ -290,7 +340,8 @@ mod tests {
 
     #[test]
     fn past_the_budget_stacks_keep_their_call_site_only() {
-        let libs = Libraries::default();
+        let libs = Ownership::default();
+        let sources = CodeSources::default();
         let frames = |n: u64| {
             vec![
                 frame(&format!("com.acme.gen.Step{n}"), "make", 1),
@@ -299,11 +350,11 @@ mod tests {
         };
         // Room for exactly the first two.
         let mut unlimited = StackStore::new(u64::MAX);
-        unlimited.insert(stack(1, frames(1)), &libs);
+        unlimited.insert(stack(1, frames(1)), &sources, &libs);
         let two = unlimited.kept_bytes + unlimited.cost(&frames(2));
         let mut store = StackStore::new(two);
         for id in 1..=5 {
-            store.insert(stack(id, frames(id)), &libs);
+            store.insert(stack(id, frames(id)), &sources, &libs);
         }
         assert_eq!(store.kept_bytes, two);
         assert_eq!((store.len(), store.summarised()), (5, 3));
@@ -315,24 +366,25 @@ mod tests {
             for loader in ["x.Loader", &format!("com.acme.gen.Step{id}")] {
                 assert_eq!(
                     s.key_for(loader),
-                    &attribute(&frames(id), loader, &libs).key,
+                    &attribute(&frames(id), &[], loader, &libs).key,
                     "stack {id}, loader {loader}"
                 );
             }
         }
         // Once full, even a stack that would fit is summarised: what is
         // kept is the start of the recording.
-        store.insert(stack(6, vec![]), &libs);
+        store.insert(stack(6, vec![]), &sources, &libs);
         assert!(store.get(6).unwrap().is_summarised());
     }
 
     #[test]
     fn shared_names_are_stored_once_but_counted_as_text() {
-        let libs = Libraries::default();
+        let libs = Ownership::default();
+        let sources = CodeSources::default();
         let mut store = StackStore::new(u64::MAX);
         let frames = spring_copy_properties_stack();
         let first = store.cost(&frames);
-        store.insert(stack(1, frames.clone()), &libs);
+        store.insert(stack(1, frames.clone()), &sources, &libs);
         // The same names again: no new name, the text still counts.
         let again = store.cost(&frames);
         let text: u64 = frames
@@ -346,10 +398,10 @@ mod tests {
             .sum();
         assert_eq!(again, text + frames.len() as u64 * FRAME_COST);
         assert!(first > again);
-        store.insert(stack(2, frames.clone()), &libs);
+        store.insert(stack(2, frames.clone()), &sources, &libs);
         assert_eq!(store.kept_bytes, first + again);
         let distinct = store.names.names.len();
-        store.insert(stack(3, frames), &libs);
+        store.insert(stack(3, frames), &sources, &libs);
         assert_eq!(store.names.names.len(), distinct);
     }
 }

@@ -620,3 +620,77 @@ fn typed_records_feed_the_same_pipeline_as_json_lines() {
     assert_eq!(typed.call_sites[0].classes, 3);
     assert!(typed.recording.resource_exhausted[0].filled_by.is_some());
 }
+
+/// A worker thread's stack comes first, with frames from jars and none of
+/// the main class: which jar is the application's is not known yet, so it
+/// is attributed by names (and said so); once a stack of the main thread
+/// names the main class's jar, the same frames are attributed by code
+/// source.
+#[test]
+fn a_stack_read_before_the_applications_jar_is_known_is_attributed_by_names() {
+    let worker: Vec<SourcedFrame> = vec![
+        ("java.lang.reflect.Proxy", "newProxyInstance", 1037, None),
+        ("org.corpframework.binding.Binder", "bind", 25, Some(1)),
+        ("com.acme.Worker", "run", 12, Some(0)),
+        ("java.lang.Thread", "run", 833, None),
+    ];
+    let main = vec![
+        (
+            "java.lang.invoke.MethodHandleNatives",
+            "linkCallSite",
+            1,
+            None,
+        ),
+        ("com.acme.Main", "main", 5, Some(0)),
+    ];
+    let mut s = Stream::with_code_sources(
+        "com.acme.Main",
+        &["file:/srv/app.jar", "file:/srv/lib/corp-platform-1.4.jar"],
+        &[worker.clone(), main, worker],
+    );
+    let mut proxy = def(ClassKind::Proxy, 1, (1, "app"));
+    s.class(10, &proxy);
+    proxy.stack = 3;
+    s.class(20, &proxy);
+    let text = s.finished();
+    let r = read(&text).unwrap();
+    let sites: Vec<String> = r
+        .call_sites
+        .iter()
+        .map(|c| {
+            let entry = c.key.entry().unwrap();
+            format!(
+                "{} via {:?} {}",
+                c.key.display(),
+                entry.kind,
+                entry.display()
+            )
+        })
+        .collect();
+    assert_eq!(
+        sites,
+        [
+            "org.corpframework.binding.Binder.bind(Binder.java:25) via Jdk \
+             java.lang.reflect.Proxy.newProxyInstance",
+            "com.acme.Worker.run(Worker.java:12) via Library org.corpframework.binding.Binder.bind",
+        ]
+    );
+    assert_eq!(
+        r.warnings,
+        [
+            "1 stack with frames from jars was read before the application's own code source was \
+          known (no frame of its main class com.acme.Main yet) and was attributed by package \
+          names, as in a recording without code sources (`--app PATH_OR_PREFIX` names the \
+          application's jars or packages)"
+        ]
+    );
+    // Naming the application's jar up front attributes both alike.
+    let options = ReadOptions {
+        ownership: crate::analyze::attribution::Ownership::new(&[], &["app.jar".into()]),
+        ..ReadOptions::default()
+    };
+    let r = Recording::from_str(&text, &options).unwrap();
+    assert_eq!(r.call_sites.len(), 1);
+    assert_eq!(r.call_sites[0].classes, 2);
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+}

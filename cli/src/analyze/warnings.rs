@@ -60,11 +60,19 @@ pub enum Warning {
         /// Classes defined on them (drawn per call site in flame graphs).
         classes: u64,
     },
+    /// Stacks with frames from jars, read before the application's code
+    /// source was known, attributed by package names (as recordings
+    /// without code sources are).
+    AttributedByNames {
+        stacks: u64,
+        /// The main class `java_command` names, whose frames were awaited.
+        main_class: Option<String>,
+    },
 }
 
 /// What the analysis left out, for the warnings.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct LeftOut {
+pub struct LeftOut<'a> {
     /// `resource_exhausted` records kept, and those only counted.
     pub exhausted_kept: usize,
     pub exhausted_omitted: u64,
@@ -74,11 +82,15 @@ pub struct LeftOut {
     pub stack_memory: u64,
     /// Classes defined on summarised stacks.
     pub summarised_classes: u64,
+    /// Stacks attributed by names for want of the application's code
+    /// source, and the main class whose frames would have named it.
+    pub stacks_by_names: u64,
+    pub main_class: Option<&'a str>,
 }
 
 /// The warnings, most important first: a missing header, then a cut-off,
 /// then what makes every count a lower bound.
-pub fn collect(facts: &Facts, damage: &Damage, left_out: &LeftOut) -> Vec<Warning> {
+pub fn collect(facts: &Facts, damage: &Damage, left_out: &LeftOut<'_>) -> Vec<Warning> {
     let mut w: Vec<Warning> = damage
         .listed
         .iter()
@@ -138,7 +150,7 @@ pub fn collect(facts: &Facts, damage: &Damage, left_out: &LeftOut) -> Vec<Warnin
 }
 
 /// Records the analysis counted rather than used.
-fn left_over(facts: &Facts, damage: &Damage, left_out: &LeftOut) -> Vec<Warning> {
+fn left_over(facts: &Facts, damage: &Damage, left_out: &LeftOut<'_>) -> Vec<Warning> {
     let mut w = Vec::new();
     if damage.corrupt_lines > PROBLEMS_LISTED as u64 {
         w.push(Warning::CorruptLines {
@@ -179,6 +191,12 @@ fn left_over(facts: &Facts, damage: &Damage, left_out: &LeftOut) -> Vec<Warning>
             of: left_out.stacks,
             stack_memory_mib: left_out.stack_memory >> 20,
             classes: left_out.summarised_classes,
+        });
+    }
+    if left_out.stacks_by_names > 0 {
+        w.push(Warning::AttributedByNames {
+            stacks: left_out.stacks_by_names,
+            main_class: left_out.main_class.map(str::to_string),
         });
     }
     w

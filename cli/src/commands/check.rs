@@ -1,6 +1,7 @@
 //! `metascope check`: a CI gate. Reads a recording, checks every call site
-//! against the rules given, prints one line per violation and exits 1, or
-//! `OK` and exits 0; 2 when the recording cannot be read.
+//! against the rules given (without any, against the diagnosis), prints
+//! one line per violation and exits 1, or `OK` and exits 0; 2 when the
+//! recording cannot be read.
 
 use super::report::{analysis_options, report_of};
 use crate::analyze::stacks::DEFAULT_STACK_MEMORY_MIB;
@@ -21,8 +22,14 @@ pub fn run(args: &CheckArgs) -> i32 {
         max_live_growth: args.max_live_growth,
         max_rate: args.max_rate,
         max_metaspace_bytes: args.max_metaspace_bytes,
+        allowed: args.allow.clone(),
     };
-    let options = analysis_options(&args.libraries, args.all_kinds, DEFAULT_STACK_MEMORY_MIB);
+    let options = analysis_options(
+        &args.libraries,
+        &args.app,
+        args.all_kinds,
+        DEFAULT_STACK_MEMORY_MIB,
+    );
     let report = match report_of(&args.file, options, 0, FlameGraphParts::None) {
         Ok(report) => report,
         Err(e) => {

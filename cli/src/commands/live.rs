@@ -173,7 +173,7 @@ impl Follower {
 /// Refreshes until interrupted, the stream ends, or `--iterations` ran.
 fn watch(source: &Feed, view: &ViewOptions, what: &str) -> Result<()> {
     let tty = std::io::stdout().is_terminal() && !view.plain;
-    let options = analysis_options(&view.libraries, false, DEFAULT_STACK_MEMORY_MIB);
+    let options = analysis_options(&view.libraries, &view.app, false, DEFAULT_STACK_MEMORY_MIB);
     let mut follower = Follower {
         lines: None,
         analysis: Analysis::new(options),

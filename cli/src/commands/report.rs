@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::analyze::attribution::Libraries;
+use crate::analyze::attribution::Ownership;
 use crate::analyze::{Analysis, Options, SiteOrder};
 use crate::cli::{Format, ReportOptions, Sort};
 use crate::read::jsonl::JsonLines;
@@ -16,10 +16,16 @@ use crate::read::{Damage, Source};
 use crate::render::{flame, html, json, text};
 use crate::report::{self, Contents, FlameGraphParts, Report};
 
-/// How `options` ask for the recording to be analysed.
-pub fn analysis_options(libraries: &[String], all_kinds: bool, stack_memory_mib: u64) -> Options {
+/// How `options` ask for the recording to be analysed: `libraries` and
+/// `app` as `--library` and `--app` give them.
+pub fn analysis_options(
+    libraries: &[String],
+    app: &[String],
+    all_kinds: bool,
+    stack_memory_mib: u64,
+) -> Options {
     Options {
-        libraries: Libraries::with_extra(libraries),
+        ownership: Ownership::new(libraries, app),
         all_kinds,
         stack_memory: stack_memory_mib.saturating_mul(1 << 20),
         order: SiteOrder::Classes,
@@ -86,7 +92,12 @@ fn report_analysis(options: &ReportOptions) -> Options {
             Sort::Classes => SiteOrder::Classes,
             Sort::Bytes => SiteOrder::Bytes,
         },
-        ..analysis_options(&options.libraries, options.all_kinds, options.stack_memory)
+        ..analysis_options(
+            &options.libraries,
+            &options.app,
+            options.all_kinds,
+            options.stack_memory,
+        )
     }
 }
 

@@ -1,17 +1,20 @@
 //! `metascope check`'s verdict on a report: every call site against the
-//! rules given, one `FAIL` line per violation, or one `OK` line.
+//! rules given, one `FAIL` line per violation, or one `OK` line. Without a
+//! `--max-*` rule the diagnosis is the rule: every diagnosed call site
+//! fails, unless its cause is allowed.
 //!
 //! The numbers are the JSON report's (`regenerated`, `live_growth`,
-//! `peak_rate_per_s` per call site), so a failure can be looked into with
-//! `metascope report`.
+//! `peak_rate_per_s` per call site, `diagnosis.verdicts`), so a failure
+//! can be looked into with `metascope report`.
 
 use super::wording;
+use crate::analyze::diagnosis::{Cause, Trend};
 use crate::escape;
 use crate::format::{bytes, decimal, duration, thousands};
-use crate::report::{CallSiteReport, Report};
+use crate::report::{CallSiteReport, Report, VerdictReport};
 
 /// The rules to check; `None` is not checked.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Rules {
     pub max_regenerated: Option<u64>,
     pub max_live_growth: Option<u64>,
@@ -19,9 +22,19 @@ pub struct Rules {
     pub max_rate: Option<f64>,
     /// Metaspace committed, at any snapshot.
     pub max_metaspace_bytes: Option<u64>,
+    /// Causes that do not fail when the diagnosis is the rule.
+    pub allowed: Vec<Cause>,
 }
 
 impl Rules {
+    /// No `--max-*` rule was given: every diagnosed cause fails.
+    pub fn diagnosis_is_the_rule(&self) -> bool {
+        self.max_regenerated.is_none()
+            && self.max_live_growth.is_none()
+            && self.max_rate.is_none()
+            && self.max_metaspace_bytes.is_none()
+    }
+
     fn describe(&self) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(n) = self.max_regenerated {
@@ -42,45 +55,105 @@ impl Rules {
 
 /// One broken rule at one call site.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Violation {
-    /// `regenerated`, `live growth`, `rate` or `Metaspace`.
-    pub rule: &'static str,
-    /// The measured value, as printed.
-    pub value: String,
-    /// The limit, as printed.
-    pub limit: String,
-    /// `display` of the call site, with ` via <library entry>` when it has one.
-    pub call_site: String,
+pub enum Violation {
+    /// A `--max-*` limit exceeded.
+    Limit {
+        /// `regenerated`, `live growth`, `rate` or `Metaspace`.
+        rule: &'static str,
+        /// The measured value, as printed.
+        value: String,
+        /// The limit, as printed.
+        limit: String,
+        /// `display` of the call site, with ` via <library entry>` when it has one.
+        call_site: String,
+    },
+    /// A diagnosed cause (the default rule).
+    Diagnosed {
+        cause: Cause,
+        trend: Trend,
+        defined: u64,
+        call_site: String,
+    },
 }
 
 impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "metascope check: FAIL {} {} > {} at {}",
-            self.rule,
-            self.value,
-            self.limit,
-            escape::text(&self.call_site)
-        )
+        match self {
+            Violation::Limit {
+                rule,
+                value,
+                limit,
+                call_site,
+            } => write!(
+                f,
+                "metascope check: FAIL {rule} {value} > {limit} at {}",
+                escape::text(call_site)
+            ),
+            Violation::Diagnosed {
+                cause,
+                trend,
+                defined,
+                call_site,
+            } => write!(
+                f,
+                "metascope check: FAIL cause {} ({}, {}) at {}",
+                wording::cause(*cause),
+                wording::trend(*trend),
+                if *defined == 1 {
+                    "1 class".to_string()
+                } else {
+                    format!("{} classes", thousands(*defined))
+                },
+                escape::text(call_site)
+            ),
+        }
     }
 }
 
 fn site_name(site: &CallSiteReport) -> String {
     match &site.library_entry {
-        Some(e) => format!("{} via {}", site.display, e.display),
+        Some(e) => format!(
+            "{} via {}",
+            site.display,
+            wording::entry(&e.display, e.code_source.as_ref())
+        ),
         None => site.display.clone(),
+    }
+}
+
+fn verdict_site_name(v: &VerdictReport) -> String {
+    match &v.library_entry {
+        Some(e) => format!(
+            "{} via {}",
+            v.call_site,
+            wording::entry(e, v.library_entry_code_source.as_ref())
+        ),
+        None => v.call_site.clone(),
     }
 }
 
 /// The violations in a report built with every call site (`--top 0`), by
 /// call site rank, then rule.
 pub fn evaluate(report: &Report, rules: &Rules) -> Vec<Violation> {
+    if rules.diagnosis_is_the_rule() {
+        return report
+            .diagnosis
+            .verdicts
+            .iter()
+            .filter(|v| !rules.allowed.contains(&v.cause))
+            .map(|v| Violation::Diagnosed {
+                cause: v.cause,
+                trend: v.trend,
+                defined: v.defined,
+                call_site: verdict_site_name(v),
+            })
+            .collect();
+    }
     let mut out = Vec::new();
     for site in &report.call_sites {
         if let Some(max) = rules.max_regenerated {
             if site.regenerated > max {
-                out.push(Violation {
+                out.push(Violation::Limit {
                     rule: "regenerated",
                     value: thousands(site.regenerated),
                     limit: thousands(max),
@@ -90,7 +163,7 @@ pub fn evaluate(report: &Report, rules: &Rules) -> Vec<Violation> {
         }
         if let Some(max) = rules.max_live_growth {
             if site.live_growth > 0 && site.live_growth as u64 > max {
-                out.push(Violation {
+                out.push(Violation::Limit {
                     rule: "live growth",
                     value: thousands(site.live_growth as u64),
                     limit: thousands(max),
@@ -100,7 +173,7 @@ pub fn evaluate(report: &Report, rules: &Rules) -> Vec<Violation> {
         }
         if let Some(max) = rules.max_rate {
             if site.peak_rate_per_s as f64 > max {
-                out.push(Violation {
+                out.push(Violation::Limit {
                     rule: "rate",
                     value: format!(
                         "{}/s (from +{})",
@@ -113,9 +186,7 @@ pub fn evaluate(report: &Report, rules: &Rules) -> Vec<Violation> {
             }
         }
         if let Some(max) = rules.max_metaspace_bytes {
-            if let Some(v) = metaspace_violation(report, site, max) {
-                out.push(v);
-            }
+            out.extend(metaspace_violation(report, site, max));
         }
     }
     out
@@ -140,7 +211,7 @@ fn metaspace_violation(report: &Report, site: &CallSiteReport, max: u64) -> Opti
                 super::metaspace::snapshot_reason(s.reason)
             )
         });
-    Some(Violation {
+    Some(Violation::Limit {
         rule: "Metaspace",
         value: format!("{} committed{at}", bytes(held)),
         limit: bytes(max),
@@ -168,16 +239,27 @@ pub fn uncheckable(report: &Report, rules: &Rules) -> Option<String> {
 
 /// The `OK` line.
 pub fn ok_line(report: &Report, rules: &Rules) -> String {
-    let rules = rules.describe();
+    let checked = if rules.diagnosis_is_the_rule() {
+        let mut allowed: Vec<&str> = report
+            .diagnosis
+            .verdicts
+            .iter()
+            .map(|v| wording::cause(v.cause))
+            .collect();
+        allowed.sort_unstable();
+        allowed.dedup();
+        if allowed.is_empty() {
+            "no cause diagnosed".to_string()
+        } else {
+            format!("only allowed causes diagnosed: {}", allowed.join(", "))
+        }
+    } else {
+        rules.describe().join(", ")
+    };
     format!(
-        "metascope check: OK ({} call sites, {} classes; {})",
+        "metascope check: OK ({} call sites, {} classes; {checked})",
         thousands(report.call_sites_total as u64),
         thousands(report.recording.totals.attributed),
-        if rules.is_empty() {
-            "no rules given: the recording is readable".to_string()
-        } else {
-            rules.join(", ")
-        }
     )
 }
 
@@ -252,38 +334,6 @@ mod tests {
     }
 
     #[test]
-    fn each_rule_names_the_call_site() {
-        let r = report();
-        let copier = &r.call_sites.iter().find(|s| s.regenerated > 0).unwrap();
-        assert_eq!(copier.regenerated, 40);
-        assert_eq!(copier.peak_rate_per_s, 20); // rounds at 10 ms and 510 ms
-        let leaky = r.call_sites.iter().find(|s| s.defined == 30).unwrap();
-        assert_eq!(leaky.live_growth, 30);
-        assert_eq!(leaky.peak_rate_per_s, 30);
-        assert_eq!(leaky.peak_rate_from_ms, 2_000.0);
-        assert!(copier.live_growth <= 0, "{}", copier.live_growth);
-
-        let rules = Rules {
-            max_regenerated: Some(10),
-            max_live_growth: Some(20),
-            max_rate: Some(25.0),
-            max_metaspace_bytes: None,
-        };
-        let lines: Vec<String> = evaluate(&r, &rules)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        assert_eq!(
-            lines,
-            [
-                "metascope check: FAIL regenerated 40 > 10 at com.acme.Copier.copy(Copier.java:60) via java.lang.reflect.Method.invoke",
-                "metascope check: FAIL live growth 30 > 20 at com.acme.Leaky.wrap(Leaky.java:7) via java.lang.reflect.Proxy.newProxyInstance",
-                "metascope check: FAIL rate 30/s (from +2.00 s) > 25/s at com.acme.Leaky.wrap(Leaky.java:7) via java.lang.reflect.Proxy.newProxyInstance",
-            ]
-        );
-    }
-
-    #[test]
     fn metaspace_bytes_are_checked_per_call_site_at_its_largest() {
         let r = crate::fixtures::report(&crate::report::metaspace::fixture::oom_stream(), 0);
         let rules = Rules {
@@ -320,6 +370,39 @@ mod tests {
     }
 
     #[test]
+    fn each_rule_names_the_call_site() {
+        let r = report();
+        let copier = &r.call_sites.iter().find(|s| s.regenerated > 0).unwrap();
+        assert_eq!(copier.regenerated, 40);
+        assert_eq!(copier.peak_rate_per_s, 20); // rounds at 10 ms and 510 ms
+        let leaky = r.call_sites.iter().find(|s| s.defined == 30).unwrap();
+        assert_eq!(leaky.live_growth, 30);
+        assert_eq!(leaky.peak_rate_per_s, 30);
+        assert_eq!(leaky.peak_rate_from_ms, 2_000.0);
+        assert!(copier.live_growth <= 0, "{}", copier.live_growth);
+
+        let rules = Rules {
+            max_regenerated: Some(10),
+            max_live_growth: Some(20),
+            max_rate: Some(25.0),
+            max_metaspace_bytes: None,
+            allowed: vec![],
+        };
+        let lines: Vec<String> = evaluate(&r, &rules)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "metascope check: FAIL regenerated 40 > 10 at com.acme.Copier.copy(Copier.java:60) via java.lang.reflect.Method.invoke",
+                "metascope check: FAIL live growth 30 > 20 at com.acme.Leaky.wrap(Leaky.java:7) via java.lang.reflect.Proxy.newProxyInstance",
+                "metascope check: FAIL rate 30/s (from +2.00 s) > 25/s at com.acme.Leaky.wrap(Leaky.java:7) via java.lang.reflect.Proxy.newProxyInstance",
+            ]
+        );
+    }
+
+    #[test]
     fn limits_are_inclusive_and_unset_rules_are_not_checked() {
         let r = report();
         let at_limits = Rules {
@@ -327,18 +410,65 @@ mod tests {
             max_live_growth: Some(30),
             max_rate: Some(30.0),
             max_metaspace_bytes: None,
+            allowed: vec![],
         };
         assert_eq!(evaluate(&r, &at_limits), []);
-        assert_eq!(evaluate(&r, &Rules::default()), []);
         assert_eq!(
             ok_line(&r, &at_limits),
             "metascope check: OK (2 call sites, 80 classes; regenerated ≤ 40, live growth ≤ 30, rate ≤ 30/s)"
         );
-        assert!(ok_line(&r, &Rules::default()).contains("no rules given"));
+        // One rule given: only it is checked, not the diagnosis.
         let zero = Rules {
             max_regenerated: Some(0),
             ..Rules::default()
         };
+        assert!(!zero.diagnosis_is_the_rule());
         assert_eq!(evaluate(&r, &zero).len(), 1);
+    }
+
+    #[test]
+    fn without_rules_every_diagnosed_cause_fails_unless_allowed() {
+        let r = report();
+        let causes: Vec<Cause> = r.diagnosis.verdicts.iter().map(|v| v.cause).collect();
+        assert_eq!(
+            causes,
+            [Cause::SoftReferenceCycle, Cause::UncachedGeneration]
+        );
+        let lines: Vec<String> = evaluate(&r, &Rules::default())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "metascope check: FAIL cause soft_reference_cycle (churn, 50 classes) at \
+                 com.acme.Copier.copy(Copier.java:60) via java.lang.reflect.Method.invoke",
+                "metascope check: FAIL cause uncached_generation (leak, 30 classes) at \
+                 com.acme.Leaky.wrap(Leaky.java:7) via java.lang.reflect.Proxy.newProxyInstance"
+            ]
+        );
+        let allow = Rules {
+            allowed: vec![Cause::SoftReferenceCycle, Cause::UncachedGeneration],
+            ..Rules::default()
+        };
+        assert_eq!(evaluate(&r, &allow), []);
+        assert_eq!(
+            ok_line(&r, &allow),
+            "metascope check: OK (2 call sites, 80 classes; \
+             only allowed causes diagnosed: soft_reference_cycle, uncached_generation)"
+        );
+        // Allowing one cause does not waive the other.
+        let one = Rules {
+            allowed: vec![Cause::UncachedGeneration],
+            ..Rules::default()
+        };
+        let left: Vec<Cause> = evaluate(&r, &one)
+            .iter()
+            .filter_map(|v| match v {
+                Violation::Diagnosed { cause, .. } => Some(*cause),
+                Violation::Limit { .. } => None,
+            })
+            .collect();
+        assert_eq!(left, [Cause::SoftReferenceCycle]);
     }
 }

@@ -395,7 +395,7 @@ fn verdict(out: &mut String, v: &VerdictReport) {
         .map(|e| {
             format!(
                 " <span class=\"muted\">via</span> <code>{}</code>",
-                escape(e)
+                escape(&wording::entry(e, v.library_entry_code_source.as_ref()))
             )
         })
         .unwrap_or_default();
@@ -419,7 +419,7 @@ fn verdict(out: &mut String, v: &VerdictReport) {
     let remedies: Vec<String> = v
         .remedies
         .iter()
-        .map(|r| wording::remedy(r.remedy).to_string())
+        .map(|r| wording::remedy(r.remedy, v.compile_call.as_ref()))
         .collect();
     list(out, "Remedies", &remedies);
     out.push_str("</div>\n");
@@ -537,7 +537,12 @@ fn call_site_row(out: &mut String, site: &CallSiteReport) {
         writeln!(
         out,
         "</td><td class=\"frame\">{}</td><td class=\"small\"><b>{}</b><br>{}{}</td><td>{}</td></tr>",
-        breakable(site.library_entry.as_ref().map_or("", |e| e.display.as_str())),
+        breakable(
+            &site
+                .library_entry
+                .as_ref()
+                .map_or(String::new(), |e| wording::entry(&e.display, e.code_source.as_ref()))
+        ),
         escape(&kinds.join(", ")),
         breakable(&loaders.join(", ")),
         metaspace::html_site_bytes(site),

@@ -84,7 +84,10 @@ pub fn screen(report: &Report, rates: &SiteRates, what: &str, top: usize) -> Str
         let entry = site
             .library_entry
             .as_ref()
-            .map(|e| format!(" → {}", escape(&e.display)))
+            .map(|e| {
+                let entry = wording::entry(&e.display, e.code_source.as_ref());
+                format!(" → {}", escape(&entry))
+            })
             .unwrap_or_default();
         s.push_str(&format!(
             "{:>9.1} {:>8} {:>8} {:>6}  {}{}\n",

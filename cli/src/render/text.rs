@@ -183,7 +183,8 @@ fn verdict(out: &mut String, report: &Report, v: &VerdictReport) {
     }
     let _ = writeln!(out, "    remedies");
     for r in &v.remedies {
-        let _ = writeln!(out, "      - {}", escape::text(wording::remedy(r.remedy)));
+        let remedy = wording::remedy(r.remedy, v.compile_call.as_ref());
+        let _ = writeln!(out, "      - {}", escape::text(&remedy));
     }
 }
 
@@ -554,11 +555,9 @@ fn call_site_table(report: &Report, terminal: bool) -> Table {
         row.extend([
             Cell::new(kinds_cell(site)),
             Cell::new(escape::text(&site.display)),
-            Cell::new(
-                site.library_entry
-                    .as_ref()
-                    .map_or("-".into(), |e| escape::text(&e.display)),
-            ),
+            Cell::new(site.library_entry.as_ref().map_or("-".into(), |e| {
+                escape::text(&wording::entry(&e.display, e.code_source.as_ref())).into_owned()
+            })),
         ]);
         table.add_row(row);
     }
@@ -602,7 +601,8 @@ fn details(out: &mut String, site: &CallSiteReport, start_wall_ms: Option<u64>) 
         escape::text(&site.display)
     );
     if let Some(e) = &site.library_entry {
-        let _ = writeln!(out, "    via       {}", escape::text(&e.display));
+        let entry = wording::entry(&e.display, e.code_source.as_ref());
+        let _ = writeln!(out, "    via       {}", escape::text(&entry));
     }
     let kinds: Vec<String> = sorted_kinds(site)
         .iter()
@@ -696,7 +696,11 @@ fn sample_stack(out: &mut String, site: &CallSiteReport) {
             FrameRole::LibraryEntry => (" ", "   ← library entry"),
             _ => (" ", ""),
         };
-        let _ = writeln!(out, "    {mark} {}{note}", escape::text(&f.display));
+        let jar = match (&f.code_source, f.role) {
+            (Some(c), FrameRole::LibraryEntry) => format!(" ({})", escape::text(&c.name)),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "    {mark} {}{note}{jar}", escape::text(&f.display));
     }
     if site.sample_stack_at_depth_limit {
         let _ = writeln!(

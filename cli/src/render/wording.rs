@@ -6,13 +6,13 @@
 //! escapes what it writes for its medium.
 
 use crate::analyze::attribution::FrameRole;
-use crate::analyze::diagnosis::{Cause, Evidence, RegeneratedKey, Remedy, Trend};
+use crate::analyze::diagnosis::{Cause, CompileCall, Evidence, RegeneratedKey, Remedy, Trend};
 use crate::analyze::regeneration::IdentityUsed;
 use crate::analyze::stacks::SUMMARISED_FRAME;
 use crate::analyze::warnings::Warning;
 use crate::format::{duration, percent_of, thousands};
 use crate::read::lines::MAX_LINE;
-use crate::report::VerdictReport;
+use crate::report::{CodeSourceRef, VerdictReport};
 
 fn n(v: u64) -> String {
     thousands(v)
@@ -48,6 +48,16 @@ pub fn role(role: FrameRole) -> &'static str {
         FrameRole::LibraryEntry => "library_entry",
         FrameRole::Application => "application_frame",
         FrameRole::Caller => "caller",
+    }
+}
+
+/// A library entry as the report names it: with its jar when the
+/// recording says where it came from, e.g.
+/// `corp-platform-1.4.jar: org.corpframework.binding.Binder.bind`.
+pub fn entry(display: &str, code_source: Option<&CodeSourceRef>) -> String {
+    match code_source {
+        Some(c) => format!("{}: {display}", c.name),
+        None => display.to_string(),
     }
 }
 
@@ -137,6 +147,21 @@ pub fn warning(w: &Warning) -> String {
             n(*stack_memory_mib),
             n(*classes),
         ),
+        Warning::AttributedByNames { stacks, main_class } => format!(
+            "{} with frames from jars {} read before the application's own code source was \
+             known{} and {} attributed by package names, as in a recording without code sources \
+             (`--app PATH_OR_PREFIX` names the application's jars or packages)",
+            if *stacks == 1 {
+                "1 stack".to_string()
+            } else {
+                format!("{} stacks", n(*stacks))
+            },
+            if *stacks == 1 { "was" } else { "were" },
+            main_class
+                .as_ref()
+                .map_or(String::new(), |m| format!(" (no frame of its main class {m} yet)")),
+            if *stacks == 1 { "was" } else { "were" },
+        ),
     }
 }
 
@@ -147,10 +172,9 @@ pub fn summary(v: &VerdictReport) -> String {
         Trend::Churn => "most are unloaded again: churn, not a leak",
         Trend::Steady => "the live count is not rising",
     };
-    let via = v
-        .library_entry
-        .as_ref()
-        .map_or(String::new(), |e| format!(" via {e}"));
+    let via = v.library_entry.as_ref().map_or(String::new(), |e| {
+        format!(" via {}", entry(e, v.library_entry_code_source.as_ref()))
+    });
     match v.cause {
         Cause::SoftReferenceCycle => format!(
             "Reflection accessors are regenerated after GCs clear the soft references to their Method objects{via} \
@@ -294,6 +318,26 @@ pub fn evidence(e: &Evidence) -> String {
             n(*scripts),
             distinct.map_or(String::new(), |d| format!(", {} distinct", n(d)))
         ),
+        Evidence::ClassesPerCall {
+            calls,
+            classes_per_call,
+            calls_with_that_many,
+            calls_in_new_loader,
+            defined,
+            distinct,
+            identity,
+        } => format!(
+            "each call defined {} class{} ({} of {} calls), {} distinct {} for {} classes; \
+             {} of the calls began in a loader created for them",
+            n(*classes_per_call),
+            if *classes_per_call == 1 { "" } else { "es" },
+            n(*calls_with_that_many),
+            n(*calls),
+            n(*distinct),
+            identities(*identity),
+            n(*defined),
+            n(*calls_in_new_loader),
+        ),
         Evidence::DistinctClassesInOwnLoaders {
             defined,
             distinct,
@@ -329,10 +373,11 @@ pub fn evidence(e: &Evidence) -> String {
             loaders,
             at_least,
         } => format!(
-            "{} classes in {}{} loader instances (a generator keeps defining into long-lived loaders)",
+            "{} classes in {}{} loader instance{} (a generator keeps defining into long-lived loaders)",
             n(*defined),
             if *at_least { "≥" } else { "" },
-            n(*loaders)
+            n(*loaders),
+            if *loaders == 1 && !*at_least { "" } else { "s" }
         ),
         Evidence::Unloaded {
             unloaded,
@@ -359,80 +404,132 @@ pub fn evidence(e: &Evidence) -> String {
     }
 }
 
-/// What to do, with the settings it involves.
-pub fn remedy(r: Remedy) -> &'static str {
+/// What to do, with the settings it involves; `call`: the library a
+/// per-expression call site compiles through (the verdict's).
+pub fn remedy(r: Remedy, call: Option<&CompileCall>) -> String {
+    let entry = call.map_or("the engine's evaluate call", |c| c.entry.as_str());
+    let compile = call
+        .and_then(|c| c.compile.as_deref())
+        .unwrap_or("its compile step");
     match r {
+        Remedy::CompileOnceWithCompilable => {
+            format!(
+                "the engine is driven through JSR-223 (javax.script, {entry}): cast it to Compilable, \
+                 compile each script once (Compilable.compile) and run the CompiledScript with the \
+                 request's values in Bindings (CompiledScript.eval(bindings)), instead of evaluating \
+                 source text with the values pasted in"
+            )
+        }
+        Remedy::CompileOnceWithEnginesCompileCall => {
+            format!(
+                "{entry} compiles the source on every call (through {compile}): call {compile} once \
+                 per rule, keep what it returns and invoke that with the request's values as \
+                 arguments or variables, instead of calling {entry} with the values pasted into the source"
+            )
+        }
+        Remedy::CompileOnceNotPerRequest => {
+            format!(
+                "{entry} is called per request: call it once per rule (its source without the \
+                 request's values), keep the result and run it with the values as arguments or \
+                 variables"
+            )
+        }
+        Remedy::CompileFunctionOnceAndInvoke => {
+            format!(
+                "compile the rule once into a function with the engine's compile or parse API and \
+                 invoke it with the request's values as arguments, instead of calling {entry} with \
+                 the values pasted into the source"
+            )
+        }
         Remedy::CacheReflectionObjects => {
             "cache the Method / PropertyDescriptor objects (keep them strongly reachable), or use a \
              bean copier that does (e.g. a generated mapper, or one holding descriptors per class)"
+        .into()
         }
         Remedy::RaiseSoftRefLruPolicy => {
             "if you run with -XX:SoftRefLRUPolicyMSPerMB=0 (or a low value), raise it (e.g. \
              -XX:SoftRefLRUPolicyMSPerMB=1000) so softly held reflection data survives GCs"
+        .into()
         }
         Remedy::TuneInflationThreshold => {
             "-Dsun.reflect.inflationThreshold=N (default 15): a higher N means fewer accessors but \
              more slow JNI invocations per Method; 0 or -Dsun.reflect.noInflation=true generates at once"
+        .into()
         }
         Remedy::UpgradePastJdk17 => {
             "upgrade past JDK 17: JDK 18+ invokes reflection through method handles (JEP 416) and \
              defines no accessor classes (LambdaForm churn can take their place under the same pressure)"
+        .into()
         }
         Remedy::WarmUpReflectionOnOneThread => {
             "warm the reflective calls up on one thread at start-up (call each Method past the \
              inflation threshold) before request threads use it, and share the Method objects"
+        .into()
         }
         Remedy::UpgradeToJdk16 => {
             "upgrade to JDK 16 or later (17 LTS): JDK-8255883 makes inflation a CAS, one accessor per Method"
+        .into()
         }
         Remedy::RaiseInflationThresholdAgainstRaces => {
             "-Dsun.reflect.inflationThreshold=N: a higher N narrows how often threads cross the \
              threshold together, at the price of more slow JNI invocations"
+        .into()
         }
         Remedy::CompileOnceWithBindings => {
             "compile each script once and pass the values through bindings (ScriptEngine: \
              Compilable.compile + CompiledScript.eval(bindings); Groovy: parse once, new Binding per \
              call; Rhino: compileString once, exec with a new scope)"
+        .into()
         }
         Remedy::CacheCompiledScripts => {
             "cache compiled scripts by their source text, with a bound on the cache"
+        .into()
         }
         Remedy::CacheGeneratedClasses => {
             "cache what is generated: one generated class (proxy, CGLIB Enhancer class, serializer) per \
              type, reused across calls, and one class loader per plugin/tenant, not per request"
+        .into()
         }
         Remedy::MakeDiscardedLoadersUnreachable => {
             "make discarded loaders unreachable (no static caches, threads or ThreadLocals keeping \
              them) so their classes can be unloaded"
+        .into()
         }
         Remedy::CacheGeneratorOutput => {
             "cache what the generator makes: one generated class (serializer, accessor, proxy) per \
              type or schema, created once and reused, instead of one per call"
+        .into()
         }
         Remedy::OwnLoaderForDiscardedClasses => {
             "if the generated classes must be discarded, give them their own loader that can be \
              dropped as a whole; classes in a long-lived loader are never unloaded"
+        .into()
         }
         Remedy::CacheMethodHandles => {
             "cache Method / MethodHandle objects instead of looking them up per call, so their \
              LambdaForms stay reachable"
+        .into()
         }
         Remedy::SizeMetaspaceForChurn => {
             "this is churn, not a leak: size -XX:MetaspaceSize so the churn does not trigger \
              Metaspace GCs, and leave -XX:MaxMetaspaceSize headroom"
+        .into()
         }
         Remedy::ReuseFastjson2Providers => {
             "the site goes through fastjson2: reuse one ObjectWriterProvider/JSONFactory default instead \
              of creating them per call, or switch off ASM generation (-Dfastjson2.creator=reflect), or \
              upgrade fastjson2"
+        .into()
         }
         Remedy::MetaspaceLimitOnlyDecidesWhen => {
             "-XX:MaxMetaspaceSize only decides when this fails (the classes stay reachable); set it so \
              the leak fails fast instead of swapping, and fix the cause"
+        .into()
         }
         Remedy::MetaspaceHeadroomForChurn => {
             "the classes are unloaded again: -XX:MetaspaceSize / -XX:MaxMetaspaceSize headroom keeps \
              the churn from failing while you fix it"
+        .into()
         }
     }
 }
@@ -487,7 +584,7 @@ mod tests {
         ] {
             for s in r.settings().iter().chain(r.references()) {
                 let name = s.split('=').next().unwrap();
-                assert!(remedy(r).contains(name), "{r:?}: {s}");
+                assert!(remedy(r, None).contains(name), "{r:?}: {s}");
             }
         }
     }

@@ -5,10 +5,10 @@
 use metascope_events::NO_STACK;
 
 use super::model::{
-    ns_to_ms, CallSiteReport, EntryRef, LoaderReport, StackFrameReport, TargetReport, ThreadReport,
-    OTHER_THREADS,
+    ns_to_ms, CallSiteReport, CodeSourceRef, EntryRef, LoaderReport, StackFrameReport,
+    TargetReport, ThreadReport, OTHER_THREADS,
 };
-use crate::analyze::attribution::{attribute, format_frame, CallSiteKey};
+use crate::analyze::attribution::{format_frame, CallSiteKey, Origin};
 use crate::analyze::call_sites::{CallSiteStats, EXAMPLES, THREAD_CAP};
 use crate::analyze::Analyzed;
 
@@ -29,11 +29,7 @@ pub(super) fn build(analyzed: &Analyzed<'_>, index: usize) -> CallSiteReport {
         attribution: site.key.attribution(),
         display: site.key.display(),
         application_frame,
-        library_entry: site.key.entry().map(|e| EntryRef {
-            class: e.class.clone(),
-            method: e.method.clone(),
-            display: e.display(),
-        }),
+        library_entry: site.key.entry().map(EntryRef::from),
         outermost_frame,
         kinds: site.kinds.iter().map(|(k, s)| (*k, s.classes)).collect(),
         loaders: loaders(site),
@@ -136,12 +132,19 @@ fn sample_stack(analyzed: &Analyzed<'_>, site: &CallSiteStats) -> Sample {
         (k.sample_stack, &*k.sample_loader_type)
     });
     let sample = analyzed.stacks.get(stack_id);
-    let frames = sample.and_then(|s| s.frames()).unwrap_or_default();
-    let roles = attribute(&frames, loader_type, &analyzed.options.libraries).roles;
+    let (frames, origins, roles) = sample
+        .and_then(|s| s.attributed(loader_type, analyzed.sources, &analyzed.options.ownership))
+        .map(|s| (s.frames, s.origins, s.attribution.roles))
+        .unwrap_or_default();
     let frames: Vec<StackFrameReport> = frames
         .into_iter()
         .zip(roles)
-        .map(|(f, role)| StackFrameReport {
+        .zip(origins)
+        .map(|((f, role), origin)| StackFrameReport {
+            code_source: match origin {
+                Origin::Library(location) => Some(CodeSourceRef::from(location)),
+                _ => None,
+            },
             display: if f.native {
                 format!("{}.{}(Native Method)", f.class, f.method)
             } else {

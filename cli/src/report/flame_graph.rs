@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, HashSet};
 
 use metascope_events::{Frame, NO_STACK};
 
-use crate::analyze::attribution::{attribute, is_jdk_machinery, CallSiteKey, FrameRole, Libraries};
+use crate::analyze::attribution::{
+    is_jdk_machinery, Attribution, CallSiteKey, EntryKind, FrameRole, Origin, Ownership,
+};
 use crate::analyze::stacks::SUMMARISED_FRAME;
 use crate::analyze::Analyzed;
 use crate::escape;
@@ -26,7 +28,8 @@ pub enum FrameClass {
     Unknown,
     /// JDK machinery and run-time generated frames.
     Jdk,
-    /// A known library (or `--library`).
+    /// A library: another jar than the application's, a known library by
+    /// name, or `--library`.
     Library,
     /// Application code.
     Application,
@@ -70,15 +73,23 @@ fn name(class: &str, method: &str, line: Option<u32>) -> String {
 /// frame is too.
 pub fn build(analyzed: &Analyzed<'_>, frames: bool) -> FlameGraph {
     let frames_wanted = frames;
-    let libraries = &analyzed.options.libraries;
+    let ownership = &analyzed.options.ownership;
     let mut graph = FlameGraph::default();
     let mut seen: HashSet<u64> = HashSet::new();
     for (&id, &classes) in analyzed.stack_classes {
-        let frames = (id != NO_STACK)
-            .then(|| analyzed.stacks.get(id).and_then(|s| s.frames()))
+        // The loader type only matters for loader helpers (JDK-coloured).
+        let attributed = (id != NO_STACK)
+            .then(|| {
+                let s = analyzed
+                    .stacks
+                    .get(id)?
+                    .attributed("", analyzed.sources, ownership)?;
+                let classes = frame_classes(&s.frames, &s.attribution, &s.origins, ownership);
+                Some((s.frames, classes))
+            })
             .flatten()
-            .filter(|f| !f.is_empty());
-        let Some(frames) = frames else {
+            .filter(|(f, _)| !f.is_empty());
+        let Some((frames, frame_classes)) = attributed else {
             *graph.stacks.entry(NOT_CAPTURED.to_string()).or_default() += classes;
             continue;
         };
@@ -90,11 +101,13 @@ pub fn build(analyzed: &Analyzed<'_>, frames: bool) -> FlameGraph {
             .join(";");
         *graph.stacks.entry(key).or_default() += classes;
         if frames_wanted && seen.insert(id) {
-            classify_frames(&mut graph.frames, &frames, libraries);
+            for (f, class) in frames.iter().zip(frame_classes) {
+                keep(&mut graph.frames, frame_name(f), class);
+            }
         }
     }
     for &(site, classes) in &analyzed.summarised_sites {
-        let frames = summarised_frames(&analyzed.call_sites[site].key, libraries);
+        let frames = summarised_frames(&analyzed.call_sites[site].key, ownership);
         let key = frames
             .iter()
             .map(|(name, _)| name.as_str())
@@ -120,35 +133,46 @@ fn keep(frames: &mut BTreeMap<String, FrameClass>, name: String, class: FrameCla
     *entry = (*entry).max(class);
 }
 
-/// What each frame of one stack is.
-fn classify_frames(
-    classes: &mut BTreeMap<String, FrameClass>,
+/// What each frame of one stack is: its role inside the application
+/// frame; outside it (callers), where its class came from, else its name.
+fn frame_classes(
     frames: &[Frame],
-    libraries: &Libraries,
-) {
-    // The loader type only matters for loader helpers (JDK-coloured).
-    let roles = attribute(frames, "", libraries).roles;
-    for (f, role) in frames.iter().zip(roles) {
-        let class = match role {
-            FrameRole::Application | FrameRole::Caller
-                if !is_jdk_machinery(&f.class) && !libraries.contains(&f.class) =>
+    a: &Attribution,
+    origins: &[Origin<'_>],
+    ownership: &Ownership,
+) -> Vec<FrameClass> {
+    let entry_kind = a.key.entry().map(|e| e.kind);
+    frames
+        .iter()
+        .zip(&a.roles)
+        .zip(origins)
+        .map(|((f, role), origin)| match role {
+            FrameRole::Application => FrameClass::Application,
+            FrameRole::Library => FrameClass::Library,
+            // A loader's define helper outside the JDK too, as before.
+            FrameRole::LibraryEntry
+                if entry_kind == Some(EntryKind::Library) || !is_jdk_machinery(&f.class) =>
             {
-                FrameClass::Application
+                FrameClass::Library
             }
-            _ if libraries.contains(&f.class) => FrameClass::Library,
-            FrameRole::LibraryEntry if !is_jdk_machinery(&f.class) => FrameClass::Library,
+            FrameRole::Caller => match origin {
+                Origin::Library(_) => FrameClass::Library,
+                Origin::Jdk => FrameClass::Jdk,
+                _ if ownership.is_library_by_name(&f.class) => FrameClass::Library,
+                _ if is_jdk_machinery(&f.class) => FrameClass::Jdk,
+                _ => FrameClass::Application,
+            },
             _ => FrameClass::Jdk,
-        };
-        keep(classes, frame_name(f), class);
-    }
+        })
+        .collect()
 }
 
 /// The frames drawn for the classes of summarised stacks at one call site,
 /// outermost first: [`SUMMARISED_FRAME`], the application frame (or the
 /// outermost frame), the library entry; each with what it is.
-fn summarised_frames(key: &CallSiteKey, libraries: &Libraries) -> Vec<(String, FrameClass)> {
+fn summarised_frames(key: &CallSiteKey, ownership: &Ownership) -> Vec<(String, FrameClass)> {
     let library_or_jdk = |class: &str| {
-        if libraries.contains(class) {
+        if ownership.is_library_by_name(class) {
             FrameClass::Library
         } else {
             FrameClass::Jdk
@@ -171,10 +195,12 @@ fn summarised_frames(key: &CallSiteKey, libraries: &Libraries) -> Vec<(String, F
         CallSiteKey::StackNotCaptured => {}
     }
     if let Some(entry) = key.entry() {
-        frames.push((
-            name(&entry.class, &entry.method, None),
-            library_or_jdk(&entry.class),
-        ));
+        let class = if entry.kind == EntryKind::Library {
+            FrameClass::Library
+        } else {
+            FrameClass::Jdk
+        };
+        frames.push((name(&entry.class, &entry.method, None), class));
     }
     frames
 }

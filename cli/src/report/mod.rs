@@ -182,6 +182,11 @@ fn verdict(analyzed: &Analyzed<'_>, v: &Verdict) -> VerdictReport {
         call_site_rank: v.site + 1,
         call_site: site.key.display(),
         library_entry: site.key.entry().map(|e| e.display()),
+        library_entry_code_source: site
+            .key
+            .entry()
+            .and_then(|e| e.code_source.as_deref())
+            .map(CodeSourceRef::from),
         cause: v.cause,
         trend: v.trend,
         evidence: v.evidence.clone(),
@@ -192,6 +197,7 @@ fn verdict(analyzed: &Analyzed<'_>, v: &Verdict) -> VerdictReport {
         unloaded: r.unloaded,
         live: r.live(),
         identity: r.identity,
+        compile_call: v.compile_call.clone(),
     }
 }
 
@@ -542,6 +548,30 @@ mod tests {
         assert_eq!(v["recording"]["resource_exhausted"], Value::Array(vec![]));
     }
 
+    /// A report with code sources (library entries with their jars, a
+    /// per-expression verdict naming the compile call) matches the JSON
+    /// Schema as a whole.
+    #[test]
+    fn a_report_with_code_sources_matches_the_report_schema() {
+        use crate::fixtures::lisp_evaluations;
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/schema/report.schema.json"
+        ))
+        .unwrap();
+        let schema: Value = serde_json::from_str(&text).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        for with_code_sources in [true, false] {
+            let v = lisp_evaluations(with_code_sources, false).json();
+            assert!(v["diagnosis"]["verdicts"][0]["cause"] == "per_expression_compilation");
+            let errors: Vec<String> = validator
+                .iter_errors(&v)
+                .map(|e| format!("{e} at {}", e.instance_path()))
+                .collect();
+            assert!(errors.is_empty(), "{errors:#?}");
+        }
+    }
+
     /// Every warning, fact and remedy the code can write is in the JSON
     /// Schema (docs/schema/report.schema.json), field for field.
     #[test]
@@ -602,6 +632,14 @@ mod tests {
                 stack_memory_mib: 3,
                 classes: 4,
             },
+            Warning::AttributedByNames {
+                stacks: 1,
+                main_class: None,
+            },
+            Warning::AttributedByNames {
+                stacks: 2,
+                main_class: Some("com.acme.Main".into()),
+            },
         ];
         check(
             "warning",
@@ -659,6 +697,15 @@ mod tests {
                 scripts: 1,
                 distinct: Some(1),
             },
+            Evidence::ClassesPerCall {
+                calls: 5,
+                classes_per_call: 2,
+                calls_with_that_many: 4,
+                calls_in_new_loader: 5,
+                defined: 10,
+                distinct: 10,
+                identity: IdentityUsed::Fingerprint,
+            },
             Evidence::DistinctClassesInOwnLoaders {
                 defined: 1,
                 distinct: 1,
@@ -708,6 +755,10 @@ mod tests {
             UpgradeToJdk16,
             RaiseInflationThresholdAgainstRaces,
             CompileOnceWithBindings,
+            CompileOnceWithCompilable,
+            CompileOnceWithEnginesCompileCall,
+            CompileOnceNotPerRequest,
+            CompileFunctionOnceAndInvoke,
             CacheCompiledScripts,
             CacheGeneratedClasses,
             MakeDiscardedLoadersUnreachable,

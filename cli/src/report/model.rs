@@ -8,8 +8,9 @@ use serde::Serialize;
 
 use super::flame_graph::FlameGraph;
 use super::metaspace::{MetaspaceReport, SiteMetaspace};
-use crate::analyze::attribution::{AttributionKind, FrameRole, SiteFrame};
-use crate::analyze::diagnosis::{Cause, Evidence, Remedy, Trend};
+use crate::analyze::attribution::{AttributionKind, EntryKind, FrameRole, LibraryEntry, SiteFrame};
+use crate::analyze::code_sources::display_name;
+use crate::analyze::diagnosis::{Cause, CompileCall, Evidence, Remedy, Trend};
 use crate::analyze::exhaustion::Resource;
 use crate::analyze::regeneration::{Identity, IdentityUsed};
 use crate::analyze::warnings::Warning;
@@ -116,6 +117,8 @@ pub struct VerdictReport {
     pub call_site: String,
     /// The call site's library entry (`Class.method`), if any.
     pub library_entry: Option<String>,
+    /// The library entry's code source, when it is a library's.
+    pub library_entry_code_source: Option<CodeSourceRef>,
     pub cause: Cause,
     pub trend: Trend,
     pub evidence: Vec<Evidence>,
@@ -127,6 +130,9 @@ pub struct VerdictReport {
     pub live: u64,
     /// What `distinct` rests on (`none`: regeneration unknown).
     pub identity: IdentityUsed,
+    /// For `per_expression_compilation` through a library: the library's
+    /// entry and compile step, as the remedy names them.
+    pub compile_call: Option<CompileCall>,
 }
 
 /// A remedy with the JVM settings it involves and what it rests on.
@@ -338,6 +344,41 @@ pub struct EntryRef {
     pub class: String,
     pub method: String,
     pub display: String,
+    /// A library's frame, a JDK API, or the defining loader's helper.
+    pub kind: EntryKind,
+    /// The library's code source, when the recording names it (only for
+    /// `kind` `library`).
+    pub code_source: Option<CodeSourceRef>,
+}
+
+impl From<&LibraryEntry> for EntryRef {
+    fn from(e: &LibraryEntry) -> Self {
+        EntryRef {
+            class: e.class.clone(),
+            method: e.method.clone(),
+            display: e.display(),
+            kind: e.kind,
+            code_source: e.code_source.as_deref().map(CodeSourceRef::from),
+        }
+    }
+}
+
+/// A code source: its location, and the name the report shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CodeSourceRef {
+    /// As the JVM has it, e.g. `file:/app/lib/corp-platform-1.4.jar`.
+    pub location: String,
+    /// The jar's (or directory's) file name, e.g. `corp-platform-1.4.jar`.
+    pub name: String,
+}
+
+impl From<&str> for CodeSourceRef {
+    fn from(location: &str) -> Self {
+        CodeSourceRef {
+            location: location.to_string(),
+            name: display_name(location),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -367,6 +408,9 @@ pub struct StackFrameReport {
     pub file: Option<String>,
     pub display: String,
     pub role: FrameRole,
+    /// The frame's library code source (only for frames from another jar
+    /// than the application's), when the recording names it.
+    pub code_source: Option<CodeSourceRef>,
 }
 
 /// Nanoseconds as milliseconds, to the microsecond.
