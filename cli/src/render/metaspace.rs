@@ -188,7 +188,13 @@ pub fn text_details(out: &mut String, site: &CallSiteReport) {
     if let Some(end) = &m.at_end {
         let _ = writeln!(
             out,
-            "    metaspace at the end (+{}, {} snapshot): {}",
+            "    metaspace at {} (+{}, {} snapshot): {}",
+            // Without an end snapshot (cut off, or skipped) the last one.
+            if end.reason == SnapshotReason::End {
+                "the end"
+            } else {
+                "the last snapshot"
+            },
             duration(end.t_ms),
             snapshot_reason(end.reason),
             figure(end)
@@ -600,6 +606,34 @@ mod tests {
             "    metaspace at the end (+2.90 s, end snapshot): 25 MiB committed, 22.5 MiB used (exact)\n              \
              at the peak (+2.03 s, OutOfMemoryError snapshot): 27.1 MiB committed, 24.4 MiB used (exact)\n"
         ), "{t}");
+    }
+
+    #[test]
+    fn without_an_end_snapshot_the_last_one_is_named_for_what_it_is() {
+        // The end snapshot skipped (its listing too large), as the agent
+        // writes it: the growth snapshot is the last with bytes.
+        let stream: String = oom_stream()
+            .lines()
+            .filter(|l| !l.contains(r#""snapshot":3,"#))
+            .map(|l| {
+                if l.starts_with(r#"{"type":"metaspace_snapshot","id":3,"#) {
+                    l.replace("}", r#","skipped":"too many classes to list at exit"}"#)
+                } else {
+                    l.to_string()
+                }
+            })
+            .map(|l| l + "\n")
+            .collect();
+        assert_ne!(stream, oom_stream(), "the end snapshot is marked skipped");
+        let t = text::render(&report(&stream, 0), false);
+        assert!(
+            t.contains("    metaspace at the last snapshot (+2.03 s, OutOfMemoryError snapshot): 2 MiB committed"),
+            "{t}"
+        );
+        assert!(
+            t.contains("; 1 skipped: too many classes to list at exit\n"),
+            "{t}"
+        );
     }
 
     #[test]
