@@ -77,9 +77,12 @@ pub fn text_overview(out: &mut String, report: &Report) {
             duration(peak.t_ms),
             bytes(last.committed)
         );
+        // Non-class space is the rest of the totals.
         let class_space = match (last.class_used, last.class_committed) {
             (Some(u), Some(c)) => format!(
-                "; class space {} used of {} committed{}",
+                ": non-class {} used of {} committed, class space {} used of {} committed{}",
+                bytes(last.used.saturating_sub(u)),
+                bytes(last.committed.saturating_sub(c)),
                 bytes(u),
                 bytes(c),
                 m.class_max
@@ -378,6 +381,7 @@ pub fn html_chart(report: &Report) -> String {
         "<h3>Metaspace, the JVM's own accounting (VM.metaspace)</h3>\n\
          <div class=\"legend\"><span><i style=\"background:#8e5ccf\"></i>committed</span>\
          <span><i style=\"background:#4b2a86\"></i>used</span>\
+         <span><i style=\"background:#d09a2a\"></i>class space committed</span>\
          <span><i style=\"background:#c2372f\"></i>{}</span>\
          <span><i style=\"background:#2f6fcc\"></i>live classes (own scale)</span>\
          <span><i style=\"background:#333\"></i>per-loader snapshots</span></div>",
@@ -390,16 +394,23 @@ pub fn html_chart(report: &Report) -> String {
     // Step lines: a figure holds until the next sample.
     let mut committed = format!("{:.2},{:.2}", x(m.samples[0].t_ms), y_bytes(0));
     let mut used = String::new();
-    let mut prev: Option<(u64, u64)> = None;
+    let mut class = String::new();
+    let mut prev: Option<(u64, u64, Option<u64>)> = None;
     for p in &m.samples {
         let px = x(p.t_ms);
-        if let Some((c, u)) = prev {
+        if let Some((c, u, k)) = prev {
             let _ = write!(committed, " {px:.2},{:.2}", y_bytes(c));
             let _ = write!(used, " {px:.2},{:.2}", y_bytes(u));
+            if let Some(k) = k {
+                let _ = write!(class, " {px:.2},{:.2}", y_bytes(k));
+            }
         }
         let _ = write!(committed, " {px:.2},{:.2}", y_bytes(p.committed));
         let _ = write!(used, " {px:.2},{:.2}", y_bytes(p.used));
-        prev = Some((p.committed, p.used));
+        if let Some(k) = p.class_committed {
+            let _ = write!(class, " {px:.2},{:.2}", y_bytes(k));
+        }
+        prev = Some((p.committed, p.used, p.class_committed));
     }
     let last_x = x(m.samples.last().map_or(0.0, |p| p.t_ms));
     let _ = writeln!(
@@ -408,6 +419,14 @@ pub fn html_chart(report: &Report) -> String {
          <polyline id=\"metaspace-used\" points=\"{}\" fill=\"none\" stroke=\"#4b2a86\" stroke-width=\"1.5\"/>",
         used.trim_start()
     );
+    // Without compressed class pointers there is no class space.
+    if !class.is_empty() {
+        let _ = writeln!(
+            s,
+            "<polyline id=\"metaspace-class\" points=\"{}\" fill=\"none\" stroke=\"#d09a2a\" stroke-width=\"1.5\" stroke-dasharray=\"4 2\"/>",
+            class.trim_start()
+        );
+    }
     if let Some(max) = m.max {
         let _ = writeln!(
             s,
@@ -559,7 +578,7 @@ mod tests {
         assert!(section[2].starts_with("  used      │"), "{t}");
         assert!(
             section[2].ends_with(
-                "│ end 28.7 MiB; class space 3.2 MiB used of 4 MiB committed (limit 1 GiB)"
+                "│ end 28.7 MiB: non-class 25.5 MiB used of 27.9 MiB committed, class space 3.2 MiB used of 4 MiB committed (limit 1 GiB)"
             ),
             "{t}"
         );
@@ -715,6 +734,7 @@ mod tests {
         assert!(timeline < chart, "under the class-count timeline");
         let chart = &page[chart..page[chart..].find("</svg>").unwrap() + chart];
         assert!(chart.contains("id=\"metaspace-used\""));
+        assert!(chart.contains("id=\"metaspace-class\""));
         assert!(chart.contains("id=\"metaspace-live\""));
         assert!(chart.contains("<title>MaxMetaspaceSize 32 MiB</title>"));
         assert!(chart.contains(
