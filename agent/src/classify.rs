@@ -3,8 +3,13 @@
 //!
 //! This runs on the loading application thread for *every* class, so it
 //! works on the JVM's internal name (`com/acme/Foo`) without allocating and
-//! answers from a handful of prefix/substring checks.
+//! answers from a handful of prefix/substring checks. The rules on names
+//! and loader types are `metascope_events::names` (the CLI applies the
+//! same to JFR recordings); this adds the user's `include=` patterns, the
+//! code-source check and the capture mode.
 
+use metascope_events::names::kind_by_name;
+pub use metascope_events::names::{is_dynamic_loader_type, is_hidden_name};
 use metascope_events::{CaptureMode, ClassKind};
 
 /// What the FFI layer learned about the class's defining loader.
@@ -77,116 +82,10 @@ impl Classifier {
     }
 }
 
-const ACCESSOR_PACKAGES: [&str; 2] = ["jdk/internal/reflect/", "sun/reflect/"];
-const ACCESSOR_PREFIXES: [&str; 3] = [
-    "GeneratedMethodAccessor",
-    "GeneratedConstructorAccessor",
-    "GeneratedSerializationConstructorAccessor",
-];
-
 /// Kinds recognised from the name and the loader alone.
 fn generated_kind(class: &ClassFacts<'_>) -> Option<ClassKind> {
     kind_by_name(class.internal_name)
         .or_else(|| class.loader.dynamic.then_some(ClassKind::DynamicLoader))
-}
-
-/// Kinds recognised from the name alone (generators' naming patterns: a
-/// fast path; the code-source check finds the rest).
-fn kind_by_name(name: &str) -> Option<ClassKind> {
-    let simple = simple_name(name);
-
-    if ACCESSOR_PACKAGES
-        .iter()
-        .any(|pkg| name.starts_with(pkg) && !name[pkg.len()..].contains('/'))
-        && ACCESSOR_PREFIXES.iter().any(|p| simple.starts_with(p))
-    {
-        return Some(ClassKind::ReflectionAccessor);
-    }
-    if name.contains("$$Lambda") {
-        return Some(ClassKind::Lambda);
-    }
-    if is_lambda_form_name(name) {
-        return Some(ClassKind::LambdaForm);
-    }
-    if is_proxy_name(simple) {
-        return Some(ClassKind::Proxy);
-    }
-    if name.contains("CGLIB$$") {
-        return Some(ClassKind::Cglib);
-    }
-    if name.contains("_$$_jvst") || name.contains("$$_javassist") {
-        return Some(ClassKind::Javassist);
-    }
-    if name.contains("$ByteBuddy$") || name.contains("$$ByteBuddy") {
-        return Some(ClassKind::ByteBuddy);
-    }
-    if is_script_name(name) {
-        return Some(ClassKind::Script);
-    }
-    if is_hidden_name(name) {
-        return Some(ClassKind::Hidden);
-    }
-    None
-}
-
-fn simple_name(internal_name: &str) -> &str {
-    internal_name.rsplit('/').next().unwrap_or(internal_name)
-}
-
-/// `$Proxy12` in `com/sun/proxy`, `jdk/proxy1` or a user package.
-fn is_proxy_name(simple: &str) -> bool {
-    simple
-        .strip_prefix("$Proxy")
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// Spun LambdaForm classes are `LambdaForm$MH`, `$DMH`, `$BMH`... (hidden on
-/// JDK 15+); `LambdaForm$Name`, `$Kind`, `$Holder` are ordinary JDK classes.
-fn is_lambda_form_name(name: &str) -> bool {
-    name.strip_prefix("java/lang/invoke/LambdaForm$")
-        .is_some_and(|rest| {
-            let base = rest.split('.').next().unwrap_or(rest);
-            !base.is_empty() && base.bytes().all(|b| b.is_ascii_uppercase())
-        })
-}
-
-fn is_script_name(name: &str) -> bool {
-    const SCRIPT_PREFIXES: [&str; 3] = [
-        "jdk/nashorn/internal/scripts/Script$",
-        "org/openjdk/nashorn/internal/scripts/Script$",
-        "org/mozilla/javascript/gen/",
-    ];
-    if SCRIPT_PREFIXES.iter().any(|p| name.starts_with(p)) {
-        return true;
-    }
-    // Groovy's GroovyShell names scripts `Script<N>` in the default package.
-    name.strip_prefix("Script")
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// JVMTI spells a hidden class `Name.0x<address>` (Class.getName: `Name/0x...`).
-pub fn is_hidden_name(internal_name: &str) -> bool {
-    internal_name.rfind(".0x").is_some_and(|i| {
-        let suffix = &internal_name[i + 3..];
-        !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_hexdigit())
-    })
-}
-
-/// Loader classes (binary names) that exist to define generated code.
-pub fn is_dynamic_loader_type(binary_name: &str) -> bool {
-    const EXACT: [&str; 10] = [
-        "jdk.internal.reflect.DelegatingClassLoader",
-        "sun.reflect.DelegatingClassLoader",
-        "groovy.lang.GroovyClassLoader",
-        "groovy.lang.GroovyClassLoader$InnerLoader",
-        "org.codehaus.groovy.runtime.callsite.CallSiteClassLoader",
-        "org.codehaus.groovy.reflection.SunClassLoader",
-        "org.mozilla.javascript.DefiningClassLoader",
-        "jdk.nashorn.internal.runtime.ScriptLoader",
-        "org.openjdk.nashorn.internal.runtime.ScriptLoader",
-        "jdk.nashorn.internal.runtime.StructureLoader",
-    ];
-    EXACT.contains(&binary_name) || binary_name.ends_with("DynamicClassLoader")
 }
 
 /// `*` matches any run of characters (including none); everything else is literal.
@@ -255,69 +154,22 @@ mod tests {
         })
     }
 
-    #[test]
-    fn reflection_accessors_in_both_packages() {
-        for name in [
-            "jdk/internal/reflect/GeneratedMethodAccessor12",
-            "sun/reflect/GeneratedMethodAccessor1",
-            "jdk/internal/reflect/GeneratedConstructorAccessor3",
-            "sun/reflect/GeneratedSerializationConstructorAccessor44",
-        ] {
-            assert_eq!(kind_of(name), Some(ClassKind::ReflectionAccessor), "{name}");
-        }
-        assert_eq!(kind_of("com/acme/GeneratedMethodAccessor1"), None);
-        assert_eq!(
-            kind_of("jdk/internal/reflect/MethodAccessorGenerator"),
-            None
-        );
-    }
-
+    /// The name rules are metascope_events::names' (tested there); the
+    /// classifier applies them first.
     #[test]
     fn names_of_generators() {
         let cases = [
             (
-                "com/acme/Foo$$Lambda$14.0x0000000800c03000",
-                ClassKind::Lambda,
+                "jdk/internal/reflect/GeneratedMethodAccessor12",
+                ClassKind::ReflectionAccessor,
             ),
-            ("com/acme/Foo$$Lambda$14", ClassKind::Lambda),
-            (
-                "java/lang/invoke/LambdaForm$MH.0x0000000800c04400",
-                ClassKind::LambdaForm,
-            ),
-            (
-                "java/lang/invoke/LambdaForm$DMH.0x0000000800c04800",
-                ClassKind::LambdaForm,
-            ),
-            ("java/lang/invoke/LambdaForm$MH", ClassKind::LambdaForm),
             ("com/sun/proxy/$Proxy12", ClassKind::Proxy),
-            ("jdk/proxy2/$Proxy7", ClassKind::Proxy),
-            ("com/acme/Svc$$EnhancerByCGLIB$$1a2b3c", ClassKind::Cglib),
-            ("com/acme/Svc$$EnhancerBySpringCGLIB$$9f", ClassKind::Cglib),
-            ("com/acme/Svc$$FastClassByCGLIB$$77", ClassKind::Cglib),
-            ("com/acme/Svc$$SpringCGLIB$$0", ClassKind::Cglib),
-            ("com/acme/Svc_$$_jvst1a2_0", ClassKind::Javassist),
-            ("com/acme/Svc$ByteBuddy$abc123", ClassKind::ByteBuddy),
-            (
-                "jdk/nashorn/internal/scripts/Script$Recompilation$12$^eval_",
-                ClassKind::Script,
-            ),
-            ("org/mozilla/javascript/gen/c42", ClassKind::Script),
-            ("Script17", ClassKind::Script),
             ("com/acme/Hid.0x0000000800c01000", ClassKind::Hidden),
         ];
         for (name, kind) in cases {
             assert_eq!(kind_of(name), Some(kind), "{name}");
         }
-        for ordinary in [
-            "com/acme/Script",
-            "Scripts",
-            "com/acme/$ProxyFactory",
-            "com/acme/Foo",
-            "java/lang/String",
-            "com/acme/Version.0xZZ",
-            "java/lang/invoke/LambdaForm$NamedFunction",
-            "java/lang/invoke/LambdaForm$Kind",
-        ] {
+        for ordinary in ["com/acme/Foo", "java/lang/String"] {
             assert_eq!(kind_of(ordinary), None, "{ordinary}");
         }
     }
@@ -359,23 +211,6 @@ mod tests {
             ),
             Some(ClassKind::Included)
         );
-    }
-
-    #[test]
-    fn dynamic_loader_types() {
-        assert!(is_dynamic_loader_type(
-            "jdk.internal.reflect.DelegatingClassLoader"
-        ));
-        assert!(is_dynamic_loader_type(
-            "com.alibaba.fastjson2.util.DynamicClassLoader"
-        ));
-        assert!(is_dynamic_loader_type(
-            "groovy.lang.GroovyClassLoader$InnerLoader"
-        ));
-        assert!(!is_dynamic_loader_type(
-            "jdk.internal.loader.ClassLoaders$AppClassLoader"
-        ));
-        assert!(!is_dynamic_loader_type("java.net.URLClassLoader"));
     }
 
     #[test]

@@ -476,6 +476,7 @@ impl Session {
             },
             attached: self.attached,
             java_command: Some(jvm.java_property("sun.java.command")).filter(|c| !c.is_empty()),
+            converted_from: None,
         }
     }
 }
@@ -498,6 +499,7 @@ fn placeholder_header() -> Header {
         },
         attached: false,
         java_command: None,
+        converted_from: None,
     }
 }
 

@@ -851,6 +851,7 @@ mod tests {
             },
             attached: false,
             java_command: None,
+            converted_from: None,
         }
     }
 

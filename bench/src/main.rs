@@ -6,6 +6,7 @@
 #![allow(unknown_lints, clippy::manual_is_multiple_of)]
 
 mod classgen;
+mod jfr_reader;
 mod proc;
 mod stream;
 mod sys;
@@ -38,7 +39,7 @@ struct Args {
     #[arg(long)]
     skip_build: bool,
     /// Run only these workloads (comma-separated:
-    /// startup,load,load-minimal,generate,steady,cli).
+    /// startup,load,load-minimal,generate,steady,cli,jfr-reader).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Leave out the diagnostic variants (C floor with an empty
@@ -187,6 +188,7 @@ enum Workload {
     Generate,
     Steady,
     Cli,
+    JfrReader,
 }
 
 impl Workload {
@@ -198,6 +200,7 @@ impl Workload {
             Workload::Generate => "generate",
             Workload::Steady => "steady",
             Workload::Cli => "cli",
+            Workload::JfrReader => "jfr-reader",
         }
     }
 }
@@ -455,6 +458,9 @@ fn run() -> Result<()> {
     }
     if wanted(Workload::Cli) {
         bench_cli(&ctx, &mut results, &params)?;
+    }
+    if wanted(Workload::JfrReader) {
+        bench_jfr_reader(&ctx, &mut results, &params)?;
     }
 
     let (table, md_table) = render_table(&results);
@@ -919,6 +925,66 @@ fn bench_cli(ctx: &Ctx, results: &mut Results, params: &Params) -> Result<()> {
     Ok(())
 }
 
+/// (e): `metascope report` of a JFR recording and of the agent's JSON
+/// Lines recording of the same run, in class events per second.
+fn bench_jfr_reader(ctx: &Ctx, results: &mut Results, params: &Params) -> Result<()> {
+    let pair = jfr_reader::recordings(&ctx.cache, &ctx.java, &ctx.agent, &ctx.harness_jar)?;
+    let files = [
+        ("JSON Lines (agent, mode=all)", &pair.jsonl),
+        ("JFR (metascope.jfc)", &pair.jfr),
+    ];
+    for (_, f) in &files {
+        jfr_reader::report(&ctx.cli, f)?; // warm the page cache
+    }
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); files.len()];
+    let mut classes = [0u64; 2];
+    for r in 0..params.runs {
+        for k in 0..files.len() {
+            let k = (k + r) % files.len();
+            eprint!("\rbench: (e) JFR reader: run {}/{}   ", r + 1, params.runs);
+            let (wall_s, cpu_s, rss_mib, n) = jfr_reader::report(&ctx.cli, files[k].1)?;
+            classes[k] = n;
+            samples[k].push(Sample {
+                wall_s,
+                cpu_s,
+                rss_mib,
+                metric: Some(n as f64 / wall_s),
+                agent: None,
+            });
+        }
+    }
+    eprintln!();
+    for (k, (label, f)) in files.iter().enumerate() {
+        let size = std::fs::metadata(f).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;
+        let mut row = Row {
+            workload: "(e) metascope report --format json, same run".into(),
+            variant: format!("{label}: {} classes ({size:.1} MB)", thousands(classes[k])),
+            samples: samples[k].clone(),
+            unit: "events/s",
+            higher_is_better: true,
+            baseline: None,
+            derived: String::new(),
+        };
+        let wall = median(&row.samples.iter().map(|s| s.wall_s).collect::<Vec<_>>());
+        row.derived = format!("median wall {wall:.2} s");
+        results.rows.insert((Workload::JfrReader, k), row);
+    }
+    let (jsonl, jfr) = (
+        &results.rows[&(Workload::JfrReader, 0)],
+        &results.rows[&(Workload::JfrReader, 1)],
+    );
+    let ratio = jfr.median() / jsonl.median();
+    let line = format!(
+        "(e) JFR reader / JSON Lines reader, class events per second: {ratio:.2} \
+         ({:.2}M/s vs {:.2}M/s)",
+        jfr.median() / 1e6,
+        jsonl.median() / 1e6
+    );
+    eprintln!("bench: {line}");
+    results.notes.push(line);
+    Ok(())
+}
+
 fn fmt_value(v: f64, unit: &str) -> String {
     match unit {
         "s" => format!("{v:.3} s"),
@@ -1174,6 +1240,18 @@ fn evaluate_targets(results: &Results, params: &Params) -> Vec<String> {
             1e6,
             false,
             &|v| format!("{:.2}M events/s", v / 1e6),
+        );
+    }
+    if let (Some(jsonl), Some(jfr)) = (
+        results.rows.get(&(Workload::JfrReader, 0)),
+        results.rows.get(&(Workload::JfrReader, 1)),
+    ) {
+        verdict(
+            "(e) JFR reader per class event / JSON Lines reader's",
+            jfr.median() / jsonl.median(),
+            1.0,
+            false,
+            &|v| format!("{v:.2}x"),
         );
     }
     if cli.len() >= 2 {

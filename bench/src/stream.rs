@@ -203,6 +203,7 @@ fn write_stream(out: &mut impl Write, records: u64) -> Result<()> {
             },
             attached: false,
             java_command: None,
+            converted_from: None,
         }),
     )?;
     let mut written = 1u64;

@@ -51,6 +51,7 @@ pub enum Command {
     Top(TopArgs),
     Live(LiveArgs),
     Check(CheckArgs),
+    Convert(ConvertArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -144,7 +145,8 @@ Examples:
 #[derive(Debug, Args)]
 #[command(long_about = REPORT_LONG_ABOUT, after_help = REPORT_EXAMPLES)]
 pub struct ReportArgs {
-    /// Recording written by the agent (out= file, JSON Lines).
+    /// Recording written by the agent (out= file, JSON Lines), or a Java
+    /// Flight Recorder recording (.jfr, docs/jfr.md).
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
 
@@ -154,6 +156,26 @@ pub struct ReportArgs {
     /// Write the report to FILE instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+const CONVERT_EXAMPLES: &str = "\
+Examples:
+  metascope convert app.jfr -o app.jsonl
+  jq -c 'select(.type == \"class\")' app.jsonl";
+
+/// Convert a recording (a JFR .jfr file) to metascope's event stream
+/// (JSON Lines, docs/events.md)
+#[derive(Debug, Args)]
+#[command(after_help = CONVERT_EXAMPLES)]
+pub struct ConvertArgs {
+    /// Recording to convert: a Java Flight Recorder file (or the agent's
+    /// JSON Lines), told apart by content.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Where to write the JSON Lines; must not exist (never overwritten).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
 }
 
 const RUN_LONG_ABOUT: &str = "\
@@ -432,7 +454,8 @@ Examples:
 #[derive(Debug, Args)]
 #[command(long_about = CHECK_LONG_ABOUT, after_help = CHECK_EXAMPLES)]
 pub struct CheckArgs {
-    /// Recording written by the agent (out= file, JSON Lines).
+    /// Recording written by the agent (out= file, JSON Lines), or a Java
+    /// Flight Recorder recording (.jfr, docs/jfr.md).
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
 

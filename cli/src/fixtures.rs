@@ -59,7 +59,7 @@ impl StacksRead {
 
 impl Recording {
     pub fn read(path: &Path, options: &Options) -> Result<Recording> {
-        let mut source = JsonLines::open(path)?;
+        let mut source = crate::read::open(path)?;
         let mut analysis = Analysis::new(options.clone());
         source.read(&mut analysis)?;
         Ok(Recording::of(&analysis, source.damage()))
@@ -162,6 +162,7 @@ pub(crate) fn header() -> Record {
         },
         attached: false,
         java_command: None,
+        converted_from: None,
     })
 }
 
@@ -449,6 +450,7 @@ impl Stream {
             stack: d.stack,
             target: d.target.map(String::from),
             fingerprint: d.fingerprint.map(String::from),
+            name: None,
             t_ns: t_ms * MS,
         }));
     }

@@ -7,7 +7,7 @@
 //!  main        dispatches the subcommand
 //!    |
 //!  cli         every option, parsed in one place (clap)
-//!  commands    report, check, run, demo, attach, top/live: read, render, print
+//!  commands    report, check, convert, run, demo, attach, top/live: read, render, print
 //!    |
 //!  render      text, json, html, flame (folded/svg), check, live; only they write English
 //!    |
@@ -15,7 +15,7 @@
 //!    |
 //!  analyze     consumers fed record by record: call sites, stacks, regeneration,
 //!    |         timeline, loaders, OOMs, warnings; verdicts as data
-//!  read        sources -> records: JSON Lines (a file, a followed spool), typed records
+//!  read        sources -> records: JSON Lines (a file, a followed spool), JFR, typed records
 //! ```
 //!
 //! Leaves used across the stack: the event schema and its class view
@@ -45,7 +45,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
-use crate::commands::{attach, check, demo, live, run};
+use crate::commands::{attach, check, convert, demo, live, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -55,6 +55,7 @@ fn main() -> ExitCode {
                 .map(|()| 0)
         }
         Command::Check(args) => Ok(check::run(&args)),
+        Command::Convert(args) => convert::run(&args).map(|()| 0),
         Command::Run(args) => run::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Attach(args) => attach::run(args),

@@ -74,6 +74,7 @@ fn recording(names: &Names) -> String {
         },
         attached: false,
         java_command: None,
+        converted_from: None,
     }));
     let frame = |class: &str, method: &str, line: u32, file: &str| Frame {
         class: class.into(),

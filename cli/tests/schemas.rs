@@ -9,8 +9,8 @@ use std::process::Command;
 
 use metascope_events::{
     Census, CensusGroup, ClassDefined, ClassEvent, ClassKind, ClassUnloaded, LoaderRef,
-    LoaderTypeMetaspace, MetaspaceSample, MetaspaceSnapshot, Record, ResourceExhausted,
-    SnapshotReason, StackMetaspace, Summary,
+    LoaderStatistics, LoaderTypeMetaspace, MetaspaceSample, MetaspaceSnapshot, Record,
+    ResourceExhausted, SnapshotReason, StackMetaspace, Summary,
 };
 use serde_json::{json, Value};
 
@@ -157,6 +157,7 @@ fn the_rarer_records_match_the_events_schema() {
             stack: 0,
             target: None,
             fingerprint: Some("0123456789abcdef".into()),
+            name: Some("com.acme.gen.Ser_1".into()),
             t_ns: 9,
         }),
         Record::Summary(Summary {
@@ -186,6 +187,17 @@ fn the_rarer_records_match_the_events_schema() {
             max: Some(33_554_432),
             class_max: Some(1_073_741_824),
             gc_threshold: Some(21_000_000),
+        }),
+        Record::LoaderStatistics(LoaderStatistics {
+            t_ns: 12,
+            loader: LoaderRef {
+                id: 18,
+                type_name: "jdk.internal.reflect.DelegatingClassLoader".into(),
+            },
+            classes: 1,
+            hidden_classes: 0,
+            metaspace_used: 3_000,
+            metaspace_committed: 4_096,
         }),
         Record::MetaspaceSnapshot(MetaspaceSnapshot {
             id: 1,
@@ -275,6 +287,24 @@ fn the_json_report_of_a_real_recording_matches_the_report_schema() {
         &v,
         &report_json(&fixture(), &["--top", "1"]),
         "the report (--top 1)",
+    );
+    // Today's agent also reports its own cost and undumped classes.
+    let text = std::fs::read_to_string(fixture()).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let last = lines.last_mut().unwrap();
+    let mut summary: Value = serde_json::from_str(last).unwrap();
+    assert_eq!(summary["type"], "summary");
+    summary["cost"] =
+        json!({"callback_ns": 41_000_000, "callbacks": 60_000, "writer_cpu_ns": 120_000_000});
+    summary["classes_not_dumped"] = json!(2);
+    *last = summary.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let costed = dir.path().join("costed.jsonl");
+    std::fs::write(&costed, lines.join("\n") + "\n").unwrap();
+    assert_valid(
+        &v,
+        &report_json(&costed, &[]),
+        "a report with the agent's cost",
     );
     let mut extra = report_json(&fixture(), &[]);
     extra["call_sites"][0]["surprise"] = json!(1);

@@ -283,6 +283,7 @@ mod tests {
             stack: 3,
             target: None,
             fingerprint: None,
+            name: None,
             t_ns: 999,
         }));
         assert_eq!(out, expected);

@@ -21,6 +21,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod encode;
+pub mod names;
 pub mod status;
 pub mod view;
 
@@ -96,6 +97,9 @@ pub enum Record {
     /// A snapshot's bytes held by loaders of one type whose classes the
     /// agent did not capture (the JDK's, the application's own).
     LoaderTypeMetaspace(LoaderTypeMetaspace),
+    /// One class loader's classes and Metaspace at a moment (from JFR's
+    /// `jdk.ClassLoaderStatistics`).
+    LoaderStatistics(LoaderStatistics),
     /// The last line when the JVM gave the agent the chance to write it.
     Summary(Summary),
     /// A record type this reader does not know (written by a newer agent).
@@ -114,6 +118,7 @@ impl Record {
             Record::LoaderUnload(l) => Some(l.t_ns),
             Record::GcStart(g) | Record::GcFinish(g) => Some(g.t_ns),
             Record::ResourceExhausted(r) => Some(r.t_ns),
+            Record::LoaderStatistics(l) => Some(l.t_ns),
             Record::Summary(s) => Some(s.t_ns),
             Record::Metaspace(m) => Some(m.t_ns),
             Record::MetaspaceSnapshot(m) => Some(m.t_ns),
@@ -148,6 +153,23 @@ pub struct Header {
     /// own code source from the libraries'. Absent from older agents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub java_command: Option<String>,
+    /// Set when the stream was converted from another recorder's file
+    /// rather than written by the agent: what it was made from (which
+    /// tells what the stream cannot hold, e.g. a JFR recording has no class
+    /// bytes, so no accessor targets or fingerprints). Absent: the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converted_from: Option<ConvertedFrom>,
+}
+
+/// A recorder whose files metascope converts to this stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConvertedFrom {
+    /// A Java Flight Recorder recording (`.jfr`).
+    Jfr,
+    /// A recorder this reader does not know (written by a newer CLI).
+    #[serde(other)]
+    Other,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -243,6 +265,11 @@ pub enum ClassKind {
     /// Defined by a non-bootstrap loader from bytes with no code-source
     /// location: generated at run time by some generator nobody listed.
     RuntimeDefined,
+    /// A class whose name another loader instance had already defined: a
+    /// plugin reloaded or an application redeployed in a new loader. Told
+    /// from names where code sources are unknown (JFR recordings); the
+    /// first copy is `ordinary`.
+    Reloaded,
     /// Matched a user `include=` pattern.
     Included,
     /// An ordinary class, captured only in `mode=all`.
@@ -253,7 +280,7 @@ pub enum ClassKind {
 }
 
 impl ClassKind {
-    pub const ALL: [ClassKind; 13] = [
+    pub const ALL: [ClassKind; 14] = [
         ClassKind::ReflectionAccessor,
         ClassKind::Proxy,
         ClassKind::Lambda,
@@ -265,6 +292,7 @@ impl ClassKind {
         ClassKind::Script,
         ClassKind::DynamicLoader,
         ClassKind::RuntimeDefined,
+        ClassKind::Reloaded,
         ClassKind::Included,
         ClassKind::Ordinary,
     ];
@@ -283,6 +311,7 @@ impl ClassKind {
             ClassKind::Script => "script",
             ClassKind::DynamicLoader => "dynamic_loader",
             ClassKind::RuntimeDefined => "runtime_defined",
+            ClassKind::Reloaded => "reloaded",
             ClassKind::Included => "included",
             ClassKind::Ordinary => "ordinary",
             ClassKind::Other => "other",
@@ -304,6 +333,7 @@ impl ClassKind {
             "script" => ClassKind::Script,
             "dynamic_loader" => ClassKind::DynamicLoader,
             "runtime_defined" => ClassKind::RuntimeDefined,
+            "reloaded" => ClassKind::Reloaded,
             "included" => ClassKind::Included,
             "ordinary" => ClassKind::Ordinary,
             _ => ClassKind::Other,
@@ -518,6 +548,10 @@ pub struct ClassUnloaded {
     pub target: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    /// The class's name. Converted recordings (JFR) write it; the agent
+    /// does not (its readers attribute unloads by `stack` and `loader`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// When the agent learned of it (after the GC that freed it).
     pub t_ns: u64,
 }
@@ -549,6 +583,23 @@ pub struct ResourceExhausted {
     pub wall_ms: u64,
     /// Classes captured before this moment (the `seq` of the last one).
     pub after_seq: u64,
+}
+
+/// One class loader instance's classes and Metaspace at a moment (JFR's
+/// `jdk.ClassLoaderStatistics`, one record per live loader, taken
+/// together at the same `t_ns`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoaderStatistics {
+    pub t_ns: u64,
+    pub loader: LoaderRef,
+    /// Classes the loader has defined and still holds (hidden ones apart).
+    pub classes: u64,
+    pub hidden_classes: u64,
+    /// Metaspace bytes the loader's metadata uses (its own and its hidden
+    /// classes').
+    pub metaspace_used: u64,
+    /// Metaspace bytes reserved for it (chunks).
+    pub metaspace_committed: u64,
 }
 
 /// Totals written when the recording ends.

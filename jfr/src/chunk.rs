@@ -14,7 +14,7 @@ pub(crate) const MAGIC: [u8; 4] = *b"FLR\0";
 
 const FLAG_COMPRESSED_INTS: u8 = 1;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ChunkHeader {
     pub major: u16,
     pub minor: u16,

@@ -300,7 +300,7 @@ pub(crate) fn build(
     g: &mut Global,
     recording_start_ns: i64,
 ) -> Result<Record, Unresolved> {
-    let h = r.header.clone();
+    let h = r.header;
     let wall_ns = s.wall_ns(0, &h);
     let t_ns = wall_ns.saturating_sub(recording_start_ns).max(0) as u64;
     let string = |r: &mut Resolver, g: &mut Global, slot: usize| -> Option<Arc<str>> {

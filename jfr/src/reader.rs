@@ -25,7 +25,7 @@ use crate::events::{ChunkInfo, Record};
 use crate::input::{Cursor, Fault, Source, Window};
 use crate::metadata::Metadata;
 use crate::pools::Pools;
-use crate::resolve::{Global, Resolver};
+use crate::resolve::{Global, Resolver, Spare};
 
 const METADATA_EVENT: u64 = 0;
 const CHECKPOINT_EVENT: u64 = 1;
@@ -96,13 +96,14 @@ pub struct JfrReader {
     next_chunk: u64,
     chunk_index: u32,
     current: Option<Current>,
-    segment: Vec<Record>,
     out: VecDeque<Record>,
     slots: Slots,
     pending_error: Option<Error>,
     finished: bool,
     recording_start_ns: Option<i64>,
     stats: Stats,
+    /// The last chunk's memory, for the next one.
+    spare: Spare,
 }
 
 struct Current {
@@ -169,13 +170,13 @@ impl JfrReader {
             next_chunk: 0,
             chunk_index: 0,
             current: None,
-            segment: Vec::new(),
             out: VecDeque::new(),
             slots: Slots::new(),
             pending_error: None,
             finished: false,
             recording_start_ns: None,
             stats: Stats::default(),
+            spare: Spare::default(),
         })
     }
 
@@ -366,7 +367,7 @@ impl JfrReader {
                 let plans = Plans::new(&meta);
                 self.current = Some(Current {
                     index,
-                    resolver: Resolver::new(header, meta, pools),
+                    resolver: Resolver::new(header, meta, pools, &mut self.spare),
                     plans,
                     pos: offset + HEADER_SIZE,
                     end,
@@ -435,7 +436,7 @@ impl JfrReader {
             at = at.checked_add_signed(delta).ok_or(())?;
         }
         chain.sort_by_key(|(at, _)| *at);
-        let mut pools = Pools::default();
+        let mut pools = self.spare.take_pools();
         for (at, frame) in chain {
             let bytes = self
                 .events
@@ -458,7 +459,7 @@ impl JfrReader {
         let compressed = header.compressed_ints();
         let mut scan = Scan {
             meta: None,
-            pools: Pools::default(),
+            pools: self.spare.take_pools(),
             end: offset + HEADER_SIZE,
             events: 0,
             fault: None,
@@ -537,6 +538,9 @@ impl JfrReader {
         let compressed = cur.resolver.header.compressed_ints();
         let start = self.recording_start_ns.unwrap_or(0);
         let mut chunk_done = false;
+        // Empty (see below); clearing starts it at the front of its buffer,
+        // so that sorting it moves nothing.
+        self.out.clear();
         loop {
             if cur.pos >= cur.end {
                 chunk_done = true;
@@ -560,7 +564,7 @@ impl JfrReader {
             cur.pos = at + frame.size;
             self.stats.events += 1;
             if frame.type_id == CHECKPOINT_EVENT {
-                if !self.segment.is_empty() {
+                if !self.out.is_empty() {
                     break;
                 }
                 continue;
@@ -594,22 +598,24 @@ impl JfrReader {
                 &mut self.global,
                 start,
             ) {
-                Ok(record) => self.segment.push(record),
+                Ok(record) => self.out.push_back(record),
                 Err(Unresolved::MissingConstant) => self.stats.unresolved += 1,
                 Err(Unresolved::Ignored) => {}
             }
-            if self.segment.len() >= SEGMENT_CAP {
+            if self.out.len() >= SEGMENT_CAP {
                 break;
             }
         }
-        self.segment.sort_by_key(Record::t_ns);
-        self.out.extend(self.segment.drain(..));
+        // The segment is read into `out`, empty before (records are only
+        // read once the previous segment's are all out).
+        self.out.make_contiguous().sort_by_key(Record::t_ns);
         if chunk_done {
             if let Some(mut d) = cur.damage.take() {
                 d.lost_events += self.stats.unresolved - cur.unresolved_before;
                 self.pending_error = Some(Error::Damaged(d));
             }
             self.events.shrink();
+            cur.resolver.recycle(&mut self.spare);
         } else {
             self.current = Some(cur);
         }

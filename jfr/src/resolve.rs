@@ -8,14 +8,14 @@
 
 use std::sync::Arc;
 
-use foldhash::{HashMap, HashMapExt, HashSet};
+use foldhash::{HashMap, HashSet};
 
 use crate::chunk::ChunkHeader;
 use crate::events::{Class, Frame, FrameType, Loader, Stack, BOOTSTRAP_LOADER_ID, NO_STACK};
 use crate::input::{Cursor, RawString};
 use crate::metadata::{Encoding, Metadata};
 use crate::pools::Pools;
-use crate::value::{read_one, Value};
+use crate::value::{read_field, read_one, skip_field, Value};
 
 /// What outlives a chunk.
 #[derive(Default)]
@@ -62,14 +62,133 @@ impl Global {
 /// A method's class, name and descriptor.
 type Method = (Arc<str>, Arc<str>, Arc<str>);
 
-/// A chunk's metadata and constants, and what was resolved from them.
-pub(crate) struct Resolver {
-    pub header: ChunkHeader,
-    pub meta: Metadata,
-    pub pools: Pools,
+/// The fields of a pool type the resolver reads, by role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Class,
+    Loader,
+    Thread,
+    Method,
+}
+
+impl Shape {
+    const ALL: [Shape; 4] = [Shape::Class, Shape::Loader, Shape::Thread, Shape::Method];
+
+    /// The fields read, in slot order.
+    fn fields(self) -> &'static [&'static str] {
+        match self {
+            Shape::Class => &["name", "classLoader", "hidden"],
+            Shape::Loader => &["type", "name"],
+            Shape::Thread => &["javaName", "osName"],
+            Shape::Method => &["type", "name", "descriptor"],
+        }
+    }
+}
+
+/// Where a [`Shape`]'s fields are in one pool type: found by name once, so
+/// decoding an entry reads those fields and skips the rest without a
+/// lookup by name or a value tree.
+#[derive(Debug, Clone)]
+struct Layout {
+    ty: usize,
+    /// Per field in encoding order: the slot it fills, or skip.
+    slots: Vec<Option<usize>>,
+}
+
+impl Layout {
+    fn new(meta: &Metadata, ty: usize, shape: Shape) -> Option<Layout> {
+        let t = meta.types.get(ty)?;
+        let wanted = shape.fields();
+        let slots = t
+            .fields
+            .iter()
+            .map(|f| wanted.iter().position(|w| *w == &*f.name))
+            .collect();
+        Some(Layout { ty, slots })
+    }
+}
+
+/// The memory of a chunk's caches, handed from one chunk to the next.
+#[derive(Default)]
+pub(crate) struct Spare {
+    pools: Pools,
+    caches: Caches,
+}
+
+impl Spare {
+    /// The pools, emptied, for the next chunk's checkpoints.
+    pub(crate) fn take_pools(&mut self) -> Pools {
+        let mut pools = std::mem::take(&mut self.pools);
+        pools.clear();
+        pools
+    }
+}
+
+/// A cache by pool key: a vector over the key range of a densely indexed
+/// pool (see [`Pools`]), else a hash map.
+struct KeyTable<V> {
+    base: u64,
+    dense: Vec<Option<V>>,
+    sparse: HashMap<u64, V>,
+}
+
+impl<V> Default for KeyTable<V> {
+    fn default() -> Self {
+        KeyTable {
+            base: 0,
+            dense: Vec::new(),
+            sparse: HashMap::default(),
+        }
+    }
+}
+
+impl<V: Clone> KeyTable<V> {
+    /// Empties the table for keys in `range` (`(first, length)`), or any
+    /// keys when `None`.
+    fn reset(&mut self, range: Option<(u64, usize)>) {
+        self.dense.clear();
+        self.sparse.clear();
+        if let Some((base, len)) = range {
+            self.base = base;
+            self.dense.resize(len, None);
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        self.dense.capacity() + self.sparse.capacity()
+    }
+
+    fn slot(&self, key: u64) -> Option<usize> {
+        let at = usize::try_from(key.checked_sub(self.base)?).ok()?;
+        (at < self.dense.len()).then_some(at)
+    }
+
+    fn get(&self, key: u64) -> Option<&V> {
+        if self.dense.is_empty() {
+            return self.sparse.get(&key);
+        }
+        self.dense.get(self.slot(key)?)?.as_ref()
+    }
+
+    fn insert(&mut self, key: u64, value: V) {
+        match self.slot(key) {
+            Some(at) => self.dense[at] = Some(value),
+            None if self.dense.is_empty() => {
+                self.sparse.insert(key, value);
+            }
+            // A key outside a dense pool's range has no entry: nothing to cache.
+            None => {}
+        }
+    }
+}
+
+/// What was resolved from one chunk's constants.
+#[derive(Default)]
+struct Caches {
     strings: HashMap<(usize, u64), Option<Arc<str>>>,
-    class_names: HashMap<u64, Option<(Arc<str>, bool)>>,
-    classes: HashMap<u64, Option<Class>>,
+    /// By class key.
+    class_names: KeyTable<Option<(Arc<str>, bool)>>,
+    classes: KeyTable<Option<Class>>,
     loaders: HashMap<u64, Option<Loader>>,
     methods: HashMap<u64, Option<Method>>,
     frame_types: HashMap<u64, FrameType>,
@@ -77,27 +196,81 @@ pub(crate) struct Resolver {
     stacks: HashMap<u64, u64>,
 }
 
+impl Caches {
+    /// Empties the caches for a chunk whose classes' keys are in
+    /// `class_keys` (when dense).
+    fn clear(&mut self, class_keys: Option<(u64, usize)>) {
+        // A chunk of an unusually big recording gives its memory back.
+        if self.classes.capacity() > 1 << 20 {
+            *self = Caches::default();
+        }
+        self.strings.clear();
+        self.class_names.reset(class_keys);
+        self.classes.reset(class_keys);
+        self.loaders.clear();
+        self.methods.clear();
+        self.frame_types.clear();
+        self.threads.clear();
+        self.stacks.clear();
+    }
+}
+
+/// A chunk's metadata and constants, and what was resolved from them.
+pub(crate) struct Resolver {
+    pub header: ChunkHeader,
+    pub meta: Metadata,
+    pub pools: Pools,
+    c: Caches,
+    /// By [`Shape`] (its index in [`Shape::ALL`]).
+    layouts: [Option<Layout>; 4],
+    /// A class name converted to its binary form.
+    name_buf: Vec<u8>,
+    /// By metadata type index: where its pool is ([`Pools::slot`]).
+    pool_slots: Vec<Option<usize>>,
+}
+
 impl Resolver {
-    pub(crate) fn new(header: ChunkHeader, meta: Metadata, pools: Pools) -> Resolver {
+    pub(crate) fn new(
+        header: ChunkHeader,
+        meta: Metadata,
+        mut pools: Pools,
+        spare: &mut Spare,
+    ) -> Resolver {
+        pools.seal();
+        let class_keys = meta
+            .types
+            .iter()
+            .find(|t| &*t.name == "java.lang.Class")
+            .and_then(|t| pools.dense_range(t.id));
+        let mut c = std::mem::take(&mut spare.caches);
+        c.clear(class_keys);
+        let pool_slots = meta.types.iter().map(|t| pools.slot(t.id)).collect();
         Resolver {
+            pool_slots,
             header,
             meta,
             pools,
-            strings: HashMap::new(),
-            class_names: HashMap::new(),
-            classes: HashMap::new(),
-            loaders: HashMap::new(),
-            methods: HashMap::new(),
-            frame_types: HashMap::new(),
-            threads: HashMap::new(),
-            stacks: HashMap::new(),
+            c,
+            layouts: Default::default(),
+            name_buf: Vec::new(),
         }
+    }
+
+    /// Gives the chunk's memory back for the next one.
+    pub(crate) fn recycle(self, spare: &mut Spare) {
+        spare.pools = self.pools;
+        spare.caches = self.c;
+    }
+
+    /// The encoded pool entry `key` of type `ty`.
+    fn pooled(&self, ty: usize, key: u64) -> Option<&[u8]> {
+        self.pools.get_at((*self.pool_slots.get(ty)?)?, key)
     }
 
     /// Decodes the pool entry `key` of type `ty`; `None` when the chunk has
     /// no such constant or it does not decode.
     fn entry(&mut self, ty: usize, key: u64) -> Option<Value> {
-        let bytes = self.pools.get(self.meta.types.get(ty)?.id, key)?;
+        let bytes = self.pooled(ty, key)?;
         let mut c = Cursor::new(bytes, self.header.compressed_ints());
         read_one(&self.meta, &mut c, ty, false, 0).ok()
     }
@@ -110,6 +283,36 @@ impl Resolver {
         }
     }
 
+    /// The fields of `shape` of the struct entry `key` of type `ty`, by
+    /// slot; `None` when the chunk has no such constant or it does not
+    /// decode.
+    fn shaped<const N: usize>(
+        &mut self,
+        shape: Shape,
+        ty: usize,
+        key: u64,
+    ) -> Option<[Option<Value>; N]> {
+        let at = Shape::ALL.iter().position(|s| *s == shape)?;
+        if self.layouts[at].as_ref().is_none_or(|l| l.ty != ty) {
+            self.layouts[at] = Some(Layout::new(&self.meta, ty, shape)?);
+        }
+        let layout = self.layouts[at].as_ref()?;
+        let t = self.meta.types.get(ty)?;
+        if t.encoding != Encoding::Struct {
+            return None;
+        }
+        let bytes = self.pooled(ty, key)?;
+        let mut c = Cursor::new(bytes, self.header.compressed_ints());
+        let mut out: [Option<Value>; N] = std::array::from_fn(|_| None);
+        for (field, slot) in t.fields.iter().zip(&layout.slots) {
+            match slot.and_then(|s| out.get_mut(s)) {
+                Some(v) => *v = Some(read_field(&self.meta, &mut c, field).ok()?),
+                None => skip_field(&self.meta, &mut c, field).ok()?,
+            }
+        }
+        Some(out)
+    }
+
     /// The text of a string value: inline, in the string pool, or in a
     /// single-field pool type such as `jdk.types.Symbol`, `GCName`,
     /// `GCCause`, `FrameType`.
@@ -117,13 +320,13 @@ impl Resolver {
         match v {
             Value::Str(s) => s.as_deref().map(|s| g.intern(s)),
             &Value::Ref { ty, key } => {
-                if let Some(cached) = self.strings.get(&(ty, key)) {
+                if let Some(cached) = self.c.strings.get(&(ty, key)) {
                     return cached.clone();
                 }
                 let resolved = self
                     .pooled_string(ty, key, 0)
                     .and_then(|raw| raw.as_text().map(|s| g.intern(&s)));
-                self.strings.insert((ty, key), resolved.clone());
+                self.c.strings.insert((ty, key), resolved.clone());
                 resolved
             }
             _ => None,
@@ -137,7 +340,7 @@ impl Resolver {
             return None;
         }
         let t = self.meta.types.get(ty)?;
-        let bytes = self.pools.get(t.id, key)?;
+        let bytes = self.pooled(ty, key)?;
         let mut c = Cursor::new(bytes, self.header.compressed_ints());
         let (string_type, raw) = if t.encoding == Encoding::String {
             (ty, c.string().ok()?)
@@ -163,17 +366,31 @@ impl Resolver {
         }
     }
 
-    /// A class's binary name and whether it is hidden, from its decoded
-    /// constant (`fields`); not interned: most classes are named once.
-    fn name_of(&self, fields: &Fields) -> Option<(Arc<str>, bool)> {
-        let Some(&Value::Ref { ty, key }) = fields.get(&self.meta, "name") else {
+    /// A class's binary name and whether it is hidden, from its name
+    /// reference and hidden flag; not interned: most classes are named
+    /// once.
+    fn name_of(
+        &mut self,
+        name: Option<&Value>,
+        hidden: Option<&Value>,
+    ) -> Option<(Arc<str>, bool)> {
+        let Some(&Value::Ref { ty, key }) = name else {
             return None;
         };
-        let raw = self.pooled_string(ty, key, 0)?;
-        let stored = raw.as_text()?;
-        let hidden = fields.get(&self.meta, "hidden").and_then(Value::bool);
-        let (binary, hidden) = binary_name(&stored, hidden);
-        Some((Arc::from(binary), hidden))
+        let hidden = hidden.and_then(Value::bool);
+        let mut buf = std::mem::take(&mut self.name_buf);
+        let hidden = match self.pooled_string(ty, key, 0)? {
+            RawString::Utf8(b) => binary_name_into(b, hidden, &mut buf),
+            other => binary_name_into(other.text()?.as_bytes(), hidden, &mut buf),
+        };
+        // One check of the name, after the conversion (which keeps valid
+        // text valid); invalid bytes are replaced, as for every string.
+        let name = match std::str::from_utf8(&buf) {
+            Ok(s) => Arc::from(s),
+            Err(_) => Arc::from(String::from_utf8_lossy(&buf).as_ref()),
+        };
+        self.name_buf = buf;
+        Some((name, hidden))
     }
 
     /// A class's binary name and whether it is hidden, without its loader.
@@ -181,11 +398,13 @@ impl Resolver {
         let &Value::Ref { ty, key } = v else {
             return None;
         };
-        if let Some(cached) = self.class_names.get(&key) {
+        if let Some(cached) = self.c.class_names.get(key) {
             return cached.clone();
         }
-        let resolved = self.fields(ty, key).and_then(|f| self.name_of(&f));
-        self.class_names.insert(key, resolved.clone());
+        let resolved = self
+            .shaped::<3>(Shape::Class, ty, key)
+            .and_then(|[name, _, hidden]| self.name_of(name.as_ref(), hidden.as_ref()));
+        self.c.class_names.insert(key, resolved.clone());
         resolved
     }
 
@@ -194,19 +413,19 @@ impl Resolver {
         let &Value::Ref { ty, key } = v else {
             return None;
         };
-        if let Some(cached) = self.classes.get(&key) {
+        if let Some(cached) = self.c.classes.get(key) {
             return cached.clone();
         }
         let resolved = (|| {
-            let fields = self.fields(ty, key)?;
-            let (name, hidden) = match self.class_names.get(&key) {
+            let [name, loader, hidden] = self.shaped::<3>(Shape::Class, ty, key)?;
+            let (name, hidden) = match self.c.class_names.get(key) {
                 Some(cached) => cached.clone()?,
-                None => self.name_of(&fields)?,
+                None => self.name_of(name.as_ref(), hidden.as_ref())?,
             };
             // A class without a loader reference is the bootstrap loader's
             // (JDK 25 writes its hidden LambdaForm classes so).
-            let loader = match fields.get(&self.meta, "classLoader") {
-                Some(l) => self.loader(g, l).unwrap_or_else(|| bootstrap(g)),
+            let loader = match loader {
+                Some(l) => self.loader(g, &l).unwrap_or_else(|| bootstrap(g)),
                 None => bootstrap(g),
             };
             Some(Class {
@@ -215,7 +434,7 @@ impl Resolver {
                 hidden,
             })
         })();
-        self.classes.insert(key, resolved.clone());
+        self.c.classes.insert(key, resolved.clone());
         resolved
     }
 
@@ -225,25 +444,22 @@ impl Resolver {
         let &Value::Ref { ty, key } = v else {
             return None;
         };
-        if let Some(cached) = self.loaders.get(&key) {
+        if let Some(cached) = self.c.loaders.get(&key) {
             return cached.clone();
         }
-        let resolved = self.fields(ty, key).map(|f| {
-            let type_name = f
-                .get(&self.meta, "type")
-                .and_then(|t| self.class_name(t))
-                .map(|(n, _)| n);
-            let name = f.get(&self.meta, "name").and_then(|n| self.string(g, n));
+        let resolved = self.shaped::<2>(Shape::Loader, ty, key).map(|[ty, name]| {
+            let type_name = ty.and_then(|t| self.class_name(&t)).map(|(n, _)| n);
+            let name = name.and_then(|n| self.string(g, &n));
             match type_name {
                 Some(type_name) => Loader {
                     id: key,
-                    type_name,
+                    type_name: g.intern(&type_name),
                     name,
                 },
                 None => bootstrap(g),
             }
         });
-        self.loaders.insert(key, resolved.clone());
+        self.c.loaders.insert(key, resolved.clone());
         resolved
     }
 
@@ -252,16 +468,16 @@ impl Resolver {
         let &Value::Ref { ty, key } = v else {
             return None;
         };
-        if let Some(cached) = self.threads.get(&key) {
+        if let Some(cached) = self.c.threads.get(&key) {
             return cached.clone();
         }
-        let resolved = self.fields(ty, key).and_then(|f| {
-            let java = f
-                .get(&self.meta, "javaName")
-                .and_then(|n| self.string(g, n));
-            java.or_else(|| f.get(&self.meta, "osName").and_then(|n| self.string(g, n)))
-        });
-        self.threads.insert(key, resolved.clone());
+        let resolved = self
+            .shaped::<2>(Shape::Thread, ty, key)
+            .and_then(|[java, os]| {
+                let java = java.and_then(|n| self.string(g, &n));
+                java.or_else(|| os.and_then(|n| self.string(g, &n)))
+            });
+        self.c.threads.insert(key, resolved.clone());
         resolved
     }
 
@@ -271,7 +487,7 @@ impl Resolver {
         let Some(&Value::Ref { ty, key }) = v else {
             return NO_STACK;
         };
-        if let Some(&id) = self.stacks.get(&key) {
+        if let Some(&id) = self.c.stacks.get(&key) {
             return id;
         }
         let id = self
@@ -301,7 +517,7 @@ impl Resolver {
                 g.stack_id(frames, truncated)
             })
             .unwrap_or(NO_STACK);
-        self.stacks.insert(key, id);
+        self.c.stacks.insert(key, id);
         id
     }
 
@@ -332,20 +548,21 @@ impl Resolver {
         let &Value::Ref { ty, key } = v else {
             return None;
         };
-        if let Some(cached) = self.methods.get(&key) {
+        if let Some(cached) = self.c.methods.get(&key) {
             return cached.clone();
         }
-        let resolved = self.fields(ty, key).and_then(|f| {
-            let (class, _) = self.class_name(f.get(&self.meta, "type")?)?;
-            let class = g.intern(&class);
-            let name = self.string(g, f.get(&self.meta, "name")?)?;
-            let descriptor = f
-                .get(&self.meta, "descriptor")
-                .and_then(|d| self.string(g, d))
-                .unwrap_or_else(|| g.intern(""));
-            Some((class, name, descriptor))
-        });
-        self.methods.insert(key, resolved.clone());
+        let resolved =
+            self.shaped::<3>(Shape::Method, ty, key)
+                .and_then(|[class, name, descriptor]| {
+                    let (class, _) = self.class_name(&class?)?;
+                    let class = g.intern(&class);
+                    let name = self.string(g, &name?)?;
+                    let descriptor = descriptor
+                        .and_then(|d| self.string(g, &d))
+                        .unwrap_or_else(|| g.intern(""));
+                    Some((class, name, descriptor))
+                });
+        self.c.methods.insert(key, resolved.clone());
         resolved
     }
 
@@ -354,7 +571,7 @@ impl Resolver {
             Value::Ref { key, .. } => *key,
             _ => u64::MAX,
         };
-        if let Some(t) = self.frame_types.get(&key) {
+        if let Some(t) = self.c.frame_types.get(&key) {
             return t.clone();
         }
         let t = match self.string(g, v).as_deref() {
@@ -364,7 +581,7 @@ impl Resolver {
             Some("Native") => FrameType::Native,
             Some(other) => FrameType::Other(g.intern(other)),
         };
-        self.frame_types.insert(key, t.clone());
+        self.c.frame_types.insert(key, t.clone());
         t
     }
 }
@@ -400,36 +617,56 @@ impl Fields {
 ///   `com/acme/Foo$$Lambda$14/1234567`, JFR's hash after the name: kept, as
 ///   the only part that tells two such classes apart (a last segment of
 ///   digits cannot be a class name).
-pub(crate) fn binary_name(stored: &str, hidden: Option<bool>) -> (String, bool) {
+#[cfg(test)]
+fn binary_name(stored: &str, hidden: Option<bool>) -> (String, bool) {
+    let mut name = Vec::new();
+    let hidden = binary_name_into(stored.as_bytes(), hidden, &mut name);
+    (
+        String::from_utf8(name).expect("UTF-8 in, UTF-8 out"),
+        hidden,
+    )
+}
+
+/// [`binary_name`] into `name` (cleared first), without allocating once
+/// `name` is big enough; returns whether the class is hidden.
+pub(crate) fn binary_name_into(stored: &[u8], hidden: Option<bool>, name: &mut Vec<u8>) -> bool {
+    name.clear();
+    // Every split below is at an ASCII byte, and `/` becomes the ASCII
+    // `.`: valid UTF-8 in, valid UTF-8 out.
+    let dotted = |part: &[u8], name: &mut Vec<u8>| {
+        name.extend(part.iter().map(|&b| if b == b'/' { b'.' } else { b }));
+    };
+    let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
     if hidden != Some(false) {
-        if let Some(plus) = stored.rfind("+0x") {
+        if let Some(plus) = stored.windows(3).rposition(|w| w == b"+0x") {
             let after = &stored[plus + 1..];
-            let (address, hash) = after.split_once('/').unwrap_or((after, ""));
-            let is_hex = address.len() > 2 && address[2..].bytes().all(|b| b.is_ascii_hexdigit());
-            if is_hex && hash.bytes().all(|b| b.is_ascii_digit()) {
-                let mut name = stored[..plus].replace('/', ".");
-                name.push('/');
-                name.push_str(address);
-                return (name, true);
+            let (address, hash) = match after.iter().position(|&b| b == b'/') {
+                Some(i) => (&after[..i], &after[i + 1..]),
+                None => (after, &[][..]),
+            };
+            let is_hex = address.len() > 2 && address[2..].iter().all(u8::is_ascii_hexdigit);
+            if is_hex && digits(hash) {
+                dotted(&stored[..plus], name);
+                name.push(b'/');
+                name.extend_from_slice(address);
+                return true;
             }
         }
     }
-    let suffix = stored.rfind('/').filter(|&i| {
-        let last = &stored[i + 1..];
-        match hidden {
-            Some(h) => h,
-            None => !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()),
-        }
-    });
-    let hidden = hidden.unwrap_or(suffix.is_some());
+    let last_slash = || stored.iter().rposition(|&b| b == b'/');
+    let suffix = match hidden {
+        Some(false) => None,
+        Some(true) => last_slash(),
+        None => last_slash().filter(|&i| i + 1 < stored.len() && digits(&stored[i + 1..])),
+    };
     match suffix {
         Some(i) => {
-            let mut name = stored[..i].replace('/', ".");
-            name.push_str(&stored[i..]);
-            (name, hidden)
+            dotted(&stored[..i], name);
+            name.extend_from_slice(&stored[i..]);
         }
-        None => (stored.replace('/', "."), hidden),
+        None => dotted(stored, name),
     }
+    hidden.unwrap_or(suffix.is_some())
 }
 
 #[cfg(test)]

@@ -602,7 +602,10 @@ fn the_repository_chunk_of_a_jvm_killed_by_metaspace_oom_is_readable() {
     let dir = tempfile::tempdir().expect("temp dir");
     let repository = dir.path().join("repository");
     std::fs::create_dir(&repository).expect("repository dir");
+    // In the temp dir: JFR writes its emergency dump (hs_oom_pid*.jfr) to
+    // the working directory.
     let mut jvm = std::process::Command::new(&java)
+        .current_dir(dir.path())
         .arg("-XX:MaxMetaspaceSize=24m")
         .arg(format!(
             "-XX:FlightRecorderOptions:repository={}",

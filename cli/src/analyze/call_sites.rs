@@ -14,16 +14,20 @@ use crate::fast_hash::{fast_map, FastMap, FastSet};
 
 /// Distinct loader ids kept in a list per (call site, loader type).
 /// Reflection inflation makes one loader per accessor, so past this the
-/// ids go to a bitmap (the agent numbers loaders densely from 1: one bit
-/// per loader the JVM created), which counts exactly at a bounded cost.
+/// ids go to a compressed bitmap (roaring: about 2 bytes per id, however
+/// sparse a call site's share of the JVM's loaders), which counts exactly
+/// at a bounded cost.
 pub const LOADER_ID_CAP: usize = 1_000;
 /// Distinct loader ids kept in lists by all call sites together.
 pub const LOADER_IDS_TOTAL: usize = 4_000_000;
-/// Bytes of loader-id bitmaps for all call sites together (a billion
-/// loaders); past it, only loaders newer than every one seen before are
-/// counted and the count is a lower bound (see
+/// Bytes of loader-id bitmaps for all call sites together (64 million
+/// loaders at 2 bytes each); past it, only loaders newer than every one
+/// seen before are counted and the count is a lower bound (see
 /// [`LoaderStats::instances_past_cap`]).
 pub const LOADER_BITMAP_BYTES: usize = 128 << 20;
+/// What one id in a bitmap is charged: a roaring array container holds
+/// 2 bytes per id; a bitmap container (dense ids) holds fewer.
+const BITMAP_BYTES_PER_ID: usize = 2;
 
 /// What all call sites together may still use to count loader ids.
 #[derive(Debug, Clone, Copy)]
@@ -148,8 +152,8 @@ impl LoaderStats {
 pub struct LoaderIds {
     ascending: Vec<u64>,
     others: FastSet<u64>,
-    /// Past [`LOADER_ID_CAP`]: one bit per id (replaces the two above).
-    bits: Option<Vec<u64>>,
+    /// Past [`LOADER_ID_CAP`]: a compressed bitmap (replaces the two above).
+    bits: Option<roaring::RoaringTreemap>,
     /// Ids set in `bits`.
     bit_count: usize,
     /// Highest id seen, remembered or not.
@@ -178,28 +182,25 @@ impl LoaderIds {
 
     pub fn contains(&self, id: u64) -> bool {
         if let Some(bits) = &self.bits {
-            return bits
-                .get((id / 64) as usize)
-                .is_some_and(|w| w & (1 << (id % 64)) != 0);
+            return bits.contains(id);
         }
         self.ascending.binary_search(&id).is_ok()
             || (!self.others.is_empty() && self.others.contains(&id))
     }
 
-    /// Moves the remembered ids into a bitmap, if the budget allows one
-    /// covering the highest id seen.
+    /// Moves the remembered ids into a bitmap, if the budget allows.
     fn switch_to_bitmap(&mut self, budget: &mut LoaderBudget) {
-        let words = self.max.map_or(0, |m| m / 64 + 1) as usize;
-        if words * 8 > budget.bitmap_bytes {
+        let ids = self.ascending.len() + self.others.len();
+        let bytes = ids * BITMAP_BYTES_PER_ID;
+        if bytes > budget.bitmap_bytes {
             return;
         }
-        budget.bitmap_bytes -= words * 8;
-        budget.ids += self.ascending.len() + self.others.len();
-        let mut bits = vec![0u64; words];
-        for &id in self.ascending.iter().chain(self.others.iter()) {
-            bits[(id / 64) as usize] |= 1 << (id % 64);
-        }
-        self.bit_count = self.ascending.len() + self.others.len();
+        budget.bitmap_bytes -= bytes;
+        budget.ids += ids;
+        let mut bits = roaring::RoaringTreemap::new();
+        bits.extend(self.ascending.iter().copied());
+        bits.extend(self.others.iter().copied());
+        self.bit_count = ids;
         self.ascending = Vec::new();
         self.others = FastSet::default();
         self.bits = Some(bits);
@@ -213,23 +214,11 @@ impl LoaderIds {
             return Insert::Known;
         }
         if let Some(bits) = &mut self.bits {
-            let word = (id / 64) as usize;
-            if word >= bits.len() {
-                // Grow by doubling (ids are dense and ascending), within budget.
-                let want = (word + 1).max(bits.len() * 2);
-                let grow = (want - bits.len()) * 8;
-                let need = (word + 1 - bits.len()) * 8;
-                let extra = if grow <= budget.bitmap_bytes {
-                    grow
-                } else if need <= budget.bitmap_bytes {
-                    need
-                } else {
-                    return Insert::NotKept { above_all };
-                };
-                budget.bitmap_bytes -= extra;
-                bits.resize(bits.len() + extra / 8, 0);
+            if budget.bitmap_bytes < BITMAP_BYTES_PER_ID {
+                return Insert::NotKept { above_all };
             }
-            bits[word] |= 1 << (id % 64);
+            budget.bitmap_bytes -= BITMAP_BYTES_PER_ID;
+            bits.insert(id);
             self.bit_count += 1;
             return Insert::Added;
         }
@@ -778,6 +767,22 @@ mod tests {
         assert_eq!(loader.instances, n);
         assert!(!loader.capped);
         assert_eq!(loader.classes, 2 * n);
+    }
+
+    /// A call site with every 800th loader of the JVM (one accessor site
+    /// among many) costs bytes per id it holds, not per loader the JVM
+    /// made: 10 million loaders spread over sites fit the budget.
+    #[test]
+    fn a_sparse_sites_loader_ids_cost_what_it_holds() {
+        let mut stats = LoaderStats::default();
+        let mut budget = LoaderBudget::default();
+        let n = 5_000u64;
+        for i in 1..=n {
+            stats.add(i * 800, &mut budget);
+        }
+        assert_eq!((stats.instance_count(), stats.capped), (n, false));
+        let spent = LOADER_BITMAP_BYTES - budget.bitmap_bytes;
+        assert!(spent <= n as usize * BITMAP_BYTES_PER_ID, "{spent} bytes");
     }
 
     #[test]

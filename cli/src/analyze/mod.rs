@@ -206,8 +206,13 @@ impl Analysis {
                 self.metaspace.stack(&m, site);
             }
             Record::LoaderTypeMetaspace(m) => self.metaspace.loader_type(&m),
-            // Classes are read by `class`; a stack without id names nothing.
-            Record::Class(_) | Record::Stack(_) | Record::GcFinish(_) | Record::Unknown => {}
+            // Classes are read by `class`; a stack without id names nothing;
+            // JFR's per-loader statistics are not used by the report yet.
+            Record::Class(_)
+            | Record::Stack(_)
+            | Record::LoaderStatistics(_)
+            | Record::GcFinish(_)
+            | Record::Unknown => {}
         }
     }
 

@@ -56,6 +56,11 @@ pub enum IdentityUsed {
     Target,
     Fingerprint,
     Name,
+    /// Replacements: where classes carry no target or fingerprint (a JFR
+    /// recording), a class defined at a call site after a class of the same
+    /// name pattern (the name without its counter) of that site was
+    /// unloaded is that class again.
+    Replacement,
     /// More than one of the above.
     Mixed,
     /// Nothing identified: every class counts as distinct, regeneration
@@ -93,6 +98,11 @@ struct SiteTracker {
     gc_epochs: u64,
     defs_after_unload: u64,
     last_gc: u64,
+    /// Unloaded classes without target or fingerprint not replaced yet, by
+    /// name pattern (unload records with a name: JFR conversions).
+    unloaded_patterns: FastMap<Box<str>, u64>,
+    /// Definitions that replaced one of those: regenerations.
+    replaced: u64,
     calls: Calls,
 }
 
@@ -301,6 +311,14 @@ fn name_identity<'a>(c: &ClassView<'a>) -> Option<&'a str> {
     (!last.is_ascii_digit()).then_some(c.name)
 }
 
+/// The name without its counter and a hidden class's address:
+/// `jdk.internal.reflect.GeneratedMethodAccessor17` and `...Accessor3`
+/// share `jdk.internal.reflect.GeneratedMethodAccessor`.
+fn name_pattern(name: &str) -> &str {
+    let name = name.split_once('/').map_or(name, |(base, _)| base);
+    name.trim_end_matches(|c: char| c.is_ascii_digit())
+}
+
 fn identity_of<'a>(c: &ClassView<'a>) -> Option<(Identity, &'a str)> {
     if let Some(t) = c.target {
         Some((Identity::Target, t))
@@ -355,7 +373,16 @@ impl Regeneration {
             s.calls.class(thread, c.loader_id, c.stack);
         }
         let Some((identity, key)) = identity_of(c) else {
-            s.unidentified += 1;
+            // The class again, when it replaces an unloaded one of its
+            // pattern (an unload comes with a GC).
+            match s.unloaded_patterns.get_mut(name_pattern(c.name)) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    s.replaced += 1;
+                    s.regen_after_gc += 1;
+                }
+                _ => s.unidentified += 1,
+            }
             return;
         };
         if let Some(k) = s.keys[identity as usize].get_mut(key) {
@@ -408,6 +435,13 @@ impl Regeneration {
             if let Some(k) = s.keys[identity as usize].get_mut(key.as_str()) {
                 k.unloaded += 1;
             }
+        } else if let Some(name) = &u.name {
+            let pattern = name_pattern(name);
+            if let Some(n) = s.unloaded_patterns.get_mut(pattern) {
+                *n += 1;
+            } else if s.unloaded_patterns.len() < KEYS_PER_SITE {
+                s.unloaded_patterns.insert(pattern.into(), 1);
+            }
         }
     }
 
@@ -422,6 +456,8 @@ impl Regeneration {
             .filter(|i| !s.keys[*i as usize].is_empty())
             .collect();
         let identity = match used.as_slice() {
+            [] if s.replaced > 0 => IdentityUsed::Replacement,
+            _ if s.replaced > 0 => IdentityUsed::Mixed,
             [] => IdentityUsed::None,
             [Identity::Target] => IdentityUsed::Target,
             [Identity::Fingerprint] => IdentityUsed::Fingerprint,
@@ -526,6 +562,42 @@ mod tests {
         // Names ending in digits carry no identity.
         assert_eq!(s.unidentified, 1);
         assert_eq!(r.finish(7), SiteRegeneration::default());
+    }
+
+    /// A JFR recording: no targets, unloads with names. Round two replaces
+    /// what GCs unloaded of round one; a pattern never unloaded is new.
+    #[test]
+    fn without_targets_a_class_replacing_an_unloaded_one_of_its_pattern_is_regenerated() {
+        let mut r = Regeneration::default();
+        let accessor = |i: u64| format!("jdk.internal.reflect.GeneratedMethodAccessor{i}");
+        for i in 1..=3 {
+            r.class(0, &(&class(i, &accessor(i), None, "main", i)).into());
+        }
+        r.gc_start();
+        for i in 1..=2 {
+            let unload = ClassUnloaded {
+                seq: i,
+                kind: ClassKind::ReflectionAccessor,
+                loader: LoaderRef {
+                    id: i,
+                    type_name: "L".into(),
+                },
+                stack: 1,
+                target: None,
+                fingerprint: None,
+                name: Some(accessor(i)),
+                t_ns: 10,
+            };
+            r.class_unload(Some(0), &unload);
+        }
+        for i in 4..=6 {
+            r.class(0, &(&class(i, &accessor(i), None, "main", 20 + i)).into());
+        }
+        r.class(0, &(&class(7, "com.acme.Proxy9", None, "main", 30)).into());
+        let s = r.finish(0);
+        assert_eq!((s.defined, s.distinct, s.regenerated()), (7, 5, 2));
+        assert_eq!((s.regenerated_after_gc, s.unidentified), (2, 5));
+        assert_eq!(s.identity, IdentityUsed::Replacement);
     }
 
     #[test]

@@ -5,8 +5,10 @@
 
 use serde::Serialize;
 
+use metascope_events::ConvertedFrom;
+
 use super::facts::Facts;
-use crate::read::{CutOff, Damage, LineProblem, PROBLEMS_LISTED};
+use crate::read::{CutOff, Damage, JfrDamage, LineProblem, PROBLEMS_LISTED};
 
 /// One thing wrong with the recording.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,9 +26,31 @@ pub enum Warning {
     /// Cut off: the last line is incomplete and over the line limit (e.g.
     /// NUL bytes a crash left at the end).
     CutOffInLongLine { line: u64, bytes: u64 },
+    /// Cut off: a JFR recording ends inside chunk `chunk` (killed, or
+    /// copied while written); what was flushed before `read_to` was read,
+    /// `lost_events` of the chunk's events were there but not decodable.
+    CutOffInJfrChunk {
+        chunk: u32,
+        read_to: u64,
+        file_len: u64,
+        lost_events: u64,
+    },
+    /// A JFR recording has bytes that do not decode at `offset`: what came
+    /// before was read.
+    JfrDamaged {
+        chunk: u32,
+        offset: u64,
+        file_len: u64,
+        lost_events: u64,
+        reason: String,
+    },
     /// Cut off: no summary at the end (killed, halted, crashed or still
     /// running).
     NoSummary,
+    /// The recording was converted from Java Flight Recorder's: no class
+    /// bytes and no code sources, so no accessor targets, fingerprints or
+    /// `runtime_defined` (docs/jfr.md).
+    FromJfr,
     /// The JVM exited without VMDeath and no OutOfMemoryError was recorded:
     /// with -XX:+ExitOnOutOfMemoryError that is one.
     ExitWithoutShutdown,
@@ -139,14 +163,42 @@ pub fn collect(facts: &Facts, damage: &Damage, left_out: &LeftOut<'_>) -> Vec<Wa
     let cut_off = match damage.cut_off {
         Some(CutOff::MidLine { line }) => Some(Warning::CutOffMidLine { line }),
         Some(CutOff::InLongLine { line, bytes }) => Some(Warning::CutOffInLongLine { line, bytes }),
-        None if facts.summary.is_none() => Some(Warning::NoSummary),
+        Some(CutOff::InJfrChunk(d)) => Some(Warning::CutOffInJfrChunk {
+            chunk: d.chunk,
+            read_to: d.read_to,
+            file_len: d.file_len,
+            lost_events: d.lost_events,
+        }),
+        // A damaged JFR recording says so below instead.
+        None if facts.summary.is_none() && damage.jfr_corrupt.is_none() => Some(Warning::NoSummary),
         None => None,
     };
     w.splice(0..0, cut_off);
+    if let Some(d) = &damage.jfr_corrupt {
+        w.insert(0, jfr_damaged(d));
+    }
     if facts.header.is_none() {
         w.insert(0, Warning::NoHeader);
     }
+    let from_jfr = facts
+        .header
+        .as_ref()
+        .is_some_and(|h| h.converted_from == Some(ConvertedFrom::Jfr));
+    if from_jfr {
+        // What the report cannot say, after what is wrong with the file.
+        w.push(Warning::FromJfr);
+    }
     w
+}
+
+fn jfr_damaged(d: &JfrDamage) -> Warning {
+    Warning::JfrDamaged {
+        chunk: d.chunk,
+        offset: d.read_to,
+        file_len: d.file_len,
+        lost_events: d.lost_events,
+        reason: d.reason.to_string(),
+    }
 }
 
 /// Records the analysis counted rather than used.

@@ -6,12 +6,14 @@
 //!  attach         record a running JVM (attach protocol), then the report
 //!  live           top / live: a followed recording, refreshed
 //!  check          the CI gate
+//!  convert        a recording (JFR) to the event stream's JSON Lines
 //!  report         read -> analyse -> report -> render, written out
 //!  launch         finding the agent, starting the JVM
 //! ```
 
 pub mod attach;
 pub mod check;
+pub mod convert;
 pub mod demo;
 pub mod launch;
 pub mod live;

@@ -12,7 +12,7 @@ use crate::analyze::attribution::Ownership;
 use crate::analyze::{Analysis, Options, SiteOrder};
 use crate::cli::{Format, ReportOptions, Sort};
 use crate::read::jsonl::JsonLines;
-use crate::read::{Damage, Source};
+use crate::read::{self, Damage, Source};
 use crate::render::{flame, html, json, text};
 use crate::report::{self, Contents, FlameGraphParts, Report};
 
@@ -46,7 +46,7 @@ pub fn report_of(
     top: usize,
     flame_graph: FlameGraphParts,
 ) -> Result<Report> {
-    let (analysis, damage) = analyse(JsonLines::open(file)?, options)?;
+    let (analysis, damage) = analyse(read::open(file)?, options)?;
     let shown = file.display().to_string();
     let contents = Contents {
         file: &shown,

@@ -12,14 +12,12 @@ use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
-use indicatif::{ProgressBar, ProgressBarIter, ProgressStyle};
+use indicatif::{ProgressBar, ProgressBarIter};
 use metascope_events::{parse_class, parse_record, Record, SCHEMA_VERSION};
 
 use super::lines::{read_line, LineRead, MAX_LINE};
+use super::progress::progress_bar;
 use super::{CutOff, Damage, Item, LineProblem, Sink, Source};
-
-/// Files this large get a progress bar (bytes read) on a terminal.
-pub const PROGRESS_MIN_BYTES: u64 = 50 * 1_000_000;
 
 /// A JSON Lines recording being read.
 pub struct JsonLines<R> {
@@ -61,28 +59,14 @@ struct Follow {
 }
 
 impl JsonLines<BufReader<ProgressBarIter<File>>> {
-    /// Opens the recording at `path`, with a progress bar on a terminal
-    /// for a big file.
-    pub fn open(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(|e| {
-            anyhow!(
-                "cannot open recording {}: {e}; check the path (`metascope run` prints where it wrote the recording)",
-                path.display()
-            )
-        })?;
-        let metadata = file.metadata();
-        if metadata.as_ref().is_ok_and(|m| m.is_dir()) {
-            bail!(
-                "{} is a directory, not a recording; pass the file named by the agent's out= option",
-                path.display()
-            );
-        }
-        let size = metadata.map_or(0, |m| m.len());
+    /// Reads the recording in `file`, opened from `path`.
+    pub fn from_file(file: File, path: &Path) -> Self {
+        let size = file.metadata().map_or(0, |m| m.len());
         let progress = progress_bar(size, std::io::stderr().is_terminal());
         let input = BufReader::with_capacity(1 << 16, progress.wrap_read(file));
         let mut lines = JsonLines::new(input, path);
         lines.progress = progress;
-        Ok(lines)
+        lines
     }
 }
 
@@ -326,19 +310,6 @@ impl<R: BufRead> Source for JsonLines<R> {
     }
 }
 
-/// A progress bar of bytes read, on stderr; hidden unless stderr is a
-/// terminal and the file is over [`PROGRESS_MIN_BYTES`].
-fn progress_bar(size: u64, terminal: bool) -> ProgressBar {
-    if !terminal || size <= PROGRESS_MIN_BYTES {
-        return ProgressBar::hidden();
-    }
-    let style = ProgressStyle::with_template(
-        "metascope: reading {bar:40} {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, {eta} left)",
-    )
-    .expect("a valid progress template");
-    ProgressBar::new(size).with_style(style)
-}
-
 /// The first non-blank line: a header this reader can read, or (the start
 /// of the file lost) another metascope record, which is read as such.
 fn first_record(line: &[u8], line_no: u64, shown: &str) -> Result<Record> {
@@ -395,6 +366,7 @@ fn first_record(line: &[u8], line_no: u64, shown: &str) -> Result<Record> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::read::progress::PROGRESS_MIN_BYTES;
     use crate::read::records::Records;
 
     /// Everything a source fed, as (position, what).

@@ -4,7 +4,7 @@
 //! about call sites.
 //!
 //! ```text
-//!  source (JSON Lines file, a followed spool, records already typed) --Item--> analyze
+//!  source (JSON Lines file, a followed spool, a JFR recording, records already typed) --Item--> analyze
 //! ```
 //!
 //! A [`Source`] feeds [`Item`]s to a [`Sink`] (the analysis): a `class`
@@ -14,15 +14,25 @@
 //! (corrupt lines, a cut-off end) is kept in its [`Damage`], which the
 //! analysis turns into the report's warnings. [`jsonl::JsonLines`] reads
 //! the agent's recording (a file, or a live spool being written);
-//! [`records::Records`] takes records that are already typed (an
-//! in-memory list, or another format's reader converted record by
-//! record, e.g. a JFR recording).
+//! [`jfr::Jfr`] a Java Flight Recorder recording, its records turned into
+//! the event stream's by [`from_jfr`]; [`records::Records`] takes records
+//! that are already typed (an in-memory list). [`open`] tells the formats
+//! apart by their first bytes.
 
+pub mod from_jfr;
+pub mod jfr;
 pub mod jsonl;
 pub mod lines;
+pub mod progress;
 pub mod records;
 
-use anyhow::Result;
+use std::fs::File;
+use std::io::BufReader;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Result};
+use indicatif::ProgressBarIter;
 use metascope_events::{ClassView, Record};
 
 /// One record as a source yields it.
@@ -73,6 +83,9 @@ pub struct Damage {
     /// The input ended in the middle of a record: everything before it
     /// was read.
     pub cut_off: Option<CutOff>,
+    /// A JFR recording has bytes that do not decode (not a cut): what
+    /// came before them was read.
+    pub jfr_corrupt: Option<JfrDamage>,
 }
 
 /// A line that was skipped.
@@ -92,6 +105,109 @@ pub enum CutOff {
     /// The last line has no newline and is over the line limit (e.g. NUL
     /// bytes a crash left at the file's end).
     InLongLine { line: u64, bytes: u64 },
+    /// A JFR recording ends inside a chunk (the JVM was killed, or the
+    /// file was copied while written): what the JVM had flushed before
+    /// `read_to` was read.
+    InJfrChunk(JfrDamage),
+}
+
+/// Where a JFR recording stops making sense (see [`metascope_jfr::Damage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JfrDamage {
+    /// 0-based chunk.
+    pub chunk: u32,
+    /// Byte offset where reading stopped.
+    pub read_to: u64,
+    pub file_len: u64,
+    /// Events of the chunk that were there but could not be decoded.
+    pub lost_events: u64,
+    /// What is wrong there, e.g. "the file ends inside an event".
+    pub reason: &'static str,
+}
+
+impl From<&metascope_jfr::Damage> for JfrDamage {
+    fn from(d: &metascope_jfr::Damage) -> JfrDamage {
+        JfrDamage {
+            chunk: d.chunk,
+            read_to: d.offset,
+            file_len: d.file_len,
+            lost_events: d.lost_events,
+            reason: d.reason,
+        }
+    }
+}
+
+/// The formats [`open`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The agent's JSON Lines (docs/events.md).
+    JsonLines,
+    /// A Java Flight Recorder recording.
+    Jfr,
+}
+
+/// The magic number every JFR chunk starts with.
+pub const JFR_MAGIC: &[u8; 4] = b"FLR\0";
+
+/// The format of the file's content (its first bytes, whatever its name).
+pub fn format_of(file: &File) -> Format {
+    let mut head = [0u8; 4];
+    match file.read_exact_at(&mut head, 0) {
+        Ok(()) if &head == JFR_MAGIC => Format::Jfr,
+        _ => Format::JsonLines,
+    }
+}
+
+/// A recording file opened for reading, in whichever format it is.
+pub enum Recording {
+    JsonLines(Box<jsonl::JsonLines<BufReader<ProgressBarIter<File>>>>),
+    Jfr(Box<jfr::Jfr>),
+}
+
+/// Opens the recording at `path`, telling JSON Lines from JFR by content,
+/// with a progress bar on a terminal for a big file.
+pub fn open(path: &Path) -> Result<Recording> {
+    let file = open_file(path)?;
+    Ok(match format_of(&file) {
+        Format::Jfr => Recording::Jfr(Box::new(jfr::Jfr::new(file, path)?)),
+        Format::JsonLines => {
+            Recording::JsonLines(Box::new(jsonl::JsonLines::from_file(file, path)))
+        }
+    })
+}
+
+/// Opens a recording file, with the messages every format shares.
+fn open_file(path: &Path) -> Result<File> {
+    let file = File::open(path).map_err(|e| {
+        anyhow!(
+            "cannot open recording {}: {e}; check the path (`metascope run` prints where it wrote the recording)",
+            path.display()
+        )
+    })?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        bail!(
+            "{} is a directory, not a recording; pass the file named by the agent's out= option \
+             (or a .jfr file)",
+            path.display()
+        );
+    }
+    Ok(file)
+}
+
+impl Source for Recording {
+    fn read<K: Sink + ?Sized>(&mut self, sink: &mut K) -> Result<()> {
+        match self {
+            Recording::JsonLines(r) => r.read(sink),
+            Recording::Jfr(r) => r.read(sink),
+        }
+    }
+
+    fn damage(&self) -> &Damage {
+        match self {
+            Recording::JsonLines(r) => r.damage(),
+            Recording::Jfr(r) => r.damage(),
+        }
+    }
 }
 
 impl Damage {

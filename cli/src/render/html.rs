@@ -142,7 +142,7 @@ fn facts(out: &mut String, report: &Report) {
     let rec = &report.recording;
     let ended = match (&rec.summary, rec.truncated) {
         (Some(s), _) => format!("ended: {}", s.reason),
-        (None, true) => "cut off mid-line (JVM killed, halted or crashed while writing)".into(),
+        (None, true) => "cut off mid-record (JVM killed, halted or crashed while writing)".into(),
         (None, false) => {
             "cut off: no summary (JVM killed, halted or crashed, or still running)".into()
         }

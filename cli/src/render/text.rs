@@ -222,7 +222,7 @@ fn title_block(out: &mut String, report: &Report) {
     let ended = match (&rec.summary, rec.truncated) {
         (Some(s), _) => format!("ended: {}", escape::text(&s.reason)),
         (None, true) => {
-            "cut off mid-line (JVM killed, halted or crashed while writing)".to_string()
+            "cut off mid-record (JVM killed, halted or crashed while writing)".to_string()
         }
         (None, false) => {
             "cut off: no summary (JVM killed, halted or crashed, or still running)".to_string()
@@ -819,7 +819,7 @@ mod tests {
         stream += "{\"type\":\"cla";
         let text = text_for(&stream, 10);
         assert!(
-            text.contains(", cut off mid-line (JVM killed, halted or crashed while writing)\n"),
+            text.contains(", cut off mid-record (JVM killed, halted or crashed while writing)\n"),
             "{text}"
         );
     }

@@ -18,6 +18,18 @@ fn n(v: u64) -> String {
     thousands(v)
 }
 
+/// `; N events of that chunk could not be decoded`, when there were some.
+fn lost(events: u64) -> String {
+    if events == 0 {
+        return String::new();
+    }
+    format!(
+        "; {} events of that chunk were in the file but could not be decoded (their constants \
+         were in the missing part)",
+        n(events)
+    )
+}
+
 /// `soft_reference_cycle`, as in the JSON report.
 pub fn cause(cause: Cause) -> &'static str {
     match cause {
@@ -85,6 +97,41 @@ pub fn warning(w: &Warning) -> String {
              the report covers everything before it",
             n(*bytes)
         ),
+        Warning::CutOffInJfrChunk {
+            chunk,
+            read_to,
+            file_len,
+            lost_events,
+        } => format!(
+            "recording cut off: the JFR file ends inside chunk {chunk} (at byte {}; the JVM was killed \
+             or the file was copied while being written); the report covers what the JVM had flushed \
+             before byte {}{}",
+            n(*file_len),
+            n(*read_to),
+            lost(*lost_events)
+        ),
+        Warning::JfrDamaged {
+            chunk,
+            offset,
+            file_len,
+            lost_events,
+            reason,
+        } => format!(
+            "the JFR recording is damaged at byte {} of {} in chunk {chunk} ({reason}); the report \
+             covers everything before it{}",
+            n(*offset),
+            n(*file_len),
+            lost(*lost_events)
+        ),
+        Warning::FromJfr => "read from a Java Flight Recorder recording, which has no class bytes \
+             and no code sources: reflection accessors' targets and generated classes' fingerprints are \
+             unknown, so a class counts as regenerated only when it replaces an unloaded class of the same \
+             name pattern (its name without the counter) at its call site (a redefinition without an unload between, such as an \
+             inflation race, is not seen); classes defined from bytes without a code source are \
+             ordinary unless their name or loader says otherwise (copies of a class in new loaders are \
+             `reloaded`); the application is told from libraries by the built-in list, --library and --app by package only (no jars). Record with \
+             the agent for all of it (docs/jfr.md)"
+            .to_string(),
         Warning::NoSummary => "recording cut off: there is no summary at the end (the JVM was killed, halted \
              or crashed, or is still running); the report covers everything written before that"
             .to_string(),
@@ -220,6 +267,7 @@ fn identities(identity: IdentityUsed) -> &'static str {
         IdentityUsed::Target => "targets",
         IdentityUsed::Fingerprint => "fingerprints",
         IdentityUsed::Name => "class names",
+        IdentityUsed::Replacement => "classes (by name pattern and unloads)",
         IdentityUsed::Mixed | IdentityUsed::None => "targets/fingerprints",
     }
 }

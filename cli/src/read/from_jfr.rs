@@ -1,0 +1,631 @@
+//! A JFR recording's records (crate metascope-jfr) turned into the event
+//! stream's (crate metascope-events), one by one, as the agent would have
+//! written them, so that one analysis reads both:
+//!
+//! | JFR | event stream |
+//! |---|---|
+//! | `jdk.JVMInformation`, the first chunk | `header` (`converted_from: jfr`), written first |
+//! | stack | `stack` (frames: class, method, descriptor, line, native) |
+//! | `jdk.ClassDefine`; `jdk.ClassLoad` of hidden classes | `class` (`seq` numbered here, `kind` from name and loader) |
+//! | `jdk.ClassUnload` | `class_unload` (with the class's `name`), and `loader_unload` once a loader's last class went |
+//! | `jdk.GarbageCollection` | `gc_start`, and `gc_finish` at its end |
+//! | `jdk.MetaspaceSummary` (before and after each GC) | `metaspace` (`max` from the `MaxMetaspaceSize` flag, `class_max` the class space reserved) |
+//! | `jdk.ClassLoaderStatistics` | `loader_statistics` |
+//! | `jdk.MetaspaceOOM` | `resource_exhausted` |
+//! | the end of an intact recording | `summary` (`reason: jfr_complete`) |
+//!
+//! Kinds: a class JFR defines is classified by the generators' naming
+//! patterns and the loader types that exist to define generated code
+//! (`metascope_events::names`, the agent's rules); else a hidden class is
+//! `hidden`; else a class whose name another loader instance already
+//! defined is `reloaded`; else `ordinary`. What the agent learns from class
+//! bytes and code sources (accessor targets, fingerprints,
+//! `runtime_defined`) a JFR recording does not have.
+//!
+//! JFR reports a class with `jdk.ClassDefine` when a loader defines it and
+//! with `jdk.ClassLoad` (once per initiating loader) when it is loaded;
+//! hidden classes (lambdas, LambdaForms) only with `jdk.ClassLoad`. So a
+//! definition is a `jdk.ClassDefine`, or the `jdk.ClassLoad` of a hidden
+//! class; when the recording has `jdk.ClassDefine` off, the `jdk.ClassLoad`
+//! by the defining loader itself stands in.
+//!
+//! Memory: stacks and names are the reader's; here, the live classes that
+//! can be unloaded (for `class_unload`: at most [`LIVE_CAP`], as the
+//! agent's), the names already defined (for `reloaded`: at most
+//! [`NAMES_CAP`] hashes) and the records of a chunk's start held until
+//! `jdk.JVMInformation` (at most [`HOLD_CAP`]).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use metascope_events::{
+    names, AgentOptions, CaptureMode, ClassEvent, ClassKind, ClassUnloaded, ClassView,
+    ConvertedFrom, Frame, GcBoundary, Header, LoaderRef, LoaderStatistics, LoaderUnloaded,
+    MetaspaceSample, Record, ResourceExhausted, StackTrace, Summary, BOOTSTRAP_LOADER_ID, NO_STACK,
+    SCHEMA_VERSION,
+};
+use metascope_jfr as jfr;
+
+use super::{Item, Sink};
+use crate::fast_hash::{fast_map, FastMap, FastState};
+
+/// Live classes remembered for their unloads (the agent's bound too).
+pub const LIVE_CAP: usize = 2_000_000;
+/// Class names remembered with the first loader that defined them.
+pub const NAMES_CAP: usize = 4_000_000;
+/// Records held back for the header at most (JFR writes
+/// `jdk.JVMInformation` at the start of a chunk, after its first class
+/// events).
+pub const HOLD_CAP: usize = 100_000;
+/// JFR's default stack depth (`-XX:FlightRecorderOptions:stackdepth`).
+pub const JFR_DEFAULT_STACK_DEPTH: u32 = 64;
+/// `summary.reason` of an intact JFR recording.
+pub const JFR_COMPLETE: &str = "jfr_complete";
+
+/// A class that may still be unloaded.
+#[derive(Debug, Clone, Copy)]
+struct Live {
+    seq: u64,
+    stack: u64,
+    kind: ClassKind,
+    hidden: bool,
+}
+
+/// Whether an event type was enabled, as the recording's settings say.
+#[derive(Debug, Clone, Copy, Default)]
+struct Enabled {
+    /// The last `enabled` setting seen.
+    now: Option<bool>,
+    /// `enabled` was `true` at some point.
+    ever: bool,
+}
+
+impl Enabled {
+    fn set(&mut self, value: Option<&str>) {
+        let on = value == Some("true");
+        self.now = Some(on);
+        self.ever |= on;
+    }
+}
+
+/// The conversion's state: see the module docs.
+pub struct FromJfr {
+    /// The file's name, the header's `options.out`.
+    shown: String,
+    held: Vec<jfr::Record>,
+    header_written: bool,
+    first_chunk: Option<jfr::ChunkInfo>,
+    jvm: Option<jfr::JvmInformation>,
+    /// End of the last chunk, ns since the recording started.
+    chunks_end_ns: u64,
+    chunks: u32,
+    define: Enabled,
+    load: Enabled,
+    /// `jdk.ClassDefine` events seen (the settings may come after the first).
+    defines_seen: bool,
+    seq: u64,
+    without_stack: u64,
+    last_t_ns: u64,
+    /// Items fed, the position of the next one.
+    fed: u64,
+    /// A binary name in internal form, for the name rules.
+    internal: String,
+    hasher: FastState,
+    /// By name hash: the first loader that defined the name.
+    first_loader: FastMap<u64, u64>,
+    /// By (loader id, name hash).
+    live: FastMap<(u64, u64), Live>,
+    /// Live classes per loader (not hidden ones, which unload alone).
+    live_per_loader: FastMap<u64, u64>,
+    /// Ends of GCs whose `gc_finish` is not out yet.
+    gc_finishes: BinaryHeap<Reverse<u64>>,
+    /// `MaxMetaspaceSize` when set (JFR writes the flags at chunk start).
+    max_metaspace: Option<u64>,
+}
+
+impl FromJfr {
+    pub fn new(shown: &str) -> FromJfr {
+        FromJfr {
+            shown: shown.to_string(),
+            held: Vec::new(),
+            header_written: false,
+            first_chunk: None,
+            jvm: None,
+            chunks_end_ns: 0,
+            chunks: 0,
+            define: Enabled::default(),
+            load: Enabled::default(),
+            defines_seen: false,
+            seq: 0,
+            without_stack: 0,
+            last_t_ns: 0,
+            fed: 0,
+            internal: String::new(),
+            hasher: FastState::default(),
+            first_loader: fast_map(),
+            live: fast_map(),
+            live_per_loader: fast_map(),
+            gc_finishes: BinaryHeap::new(),
+            max_metaspace: None,
+        }
+    }
+
+    /// Class records written so far.
+    pub fn classes(&self) -> u64 {
+        self.seq
+    }
+
+    /// The recording's settings for `jdk.ClassDefine` or `jdk.ClassLoad`
+    /// were read.
+    pub fn class_settings_seen(&self) -> bool {
+        self.define.now.is_some() || self.load.now.is_some()
+    }
+
+    /// The recording had class events switched on (`jdk.ClassDefine` or
+    /// `jdk.ClassLoad`), or has some.
+    pub fn class_events_enabled(&self) -> bool {
+        self.define.ever || self.load.ever || self.seq > 0
+    }
+
+    /// The records of one JFR record, fed to `sink`.
+    pub fn record<K: Sink + ?Sized>(&mut self, r: jfr::Record, sink: &mut K) {
+        if self.header_written {
+            return self.convert(r, sink);
+        }
+        // What the header needs, and whether class definitions come as
+        // ClassDefine, is known once the chunk's start has been read.
+        let release = match &r {
+            jfr::Record::JvmInformation(_) => true,
+            jfr::Record::Chunk(_) => self.chunks >= 1,
+            _ => self.held.len() >= HOLD_CAP,
+        };
+        self.note(&r);
+        self.held.push(r);
+        if release {
+            self.release(sink);
+        }
+    }
+
+    /// The end of the recording: what was held back, the last GC ends, and
+    /// the summary when the recording is `intact` (not cut or damaged).
+    pub fn finish<K: Sink + ?Sized>(&mut self, sink: &mut K, intact: bool) {
+        if !self.header_written {
+            self.release(sink);
+        }
+        while let Some(Reverse(t_ns)) = self.gc_finishes.pop() {
+            self.feed(sink, Record::GcFinish(GcBoundary { t_ns }));
+        }
+        if intact {
+            let t_ns = self.last_t_ns.max(self.chunks_end_ns);
+            let start_ms = self.start_wall_ms();
+            let summary = Summary {
+                classes_loaded: self.seq,
+                seen: self.seq,
+                captured: self.seq,
+                dropped: 0,
+                stack_errors: self.without_stack,
+                events_dropped: 0,
+                t_ns,
+                end_wall_ms: start_ms + t_ns / 1_000_000,
+                reason: JFR_COMPLETE.to_string(),
+                capture_disabled: None,
+                classes_not_dumped: 0,
+                cost: None,
+            };
+            self.feed(sink, Record::Summary(summary));
+        }
+    }
+
+    /// What a record says about the recording, while held.
+    fn note(&mut self, r: &jfr::Record) {
+        match r {
+            jfr::Record::Chunk(c) => {
+                self.chunks += 1;
+                if self.first_chunk.is_none() {
+                    self.first_chunk = Some(c.clone());
+                }
+            }
+            jfr::Record::Flag(f) if &*f.name == "MaxMetaspaceSize" => {
+                // The JVM's "unlimited" is the largest size it can express.
+                self.max_metaspace = match f.value {
+                    jfr::FlagValue::Unsigned(v) if v < u64::MAX / 2 => Some(v),
+                    jfr::FlagValue::Int(v) if v > 0 && v < i64::MAX / 2 => Some(v as u64),
+                    _ => None,
+                };
+            }
+            jfr::Record::JvmInformation(j) if self.jvm.is_none() => {
+                self.jvm = Some(j.clone());
+            }
+            jfr::Record::Setting(s) if &*s.name == "enabled" => match &*s.event_type {
+                "jdk.ClassDefine" => self.define.set(s.value.as_deref()),
+                "jdk.ClassLoad" => self.load.set(s.value.as_deref()),
+                _ => {}
+            },
+            jfr::Record::ClassDefine(_) => self.defines_seen = true,
+            _ => {}
+        }
+    }
+
+    /// Writes the header, then the records held back.
+    fn release<K: Sink + ?Sized>(&mut self, sink: &mut K) {
+        self.header_written = true;
+        let header = self.header();
+        self.feed(sink, Record::Header(header));
+        for r in std::mem::take(&mut self.held) {
+            self.convert_noted(r, sink);
+        }
+    }
+
+    fn header(&self) -> Header {
+        let jvm = self.jvm.as_ref();
+        let text = |s: Option<&Arc<str>>| s.map(|s| s.to_string());
+        let depth = jvm
+            .and_then(|j| j.jvm_arguments.as_deref())
+            .and_then(stack_depth)
+            .unwrap_or(JFR_DEFAULT_STACK_DEPTH);
+        Header {
+            schema: SCHEMA_VERSION,
+            agent_version: env!("CARGO_PKG_VERSION").to_string(),
+            pid: jvm.and_then(|j| u32::try_from(j.pid).ok()).unwrap_or(0),
+            java_version: jvm
+                .and_then(|j| j.jvm_version.as_deref())
+                .and_then(java_version)
+                .unwrap_or_else(|| "unknown".to_string()),
+            java_vm_name: text(jvm.and_then(|j| j.jvm_name.as_ref()))
+                .unwrap_or_else(|| "unknown".to_string()),
+            start_wall_ms: self.start_wall_ms(),
+            options: AgentOptions {
+                out: self.shown.clone(),
+                depth,
+                mode: CaptureMode::All,
+                include: Vec::new(),
+                queue: 0,
+            },
+            attached: false,
+            java_command: text(jvm.and_then(|j| j.java_arguments.as_ref())),
+            converted_from: Some(ConvertedFrom::Jfr),
+        }
+    }
+
+    fn start_wall_ms(&self) -> u64 {
+        self.first_chunk
+            .as_ref()
+            .map_or(0, |c| (c.wall_ns.max(0) / 1_000_000) as u64)
+    }
+
+    fn convert<K: Sink + ?Sized>(&mut self, r: jfr::Record, sink: &mut K) {
+        self.note(&r);
+        self.convert_noted(r, sink);
+    }
+
+    /// Feeds the records of `r`, already [`Self::note`]d.
+    fn convert_noted<K: Sink + ?Sized>(&mut self, r: jfr::Record, sink: &mut K) {
+        let t_ns = r.t_ns();
+        if !matches!(r, jfr::Record::Stack(_) | jfr::Record::Chunk(_)) {
+            self.before(sink, t_ns);
+        }
+        match r {
+            jfr::Record::Chunk(c) => {
+                let end = c.t_ns.saturating_add(c.duration_ns.max(0) as u64);
+                self.chunks_end_ns = self.chunks_end_ns.max(end);
+            }
+            jfr::Record::Stack(s) => {
+                let frames = s.frames.iter().map(frame).collect();
+                let stack = StackTrace { id: s.id, frames };
+                self.feed(sink, Record::Stack(stack));
+            }
+            jfr::Record::ClassDefine(e) => {
+                let class = Defined {
+                    class: &e.class,
+                    thread: e.thread.as_deref(),
+                    t_ns: e.t_ns,
+                    wall_ns: e.wall_ns,
+                    stack: e.stack,
+                };
+                self.class(sink, &class);
+            }
+            jfr::Record::ClassLoad(e) => {
+                // Hidden classes have no ClassDefine; without ClassDefine
+                // events, the load by the defining loader stands in.
+                let by_definer = e
+                    .initiating_loader
+                    .as_ref()
+                    .is_none_or(|l| l.id == e.class.loader.id);
+                let defines = self.defines_seen || self.define.now == Some(true);
+                if e.class.hidden || (!defines && by_definer) {
+                    let class = Defined {
+                        class: &e.class,
+                        thread: e.thread.as_deref(),
+                        t_ns: e.t_ns,
+                        wall_ns: e.wall_ns,
+                        stack: e.stack,
+                    };
+                    self.class(sink, &class);
+                }
+            }
+            jfr::Record::ClassUnload(u) => self.unload(sink, &u.class, u.t_ns),
+            jfr::Record::GarbageCollection(g) => {
+                self.feed(sink, Record::GcStart(GcBoundary { t_ns: g.t_ns }));
+                let end = g.t_ns.saturating_add(g.duration_ns.max(0) as u64);
+                self.gc_finishes.push(Reverse(end));
+            }
+            jfr::Record::MetaspaceSummary(m) => {
+                // Before and after each GC: both are samples of the same
+                // figures the agent samples.
+                let class_space = m.class_space.reserved > 0;
+                let sample = MetaspaceSample {
+                    t_ns: m.t_ns,
+                    used: m.metaspace.used,
+                    committed: m.metaspace.committed,
+                    class_used: class_space.then_some(m.class_space.used),
+                    class_committed: class_space.then_some(m.class_space.committed),
+                    max: self.max_metaspace,
+                    class_max: class_space.then_some(m.class_space.reserved),
+                    gc_threshold: Some(m.gc_threshold),
+                };
+                self.feed(sink, Record::Metaspace(sample));
+            }
+            jfr::Record::ClassLoaderStatistics(s) => {
+                let statistics = LoaderStatistics {
+                    t_ns: s.t_ns,
+                    loader: s.loader.as_ref().map_or_else(bootstrap, loader_ref),
+                    classes: s.class_count,
+                    hidden_classes: s.hidden_class_count,
+                    metaspace_used: s.block_size.saturating_add(s.hidden_block_size),
+                    metaspace_committed: s.chunk_size.saturating_add(s.hidden_chunk_size),
+                };
+                self.feed(sink, Record::LoaderStatistics(statistics));
+            }
+            jfr::Record::MetaspaceOom(o) => {
+                // `Class`: the compressed class space ran out.
+                let description = match o.metadata_type.as_deref() {
+                    Some("Class") => "Compressed class space",
+                    _ => "Metaspace",
+                };
+                let exhausted = ResourceExhausted {
+                    description: description.to_string(),
+                    flags: vec!["oom_error".to_string()],
+                    thread: o.thread.as_deref().unwrap_or("").to_string(),
+                    t_ns: o.t_ns,
+                    wall_ms: wall_ms(o.wall_ns),
+                    after_seq: self.seq,
+                };
+                self.feed(sink, Record::ResourceExhausted(exhausted));
+            }
+            jfr::Record::MetaspaceGcThreshold(_)
+            | jfr::Record::JvmInformation(_)
+            | jfr::Record::Flag(_)
+            | jfr::Record::Setting(_) => {}
+        }
+    }
+
+    /// Before a record at `t_ns`: the ends of GCs that came before it.
+    fn before<K: Sink + ?Sized>(&mut self, sink: &mut K, t_ns: u64) {
+        self.last_t_ns = self.last_t_ns.max(t_ns);
+        while let Some(&Reverse(end)) = self.gc_finishes.peek() {
+            if end > t_ns {
+                break;
+            }
+            self.gc_finishes.pop();
+            self.feed(sink, Record::GcFinish(GcBoundary { t_ns: end }));
+        }
+    }
+
+    fn feed<K: Sink + ?Sized>(&mut self, sink: &mut K, record: Record) {
+        self.fed += 1;
+        sink.item(Item::Record(record), self.fed);
+    }
+
+    /// A class definition: classified, numbered, remembered for its
+    /// unload, fed borrowed.
+    fn class<K: Sink + ?Sized>(&mut self, sink: &mut K, d: &Defined<'_>) {
+        let class = d.class;
+        let loader = &class.loader;
+        let name_hash = self.hasher.hash_one(&*class.name);
+        let kind = self.kind(class, name_hash);
+        self.seq += 1;
+        if d.stack == NO_STACK {
+            self.without_stack += 1;
+        }
+        // The bootstrap loader never goes away: only its hidden classes
+        // unload.
+        if (class.hidden || !loader.is_bootstrap()) && self.live.len() < LIVE_CAP {
+            let live = Live {
+                seq: self.seq,
+                stack: d.stack,
+                kind,
+                hidden: class.hidden,
+            };
+            if self.live.insert((loader.id, name_hash), live).is_none() && !class.hidden {
+                *self.live_per_loader.entry(loader.id).or_insert(0) += 1;
+            }
+        }
+        let view = ClassView {
+            seq: self.seq,
+            name: &class.name,
+            kind,
+            loader_id: loader.id,
+            loader_type: &loader.type_name,
+            hidden: class.hidden,
+            thread: d.thread.unwrap_or(""),
+            t_ns: d.t_ns,
+            wall_ms: wall_ms(d.wall_ns),
+            event: ClassEvent::Load,
+            stack: d.stack,
+            target: None,
+            fingerprint: None,
+        };
+        self.fed += 1;
+        sink.item(Item::Class(view), self.fed);
+    }
+
+    /// The kind of a class from its name and loader (see the module docs).
+    fn kind(&mut self, class: &jfr::Class, name_hash: u64) -> ClassKind {
+        names::internal_name_into(&class.name, class.hidden, &mut self.internal);
+        if let Some(kind) = names::kind_by_name(&self.internal) {
+            return kind;
+        }
+        if class.hidden {
+            return ClassKind::Hidden;
+        }
+        let loader = &class.loader;
+        if names::is_dynamic_loader_type(&loader.type_name) {
+            return ClassKind::DynamicLoader;
+        }
+        match self.first_loader.get(&name_hash) {
+            Some(&first) if first != loader.id => ClassKind::Reloaded,
+            Some(_) => ClassKind::Ordinary,
+            None => {
+                if self.first_loader.len() < NAMES_CAP {
+                    self.first_loader.insert(name_hash, loader.id);
+                }
+                ClassKind::Ordinary
+            }
+        }
+    }
+
+    fn unload<K: Sink + ?Sized>(&mut self, sink: &mut K, class: &jfr::Class, t_ns: u64) {
+        let loader = &class.loader;
+        let name_hash = self.hasher.hash_one(&*class.name);
+        // Classes defined before the recording started are not known.
+        let Some(live) = self.live.remove(&(loader.id, name_hash)) else {
+            return;
+        };
+        let unload = ClassUnloaded {
+            seq: live.seq,
+            kind: live.kind,
+            loader: loader_ref(loader),
+            stack: live.stack,
+            target: None,
+            fingerprint: None,
+            name: Some(class.name.to_string()),
+            t_ns,
+        };
+        self.feed(sink, Record::ClassUnload(unload));
+        if live.hidden {
+            return;
+        }
+        // A class unloads with its loader: the loader is gone with its last.
+        let last = match self.live_per_loader.get_mut(&loader.id) {
+            Some(n) => {
+                *n -= 1;
+                *n == 0
+            }
+            None => false,
+        };
+        if last {
+            self.live_per_loader.remove(&loader.id);
+            let gone = LoaderUnloaded {
+                loader: loader_ref(loader),
+                t_ns,
+            };
+            self.feed(sink, Record::LoaderUnload(gone));
+        }
+    }
+}
+
+/// What a class definition says, from a ClassDefine or a ClassLoad.
+struct Defined<'a> {
+    class: &'a jfr::Class,
+    thread: Option<&'a str>,
+    t_ns: u64,
+    wall_ns: i64,
+    stack: u64,
+}
+
+fn wall_ms(wall_ns: i64) -> u64 {
+    (wall_ns.max(0) / 1_000_000) as u64
+}
+
+fn loader_ref(l: &jfr::Loader) -> LoaderRef {
+    LoaderRef {
+        id: l.id,
+        type_name: l.type_name.to_string(),
+    }
+}
+
+fn bootstrap() -> LoaderRef {
+    LoaderRef {
+        id: BOOTSTRAP_LOADER_ID,
+        type_name: "bootstrap".to_string(),
+    }
+}
+
+/// A JFR frame as the agent writes one; JFR has no source file names and
+/// no code sources. Its bytecode index and how it ran (interpreted,
+/// compiled, inlined) have no place in the event stream.
+fn frame(f: &jfr::Frame) -> Frame {
+    Frame {
+        class: f.class.to_string(),
+        method: f.method.to_string(),
+        sig: f.descriptor.to_string(),
+        line: f.line,
+        file: None,
+        native: f.native(),
+        source: None,
+    }
+}
+
+/// `java.version` from JFR's `jvmVersion`: `OpenJDK 64-Bit Server VM
+/// (17.0.15+6-Debian-1deb12u1) for linux-amd64 JRE (17.0.15+6-Debian-1deb12u1),
+/// built on ...` gives `17.0.15` (the JRE's version without its build).
+pub fn java_version(jvm_version: &str) -> Option<String> {
+    let from = jvm_version
+        .find("JRE (")
+        .map(|i| i + "JRE (".len())
+        .or_else(|| jvm_version.find('(').map(|i| i + 1))?;
+    let rest = &jvm_version[from..];
+    let version = rest.split([')', '+', ' ']).next()?;
+    let starts_with_digit = version.bytes().next().is_some_and(|b| b.is_ascii_digit());
+    starts_with_digit.then(|| version.to_string())
+}
+
+/// JFR's stack depth from the JVM's arguments
+/// (`-XX:FlightRecorderOptions:stackdepth=128`), when set there.
+pub fn stack_depth(jvm_arguments: &str) -> Option<u32> {
+    let at = jvm_arguments.rfind("stackdepth=")? + "stackdepth=".len();
+    let digits: String = jvm_arguments[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_versions_from_jfr_vm_versions() {
+        let cases = [
+            (
+                "OpenJDK 64-Bit Server VM (17.0.15+6-Debian-1deb12u1) for linux-amd64 JRE \
+                 (17.0.15+6-Debian-1deb12u1), built on May  1 2025 09:21:09 by \"buildd\"",
+                Some("17.0.15"),
+            ),
+            (
+                "OpenJDK 64-Bit Server VM (11.0.13+8) for linux-amd64 JRE (11.0.13+8), built on",
+                Some("11.0.13"),
+            ),
+            (
+                "OpenJDK 64-Bit Server VM (25-ea+3) for linux-amd64 JRE (25-ea+3)",
+                Some("25-ea"),
+            ),
+            ("something else", None),
+        ];
+        for (text, version) in cases {
+            assert_eq!(java_version(text).as_deref(), version, "{text}");
+        }
+    }
+
+    #[test]
+    fn stack_depths_from_jvm_arguments() {
+        assert_eq!(
+            stack_depth("-Xmx64m -XX:FlightRecorderOptions:stackdepth=128 -XX:+UseG1GC"),
+            Some(128)
+        );
+        assert_eq!(stack_depth("-Xmx64m"), None);
+    }
+}
