@@ -12,7 +12,7 @@ use super::text::sparkline;
 use crate::escape;
 use crate::escape::html as escape_html;
 use crate::format::{bytes, duration, plural, thousands};
-use crate::report::metaspace::{Bytes, MetaspaceReport, Obtained, SiteBytesAt};
+use crate::report::metaspace::{Bytes, MetaspaceReport, MetaspaceSource, Obtained, SiteBytesAt};
 use crate::report::{CallSiteReport, Report};
 
 /// Call sites listed under an OutOfMemoryError.
@@ -44,6 +44,14 @@ fn obtained(b: &Bytes) -> String {
     }
 }
 
+/// Where the totals come from, as a heading says it.
+fn source(m: &MetaspaceReport) -> &'static str {
+    match m.source {
+        MetaspaceSource::VmMetaspace => "the JVM's own accounting, VM.metaspace",
+        MetaspaceSource::JfrMetaspaceSummary => "JFR's jdk.MetaspaceSummary, at each GC",
+    }
+}
+
 /// `MaxMetaspaceSize 32 MiB` or `MaxMetaspaceSize unlimited`.
 fn limit(max: Option<u64>) -> String {
     max.map_or("MaxMetaspaceSize unlimited".into(), |m| {
@@ -57,11 +65,7 @@ pub fn text_overview(out: &mut String, report: &Report) {
     let Some(m) = &report.metaspace else {
         return;
     };
-    let _ = writeln!(
-        out,
-        "\nMetaspace (the JVM's own accounting, VM.metaspace; {}):",
-        limit(m.max)
-    );
+    let _ = writeln!(out, "\nMetaspace ({}; {}):", source(m), limit(m.max));
     let value = |f: fn(&crate::report::metaspace::MetaspacePoint) -> u64| -> Vec<u64> {
         m.timeline.iter().map(|p| p.as_ref().map_or(0, f)).collect()
     };
@@ -378,13 +382,14 @@ pub fn html_chart(report: &Report) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "<h3>Metaspace, the JVM's own accounting (VM.metaspace)</h3>\n\
+        "<h3>Metaspace ({})</h3>\n\
          <div class=\"legend\"><span><i style=\"background:#8e5ccf\"></i>committed</span>\
          <span><i style=\"background:#4b2a86\"></i>used</span>\
          <span><i style=\"background:#d09a2a\"></i>class space committed</span>\
          <span><i style=\"background:#c2372f\"></i>{}</span>\
          <span><i style=\"background:#2f6fcc\"></i>live classes (own scale)</span>\
          <span><i style=\"background:#333\"></i>per-loader snapshots</span></div>",
+        escape_html(source(m)),
         escape_html(&limit(m.max))
     );
     let _ = writeln!(

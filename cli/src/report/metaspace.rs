@@ -3,9 +3,10 @@
 //! attach, the peak, the first OutOfMemoryError, the end) with their
 //! biggest call sites and loader types, and each call site's bytes.
 //! Absent, field and all, for a recording without Metaspace records (an
-//! older agent, JFR input), so such a report reads exactly as before.
+//! older agent, a JFR recording without `jdk.MetaspaceSummary`), so such a
+//! report reads exactly as before.
 
-use metascope_events::{MetaspaceSample, MetaspaceSnapshot, SnapshotReason};
+use metascope_events::{ConvertedFrom, MetaspaceSample, MetaspaceSnapshot, SnapshotReason};
 use serde::Serialize;
 
 use super::model::{ns_to_ms, TimelinePoint};
@@ -25,6 +26,9 @@ pub enum MetaspaceSource {
     /// the JVM: totals about every 200 ms, per-loader listings at the
     /// snapshots.
     VmMetaspace,
+    /// A JFR recording's `jdk.MetaspaceSummary` events (before and after
+    /// each GC): totals only, no per-loader snapshots.
+    JfrMetaspaceSummary,
 }
 
 /// How a figure was obtained.
@@ -286,7 +290,15 @@ pub fn build(analyzed: &Analyzed<'_>, timeline: &[TimelinePoint]) -> Option<Meta
     }
     let snapshot = |s: &Option<Snapshot>| s.as_ref().map(|s| snapshot_bytes(analyzed, m, s));
     Some(MetaspaceReport {
-        source: MetaspaceSource::VmMetaspace,
+        source: match analyzed
+            .facts
+            .header
+            .as_ref()
+            .and_then(|h| h.converted_from)
+        {
+            Some(ConvertedFrom::Jfr) => MetaspaceSource::JfrMetaspaceSummary,
+            _ => MetaspaceSource::VmMetaspace,
+        },
         max: m.max,
         class_max: m.class_max,
         samples_read: m.samples_read,
@@ -790,6 +802,25 @@ mod tests {
         assert_eq!(v["sort_by_bytes_unavailable"], true);
         assert!(v.get("sorted_by").is_none());
         assert_eq!(v["call_sites"][0]["classes"], 3);
+    }
+
+    #[test]
+    fn a_converted_jfr_recording_names_its_source() {
+        let stream = oom_stream().replacen(
+            r#""attached":false}"#,
+            r#""attached":false,"converted_from":"jfr"}"#,
+            1,
+        );
+        let v = json(&stream, 0);
+        assert_eq!(v["recording"]["header"]["converted_from"], "jfr");
+        assert_eq!(v["metaspace"]["source"], "jfr_metaspace_summary");
+        let t = crate::render::text::render(&crate::fixtures::report(&stream, 0), false);
+        assert!(
+            t.contains(
+                "\nMetaspace (JFR's jdk.MetaspaceSummary, at each GC; MaxMetaspaceSize 32 MiB):\n"
+            ),
+            "{t}"
+        );
     }
 
     #[test]
