@@ -103,6 +103,21 @@ pub struct ReportOptions {
     /// per call site in the flame graph), with a warning.
     #[arg(long, value_name = "MIB", default_value_t = DEFAULT_STACK_MEMORY_MIB)]
     pub stack_memory: u64,
+
+    /// Rank call sites by classes defined, or by the Metaspace bytes they
+    /// held at the end of the recording (needs an agent that records
+    /// Metaspace snapshots; otherwise classes).
+    #[arg(long, value_enum, default_value_t = Sort::Classes)]
+    pub sort: Sort,
+}
+
+/// How `--sort` ranks call sites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Sort {
+    /// Most classes defined first.
+    Classes,
+    /// Most Metaspace committed at the end first (then at the peak).
+    Bytes,
 }
 
 const REPORT_LONG_ABOUT: &str = "\
@@ -421,7 +436,12 @@ site had already defined (`regenerated` in the JSON report).
 minus live classes one third of the way in: growth after warm-up (`live_growth`).
 
 --max-rate R: the most classes defined in one second, seconds counted from the start of \
-the recording; a recording shorter than a second is one window (`peak_rate_per_s`).";
+the recording; a recording shorter than a second is one window (`peak_rate_per_s`).
+
+--max-metaspace-bytes N: the most Metaspace (committed bytes, as the JVM accounts it) the \
+call site's classes held at any of the recording's snapshots (`metaspace.max_committed`); \
+N takes k, m or g (KiB, MiB, GiB) as -XX:MaxMetaspaceSize does. A recording without \
+Metaspace snapshots (an older agent) cannot be checked: exit 2.";
 
 const CHECK_EXAMPLES: &str = "\
 Examples:
@@ -453,13 +473,18 @@ pub struct CheckArgs {
     #[arg(long, value_name = "R", value_parser = rate)]
     pub max_rate: Option<f64>,
 
+    /// Fail when a call site held more than N bytes of Metaspace (committed)
+    /// at any snapshot, e.g. 32m (also k, g, or plain bytes).
+    #[arg(long, value_name = "N", value_parser = bytes)]
+    pub max_metaspace_bytes: Option<u64>,
+
     /// Without --max-* rules: do not fail on call sites diagnosed with
     /// CAUSE (repeatable), e.g. --allow loader_churn.
     #[arg(
         long = "allow",
         value_name = "CAUSE",
         value_parser = cause,
-        conflicts_with_all = ["max_regenerated", "max_live_growth", "max_rate"]
+        conflicts_with_all = ["max_regenerated", "max_live_growth", "max_rate", "max_metaspace_bytes"]
     )]
     pub allow: Vec<Cause>,
 
@@ -475,6 +500,31 @@ pub struct CheckArgs {
     /// Also check `ordinary` classes (captured with the agent's mode=all).
     #[arg(long)]
     pub all_kinds: bool,
+}
+
+/// Parses a size in bytes as the JVM's -XX options do: `33554432`, `32m`,
+/// `512k`, `1g` (binary units, also `KiB`/`MiB`/`GiB`, `kb`/`mb`/`gb`).
+fn bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size: use e.g. 32m, 512k or 33554432"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{text}`: use bytes or k, m, g (e.g. 32m)"
+            ))
+        }
+    };
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("`{text}` is too large"))
 }
 
 /// A cause by its JSON name, e.g. `loader_churn`.
@@ -664,6 +714,59 @@ mod tests {
         assert_eq!(duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert!(duration("ten").unwrap_err().contains("not a duration"));
         assert!(duration("5y").unwrap_err().contains("unknown unit"));
+    }
+
+    #[test]
+    fn sizes_parse_like_jvm_options() {
+        assert_eq!(bytes("33554432"), Ok(33_554_432));
+        assert_eq!(bytes("32m"), Ok(32 << 20));
+        assert_eq!(bytes("32M"), Ok(32 << 20));
+        assert_eq!(bytes("512k"), Ok(512 << 10));
+        assert_eq!(bytes("1g"), Ok(1 << 30));
+        assert_eq!(bytes(" 2 GiB "), Ok(2 << 30));
+        assert!(bytes("32x").unwrap_err().contains("unknown unit `x`"));
+        assert!(bytes("lots").unwrap_err().contains("not a size"));
+        assert!(bytes("-1m").unwrap_err().contains("not a size"));
+        assert!(bytes("1.5m").unwrap_err().contains("unknown unit"));
+        assert!(bytes("99999999999t").unwrap_err().contains("too large"));
+        let err = Cli::try_parse_from([
+            "metascope",
+            "check",
+            "r.jsonl",
+            "--max-metaspace-bytes",
+            "big",
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("not a size"), "{err}");
+        assert_eq!(err.exit_code(), 2);
+        let cli = Cli::try_parse_from([
+            "metascope",
+            "check",
+            "r.jsonl",
+            "--max-metaspace-bytes",
+            "16m",
+        ])
+        .unwrap();
+        let Command::Check(c) = cli.command else {
+            panic!()
+        };
+        assert_eq!(c.max_metaspace_bytes, Some(16 << 20));
+    }
+
+    #[test]
+    fn report_sorts_by_bytes_when_asked() {
+        let cli =
+            Cli::try_parse_from(["metascope", "report", "r.jsonl", "--sort", "bytes"]).unwrap();
+        let Command::Report(r) = cli.command else {
+            panic!()
+        };
+        assert_eq!(r.options.sort, Sort::Bytes);
+        let err =
+            Cli::try_parse_from(["metascope", "report", "r.jsonl", "--sort", "size"]).unwrap_err();
+        assert!(
+            err.to_string().contains("possible values: classes, bytes"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -465,6 +465,11 @@ impl Stream {
         }));
     }
 
+    /// Any other record, as written.
+    pub(crate) fn record(&mut self, r: Record) {
+        self.text += &line(&r);
+    }
+
     pub(crate) fn gc(&mut self, t_ms: u64) {
         self.text += &line(&Record::GcStart(GcBoundary { t_ns: t_ms * MS }));
         self.text += &line(&Record::GcFinish(GcBoundary {

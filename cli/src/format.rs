@@ -48,6 +48,24 @@ pub fn decimal(v: f64) -> String {
     }
 }
 
+/// Bytes in binary units to a tenth, `.0` left out: `512 B`, `7.5 KiB`,
+/// `27.1 MiB`, `32 MiB`, `1 GiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    // 1023.96 KiB would print as 1024.0 KiB: move up first.
+    while value >= 1023.95 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let text = format!("{value:.1}");
+    format!("{} {}", text.trim_end_matches(".0"), UNITS[unit])
+}
+
 /// A length in milliseconds, e.g. `850 ms`, `12.40 s`, `3m 07s`, `1h 02m`.
 pub fn duration(ms: f64) -> String {
     if ms < 1_000.0 {
@@ -94,6 +112,19 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_in_binary_units() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(1024), "1 KiB");
+        assert_eq!(bytes(7_680), "7.5 KiB");
+        assert_eq!(bytes(271 * (1 << 20) / 10), "27.1 MiB");
+        assert_eq!(bytes(32 << 20), "32 MiB");
+        assert_eq!(bytes((1 << 20) - 1), "1 MiB");
+        assert_eq!(bytes(1 << 30), "1 GiB");
+        assert_eq!(bytes(u64::MAX), "16777216 TiB");
+    }
 
     #[test]
     fn numbers_and_times_format_compactly() {

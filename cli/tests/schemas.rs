@@ -393,3 +393,134 @@ fn an_attached_report_with_its_census_matches_the_report_schema() {
     assert_eq!(plain["recording"]["attached"], false);
     assert_eq!(plain["recording"]["census"], Value::Null);
 }
+
+/// Metaspace in bytes: the copier recording with samples and snapshots
+/// (at attach, an OutOfMemoryError and the end) and census bytes, as the
+/// agent writes them, in the report plain and ranked by bytes.
+#[test]
+fn a_report_with_metaspace_bytes_matches_the_report_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture()).unwrap();
+    let mut lines = text.lines();
+    let mut header: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    header["attached"] = json!(true);
+    let census = Record::Census(Census {
+        t_ns: 3_100_000,
+        classes: 2_490,
+        groups: vec![CensusGroup {
+            kind: ClassKind::Ordinary,
+            loader_type: "bootstrap".into(),
+            classes: 2_290,
+            loaders: 1,
+            used: Some(9_000_000),
+            committed: Some(9_500_000),
+        }],
+    });
+    let snapshot = |id, reason, t_ns| {
+        Record::MetaspaceSnapshot(MetaspaceSnapshot {
+            id,
+            reason,
+            t_ns,
+            used: 30_000_000,
+            committed: 32_000_000,
+            loaders: 300,
+            classes: 2_800,
+            took_ms: 40,
+            skipped: None,
+        })
+    };
+    let stack = |snapshot, stack| {
+        Record::StackMetaspace(StackMetaspace {
+            snapshot,
+            stack,
+            kind: ClassKind::ReflectionAccessor,
+            loader_type: "jdk.internal.reflect.DelegatingClassLoader".into(),
+            classes: 200,
+            loaders: 200,
+            used: 1_100_000,
+            committed: 1_600_000,
+            exclusive_used: 1_000_000,
+            exclusive_committed: 1_500_000,
+        })
+    };
+    let loader_type = |snapshot| {
+        Record::LoaderTypeMetaspace(LoaderTypeMetaspace {
+            snapshot,
+            loader_type: "bootstrap".into(),
+            hidden: false,
+            loaders: 1,
+            classes: 2_290,
+            used: 9_000_000,
+            committed: 9_500_000,
+        })
+    };
+    let mut records = vec![
+        census,
+        snapshot(1, SnapshotReason::Attach, 3_200_000),
+        loader_type(1),
+    ];
+    for (i, t) in [10_000_000u64, 200_000_000, 400_000_000]
+        .into_iter()
+        .enumerate()
+    {
+        records.push(Record::Metaspace(MetaspaceSample {
+            t_ns: t,
+            used: 9_000_000 + i as u64 * 1_000_000,
+            committed: 10_000_000 + i as u64 * 1_000_000,
+            class_used: Some(1_000_000),
+            class_committed: None,
+            max: Some(33_554_432),
+            class_max: None,
+            gc_threshold: Some(21_000_000),
+        }));
+    }
+    let mut recording = format!("{header}\n");
+    for r in &records {
+        recording += &serde_json::to_string(r).unwrap();
+        recording.push('\n');
+    }
+    let mut tail = vec![
+        snapshot(2, SnapshotReason::OutOfMemory, 450_000_000),
+        stack(2, 4),
+        stack(2, 99),
+        loader_type(2),
+        snapshot(3, SnapshotReason::End, 460_000_000),
+        stack(3, 4),
+        loader_type(3),
+    ];
+    let summary = lines.clone().last().unwrap().to_string();
+    for l in lines {
+        if l.starts_with(r#"{"type":"summary""#) {
+            for r in tail.drain(..) {
+                recording += &serde_json::to_string(&r).unwrap();
+                recording.push('\n');
+            }
+        }
+        recording += l;
+        recording.push('\n');
+    }
+    assert!(
+        summary.contains("summary"),
+        "the fixture ends with its summary"
+    );
+    let path = dir.path().join("metaspace.jsonl");
+    std::fs::write(&path, recording).unwrap();
+    let v = validator("report");
+    let report = report_json(&path, &["--top", "0"]);
+    let m = &report["metaspace"];
+    assert_eq!(m["samples_read"], 3);
+    assert_eq!(m["at_end"]["snapshot"]["reason"], "end");
+    assert_eq!(m["at_attach"]["loader_types"][0]["type"], "bootstrap");
+    assert!(report["call_sites"][0]["metaspace"].is_object());
+    assert_eq!(
+        report["recording"]["census"]["groups"][0]["committed"],
+        9_500_000
+    );
+    assert_valid(&v, &report, "the report with Metaspace bytes");
+    let by_bytes = report_json(&path, &["--sort", "bytes"]);
+    assert_eq!(by_bytes["sorted_by"], "bytes");
+    assert_valid(&v, &by_bytes, "the report ranked by bytes");
+    let unavailable = report_json(&fixture(), &["--sort", "bytes"]);
+    assert_eq!(unavailable["sort_by_bytes_unavailable"], true);
+    assert_valid(&v, &unavailable, "the report without bytes, --sort bytes");
+}

@@ -16,6 +16,7 @@
 //!  timeline        definitions, unloads and GCs over time
 //!  loaders         the loader census
 //!  exhaustion      OutOfMemoryErrors and the call site that filled class metadata
+//!  metaspace       the JVM's Metaspace bytes over time and per call site
 //!  facts           header, summary, census, counts, records out of place
 //!    |
 //!  stacks          distinct stacks, attributed when read, kept within a memory cap
@@ -32,6 +33,7 @@ pub mod diagnosis;
 pub mod exhaustion;
 pub mod facts;
 pub mod loaders;
+pub mod metaspace;
 pub mod regeneration;
 pub mod stack_weights;
 pub mod stacks;
@@ -49,6 +51,7 @@ use self::diagnosis::{Findings, Verdict};
 use self::exhaustion::{Exhaustion, Exhaustions};
 use self::facts::Facts;
 use self::loaders::{LoaderCensus, LoaderTypes};
+use self::metaspace::{Metaspace, MetaspaceData};
 use self::regeneration::{Regeneration, SiteRegeneration};
 use self::stack_weights::StackWeights;
 use self::stacks::{StackStore, DEFAULT_STACK_MEMORY_MIB};
@@ -67,6 +70,20 @@ pub struct Options {
     /// Bytes the frames of distinct stacks may take (see [`StackStore`]);
     /// past it stacks are summarised to their call site.
     pub stack_memory: u64,
+    /// How call sites are ranked.
+    pub order: SiteOrder,
+}
+
+/// How call sites are ranked (`--sort`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteOrder {
+    /// Most classes defined first.
+    #[default]
+    Classes,
+    /// Most Metaspace committed at the end first (see
+    /// [`Metaspace::sort_by_bytes`]).
+    Bytes,
 }
 
 impl Default for Options {
@@ -75,6 +92,7 @@ impl Default for Options {
             ownership: Ownership::default(),
             all_kinds: false,
             stack_memory: DEFAULT_STACK_MEMORY_MIB << 20,
+            order: SiteOrder::Classes,
         }
     }
 }
@@ -92,6 +110,7 @@ pub struct Analysis {
     timeline: Timeline,
     loaders: LoaderCensus,
     exhaustion: Exhaustions,
+    metaspace: Metaspace,
 }
 
 impl Sink for Analysis {
@@ -117,6 +136,7 @@ impl Analysis {
             timeline: Timeline::default(),
             loaders: LoaderCensus::default(),
             exhaustion: Exhaustions::default(),
+            metaspace: Metaspace::default(),
         }
     }
 
@@ -172,14 +192,24 @@ impl Analysis {
                 self.regeneration.gc_start();
                 self.timeline.gc_start(g.t_ns);
             }
+            Record::Metaspace(m) => self.metaspace.sample(m),
+            Record::MetaspaceSnapshot(m) => self.metaspace.snapshot(m),
+            Record::StackMetaspace(m) => {
+                // The call site its classes were counted in, found as for an unload.
+                let shown = m.kind != ClassKind::Ordinary || self.options.all_kinds;
+                let site = shown
+                    .then(|| {
+                        let stack = self.stacks.get(m.stack);
+                        self.sites.find(m.stack, &m.loader_type, stack)
+                    })
+                    .flatten();
+                self.metaspace.stack(&m, site);
+            }
+            Record::LoaderTypeMetaspace(m) => self.metaspace.loader_type(&m),
             // Classes are read by `class`; a stack without id names nothing;
-            // Metaspace bytes are not used by the report yet.
+            // JFR's per-loader statistics are not used by the report yet.
             Record::Class(_)
             | Record::Stack(_)
-            | Record::Metaspace(_)
-            | Record::MetaspaceSnapshot(_)
-            | Record::StackMetaspace(_)
-            | Record::LoaderTypeMetaspace(_)
             | Record::LoaderStatistics(_)
             | Record::GcFinish(_)
             | Record::Unknown => {}
@@ -199,7 +229,12 @@ impl Analysis {
 
     /// What the consumers found so far, with the input's `damage`.
     pub fn finish(&self, damage: &Damage) -> Analyzed<'_> {
-        let sorted = self.sites.finish();
+        let mut sorted = self.sites.finish();
+        let order = match self.options.order {
+            SiteOrder::Bytes if self.metaspace.sort_by_bytes(&mut sorted) => SiteOrder::Bytes,
+            _ => SiteOrder::Classes,
+        };
+        let metaspace = self.metaspace.finish(&sorted);
         let position = |i: usize| sorted.sorted(i);
         let mut regeneration = vec![SiteRegeneration::default(); sorted.sites.len()];
         for (i, &at) in sorted.sorted_index.iter().enumerate() {
@@ -244,6 +279,8 @@ impl Analysis {
             unmatched_unloads: self.regeneration.unmatched_unloads(),
             exhaustion,
             exhaustion_omitted: self.exhaustion.omitted(),
+            metaspace,
+            order,
             verdicts,
             stacks: &self.stacks,
             sources: &self.sources,
@@ -274,6 +311,11 @@ pub struct Analyzed<'a> {
     pub exhaustion: Vec<Exhaustion>,
     /// Those past them, counted only.
     pub exhaustion_omitted: u64,
+    /// Metaspace in bytes: over time, per call site (report order).
+    pub metaspace: MetaspaceData,
+    /// How `call_sites` are ranked (`Classes` when bytes were asked for
+    /// but the recording has no snapshot).
+    pub order: SiteOrder,
     /// One per flagged call site, in report order.
     pub verdicts: Vec<Verdict>,
     /// The distinct stacks: frames of those kept (sample stacks, the flame

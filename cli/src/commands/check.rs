@@ -7,7 +7,7 @@ use super::report::{analysis_options, report_of};
 use crate::analyze::stacks::DEFAULT_STACK_MEMORY_MIB;
 use crate::cli::CheckArgs;
 use crate::escape;
-use crate::render::check::{evaluate, ok_line, warning_lines, Rules};
+use crate::render::check::{evaluate, ok_line, uncheckable, warning_lines, Rules};
 use crate::report::FlameGraphParts;
 
 /// Exit status when a rule is violated.
@@ -21,6 +21,7 @@ pub fn run(args: &CheckArgs) -> i32 {
         max_regenerated: args.max_regenerated,
         max_live_growth: args.max_live_growth,
         max_rate: args.max_rate,
+        max_metaspace_bytes: args.max_metaspace_bytes,
         allowed: args.allow.clone(),
     };
     let options = analysis_options(
@@ -39,6 +40,10 @@ pub fn run(args: &CheckArgs) -> i32 {
             return EXIT_UNREADABLE;
         }
     };
+    if let Some(why) = uncheckable(&report, &rules) {
+        eprintln!("metascope check: error: {why}");
+        return EXIT_UNREADABLE;
+    }
     for line in warning_lines(&report) {
         eprintln!("{line}");
     }

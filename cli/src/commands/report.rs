@@ -9,8 +9,8 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 use crate::analyze::attribution::Ownership;
-use crate::analyze::{Analysis, Options};
-use crate::cli::{Format, ReportOptions};
+use crate::analyze::{Analysis, Options, SiteOrder};
+use crate::cli::{Format, ReportOptions, Sort};
 use crate::read::jsonl::JsonLines;
 use crate::read::{self, Damage, Source};
 use crate::render::{flame, html, json, text};
@@ -28,6 +28,7 @@ pub fn analysis_options(
         ownership: Ownership::new(libraries, app),
         all_kinds,
         stack_memory: stack_memory_mib.saturating_mul(1 << 20),
+        order: SiteOrder::Classes,
     }
 }
 
@@ -86,12 +87,18 @@ pub fn write_report_from(input: File, shown: &Path, options: &ReportOptions) -> 
 }
 
 fn report_analysis(options: &ReportOptions) -> Options {
-    analysis_options(
-        &options.libraries,
-        &options.app,
-        options.all_kinds,
-        options.stack_memory,
-    )
+    Options {
+        order: match options.sort {
+            Sort::Classes => SiteOrder::Classes,
+            Sort::Bytes => SiteOrder::Bytes,
+        },
+        ..analysis_options(
+            &options.libraries,
+            &options.app,
+            options.all_kinds,
+            options.stack_memory,
+        )
+    }
 }
 
 /// What of the flame graph `format` draws.

@@ -10,7 +10,7 @@
 use super::wording;
 use crate::analyze::diagnosis::{Cause, Trend};
 use crate::escape;
-use crate::format::{decimal, duration, thousands};
+use crate::format::{bytes, decimal, duration, thousands};
 use crate::report::{CallSiteReport, Report, VerdictReport};
 
 /// The rules to check; `None` is not checked.
@@ -20,6 +20,8 @@ pub struct Rules {
     pub max_live_growth: Option<u64>,
     /// Classes per second.
     pub max_rate: Option<f64>,
+    /// Metaspace committed, at any snapshot.
+    pub max_metaspace_bytes: Option<u64>,
     /// Causes that do not fail when the diagnosis is the rule.
     pub allowed: Vec<Cause>,
 }
@@ -27,7 +29,10 @@ pub struct Rules {
 impl Rules {
     /// No `--max-*` rule was given: every diagnosed cause fails.
     pub fn diagnosis_is_the_rule(&self) -> bool {
-        self.max_regenerated.is_none() && self.max_live_growth.is_none() && self.max_rate.is_none()
+        self.max_regenerated.is_none()
+            && self.max_live_growth.is_none()
+            && self.max_rate.is_none()
+            && self.max_metaspace_bytes.is_none()
     }
 
     fn describe(&self) -> Vec<String> {
@@ -41,6 +46,9 @@ impl Rules {
         if let Some(r) = self.max_rate {
             out.push(format!("rate ≤ {}/s", decimal(r)));
         }
+        if let Some(n) = self.max_metaspace_bytes {
+            out.push(format!("Metaspace ≤ {}", bytes(n)));
+        }
         out
     }
 }
@@ -50,7 +58,7 @@ impl Rules {
 pub enum Violation {
     /// A `--max-*` limit exceeded.
     Limit {
-        /// `regenerated`, `live growth` or `rate`.
+        /// `regenerated`, `live growth`, `rate` or `Metaspace`.
         rule: &'static str,
         /// The measured value, as printed.
         value: String,
@@ -177,8 +185,56 @@ pub fn evaluate(report: &Report, rules: &Rules) -> Vec<Violation> {
                 });
             }
         }
+        if let Some(max) = rules.max_metaspace_bytes {
+            out.extend(metaspace_violation(report, site, max));
+        }
     }
     out
+}
+
+/// `--max-metaspace-bytes`: the most the call site held at any snapshot.
+fn metaspace_violation(report: &Report, site: &CallSiteReport, max: u64) -> Option<Violation> {
+    let m = site.metaspace.as_ref()?;
+    let held = m.max_committed.filter(|&held| held > max)?;
+    let at = report
+        .metaspace
+        .as_ref()
+        .and_then(|r| {
+            r.snapshots
+                .iter()
+                .find(|s| Some(s.id) == m.max_committed_snapshot)
+        })
+        .map_or(String::new(), |s| {
+            format!(
+                " at +{} ({} snapshot)",
+                duration(s.t_ms),
+                super::metaspace::snapshot_reason(s.reason)
+            )
+        });
+    Some(Violation::Limit {
+        rule: "Metaspace",
+        value: format!("{} committed{at}", bytes(held)),
+        limit: bytes(max),
+        call_site: site_name(site),
+    })
+}
+
+/// Why `rules` cannot be checked against `report`: a Metaspace limit on
+/// a recording without Metaspace snapshots.
+pub fn uncheckable(report: &Report, rules: &Rules) -> Option<String> {
+    let limit = rules.max_metaspace_bytes?;
+    let taken = report
+        .metaspace
+        .as_ref()
+        .is_some_and(|m| m.snapshots.iter().any(|s| s.skipped.is_none()));
+    (!taken).then(|| {
+        format!(
+            "--max-metaspace-bytes {} needs Metaspace snapshots, and the recording has none \
+             (recorded by an agent older than this metascope, or from JFR): record again \
+             with this agent",
+            bytes(limit)
+        )
+    })
 }
 
 /// The `OK` line.
@@ -278,6 +334,42 @@ mod tests {
     }
 
     #[test]
+    fn metaspace_bytes_are_checked_per_call_site_at_its_largest() {
+        let r = crate::fixtures::report(&crate::report::metaspace::fixture::oom_stream(), 0);
+        let rules = Rules {
+            max_metaspace_bytes: Some(16 << 20),
+            ..Rules::default()
+        };
+        assert_eq!(uncheckable(&r, &rules), None);
+        let lines: Vec<String> = evaluate(&r, &rules)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            lines,
+            ["metascope check: FAIL Metaspace 27.1 MiB committed at +2.03 s (OutOfMemoryError snapshot) \
+              > 16 MiB at com.acme.AuditingProxies.forUser(AuditingProxies.java:18) via java.lang.reflect.Proxy.newProxyInstance"]
+        );
+        let at_limit = Rules {
+            max_metaspace_bytes: Some(271 * (1 << 20) / 10),
+            ..Rules::default()
+        };
+        assert_eq!(evaluate(&r, &at_limit), []);
+        assert_eq!(
+            ok_line(&r, &at_limit),
+            "metascope check: OK (3 call sites, 12 classes; Metaspace ≤ 27.1 MiB)"
+        );
+        // Without snapshots the rule cannot hold: an error, not an OK.
+        let old = crate::fixtures::report(&crate::fixtures::bean_copier_stream(true, 0), 0);
+        let why = uncheckable(&old, &rules).unwrap();
+        assert!(
+            why.starts_with("--max-metaspace-bytes 16 MiB needs Metaspace snapshots"),
+            "{why}"
+        );
+        assert_eq!(uncheckable(&old, &Rules::default()), None);
+    }
+
+    #[test]
     fn each_rule_names_the_call_site() {
         let r = report();
         let copier = &r.call_sites.iter().find(|s| s.regenerated > 0).unwrap();
@@ -293,6 +385,7 @@ mod tests {
             max_regenerated: Some(10),
             max_live_growth: Some(20),
             max_rate: Some(25.0),
+            max_metaspace_bytes: None,
             allowed: vec![],
         };
         let lines: Vec<String> = evaluate(&r, &rules)
@@ -316,6 +409,7 @@ mod tests {
             max_regenerated: Some(40),
             max_live_growth: Some(30),
             max_rate: Some(30.0),
+            max_metaspace_bytes: None,
             allowed: vec![],
         };
         assert_eq!(evaluate(&r, &at_limits), []);

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 
-use super::{flame, text, wording};
+use super::{flame, metaspace, text, wording};
 use crate::escape::html as escape;
 use crate::format::{duration, thousands, wall_clock};
 use crate::report::{CallSiteReport, Report, TimelinePoint, VerdictReport};
@@ -277,36 +277,50 @@ fn attach_census(out: &mut String, report: &Report) {
         return;
     };
     let c = crate::report::census_overview(census);
+    let with_bytes = census.groups.iter().any(|g| g.committed.is_some());
     let _ = write!(
         out,
         "<div id=\"attach-census\"><p>At attach: <b>{}</b> {} already loaded (pre-existing, no stacks)</p>\n\
          <table><thead><tr><th>Kind</th><th>Loader type</th><th class=\"num\">Classes</th>\
-         <th class=\"num\">Loaders</th></tr></thead>\n<tbody>\n",
+         <th class=\"num\">Loaders</th>{}</tr></thead>\n<tbody>\n",
         thousands(c.classes),
-        if c.classes == 1 { "class" } else { "classes" }
+        if c.classes == 1 { "class" } else { "classes" },
+        if with_bytes { "<th class=\"num\">Metaspace</th>" } else { "" }
     );
-    let row = |out: &mut String, kind: &str, loader_type: &str, classes: u64, loaders: u64| {
+    let row = |out: &mut String,
+               kind: &str,
+               loader_type: &str,
+               (classes, loaders): (u64, u64),
+               committed: Option<u64>| {
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td class=\"frame\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            "<tr><td>{}</td><td class=\"frame\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>{}</tr>",
             escape(kind),
             escape(loader_type),
             thousands(classes),
-            thousands(loaders)
+            thousands(loaders),
+            if with_bytes { metaspace::html_census_cell(committed) } else { String::new() }
         );
     };
     for g in &c.generated {
-        row(out, g.kind.as_str(), &g.loader_type, g.classes, g.loaders);
+        row(
+            out,
+            g.kind.as_str(),
+            &g.loader_type,
+            (g.classes, g.loaders),
+            g.committed,
+        );
     }
     let (groups, classes) = c.more_generated;
     if groups > 0 {
         let _ = writeln!(
             out,
             "<tr><td colspan=\"2\" class=\"muted\">… {} more generated {} (--format json lists them all)</td>\
-             <td class=\"num\">{}</td><td></td></tr>",
+             <td class=\"num\">{}</td><td></td>{}</tr>",
             thousands(groups as u64),
             if groups == 1 { "group" } else { "groups" },
-            thousands(classes)
+            thousands(classes),
+            if with_bytes { "<td></td>" } else { "" }
         );
     }
     let (classes, types, loaders) = c.ordinary;
@@ -319,8 +333,13 @@ fn attach_census(out: &mut String, report: &Report) {
                 thousands(types as u64),
                 if types == 1 { "type" } else { "types" }
             ),
-            classes,
-            loaders,
+            (classes, loaders),
+            census
+                .groups
+                .iter()
+                .filter(|g| g.kind == metascope_events::ClassKind::Ordinary)
+                .map(|g| g.committed)
+                .sum(),
         );
     }
     out.push_str("</tbody></table></div>\n");
@@ -420,7 +439,12 @@ fn list(out: &mut String, title: &str, items: &[String]) {
 fn call_sites(out: &mut String, report: &Report) {
     let _ = write!(
         out,
-        "<section id=\"call-sites-section\">\n<h2>Call sites by classes defined<span class=\"count\">{} of {}</span></h2>\n",
+        "<section id=\"call-sites-section\">\n<h2>Call sites by {}<span class=\"count\">{} of {}</span></h2>\n",
+        if report.sorted_by == crate::analyze::SiteOrder::Bytes {
+            "Metaspace held at the end"
+        } else {
+            "classes defined"
+        },
         report.call_sites.len(),
         report.call_sites_total
     );
@@ -512,7 +536,7 @@ fn call_site_row(out: &mut String, site: &CallSiteReport) {
     let _ =
         writeln!(
         out,
-        "</td><td class=\"frame\">{}</td><td class=\"small\"><b>{}</b><br>{}</td><td>{}</td></tr>",
+        "</td><td class=\"frame\">{}</td><td class=\"small\"><b>{}</b><br>{}{}</td><td>{}</td></tr>",
         breakable(
             &site
                 .library_entry
@@ -521,6 +545,7 @@ fn call_site_row(out: &mut String, site: &CallSiteReport) {
         ),
         escape(&kinds.join(", ")),
         breakable(&loaders.join(", ")),
+        metaspace::html_site_bytes(site),
         site.cause
             .map(|c| format!("<span class=\"badge cause\">{}</span>", wording::cause(c)))
             .unwrap_or_default()
@@ -576,6 +601,7 @@ fn timeline(out: &mut String, report: &Report) {
          <span><i style=\"background:#c2372f\"></i>GC started</span></div>\n",
     );
     out.push_str(&timeline_svg(points, report.recording.duration_ms));
+    out.push_str(&metaspace::html_chart(report));
     out.push_str("</section>\n");
 }
 

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use comfy_table::{Attribute, Cell, CellAlignment, ContentArrangement, Table};
 
-use super::wording;
+use super::{metaspace, wording};
 use crate::analyze::attribution::FrameRole;
 use crate::analyze::exhaustion::Resource;
 use crate::escape;
@@ -32,6 +32,7 @@ pub fn render(report: &Report, terminal: bool) -> String {
     out_of_memory(&mut out, report);
     warnings(&mut out, report);
     attach_census(&mut out, report);
+    metaspace::text_overview(&mut out, report);
 
     if report.call_sites.is_empty() {
         let _ = writeln!(
@@ -59,10 +60,21 @@ pub fn render(report: &Report, terminal: bool) -> String {
 fn call_sites(out: &mut String, report: &Report, terminal: bool) {
     let _ = writeln!(
         out,
-        "\nCall sites by classes defined ({} of {}):",
+        "\nCall sites by {} ({} of {}):",
+        if report.sorted_by == crate::analyze::SiteOrder::Bytes {
+            "Metaspace held at the end"
+        } else {
+            "classes defined"
+        },
         report.call_sites.len(),
         report.call_sites_total
     );
+    if report.sort_by_bytes_unavailable {
+        let _ = writeln!(
+            out,
+            "(--sort bytes: the recording has no Metaspace snapshot, so by classes)"
+        );
+    }
     // comfy-table pads the last column; trailing blanks only get in the way.
     for line in call_site_table(report, terminal).lines() {
         out.push_str(line.trim_end());
@@ -291,11 +303,12 @@ fn attach_census(out: &mut String, report: &Report) {
     for g in &c.generated {
         let _ = writeln!(
             out,
-            "  {:<kind_width$}   {:<type_width$}   {} in {}",
+            "  {:<kind_width$}   {:<type_width$}   {} in {}{}",
             g.kind.as_str(),
             escape::text(&g.loader_type),
             plural(g.classes, "class", "classes"),
-            plural(g.loaders, "loader", "loaders")
+            plural(g.loaders, "loader", "loaders"),
+            metaspace::census_bytes(g)
         );
     }
     let (groups, classes) = c.more_generated;
@@ -312,13 +325,15 @@ fn attach_census(out: &mut String, report: &Report) {
     if classes > 0 {
         let _ = writeln!(
             out,
-            "  {:<kind_width$}   {} in {}, {}",
+            "  {:<kind_width$}   {} in {}, {}{}",
             "ordinary",
             plural(classes, "class", "classes"),
             plural(types as u64, "loader type", "loader types"),
-            plural(loaders, "loader", "loaders")
+            plural(loaders, "loader", "loaders"),
+            metaspace::census_ordinary_bytes(report)
         );
     }
+    metaspace::text_attach_loader_types(out, report);
 }
 
 fn classes_line(out: &mut String, report: &Report) {
@@ -448,8 +463,10 @@ fn exhaustion(out: &mut String, report: &Report, e: &ExhaustionReport) {
                     f.rank, f.rank
                 );
             }
+            metaspace::text_out_of_memory(out, report);
         }
         (Resource::Metaspace | Resource::CompressedClassSpace, None) => {
+            metaspace::text_out_of_memory(out, report);
             let _ = writeln!(
                 out,
                 "  No captured class was defined before it: ordinary classes filled it{}",
@@ -500,16 +517,16 @@ fn call_site_table(report: &Report, terminal: bool) -> Table {
         // No styling at all: the output goes to a file or a pipe.
         table.force_no_tty();
     }
-    let header = [
-        "#",
-        "Classes",
-        "Unloaded",
-        "Live",
-        "Regen.",
-        "Kinds",
-        "Application frame",
-        "Library entry",
-    ];
+    // With Metaspace snapshots, the bytes each site held at the end.
+    let bytes_column = report
+        .call_sites
+        .first()
+        .is_some_and(|s| metaspace::table_cell(report, s).is_some());
+    let mut header = vec!["#", "Classes", "Unloaded", "Live", "Regen."];
+    if bytes_column {
+        header.push("Metaspace");
+    }
+    header.extend(["Kinds", "Application frame", "Library entry"]);
     table.set_header(header.iter().map(|h| {
         let cell = Cell::new(h);
         if terminal {
@@ -519,7 +536,7 @@ fn call_site_table(report: &Report, terminal: bool) -> Table {
         }
     }));
     for site in &report.call_sites {
-        table.add_row(vec![
+        let mut row = vec![
             Cell::new(site.rank),
             Cell::new(thousands(site.classes)),
             Cell::new(thousands(site.unloaded)),
@@ -529,14 +546,22 @@ fn call_site_table(report: &Report, terminal: bool) -> Table {
             } else {
                 thousands(site.regenerated)
             }),
+        ];
+        if bytes_column {
+            row.push(Cell::new(
+                metaspace::table_cell(report, site).unwrap_or_default(),
+            ));
+        }
+        row.extend([
             Cell::new(kinds_cell(site)),
             Cell::new(escape::text(&site.display)),
             Cell::new(site.library_entry.as_ref().map_or("-".into(), |e| {
                 escape::text(&wording::entry(&e.display, e.code_source.as_ref())).into_owned()
             })),
         ]);
+        table.add_row(row);
     }
-    for column in [0, 1, 2, 3, 4] {
+    for column in 0..if bytes_column { 6 } else { 5 } {
         if let Some(c) = table.column_mut(column) {
             c.set_cell_alignment(CellAlignment::Right);
         }
@@ -585,6 +610,7 @@ fn details(out: &mut String, site: &CallSiteReport, start_wall_ms: Option<u64>) 
         .collect();
     let _ = writeln!(out, "    kinds     {}", kinds.join(", "));
     loaders_and_threads(out, site);
+    metaspace::text_details(out, site);
     let _ = writeln!(out, "    when      {}", when(site, start_wall_ms));
     let mut examples = site
         .examples

@@ -59,6 +59,7 @@ pub(super) fn build(analyzed: &Analyzed<'_>, index: usize) -> CallSiteReport {
         peak_rate_per_s: site.peak_per_second,
         peak_rate_from_ms: (site.peak_second * 1_000) as f64,
         cause: None,
+        metaspace: super::metaspace::site(analyzed, index),
     }
 }
 

@@ -11,6 +11,7 @@
 
 mod call_site;
 pub mod flame_graph;
+pub mod metaspace;
 pub mod model;
 
 use metascope_events::{Census, CensusGroup, ClassKind};
@@ -18,7 +19,7 @@ use metascope_events::{Census, CensusGroup, ClassKind};
 use self::model::ns_to_ms;
 use crate::analyze::diagnosis::Verdict;
 use crate::analyze::exhaustion::Exhaustion;
-use crate::analyze::Analyzed;
+use crate::analyze::{Analyzed, SiteOrder};
 
 pub use self::flame_graph::{FlameGraph, FrameClass};
 pub use self::model::*;
@@ -65,6 +66,17 @@ pub fn build(analyzed: &Analyzed<'_>, contents: &Contents<'_>) -> Report {
     }
     let omitted = &analyzed.call_sites[shown..];
     let timeline = &analyzed.timeline;
+    let totals: Vec<TimelinePoint> = timeline
+        .totals()
+        .into_iter()
+        .map(|(t_ms, defined, unloaded, live, gcs)| TimelinePoint {
+            t_ms,
+            defined,
+            unloaded,
+            live,
+            gcs,
+        })
+        .collect();
     Report {
         schema_version: REPORT_SCHEMA_VERSION,
         metascope_version: env!("CARGO_PKG_VERSION"),
@@ -77,17 +89,8 @@ pub fn build(analyzed: &Analyzed<'_>, contents: &Contents<'_>) -> Report {
         },
         gcs: analyzed.gcs,
         gc_timeline: timeline.gc_timeline(),
-        timeline: timeline
-            .totals()
-            .into_iter()
-            .map(|(t_ms, defined, unloaded, live, gcs)| TimelinePoint {
-                t_ms,
-                defined,
-                unloaded,
-                live,
-                gcs,
-            })
-            .collect(),
+        metaspace: metaspace::build(analyzed, &totals),
+        timeline: totals,
         loader_census: loader_census(analyzed),
         diagnosis: DiagnosisReport {
             verdicts: analyzed
@@ -97,6 +100,9 @@ pub fn build(analyzed: &Analyzed<'_>, contents: &Contents<'_>) -> Report {
                 .collect(),
             unmatched_unloads: analyzed.unmatched_unloads,
         },
+        sorted_by: analyzed.order,
+        sort_by_bytes_unavailable: analyzed.options.order == SiteOrder::Bytes
+            && analyzed.order != SiteOrder::Bytes,
         flame_graph: match contents.flame_graph {
             FlameGraphParts::None => None,
             FlameGraphParts::Stacks => Some(flame_graph::build(analyzed, false)),

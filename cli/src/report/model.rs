@@ -7,12 +7,14 @@ use metascope_events::{Census, ClassKind, Header, ResourceExhausted, Summary};
 use serde::Serialize;
 
 use super::flame_graph::FlameGraph;
+use super::metaspace::{MetaspaceReport, SiteMetaspace};
 use crate::analyze::attribution::{AttributionKind, EntryKind, FrameRole, LibraryEntry, SiteFrame};
 use crate::analyze::code_sources::display_name;
 use crate::analyze::diagnosis::{Cause, CompileCall, Evidence, Remedy, Trend};
 use crate::analyze::exhaustion::Resource;
 use crate::analyze::regeneration::{Identity, IdentityUsed};
 use crate::analyze::warnings::Warning;
+use crate::analyze::SiteOrder;
 
 /// Version of the JSON report layout. Adding fields keeps it; removing or
 /// re-typing one bumps it. 2: the diagnosis's evidence and remedies and
@@ -43,6 +45,18 @@ pub struct Report {
     /// Per loader type, most classes first.
     pub loader_census: Vec<LoaderCensusReport>,
     pub diagnosis: DiagnosisReport,
+    /// How `call_sites` are ranked; absent when by classes (the default).
+    #[serde(skip_serializing_if = "is_by_classes")]
+    pub sorted_by: SiteOrder,
+    /// `--sort bytes` was asked for but the recording has no Metaspace
+    /// snapshot, so call sites are ranked by classes; absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sort_by_bytes_unavailable: bool,
+    /// Metaspace in bytes, as the JVM accounts it (docs/diagnosis.md);
+    /// absent when the recording has no Metaspace records (older agents,
+    /// JFR input).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metaspace: Option<MetaspaceReport>,
     /// Classes defined per stack, drawn by the flame-graph renderers; only
     /// when asked for ([`Contents::flame_graph`]), never in JSON.
     #[serde(skip)]
@@ -294,6 +308,14 @@ pub struct CallSiteReport {
     pub peak_rate_from_ms: f64,
     /// The verdict's cause for this site, `null` when not flagged.
     pub cause: Option<Cause>,
+    /// The Metaspace bytes its classes held; absent when the recording has
+    /// no Metaspace records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metaspace: Option<SiteMetaspace>,
+}
+
+fn is_by_classes(order: &SiteOrder) -> bool {
+    *order == SiteOrder::Classes
 }
 
 #[derive(Debug, Serialize)]
