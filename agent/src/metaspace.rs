@@ -934,6 +934,15 @@ mod tests {
         }
     }
 
+    fn request(id: u64, reason: SnapshotReason, committed: u64) -> SnapshotRequest {
+        SnapshotRequest {
+            id,
+            reason,
+            t_ns: 1,
+            committed,
+        }
+    }
+
     #[test]
     fn a_snapshot_read_in_pieces_joins_captured_classes_with_their_loaders() {
         let mut source = jvm(17, Some(1 << 30));
@@ -966,13 +975,8 @@ mod tests {
     #[test]
     fn a_listing_too_large_for_the_heap_is_skipped_and_says_so() {
         let mut source = jvm(21, Some(4 << 20));
-        let request = SnapshotRequest {
-            id: 1,
-            reason: SnapshotReason::Attach,
-            t_ns: 1,
-            committed: 200 << 20,
-        };
-        let snap = snapshot(&mut source, request, Vec::new(), || 0);
+        let attach = request(1, SnapshotReason::Attach, 200 << 20);
+        let snap = snapshot(&mut source, attach, Vec::new(), || 0);
         assert!(snap
             .header
             .skipped
@@ -995,25 +999,15 @@ mod tests {
     #[test]
     fn an_exit_snapshot_of_a_large_metaspace_is_skipped_within_its_budget() {
         let mut source = jvm(17, Some(1 << 30));
-        let request = SnapshotRequest {
-            id: 2,
-            reason: SnapshotReason::End,
-            t_ns: 1,
-            committed: 100 << 20,
-        };
-        let snap = snapshot(&mut source, request, Vec::new(), || 0);
+        let end = request(2, SnapshotReason::End, 100 << 20);
+        let snap = snapshot(&mut source, end, Vec::new(), || 0);
         assert!(snap
             .header
             .skipped
             .as_deref()
             .unwrap()
             .starts_with("pause_budget"));
-        let oom = SnapshotRequest {
-            id: 3,
-            reason: SnapshotReason::OutOfMemory,
-            t_ns: 1,
-            committed: 100 << 20,
-        };
+        let oom = request(3, SnapshotReason::OutOfMemory, 100 << 20);
         assert_eq!(
             snapshot(&mut source, oom, Vec::new(), || 0).header.skipped,
             None

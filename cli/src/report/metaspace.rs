@@ -594,50 +594,29 @@ pub(crate) mod fixture {
             wall_ms: 1_763_900_002_030,
             after_seq: 12,
         }));
-        s.record(snapshot(2, SnapshotReason::OutOfMemory, 2_030, mib(319)));
-        s.record(stack(
-            2,
-            1,
-            ClassKind::ReflectionAccessor,
-            crate::fixtures::DELEGATING,
-            6,
-            mib(20),
-            mib(20),
-        ));
-        s.record(stack(
-            2,
-            2,
-            ClassKind::Proxy,
-            USER_LOADER,
-            4,
-            mib(271),
-            mib(271),
-        ));
-        s.record(stack(2, 3, ClassKind::Lambda, APP, 2, mib(5), 0));
-        s.record(loader_type(2, "bootstrap", 1_500, mib(20)));
-        s.record(loader_type(2, APP, 300, mib(3)));
-        s.record(snapshot(3, SnapshotReason::End, 2_900, mib(300)));
-        s.record(stack(
-            3,
-            1,
-            ClassKind::ReflectionAccessor,
-            crate::fixtures::DELEGATING,
-            6,
-            mib(20),
-            mib(20),
-        ));
-        s.record(stack(
-            3,
-            2,
-            ClassKind::Proxy,
-            USER_LOADER,
-            4,
-            mib(250),
-            mib(250),
-        ));
-        s.record(stack(3, 3, ClassKind::Lambda, APP, 2, mib(5), 0));
-        s.record(loader_type(3, "bootstrap", 1_500, mib(20)));
-        s.record(loader_type(3, APP, 300, mib(3)));
+        // At the OutOfMemoryError and at the end: the proxies shrank.
+        for (id, reason, t_ms, committed, proxies) in [
+            (2, SnapshotReason::OutOfMemory, 2_030, 319, 271),
+            (3, SnapshotReason::End, 2_900, 300, 250),
+        ] {
+            s.record(snapshot(id, reason, t_ms, mib(committed)));
+            let (accessors, delegating) =
+                (ClassKind::ReflectionAccessor, crate::fixtures::DELEGATING);
+            s.record(stack(id, 1, accessors, delegating, 6, mib(20), mib(20)));
+            let proxy_bytes = mib(proxies);
+            s.record(stack(
+                id,
+                2,
+                ClassKind::Proxy,
+                USER_LOADER,
+                4,
+                proxy_bytes,
+                proxy_bytes,
+            ));
+            s.record(stack(id, 3, ClassKind::Lambda, APP, 2, mib(5), 0));
+            s.record(loader_type(id, "bootstrap", 1_500, mib(20)));
+            s.record(loader_type(id, APP, 300, mib(3)));
+        }
         s.finished()
     }
 }
