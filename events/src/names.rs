@@ -141,9 +141,10 @@ pub fn is_dynamic_loader_type(binary_name: &str) -> bool {
 /// `.0x<address>` (`.<hash>`), as JVMTI spells them.
 pub fn internal_name_into(binary_name: &str, hidden: bool, out: &mut String) {
     out.clear();
-    let (base, suffix) = match binary_name.rfind('/') {
-        Some(i) if hidden => (&binary_name[..i], Some(&binary_name[i + 1..])),
-        _ => (binary_name, None),
+    let split = hidden.then(|| binary_name.rfind('/')).flatten();
+    let (base, suffix) = match split {
+        Some(i) => (&binary_name[..i], Some(&binary_name[i + 1..])),
+        None => (binary_name, None),
     };
     // Byte by byte (`.` and `/` are ASCII, so the text stays valid UTF-8),
     // reusing `out`'s memory.
