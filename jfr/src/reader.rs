@@ -241,9 +241,11 @@ impl JfrReader {
             if self.finished {
                 return None;
             }
-            match self.current.is_some() {
-                true => self.read_segment(),
-                false => self.open_chunk(),
+            if self.current.is_none() {
+                self.open_chunk();
+            } else if let Some(r) = self.read_segment() {
+                // Straight out, not through `out`: a record is large.
+                return Some(Ok(self.with_stack_first(r)));
             }
         }
     }
@@ -256,7 +258,11 @@ impl JfrReader {
             Record::MetaspaceOom(e) => e.stack,
             _ => 0,
         };
-        let record = match self.global.unyielded.remove(&stack) {
+        let new_stack = match self.global.unyielded.is_empty() {
+            true => None,
+            false => self.global.unyielded.remove(&stack),
+        };
+        let record = match new_stack {
             Some(s) => {
                 self.out.push_front(r);
                 Record::Stack(s)
@@ -554,21 +560,20 @@ impl JfrReader {
         read_frame(&self.src, &mut self.events, at, end, compressed)
     }
 
-    /// Yields the current chunk's next record: decodes the next queued
-    /// event, else queues the next segment, else ends the chunk.
-    fn read_segment(&mut self) {
-        let Some(mut cur) = self.current.take() else {
-            return;
-        };
+    /// The current chunk's next record: decodes the next queued event,
+    /// else queues the next segment, else ends the chunk (`None` for
+    /// these two).
+    fn read_segment(&mut self) -> Option<Record> {
+        let mut cur = self.current.take()?;
         if cur.queued < cur.queue.len() {
-            self.decode_queued(&mut cur);
+            let record = self.decode_queued(&mut cur);
             self.current = Some(cur);
-            return;
+            return record;
         }
         if !cur.done {
             self.queue_segment(&mut cur);
             self.current = Some(cur);
-            return;
+            return None;
         }
         if let Some(mut d) = cur.damage.take() {
             d.lost_events += self.stats.unresolved - cur.unresolved_before;
@@ -578,10 +583,11 @@ impl JfrReader {
         cur.queue.clear();
         self.spare_queue = std::mem::take(&mut cur.queue);
         cur.resolver.recycle(&mut self.spare);
+        None
     }
 
     /// Decodes queued events until one gives a record (or none is left).
-    fn decode_queued(&mut self, cur: &mut Current) {
+    fn decode_queued(&mut self, cur: &mut Current) -> Option<Record> {
         let compressed = cur.resolver.header.compressed_ints();
         let start = self.recording_start_ns.unwrap_or(0);
         while let Some(q) = cur.queue.get(cur.queued) {
@@ -619,14 +625,12 @@ impl JfrReader {
                 &mut self.global,
                 start,
             ) {
-                Ok(record) => {
-                    self.out.push_back(record);
-                    return;
-                }
+                Ok(record) => return Some(record),
                 Err(Unresolved::MissingConstant) => self.stats.unresolved += 1,
                 Err(Unresolved::Ignored) => {}
             }
         }
+        None
     }
 
     /// Reads events of the current chunk up to the next checkpoint (or the
