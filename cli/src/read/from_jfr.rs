@@ -693,6 +693,69 @@ pub fn stack_depth(jvm_arguments: &str) -> Option<u32> {
 mod tests {
     use super::*;
 
+    fn live(seq: u64, hidden: bool) -> Live {
+        Live {
+            seq,
+            stack: 1,
+            kind: ClassKind::Ordinary,
+            hidden,
+        }
+    }
+
+    /// The live classes answer as a map by (loader, name) would, whether
+    /// a class was appended before or after the first unload built the
+    /// index, and count each loader's classes once.
+    #[test]
+    fn live_classes_behave_as_a_map_indexed_at_the_first_unload() {
+        let mut per_loader: FastMap<u64, u64> = fast_map();
+        let mut classes = LiveClasses::default();
+        for (key, seq) in [((7, 1), 1), ((7, 2), 2), ((7, 1), 3), ((8, 1), 4)] {
+            if classes.insert(key, live(seq, false)) {
+                *per_loader.entry(key.0).or_insert(0) += 1;
+            }
+        }
+        // The same name in the same loader twice: the last one counts.
+        let first = classes.remove(&(7, 1), &mut per_loader).map(|l| l.seq);
+        assert_eq!(first, Some(3));
+        assert_eq!(per_loader[&7], 2);
+        assert!(classes.remove(&(7, 1), &mut per_loader).is_none());
+        assert_eq!(classes.len(), 2);
+        // Indexed now: a redefinition replaces at once.
+        assert!(classes.insert((7, 5), live(5, false)));
+        assert!(!classes.insert((7, 5), live(6, true)));
+        assert_eq!(classes.len(), 3);
+        let again = classes.remove(&(7, 5), &mut per_loader).map(|l| l.seq);
+        assert_eq!(again, Some(6));
+        assert_eq!(
+            classes.remove(&(8, 1), &mut per_loader).map(|l| l.seq),
+            Some(4)
+        );
+        assert_eq!(
+            classes.remove(&(7, 2), &mut per_loader).map(|l| l.seq),
+            Some(2)
+        );
+        assert_eq!(classes.len(), 0);
+    }
+
+    #[test]
+    fn unloaded_classes_are_dropped_from_memory_once_most_are_gone() {
+        let mut per_loader: FastMap<u64, u64> = fast_map();
+        let mut classes = LiveClasses::default();
+        for n in 0..4000 {
+            classes.insert((1, n), live(n + 1, false));
+        }
+        for n in 0..3000 {
+            let seq = classes.remove(&(1, n), &mut per_loader).map(|l| l.seq);
+            assert_eq!(seq, Some(n + 1));
+        }
+        assert!(classes.defined.len() < 4000);
+        for n in 3000..4000 {
+            let seq = classes.remove(&(1, n), &mut per_loader).map(|l| l.seq);
+            assert_eq!(seq, Some(n + 1));
+        }
+        assert_eq!(classes.len(), 0);
+    }
+
     #[test]
     fn java_versions_from_jfr_vm_versions() {
         let cases = [
