@@ -33,6 +33,17 @@ pub fn kind_by_name(name: &str) -> Option<ClassKind> {
     {
         return Some(ClassKind::ReflectionAccessor);
     }
+    // Every pattern below but the scripts' and hidden classes' has a `$`:
+    // most names (the application's own) are told apart by one memchr.
+    if !name.contains('$') {
+        return if is_script_name(name) {
+            Some(ClassKind::Script)
+        } else if is_hidden_name(name) {
+            Some(ClassKind::Hidden)
+        } else {
+            None
+        };
+    }
     if name.contains("$$Lambda") {
         return Some(ClassKind::Lambda);
     }
@@ -97,9 +108,13 @@ fn is_script_name(name: &str) -> bool {
 
 /// JVMTI spells a hidden class `Name.0x<address>` (Class.getName: `Name/0x...`).
 pub fn is_hidden_name(internal_name: &str) -> bool {
-    internal_name.rfind(".0x").is_some_and(|i| {
-        let suffix = &internal_name[i + 3..];
-        !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_hexdigit())
+    // The suffix has no `.`: it follows the last one (one memrchr).
+    internal_name.rfind('.').is_some_and(|i| {
+        internal_name[i..]
+            .strip_prefix(".0x")
+            .is_some_and(|suffix| {
+                !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_hexdigit())
+            })
     })
 }
 
@@ -126,16 +141,17 @@ pub fn is_dynamic_loader_type(binary_name: &str) -> bool {
 /// `.0x<address>` (`.<hash>`), as JVMTI spells them.
 pub fn internal_name_into(binary_name: &str, hidden: bool, out: &mut String) {
     out.clear();
-    let (base, suffix) = match binary_name.rfind('/') {
-        Some(i) if hidden => (&binary_name[..i], Some(&binary_name[i + 1..])),
-        _ => (binary_name, None),
+    let split = hidden.then(|| binary_name.rfind('/')).flatten();
+    let (base, suffix) = match split {
+        Some(i) => (&binary_name[..i], Some(&binary_name[i + 1..])),
+        None => (binary_name, None),
     };
-    for (i, part) in base.split('.').enumerate() {
-        if i > 0 {
-            out.push('/');
-        }
-        out.push_str(part);
-    }
+    // Byte by byte (`.` and `/` are ASCII, so the text stays valid UTF-8),
+    // reusing `out`'s memory.
+    let mut bytes = std::mem::take(out).into_bytes();
+    bytes.extend(base.bytes().map(|b| if b == b'.' { b'/' } else { b }));
+    *out = String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     if let Some(suffix) = suffix {
         out.push('.');
         out.push_str(suffix);

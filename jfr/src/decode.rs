@@ -237,12 +237,7 @@ impl Slots {
 
     /// A timestamp as nanoseconds since the epoch.
     fn wall_ns(&self, slot: usize, h: &ChunkHeader) -> i64 {
-        let v = self.int(slot);
-        match self.units.get(slot) {
-            Some(TimeUnit::Nanos) => v,
-            Some(TimeUnit::Millis) => v.saturating_mul(1_000_000),
-            _ => h.ticks_to_wall_ns(v),
-        }
+        wall_ns(self.int(slot), self.units.get(slot), h)
     }
 
     /// A duration in nanoseconds.
@@ -254,6 +249,41 @@ impl Slots {
             _ => v,
         }
     }
+}
+
+/// A timestamp in `unit` as nanoseconds since the epoch.
+fn wall_ns(v: i64, unit: Option<&TimeUnit>, h: &ChunkHeader) -> i64 {
+    match unit {
+        Some(TimeUnit::Nanos) => v,
+        Some(TimeUnit::Millis) => v.saturating_mul(1_000_000),
+        _ => h.ticks_to_wall_ns(v),
+    }
+}
+
+/// Checks that an event whose plan is `plan` (`c` just after the type id)
+/// decodes as [`read_slots`] would, building no values but its start
+/// time; returns the start as its record's `t_ns`, to order the events
+/// before any is built.
+pub(crate) fn event_start(
+    meta: &Metadata,
+    plan: &Plan,
+    c: &mut Cursor<'_>,
+    h: &ChunkHeader,
+    recording_start_ns: i64,
+) -> Decoded<u64> {
+    let t = &meta.types[plan.metadata_type];
+    let mut start = 0;
+    for (field, slot) in t.fields.iter().zip(&plan.slots) {
+        match slot {
+            Some(0) => start = read_field(meta, c, field)?.int().unwrap_or(0),
+            _ => skip_field(meta, c, field)?,
+        }
+        if c.remaining() == 0 {
+            break;
+        }
+    }
+    let wall_ns = wall_ns(start, plan.units.first(), h);
+    Ok(wall_ns.saturating_sub(recording_start_ns).max(0) as u64)
 }
 
 /// Why an event that decoded did not become a record.

@@ -61,10 +61,12 @@
 //! # Memory and speed
 //! Memory is bounded by the current chunk's checkpoint (constant pool)
 //! bytes and their index, what was resolved from them, the distinct stacks
-//! and frame names of the whole recording, and one flush segment of
-//! yielded records (at most 100,000) being sorted. Events are read with
-//! positioned reads through a 4 MB window, never mapped (a file cut
-//! underneath a map is a SIGBUS).
+//! and frame names of the whole recording, and the index of one flush
+//! segment's events (at most 100,000, 40 bytes each) ordered by time
+//! before they are decoded one by one. Events are read with positioned
+//! reads through a window of at least 4 MB that holds the segment being
+//! decoded (at most 64 MB of events), never mapped (a file cut underneath
+//! a map is a SIGBUS).
 //!
 //! `cargo run --release -p metascope-jfr --example jfr_stats -- FILE.jfr`
 //! measures it. On a JDK 17 recording of `DynamicLoaderDemo 20000` (20,042

@@ -19,7 +19,7 @@ use std::fs::File;
 use std::path::Path;
 
 use crate::chunk::{ChunkHeader, HeaderError, HEADER_SIZE};
-use crate::decode::{build, read_slots, Plans, Slots, Unresolved};
+use crate::decode::{build, event_start, read_slots, Plans, Slots, Unresolved};
 use crate::error::{Damage, Error};
 use crate::events::{ChunkInfo, Record};
 use crate::input::{Cursor, Fault, Source, Window};
@@ -33,9 +33,13 @@ const CHECKPOINT_EVENT: u64 = 1;
 /// Events are read through a window this big; larger events grow it.
 const EVENT_WINDOW: usize = 4 << 20;
 
-/// Records sorted at once at most: bounds memory when a chunk has no
+/// Events ordered at once at most: bounds memory when a chunk has no
 /// flushes (JDK 11) and holds millions of the events we keep.
 const SEGMENT_CAP: usize = 100_000;
+
+/// Bytes a segment spans at most, so that it stays in one window while its
+/// events are decoded out of file order.
+const SEGMENT_BYTES: u64 = 64 << 20;
 
 /// Counts of what was read so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -104,6 +108,7 @@ pub struct JfrReader {
     stats: Stats,
     /// The last chunk's memory, for the next one.
     spare: Spare,
+    spare_queue: Vec<Queued>,
 }
 
 struct Current {
@@ -118,6 +123,22 @@ struct Current {
     damage: Option<Damage>,
     /// `Stats::unresolved` when the chunk began.
     unresolved_before: u64,
+    /// The current segment's events, in time order, decoded one by one
+    /// from `queued` on: a segment is ordered by a small index, not by its
+    /// records.
+    queue: Vec<Queued>,
+    queued: usize,
+    /// The chunk's last segment is queued.
+    done: bool,
+}
+
+/// An event of the segment, checked, to be decoded.
+struct Queued {
+    t_ns: u64,
+    at: u64,
+    size: u64,
+    type_id: u64,
+    header_len: usize,
 }
 
 /// An event's frame: where it is, how big, what type.
@@ -177,6 +198,7 @@ impl JfrReader {
             recording_start_ns: None,
             stats: Stats::default(),
             spare: Spare::default(),
+            spare_queue: Vec::new(),
         })
     }
 
@@ -219,9 +241,11 @@ impl JfrReader {
             if self.finished {
                 return None;
             }
-            match self.current.is_some() {
-                true => self.read_segment(),
-                false => self.open_chunk(),
+            if self.current.is_none() {
+                self.open_chunk();
+            } else if let Some(r) = self.read_segment() {
+                // Straight out, not through `out`: a record is large.
+                return Some(Ok(self.with_stack_first(r)));
             }
         }
     }
@@ -234,7 +258,11 @@ impl JfrReader {
             Record::MetaspaceOom(e) => e.stack,
             _ => 0,
         };
-        let record = match self.global.unyielded.remove(&stack) {
+        let new_stack = match self.global.unyielded.is_empty() {
+            true => None,
+            false => self.global.unyielded.remove(&stack),
+        };
+        let record = match new_stack {
             Some(s) => {
                 self.out.push_front(r);
                 Record::Stack(s)
@@ -373,6 +401,9 @@ impl JfrReader {
                     end,
                     damage,
                     unresolved_before: self.stats.unresolved,
+                    queue: std::mem::take(&mut self.spare_queue),
+                    queued: 0,
+                    done: false,
                 });
             }
             None => {
@@ -529,21 +560,91 @@ impl JfrReader {
         read_frame(&self.src, &mut self.events, at, end, compressed)
     }
 
-    /// Decodes events of the current chunk up to the next checkpoint (or
-    /// the chunk's end) and queues their records in time order.
-    fn read_segment(&mut self) {
-        let Some(mut cur) = self.current.take() else {
-            return;
-        };
+    /// The current chunk's next record: decodes the next queued event,
+    /// else queues the next segment, else ends the chunk (`None` for
+    /// these two).
+    fn read_segment(&mut self) -> Option<Record> {
+        let mut cur = self.current.take()?;
+        if cur.queued < cur.queue.len() {
+            let record = self.decode_queued(&mut cur);
+            self.current = Some(cur);
+            return record;
+        }
+        if !cur.done {
+            self.queue_segment(&mut cur);
+            self.current = Some(cur);
+            return None;
+        }
+        if let Some(mut d) = cur.damage.take() {
+            d.lost_events += self.stats.unresolved - cur.unresolved_before;
+            self.pending_error = Some(Error::Damaged(d));
+        }
+        self.events.shrink();
+        cur.queue.clear();
+        self.spare_queue = std::mem::take(&mut cur.queue);
+        cur.resolver.recycle(&mut self.spare);
+        None
+    }
+
+    /// Decodes queued events until one gives a record (or none is left).
+    fn decode_queued(&mut self, cur: &mut Current) -> Option<Record> {
         let compressed = cur.resolver.header.compressed_ints();
         let start = self.recording_start_ns.unwrap_or(0);
-        let mut chunk_done = false;
-        // Empty (see below); clearing starts it at the front of its buffer,
-        // so that sorting it moves nothing.
-        self.out.clear();
+        while let Some(q) = cur.queue.get(cur.queued) {
+            cur.queued += 1;
+            let Some(plan) = cur.plans.get(q.type_id) else {
+                continue;
+            };
+            let bytes = match self.events.get(&self.src, q.at, q.size) {
+                Ok(Some(b)) => b,
+                _ => {
+                    let d = self.damage(cur.index, q.at, "the file could not be read", 0);
+                    cur.damage.get_or_insert(d);
+                    continue;
+                }
+            };
+            let mut c = Cursor::new(bytes, compressed);
+            let read = c
+                .set_pos(q.header_len)
+                .and_then(|()| read_slots(&cur.resolver.meta, plan, &mut c, &mut self.slots));
+            if read.is_err() {
+                // Checked when queued: only a file changed since fails here.
+                let d = self.damage(
+                    cur.index,
+                    q.at,
+                    "an event does not match its description",
+                    0,
+                );
+                cur.damage.get_or_insert(d);
+                continue;
+            }
+            match build(
+                plan,
+                &self.slots,
+                &mut cur.resolver,
+                &mut self.global,
+                start,
+            ) {
+                Ok(record) => return Some(record),
+                Err(Unresolved::MissingConstant) => self.stats.unresolved += 1,
+                Err(Unresolved::Ignored) => {}
+            }
+        }
+        None
+    }
+
+    /// Reads events of the current chunk up to the next checkpoint (or the
+    /// chunk's end), checks those of the types yielded and queues them in
+    /// time order (stable: file order among equal times).
+    fn queue_segment(&mut self, cur: &mut Current) {
+        let compressed = cur.resolver.header.compressed_ints();
+        let start = self.recording_start_ns.unwrap_or(0);
+        cur.queue.clear();
+        cur.queued = 0;
+        let first = cur.pos;
         loop {
             if cur.pos >= cur.end {
-                chunk_done = true;
+                cur.done = true;
                 break;
             }
             let at = cur.pos;
@@ -557,14 +658,14 @@ impl JfrReader {
                     };
                     cur.damage
                         .get_or_insert(self.damage(cur.index, at, reason, 0));
-                    chunk_done = true;
+                    cur.done = true;
                     break;
                 }
             };
             cur.pos = at + frame.size;
             self.stats.events += 1;
             if frame.type_id == CHECKPOINT_EVENT {
-                if !self.out.is_empty() {
+                if !cur.queue.is_empty() {
                     break;
                 }
                 continue;
@@ -577,47 +678,39 @@ impl JfrReader {
                 _ => {
                     let d = self.damage(cur.index, at, "the file could not be read", 0);
                     cur.damage.get_or_insert(d);
-                    chunk_done = true;
+                    cur.done = true;
                     break;
                 }
             };
             let mut c = Cursor::new(bytes, compressed);
-            let read = c
+            let header = &cur.resolver.header;
+            let t_ns = c
                 .set_pos(frame.header_len)
-                .and_then(|()| read_slots(&cur.resolver.meta, plan, &mut c, &mut self.slots));
-            if read.is_err() {
+                .and_then(|()| event_start(&cur.resolver.meta, plan, &mut c, header, start));
+            let Ok(t_ns) = t_ns else {
                 let d = self.damage(cur.index, at, "an event does not match its description", 0);
                 cur.damage.get_or_insert(d);
-                chunk_done = true;
+                cur.done = true;
                 break;
-            }
-            match build(
-                plan,
-                &self.slots,
-                &mut cur.resolver,
-                &mut self.global,
-                start,
-            ) {
-                Ok(record) => self.out.push_back(record),
-                Err(Unresolved::MissingConstant) => self.stats.unresolved += 1,
-                Err(Unresolved::Ignored) => {}
-            }
-            if self.out.len() >= SEGMENT_CAP {
+            };
+            cur.queue.push(Queued {
+                t_ns,
+                at,
+                size: frame.size,
+                type_id: frame.type_id,
+                header_len: frame.header_len,
+            });
+            if cur.queue.len() >= SEGMENT_CAP || cur.pos - first >= SEGMENT_BYTES {
                 break;
             }
         }
-        // The segment is read into `out`, empty before (records are only
-        // read once the previous segment's are all out).
-        self.out.make_contiguous().sort_by_key(Record::t_ns);
-        if chunk_done {
-            if let Some(mut d) = cur.damage.take() {
-                d.lost_events += self.stats.unresolved - cur.unresolved_before;
-                self.pending_error = Some(Error::Damaged(d));
-            }
-            self.events.shrink();
-            cur.resolver.recycle(&mut self.spare);
-        } else {
-            self.current = Some(cur);
+        cur.queue.sort_by_key(|q| q.t_ns);
+        // The segment's bytes in one window, for decoding out of file order.
+        if let (Some(lo), Some(hi)) = (
+            cur.queue.iter().map(|q| q.at).min(),
+            cur.queue.iter().map(|q| q.at + q.size).max(),
+        ) {
+            let _ = self.events.get(&self.src, lo, hi - lo);
         }
     }
 

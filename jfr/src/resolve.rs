@@ -124,11 +124,14 @@ impl Spare {
     }
 }
 
-/// A cache by pool key: a vector over the key range of a densely indexed
-/// pool (see [`Pools`]), else a hash map.
+/// A cache by pool key: over the key range of a densely indexed pool (see
+/// [`Pools`]) a vector of positions (4 bytes a key, so that a chunk of
+/// 100,000 classes clears 400 KB, not the values' 6 MB), else a hash map.
 struct KeyTable<V> {
     base: u64,
-    dense: Vec<Option<V>>,
+    /// Per key: 0, or 1 + the value's position in `values`.
+    dense: Vec<u32>,
+    values: Vec<V>,
     sparse: HashMap<u64, V>,
 }
 
@@ -137,6 +140,7 @@ impl<V> Default for KeyTable<V> {
         KeyTable {
             base: 0,
             dense: Vec::new(),
+            values: Vec::new(),
             sparse: HashMap::default(),
         }
     }
@@ -147,15 +151,18 @@ impl<V: Clone> KeyTable<V> {
     /// keys when `None`.
     fn reset(&mut self, range: Option<(u64, usize)>) {
         self.dense.clear();
+        self.values.clear();
         self.sparse.clear();
         if let Some((base, len)) = range {
             self.base = base;
-            self.dense.resize(len, None);
+            self.dense.resize(len, 0);
+            // Address space only until written: no copies while it fills.
+            self.values.reserve(len);
         }
     }
 
     fn capacity(&self) -> usize {
-        self.dense.capacity() + self.sparse.capacity()
+        self.values.capacity() + self.sparse.capacity()
     }
 
     fn slot(&self, key: u64) -> Option<usize> {
@@ -167,12 +174,23 @@ impl<V: Clone> KeyTable<V> {
         if self.dense.is_empty() {
             return self.sparse.get(&key);
         }
-        self.dense.get(self.slot(key)?)?.as_ref()
+        let at = *self.dense.get(self.slot(key)?)?;
+        self.values.get((at as usize).checked_sub(1)?)
     }
 
     fn insert(&mut self, key: u64, value: V) {
         match self.slot(key) {
-            Some(at) => self.dense[at] = Some(value),
+            Some(at) => match self.dense[at] {
+                0 => {
+                    // One value per key of the range: fits a `u32` unless
+                    // the pool is absurd, which is then left uncached.
+                    if let Ok(n) = u32::try_from(self.values.len() + 1) {
+                        self.values.push(value);
+                        self.dense[at] = n;
+                    }
+                }
+                i => self.values[i as usize - 1] = value,
+            },
             None if self.dense.is_empty() => {
                 self.sparse.insert(key, value);
             }

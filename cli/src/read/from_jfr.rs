@@ -73,6 +73,101 @@ struct Live {
     hidden: bool,
 }
 
+/// The live classes, for their unloads, by (loader id, name hash).
+///
+/// Appended in definition order and indexed only when the first unload
+/// asks: a recording that unloads nothing (a Metaspace leak) pays one
+/// sequential push per class, not a random write into a large table.
+/// Once indexed, each definition also updates the index.
+#[derive(Default)]
+struct LiveClasses {
+    /// As defined; an unloaded entry is `None`.
+    defined: Vec<((u64, u64), Option<Live>)>,
+    index: Option<FastMap<(u64, u64), usize>>,
+    /// Entries in `defined` that are `Some`.
+    live: usize,
+}
+
+impl LiveClasses {
+    fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Remembers a class; `false` when one of the same key was live (it is
+    /// replaced, as a map insert would). Before the index exists the answer
+    /// is `true`, and [`Self::index`] corrects what it counted.
+    fn insert(&mut self, key: (u64, u64), live: Live) -> bool {
+        let at = self.defined.len();
+        self.defined.push((key, Some(live)));
+        self.live += 1;
+        let Some(index) = &mut self.index else {
+            return true;
+        };
+        match index.insert(key, at) {
+            Some(old) => {
+                self.defined[old].1 = None;
+                self.live -= 1;
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// Forgets the class of `key` and returns it, if live.
+    fn remove(
+        &mut self,
+        key: &(u64, u64),
+        live_per_loader: &mut FastMap<u64, u64>,
+    ) -> Option<Live> {
+        let index = match &mut self.index {
+            Some(index) => index,
+            None => self.index.insert(Self::index_of(
+                &mut self.defined,
+                &mut self.live,
+                live_per_loader,
+            )),
+        };
+        let at = index.remove(key)?;
+        self.live -= 1;
+        let live = self.defined[at].1.take();
+        // Unloaded entries are dropped once they are most of the vector.
+        if self.defined.len() > 1024 && self.live < self.defined.len() / 2 {
+            self.defined.retain(|(_, l)| l.is_some());
+            index.clear();
+            for (at, (key, _)) in self.defined.iter().enumerate() {
+                index.insert(*key, at);
+            }
+        }
+        live
+    }
+
+    /// The index of what was appended; a key appended twice keeps its last
+    /// class, and the first no longer counts as its loader's.
+    fn index_of(
+        defined: &mut [((u64, u64), Option<Live>)],
+        live: &mut usize,
+        live_per_loader: &mut FastMap<u64, u64>,
+    ) -> FastMap<(u64, u64), usize> {
+        let mut index = fast_map();
+        index.reserve(defined.len());
+        for at in 0..defined.len() {
+            let (key, Some(class)) = defined[at] else {
+                continue;
+            };
+            if let Some(old) = index.insert(key, at) {
+                defined[old].1 = None;
+                *live -= 1;
+                if !class.hidden {
+                    if let Some(n) = live_per_loader.get_mut(&key.0) {
+                        *n = n.saturating_sub(1);
+                    }
+                }
+            }
+        }
+        index
+    }
+}
+
 /// Whether an event type was enabled, as the recording's settings say.
 #[derive(Debug, Clone, Copy, Default)]
 struct Enabled {
@@ -116,7 +211,7 @@ pub struct FromJfr {
     /// By name hash: the first loader that defined the name.
     first_loader: FastMap<u64, u64>,
     /// By (loader id, name hash).
-    live: FastMap<(u64, u64), Live>,
+    live: LiveClasses,
     /// Live classes per loader (not hidden ones, which unload alone).
     live_per_loader: FastMap<u64, u64>,
     /// Ends of GCs whose `gc_finish` is not out yet.
@@ -145,7 +240,7 @@ impl FromJfr {
             internal: String::new(),
             hasher: FastState::default(),
             first_loader: fast_map(),
-            live: fast_map(),
+            live: LiveClasses::default(),
             live_per_loader: fast_map(),
             gc_finishes: BinaryHeap::new(),
             max_metaspace: None,
@@ -438,7 +533,7 @@ impl FromJfr {
                 kind,
                 hidden: class.hidden,
             };
-            if self.live.insert((loader.id, name_hash), live).is_none() && !class.hidden {
+            if self.live.insert((loader.id, name_hash), live) && !class.hidden {
                 *self.live_per_loader.entry(loader.id).or_insert(0) += 1;
             }
         }
@@ -490,7 +585,8 @@ impl FromJfr {
         let loader = &class.loader;
         let name_hash = self.hasher.hash_one(&*class.name);
         // Classes defined before the recording started are not known.
-        let Some(live) = self.live.remove(&(loader.id, name_hash)) else {
+        let key = (loader.id, name_hash);
+        let Some(live) = self.live.remove(&key, &mut self.live_per_loader) else {
             return;
         };
         let unload = ClassUnloaded {
@@ -596,6 +692,69 @@ pub fn stack_depth(jvm_arguments: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn live(seq: u64, hidden: bool) -> Live {
+        Live {
+            seq,
+            stack: 1,
+            kind: ClassKind::Ordinary,
+            hidden,
+        }
+    }
+
+    /// The live classes answer as a map by (loader, name) would, whether
+    /// a class was appended before or after the first unload built the
+    /// index, and count each loader's classes once.
+    #[test]
+    fn live_classes_behave_as_a_map_indexed_at_the_first_unload() {
+        let mut per_loader: FastMap<u64, u64> = fast_map();
+        let mut classes = LiveClasses::default();
+        for (key, seq) in [((7, 1), 1), ((7, 2), 2), ((7, 1), 3), ((8, 1), 4)] {
+            if classes.insert(key, live(seq, false)) {
+                *per_loader.entry(key.0).or_insert(0) += 1;
+            }
+        }
+        // The same name in the same loader twice: the last one counts.
+        let first = classes.remove(&(7, 1), &mut per_loader).map(|l| l.seq);
+        assert_eq!(first, Some(3));
+        assert_eq!(per_loader[&7], 2);
+        assert!(classes.remove(&(7, 1), &mut per_loader).is_none());
+        assert_eq!(classes.len(), 2);
+        // Indexed now: a redefinition replaces at once.
+        assert!(classes.insert((7, 5), live(5, false)));
+        assert!(!classes.insert((7, 5), live(6, true)));
+        assert_eq!(classes.len(), 3);
+        let again = classes.remove(&(7, 5), &mut per_loader).map(|l| l.seq);
+        assert_eq!(again, Some(6));
+        assert_eq!(
+            classes.remove(&(8, 1), &mut per_loader).map(|l| l.seq),
+            Some(4)
+        );
+        assert_eq!(
+            classes.remove(&(7, 2), &mut per_loader).map(|l| l.seq),
+            Some(2)
+        );
+        assert_eq!(classes.len(), 0);
+    }
+
+    #[test]
+    fn unloaded_classes_are_dropped_from_memory_once_most_are_gone() {
+        let mut per_loader: FastMap<u64, u64> = fast_map();
+        let mut classes = LiveClasses::default();
+        for n in 0..4000 {
+            classes.insert((1, n), live(n + 1, false));
+        }
+        for n in 0..3000 {
+            let seq = classes.remove(&(1, n), &mut per_loader).map(|l| l.seq);
+            assert_eq!(seq, Some(n + 1));
+        }
+        assert!(classes.defined.len() < 4000);
+        for n in 3000..4000 {
+            let seq = classes.remove(&(1, n), &mut per_loader).map(|l| l.seq);
+            assert_eq!(seq, Some(n + 1));
+        }
+        assert_eq!(classes.len(), 0);
+    }
 
     #[test]
     fn java_versions_from_jfr_vm_versions() {
