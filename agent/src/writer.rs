@@ -109,8 +109,10 @@ impl<'a> JvmMetaspace<'a> {
     fn open(jvmti: Jvmti, jni: Jni<'a>) -> Option<JvmMetaspace<'a>> {
         let dir = jvmti.system_property("sun.boot.library.path")?;
         // The first directory is the JDK's own lib.
-        let dir = dir.split(':').next()?.to_string();
-        match DiagnosticCommands::load(jni, std::path::Path::new(&dir)) {
+        let dir = std::path::PathBuf::from(dir.split(':').next()?);
+        let loaded = trusted_library(&dir.join("libmanagement_ext.so"))
+            .and_then(|()| DiagnosticCommands::load(jni, &dir));
+        match loaded {
             Ok(commands) => Some(JvmMetaspace { jni, commands }),
             Err(e) => {
                 messages::say(&format!(
@@ -130,6 +132,27 @@ impl MetaspaceSource for JvmMetaspace<'_> {
     fn heap_headroom(&mut self) -> Option<u64> {
         self.jni.heap_headroom()
     }
+}
+
+/// A library the agent may load into the JVM: it and its directory belong
+/// to root or to the JVM's own user and nobody else may write them (so no
+/// other user can have planted or swapped it).
+fn trusted_library(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let euid = nix::unistd::geteuid().as_raw();
+    let dir = path.parent().unwrap_or(path);
+    for p in [dir, path] {
+        let m = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        if (m.uid() != 0 && m.uid() != euid) || m.mode() & 0o022 != 0 {
+            return Err(format!(
+                "{} may be written by another user (owner {}, mode {:o}); not loaded",
+                p.display(),
+                m.uid(),
+                m.mode() & 0o7777
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The writer's watch on Metaspace: totals every [`METASPACE_INTERVAL`]
@@ -808,6 +831,25 @@ fn is_metaspace_exhausted(description: &str) -> bool {
 mod tests {
     use super::*;
     use crate::frames::tests::{frames, FakeResolver};
+
+    #[test]
+    fn a_library_others_may_write_is_not_loaded() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let lib = dir.path().join("libmanagement_ext.so");
+        std::fs::write(&lib, b"").unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(trusted_library(&lib), Ok(()));
+        std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(trusted_library(&lib).unwrap_err().contains("another user"));
+        std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(
+            trusted_library(&lib).is_err(),
+            "a directory others may write"
+        );
+    }
     use crate::options::AgentOptions;
     use metascope_events::{ClassEvent, NO_STACK};
 
