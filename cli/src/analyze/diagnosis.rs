@@ -248,6 +248,32 @@ pub enum Remedy {
 }
 
 impl Remedy {
+    /// Every remedy, in declaration order.
+    pub const ALL: [Remedy; 22] = [
+        Remedy::CacheReflectionObjects,
+        Remedy::RaiseSoftRefLruPolicy,
+        Remedy::TuneInflationThreshold,
+        Remedy::UpgradePastJdk17,
+        Remedy::WarmUpReflectionOnOneThread,
+        Remedy::UpgradeToJdk16,
+        Remedy::RaiseInflationThresholdAgainstRaces,
+        Remedy::CompileOnceWithBindings,
+        Remedy::CompileOnceWithCompilable,
+        Remedy::CompileOnceWithEnginesCompileCall,
+        Remedy::CompileOnceNotPerRequest,
+        Remedy::CompileFunctionOnceAndInvoke,
+        Remedy::CacheCompiledScripts,
+        Remedy::CacheGeneratedClasses,
+        Remedy::MakeDiscardedLoadersUnreachable,
+        Remedy::CacheGeneratorOutput,
+        Remedy::OwnLoaderForDiscardedClasses,
+        Remedy::CacheMethodHandles,
+        Remedy::SizeMetaspaceForChurn,
+        Remedy::ReuseFastjson2Providers,
+        Remedy::MetaspaceLimitOnlyDecidesWhen,
+        Remedy::MetaspaceHeadroomForChurn,
+    ];
+
     /// The JVM options and system properties the remedy involves.
     pub fn settings(self) -> &'static [&'static str] {
         match self {

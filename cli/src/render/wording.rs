@@ -618,18 +618,7 @@ mod tests {
     /// Every remedy that names a JVM setting says it in its sentence too.
     #[test]
     fn remedies_name_their_settings() {
-        use Remedy::*;
-        for r in [
-            RaiseSoftRefLruPolicy,
-            TuneInflationThreshold,
-            RaiseInflationThresholdAgainstRaces,
-            SizeMetaspaceForChurn,
-            ReuseFastjson2Providers,
-            MetaspaceLimitOnlyDecidesWhen,
-            MetaspaceHeadroomForChurn,
-            UpgradeToJdk16,
-            UpgradePastJdk17,
-        ] {
+        for r in Remedy::ALL {
             for s in r.settings().iter().chain(r.references()) {
                 let name = s.split('=').next().unwrap();
                 assert!(remedy(r, None).contains(name), "{r:?}: {s}");

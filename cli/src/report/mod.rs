@@ -745,31 +745,7 @@ mod tests {
                 .map(|e| serde_json::to_value(e).unwrap())
                 .collect(),
         );
-        use Remedy::*;
-        let remedies = [
-            CacheReflectionObjects,
-            RaiseSoftRefLruPolicy,
-            TuneInflationThreshold,
-            UpgradePastJdk17,
-            WarmUpReflectionOnOneThread,
-            UpgradeToJdk16,
-            RaiseInflationThresholdAgainstRaces,
-            CompileOnceWithBindings,
-            CompileOnceWithCompilable,
-            CompileOnceWithEnginesCompileCall,
-            CompileOnceNotPerRequest,
-            CompileFunctionOnceAndInvoke,
-            CacheCompiledScripts,
-            CacheGeneratedClasses,
-            MakeDiscardedLoadersUnreachable,
-            CacheGeneratorOutput,
-            OwnLoaderForDiscardedClasses,
-            CacheMethodHandles,
-            SizeMetaspaceForChurn,
-            ReuseFastjson2Providers,
-            MetaspaceLimitOnlyDecidesWhen,
-            MetaspaceHeadroomForChurn,
-        ];
+        let remedies = Remedy::ALL;
         check(
             "remedy",
             remedies
