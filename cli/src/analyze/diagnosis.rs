@@ -248,7 +248,8 @@ pub enum Remedy {
 }
 
 impl Remedy {
-    /// Every remedy, in declaration order.
+    /// Every remedy, in declaration order (tests go through them all).
+    #[cfg(test)]
     pub const ALL: [Remedy; 22] = [
         Remedy::CacheReflectionObjects,
         Remedy::RaiseSoftRefLruPolicy,
