@@ -10,8 +10,7 @@ use std::sync::{Arc, OnceLock};
 use crate::capture;
 use crate::census::{self, Census};
 use crate::ffi::{
-    AgentEvents, AgentStart, ClassTrigger, CodeSourceFields, Event, HookedClass, Jni, Jvmti,
-    LocalRef, Phase, Vm,
+    AgentEvents, AgentStart, CodeSourceFields, Event, HookedClass, Jni, Jvmti, LocalRef, Phase, Vm,
 };
 use crate::loaders::LoaderTable;
 use crate::messages;
@@ -174,10 +173,9 @@ impl Jvm for JvmHost<'_> {
 /// The events of a running recording.
 struct JvmtiEvents(Jvmti);
 
-const CAPTURE_EVENTS: [Event; 7] = [
+const CAPTURE_EVENTS: [Event; 6] = [
     Event::ClassFileLoadHook,
     Event::ClassLoad,
-    Event::ClassPrepare,
     Event::ResourceExhausted,
     Event::GarbageCollectionStart,
     Event::GarbageCollectionFinish,
@@ -233,18 +231,11 @@ impl AgentEvents for Handlers {
         capture::on_class_file(&active.session.capture, active.ids(), jvmti, jni, class);
     }
 
-    fn class(&self, jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: ClassTrigger) {
+    fn class_load(&self, jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>) {
         let Some(active) = RECORDER.get().and_then(Recorder::enter) else {
             return;
         };
-        let result = capture::on_class(
-            &active.session.capture,
-            active.ids(),
-            jvmti,
-            jni,
-            class,
-            trigger,
-        );
+        let result = capture::on_class(&active.session.capture, active.ids(), jvmti, jni, class);
         drop(active);
         if let Err(e) = result {
             self.disable(&e.to_string());

@@ -21,8 +21,7 @@ use crate::classify::{
 };
 use crate::clock::{wall_ms, Clock};
 use crate::ffi::{
-    ClassTrigger, CodeLocation, CodeSourceFields, HookedClass, Jni, Jvmti, JvmtiError, LocalRef,
-    RawFrame,
+    CodeLocation, CodeSourceFields, HookedClass, Jni, Jvmti, JvmtiError, LocalRef, RawFrame,
 };
 use crate::loaders::LoaderTable;
 use crate::options::{AgentOptions, Fault, MetaspaceWatch};
@@ -309,7 +308,7 @@ enum Decision {
 /// (none, or one without a location: bytes from nowhere), and whether its
 /// code source holds a class file of its name (one tag lookup on the
 /// domain and a hash lookup). An ordinary class from a jar costs one JVMTI
-/// call here and none in ClassLoad.
+/// call here and one in ClassLoad.
 pub fn on_class_file(
     capture: &Capture,
     ids: JvmIds<'_>,
@@ -431,83 +430,30 @@ fn hold_for_class_load(
     THREAD.with(|t| t.borrow_mut().pending.push(name_hash(name), facts));
 }
 
-/// ClassLoad and ClassPrepare. Hidden classes (no hook) get ClassPrepare
-/// first: they are captured there, by name, and tagged so their ClassLoad
-/// (and their unloading) is recognised. Every other class was decided in
-/// the hook: its ClassLoad only picks the hook's facts up, and when this
-/// thread holds none (an ordinary class) it returns without a JVMTI call.
+/// ClassLoad, the one per-class event besides the hook. A class the hook
+/// decided leaves its facts in this thread's ring: ClassLoad picks them up
+/// by name, and when the ring is empty (an ordinary class) it makes a
+/// single cheap JVMTI call. That call tells hidden (and VM-anonymous)
+/// classes, which have no hook, from every other class: they are captured
+/// here, by name, and tagged so their unloading is recognised. (ClassPrepare
+/// would also see them, first, but enabling it costs every class one more
+/// event delivery.)
 pub fn on_class(
     capture: &Capture,
     ids: JvmIds<'_>,
     jvmti: Jvmti,
     jni: Jni<'_>,
     class: LocalRef<'_>,
-    trigger: ClassTrigger,
 ) -> Result<(), CaptureError> {
     capture.tallies.with(|tally| {
         let mut timer = CallbackTimer::start(tally);
-        let result = match trigger {
-            ClassTrigger::Load => on_class_load(capture, jvmti, class, tally, &mut timer),
-            ClassTrigger::Prepare => {
-                on_class_prepare(capture, ids, jvmti, jni, class, tally, &mut timer)
-            }
-        };
+        let result = on_class_load(capture, ids, jvmti, jni, class, tally, &mut timer);
         timer.finish(tally);
         result
     })
 }
 
 fn on_class_load(
-    capture: &Capture,
-    jvmti: Jvmti,
-    class: LocalRef<'_>,
-    tally: &ThreadTally,
-    timer: &mut CallbackTimer,
-) -> Result<(), CaptureError> {
-    tally::add(&tally.classes_loaded, 1);
-    if capture.fault == Some(Fault::PanicInClassLoad) {
-        panic!("injected fault (fault=panic-in-class-load)");
-    }
-    if THREAD.with(|t| t.borrow().pending.is_empty()) {
-        return Ok(());
-    }
-    let signature = jvmti.class_signature(class).map_err(|error| CaptureError {
-        what: "GetClassSignature",
-        error,
-    })?;
-    let Some(internal_name) = internal_name_from_signature(signature.as_str()) else {
-        return Ok(());
-    };
-    let Some(facts) = THREAD.with(|t| t.borrow_mut().pending.take(name_hash(internal_name))) else {
-        return Ok(()); // another class's ClassLoad (a hidden or repeated one)
-    };
-    timer.capturing(tally);
-    tally::add(&tally.seen, u64::from(facts.provisional.is_none()));
-    let (thread, frames) = thread_and_stack(capture, jvmti, tally);
-    let (loader_id, loader_type) = facts.loader;
-    capture.enqueue(
-        tally,
-        facts.provisional.is_none(),
-        Message::Class(Box::new(CapturedClass {
-            name: binary_name(internal_name),
-            kind: facts.kind,
-            loader_id,
-            loader_type,
-            hidden: false,
-            thread,
-            t_ns: capture.clock.elapsed_ns(),
-            wall_ms: wall_ms(),
-            trigger: ClassEvent::Load,
-            frames,
-            tag: 0,
-            bytes: facts.bytes,
-            provisional: facts.provisional,
-        })),
-    );
-    Ok(())
-}
-
-fn on_class_prepare(
     capture: &Capture,
     ids: JvmIds<'_>,
     jvmti: Jvmti,
@@ -517,14 +463,38 @@ fn on_class_prepare(
     timer: &mut CallbackTimer,
 ) -> Result<(), CaptureError> {
     let fail = |what: &'static str| move |error| CaptureError { what, error };
-    // One cheap call tells hidden (and VM-anonymous) classes, the only
-    // ones ClassPrepare is for, from every other class.
+    tally::add(&tally.classes_loaded, 1);
+    if capture.fault == Some(Fault::PanicInClassLoad) {
+        panic!("injected fault (fault=panic-in-class-load)");
+    }
+    let mut signature = None;
+    if !THREAD.with(|t| t.borrow().pending.is_empty()) {
+        let held = signature.insert(
+            jvmti
+                .class_signature(class)
+                .map_err(fail("GetClassSignature"))?,
+        );
+        let Some(internal_name) = internal_name_from_signature(held.as_str()) else {
+            return Ok(());
+        };
+        if let Some(facts) = THREAD.with(|t| t.borrow_mut().pending.take(name_hash(internal_name)))
+        {
+            timer.capturing(tally);
+            capture_hooked(capture, jvmti, internal_name, facts, tally);
+            return Ok(());
+        }
+        // Not the hook's class: a hidden class defined in between, or a
+        // repeated ClassLoad of a class defined earlier.
+    }
     if jvmti.is_modifiable_class(class).unwrap_or(true) {
         return Ok(());
     }
-    let signature = jvmti
-        .class_signature(class)
-        .map_err(fail("GetClassSignature"))?;
+    let signature = match signature {
+        Some(held) => held,
+        None => jvmti
+            .class_signature(class)
+            .map_err(fail("GetClassSignature"))?,
+    };
     let Some(internal_name) = internal_name_from_signature(signature.as_str()) else {
         return Ok(()); // arrays and primitives
     };
@@ -557,7 +527,7 @@ fn on_class_prepare(
             thread,
             t_ns: capture.clock.elapsed_ns(),
             wall_ms: wall_ms(),
-            trigger: ClassEvent::Prepare,
+            trigger: ClassEvent::Load,
             frames,
             tag,
             bytes: None,
@@ -565,6 +535,38 @@ fn on_class_prepare(
         })),
     );
     Ok(())
+}
+
+/// A class the hook captured: its stack now, everything else from the hook.
+fn capture_hooked(
+    capture: &Capture,
+    jvmti: Jvmti,
+    internal_name: &str,
+    facts: HookFacts,
+    tally: &ThreadTally,
+) {
+    tally::add(&tally.seen, u64::from(facts.provisional.is_none()));
+    let (thread, frames) = thread_and_stack(capture, jvmti, tally);
+    let (loader_id, loader_type) = facts.loader;
+    capture.enqueue(
+        tally,
+        facts.provisional.is_none(),
+        Message::Class(Box::new(CapturedClass {
+            name: binary_name(internal_name),
+            kind: facts.kind,
+            loader_id,
+            loader_type,
+            hidden: false,
+            thread,
+            t_ns: capture.clock.elapsed_ns(),
+            wall_ms: wall_ms(),
+            trigger: ClassEvent::Load,
+            frames,
+            tag: 0,
+            bytes: facts.bytes,
+            provisional: facts.provisional,
+        })),
+    );
 }
 
 /// Classes without a hook (hidden ones): the name decides.

@@ -64,7 +64,6 @@ const fn event_slot(event: u32) -> usize {
 const _: () = assert!(offset_of!(raw::jvmtiEventCallbacks, VMInit) == event_slot(50));
 const _: () = assert!(offset_of!(raw::jvmtiEventCallbacks, ClassFileLoadHook) == event_slot(54));
 const _: () = assert!(offset_of!(raw::jvmtiEventCallbacks, ClassLoad) == event_slot(55));
-const _: () = assert!(offset_of!(raw::jvmtiEventCallbacks, ClassPrepare) == event_slot(56));
 const _: () = assert!(offset_of!(raw::jvmtiEventCallbacks, ResourceExhausted) == event_slot(80));
 const _: () =
     assert!(offset_of!(raw::jvmtiEventCallbacks, GarbageCollectionStart) == event_slot(81));
@@ -203,7 +202,6 @@ pub enum Event {
     VmDeath = raw::JVMTI_EVENT_VM_DEATH,
     ClassFileLoadHook = raw::JVMTI_EVENT_CLASS_FILE_LOAD_HOOK,
     ClassLoad = raw::JVMTI_EVENT_CLASS_LOAD,
-    ClassPrepare = raw::JVMTI_EVENT_CLASS_PREPARE,
     ResourceExhausted = raw::JVMTI_EVENT_RESOURCE_EXHAUSTED,
     GarbageCollectionStart = raw::JVMTI_EVENT_GARBAGE_COLLECTION_START,
     GarbageCollectionFinish = raw::JVMTI_EVENT_GARBAGE_COLLECTION_FINISH,
@@ -523,7 +521,6 @@ impl Jvmti {
         callbacks.VMDeath = Some(on_vm_death);
         callbacks.ClassFileLoadHook = Some(on_class_file_load_hook);
         callbacks.ClassLoad = Some(on_class_load);
-        callbacks.ClassPrepare = Some(on_class_prepare);
         callbacks.ResourceExhausted = Some(on_resource_exhausted);
         callbacks.GarbageCollectionStart = Some(on_gc_start);
         callbacks.GarbageCollectionFinish = Some(on_gc_finish);
@@ -1060,20 +1057,13 @@ pub struct HookedClass<'a> {
     pub protection_domain: Option<LocalRef<'a>>,
 }
 
-/// A class event: ClassLoad or ClassPrepare.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClassTrigger {
-    Load,
-    Prepare,
-}
-
 /// The JVMTI events the agent handles, as safe calls. Installed once with
 /// [`Jvmti::install`]; each call runs inside a panic guard.
 pub trait AgentEvents: Sync {
     fn vm_init(&self, jvmti: Jvmti, jni: Jni<'_>);
     fn vm_death(&self);
     fn class_file(&self, jvmti: Jvmti, jni: Jni<'_>, class: HookedClass<'_>);
-    fn class(&self, jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>, trigger: ClassTrigger);
+    fn class_load(&self, jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>);
     /// Inside a GC pause: no JVMTI or JNI allowed.
     fn gc(&self, start: bool);
     /// Inside or right after a GC: no JVMTI or JNI allowed.
@@ -1450,23 +1440,7 @@ unsafe extern "C" fn on_class_load(
             Jni::new(jni as *mut c_void),
             LocalRef::new(klass as *mut c_void),
         ) {
-            events.class(Jvmti(env), jni, class, ClassTrigger::Load);
-        }
-    })
-}
-
-unsafe extern "C" fn on_class_prepare(
-    env: *mut raw::jvmtiEnv,
-    jni: *mut raw::JNIEnv,
-    _thread: raw::jthread,
-    klass: raw::jclass,
-) {
-    dispatch("ClassPrepare", |events| {
-        if let (Some(jni), Some(class)) = (
-            Jni::new(jni as *mut c_void),
-            LocalRef::new(klass as *mut c_void),
-        ) {
-            events.class(Jvmti(env), jni, class, ClassTrigger::Prepare);
+            events.class_load(Jvmti(env), jni, class);
         }
     })
 }
