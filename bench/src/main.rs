@@ -166,6 +166,9 @@ struct Sample {
     rss_mib: f64,
     /// Workload-reported metric (ops/s for the steady loop).
     metric: Option<f64>,
+    /// CPU time of the workload's own threads, as they report it (agent
+    /// callbacks run on them; the JIT, GC and the agent's writer do not).
+    workload_cpu_s: Option<f64>,
     /// metascope's own summary, for its variants.
     agent: Option<AgentFigures>,
 }
@@ -269,6 +272,20 @@ impl Row {
             .samples
             .iter()
             .filter_map(|s| s.agent.map(|a| a.callback_s + a.writer_cpu_s))
+            .collect();
+        (!v.is_empty()).then(|| median(&v))
+    }
+    /// Median CPU time of the workload's own threads, if every run said.
+    fn workload_cpu_median(&self) -> Option<f64> {
+        let v: Option<Vec<f64>> = self.samples.iter().map(|s| s.workload_cpu_s).collect();
+        v.filter(|v| !v.is_empty()).map(|v| median(&v))
+    }
+    /// Median of one of metascope's self-reported figures.
+    fn agent_median(&self, figure: fn(&AgentFigures) -> f64) -> Option<f64> {
+        let v: Vec<f64> = self
+            .samples
+            .iter()
+            .filter_map(|s| s.agent.as_ref().map(figure))
             .collect();
         (!v.is_empty()).then(|| median(&v))
     }
@@ -742,8 +759,13 @@ fn run_jvm(
             .join()
             .map_err(|_| anyhow::anyhow!("the attacher thread panicked"))??;
     }
+    let text = std::fs::read_to_string(&out)?;
+    let workload_cpu_s = text
+        .lines()
+        .find_map(|l| l.strip_prefix("bench: workload_thread_cpu_ns="))
+        .and_then(|n| n.trim().parse::<f64>().ok())
+        .map(|ns| ns / 1e9);
     let metric = if reports_ops {
-        let text = std::fs::read_to_string(&out)?;
         let ops = text
             .lines()
             .find_map(|l| l.strip_prefix("bench: ops_per_sec="))
@@ -766,6 +788,7 @@ fn run_jvm(
             cpu_s: m.cpu.as_secs_f64(),
             rss_mib: m.maxrss_kib as f64 / 1024.0,
             metric,
+            workload_cpu_s,
             agent,
         },
         summary,
@@ -901,6 +924,7 @@ fn bench_cli(ctx: &Ctx, results: &mut Results, params: &Params) -> Result<()> {
                 cpu_s: m.cpu.as_secs_f64(),
                 rss_mib: m.maxrss_kib as f64 / 1024.0,
                 metric: Some(*n as f64 / wall),
+                workload_cpu_s: None,
                 agent: None,
             });
         }
@@ -949,6 +973,7 @@ fn bench_jfr_reader(ctx: &Ctx, results: &mut Results, params: &Params) -> Result
                 cpu_s,
                 rss_mib,
                 metric: Some(n as f64 / wall_s),
+                workload_cpu_s: None,
                 agent: None,
             });
         }
@@ -1094,7 +1119,7 @@ fn evaluate_targets(results: &Results, params: &Params) -> Vec<String> {
     // Ordinary classes: both start-up workloads, wall and CPU within 2%.
     for (workload, what) in [
         (Workload::Load, "(a) load"),
-        (Workload::LoadMinimal, "(a') load minimal, not initialised:"),
+        (Workload::LoadMinimal, "(a') load minimal, not initialised"),
     ] {
         let (Some(m), Some(base)) = (
             find(results, workload, ms),
@@ -1104,14 +1129,14 @@ fn evaluate_targets(results: &Results, params: &Params) -> Vec<String> {
         };
         let n = thousands(params.load_classes as u64);
         verdict(
-            &format!("{what} {n} classes, wall time over no agent"),
+            &format!("{what}: {n} classes, wall time over no agent"),
             (m.median() / base.median() - 1.0) * 100.0,
             2.0,
             true,
             &|v| format!("{v:.1}%"),
         );
         verdict(
-            &format!("{what} {n} classes, CPU time over no agent"),
+            &format!("{what}: {n} classes, CPU time over no agent"),
             (m.cpu_median() / base.cpu_median() - 1.0) * 100.0,
             2.0,
             true,
@@ -1124,6 +1149,7 @@ fn evaluate_targets(results: &Results, params: &Params) -> Vec<String> {
                 m.cpu_median() - base.cpu_median(),
             ));
         }
+        info.extend(cpu_split_line(what, m, base, params.load_classes as f64));
     }
     let n = params.generated() as f64;
     let per_class = |v: Variant| {
@@ -1194,6 +1220,12 @@ fn evaluate_targets(results: &Results, params: &Params) -> Vec<String> {
                 m.cpu_median() - base.cpu_median(),
             ));
         }
+        info.extend(cpu_split_line(
+            "(b) generate",
+            m,
+            base,
+            params.generated() as f64,
+        ));
     }
     if let (Some(m), Some(jc), Some(jd), Some(f)) = (
         per_class_cpu(Variant::Metascope),
@@ -1271,6 +1303,26 @@ fn evaluate_targets(results: &Results, params: &Params) -> Vec<String> {
 /// How the agent's own figure (callbacks on application threads + writer
 /// CPU, median of its runs) compares with the CPU the benchmark measured
 /// over no agent.
+/// Where the CPU difference to no agent went: the workload's own threads
+/// (where metascope's callbacks and the JVM's event work for them run)
+/// against everything else (JIT, GC, VM threads, metascope's writer). Each
+/// side next to what metascope reported for it.
+fn cpu_split_line(what: &str, m: &Row, base: &Row, classes: f64) -> Option<String> {
+    let workload = m.workload_cpu_median()? - base.workload_cpu_median()?;
+    let rest = (m.cpu_median() - base.cpu_median()) - workload;
+    let callbacks = m.agent_median(|a| a.callback_s)?;
+    let writer = m.agent_median(|a| a.writer_cpu_s)?;
+    Some(format!(
+        "info   {what}: CPU over no agent by thread: the workload's threads +{:.1} ms ({:.2} µs/class), of which metascope's callbacks reported {:.1} ms (ratio {:.2}); all other threads {:+.1} ms, of which metascope's writer reported {:.1} ms",
+        workload * 1e3,
+        workload / classes * 1e6,
+        callbacks * 1e3,
+        callbacks / workload,
+        rest * 1e3,
+        writer * 1e3,
+    ))
+}
+
 fn self_report_line(what: &str, reported_s: f64, measured_s: f64) -> String {
     let ratio = reported_s / measured_s;
     format!(

@@ -47,12 +47,15 @@ public final class GenerateClasses {
         int perThread = Integer.parseInt(args[1]);
         List<Thread> workers = new ArrayList<>();
         long[] sums = new long[threads];
+        long[] cpus = new long[threads];
         Throwable[] failures = new Throwable[threads];
         for (int t = 0; t < threads; t++) {
             final int id = t;
             Thread worker = new Thread(() -> {
                 try {
+                    long cpu = ThreadCpu.nanos();
                     sums[id] = generate(id, perThread);
+                    cpus[id] = cpu < 0 ? -1 : ThreadCpu.nanos() - cpu;
                 } catch (Throwable e) {
                     failures[id] = e;
                 }
@@ -61,13 +64,16 @@ public final class GenerateClasses {
             worker.start();
         }
         long total = 0;
+        long cpu = 0;
         for (int t = 0; t < threads; t++) {
             workers.get(t).join();
             if (failures[t] != null) {
                 throw new RuntimeException("worker " + t + " failed", failures[t]);
             }
             total += sums[t];
+            cpu = cpu < 0 || cpus[t] < 0 ? -1 : cpu + cpus[t];
         }
+        ThreadCpu.report(cpu);
         System.out.println("bench: generated " + (2L * threads * perThread) + " classes (" + total + ")");
     }
 

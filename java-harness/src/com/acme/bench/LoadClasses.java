@@ -19,10 +19,12 @@ public final class LoadClasses {
         boolean initialize = !(args.length > 2 && args[2].equals("noinit"));
         ClassLoader loader = LoadClasses.class.getClassLoader();
         long sum = 0;
+        long cpu = ThreadCpu.nanos();
         for (int i = 0; i < count; i++) {
             Class<?> c = Class.forName(prefix + i, initialize, loader);
             sum += c.getName().length();
         }
+        ThreadCpu.report(cpu < 0 ? -1 : ThreadCpu.nanos() - cpu);
         System.out.println("bench: loaded " + count + " classes (" + sum + ")");
     }
 }
