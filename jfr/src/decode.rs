@@ -11,8 +11,8 @@ use foldhash::{HashMap, HashMapExt};
 use crate::chunk::ChunkHeader;
 use crate::events::*;
 use crate::input::{Cursor, Decoded};
-use crate::metadata::{Metadata, TimeUnit};
-use crate::resolve::{Global, Resolver};
+use crate::metadata::{Encoding, Field, Metadata, TimeUnit};
+use crate::resolve::{Global, ResolvedClass, Resolver};
 use crate::value::{read_field, skip_field, Value};
 
 /// The event types this reader yields.
@@ -153,12 +153,76 @@ impl Kind {
 /// How to decode one event type of this chunk.
 pub(crate) struct Plan {
     kind: Kind,
-    /// Per field in encoding order: the slot it fills, or skip.
-    slots: Vec<Option<usize>>,
+    /// Per field in encoding order: how to read it, and the slot it fills.
+    steps: Vec<Step>,
     units: Vec<TimeUnit>,
     /// Metadata type index of each slot's field.
     types: Vec<Option<usize>>,
-    metadata_type: usize,
+}
+
+/// One field of an event, as its plan reads it.
+struct Step {
+    /// The slot it fills, or `None` to skip it.
+    slot: Option<usize>,
+    how: Read,
+}
+
+/// How a field is read: most are one integer or pool key, decoded without
+/// a look at the type tree.
+enum Read {
+    /// A pool key of the metadata type.
+    Key(usize),
+    /// An integer of this encoding.
+    Integer(Encoding),
+    /// Anything else (strings, floats, structs, arrays), by its type.
+    Value(Field),
+}
+
+impl Read {
+    fn of(f: &Field, meta: &Metadata) -> Read {
+        if f.array {
+            return Read::Value(f.clone());
+        }
+        if f.pooled {
+            return Read::Key(f.ty);
+        }
+        match meta.types[f.ty].encoding {
+            e @ (Encoding::Boolean
+            | Encoding::Byte
+            | Encoding::Char
+            | Encoding::Short
+            | Encoding::Int
+            | Encoding::Long) => Read::Integer(e),
+            _ => Read::Value(f.clone()),
+        }
+    }
+
+    /// Decodes the field's value.
+    fn read(&self, meta: &Metadata, c: &mut Cursor<'_>) -> Decoded<Value> {
+        Ok(match self {
+            Read::Key(ty) => Value::Ref {
+                ty: *ty,
+                key: c.long()? as u64,
+            },
+            Read::Integer(Encoding::Boolean) => Value::Bool(c.u8()? != 0),
+            Read::Integer(Encoding::Byte) => Value::Int(i64::from(c.u8()? as i8)),
+            Read::Integer(Encoding::Char) => Value::Int(i64::from(c.char()?)),
+            Read::Integer(Encoding::Short) => Value::Int(i64::from(c.short()?)),
+            Read::Integer(Encoding::Int) => Value::Int(i64::from(c.int()?)),
+            Read::Integer(_) => Value::Int(c.long()?),
+            Read::Value(f) => read_field(meta, c, f)?,
+        })
+    }
+
+    /// Skips the field's value.
+    fn skip(&self, meta: &Metadata, c: &mut Cursor<'_>) -> Decoded<()> {
+        match self {
+            Read::Key(_) => c.long().map(drop),
+            Read::Integer(Encoding::Boolean | Encoding::Byte) => c.u8().map(drop),
+            Read::Integer(_) => c.long().map(drop),
+            Read::Value(f) => skip_field(meta, c, f),
+        }
+    }
 }
 
 /// The plans of a chunk, by event type id.
@@ -169,33 +233,37 @@ pub(crate) struct Plans {
 impl Plans {
     pub(crate) fn new(meta: &Metadata) -> Plans {
         let mut by_type_id = HashMap::new();
-        for (index, t) in meta.types.iter().enumerate() {
+        for t in &meta.types {
             let Some(kind) = Kind::of(&t.name) else {
                 continue;
             };
             let wanted = kind.wanted();
             let mut units = vec![TimeUnit::None; wanted.len()];
             let mut types = vec![None; wanted.len()];
-            let slots = t
+            let steps = t
                 .fields
                 .iter()
                 .map(|f| {
                     let slot = wanted
                         .iter()
-                        .position(|w| w.split('|').any(|alias| alias == &*f.name))?;
-                    units[slot] = f.unit;
-                    types[slot] = Some(f.ty);
-                    Some(slot)
+                        .position(|w| w.split('|').any(|alias| alias == &*f.name));
+                    if let Some(slot) = slot {
+                        units[slot] = f.unit;
+                        types[slot] = Some(f.ty);
+                    }
+                    Step {
+                        slot,
+                        how: Read::of(f, meta),
+                    }
                 })
                 .collect();
             by_type_id.insert(
                 t.id,
                 Plan {
                     kind,
-                    slots,
+                    steps,
                     units,
                     types,
-                    metadata_type: index,
                 },
             );
         }
@@ -210,17 +278,11 @@ impl Plans {
 /// The decoded fields of one event, by slot.
 pub(crate) struct Slots {
     values: Vec<Option<Value>>,
-    units: Vec<TimeUnit>,
-    types: Vec<Option<usize>>,
 }
 
 impl Slots {
     pub(crate) fn new() -> Slots {
-        Slots {
-            values: Vec::new(),
-            units: Vec::new(),
-            types: Vec::new(),
-        }
+        Slots { values: Vec::new() }
     }
 
     fn get(&self, slot: usize) -> Option<&Value> {
@@ -234,15 +296,17 @@ impl Slots {
     fn unsigned(&self, slot: usize) -> u64 {
         self.int(slot) as u64
     }
+}
 
-    /// A timestamp as nanoseconds since the epoch.
-    fn wall_ns(&self, slot: usize, h: &ChunkHeader) -> i64 {
-        wall_ns(self.int(slot), self.units.get(slot), h)
+impl Plan {
+    /// A timestamp slot as nanoseconds since the epoch.
+    fn wall_ns(&self, s: &Slots, slot: usize, h: &ChunkHeader) -> i64 {
+        wall_ns(s.int(slot), self.units.get(slot), h)
     }
 
-    /// A duration in nanoseconds.
-    fn span_ns(&self, slot: usize, h: &ChunkHeader) -> i64 {
-        let v = self.int(slot);
+    /// A duration slot in nanoseconds.
+    fn span_ns(&self, s: &Slots, slot: usize, h: &ChunkHeader) -> i64 {
+        let v = s.int(slot);
         match self.units.get(slot) {
             Some(TimeUnit::Ticks) => h.ticks_to_ns(v),
             Some(TimeUnit::Millis) => v.saturating_mul(1_000_000),
@@ -271,12 +335,11 @@ pub(crate) fn event_start(
     h: &ChunkHeader,
     recording_start_ns: i64,
 ) -> Decoded<u64> {
-    let t = &meta.types[plan.metadata_type];
     let mut start = 0;
-    for (field, slot) in t.fields.iter().zip(&plan.slots) {
-        match slot {
-            Some(0) => start = read_field(meta, c, field)?.int().unwrap_or(0),
-            _ => skip_field(meta, c, field)?,
+    for step in &plan.steps {
+        match step.slot {
+            Some(0) => start = step.how.read(meta, c)?.int().unwrap_or(0),
+            _ => step.how.skip(meta, c)?,
         }
         if c.remaining() == 0 {
             break;
@@ -302,17 +365,12 @@ pub(crate) fn read_slots(
     c: &mut Cursor<'_>,
     slots: &mut Slots,
 ) -> Decoded<()> {
-    let t = &meta.types[plan.metadata_type];
     slots.values.clear();
     slots.values.resize(plan.units.len(), None);
-    slots.units.clear();
-    slots.units.extend_from_slice(&plan.units);
-    slots.types.clear();
-    slots.types.extend_from_slice(&plan.types);
-    for (field, slot) in t.fields.iter().zip(&plan.slots) {
-        match slot {
-            Some(s) => slots.values[*s] = Some(read_field(meta, c, field)?),
-            None => skip_field(meta, c, field)?,
+    for step in &plan.steps {
+        match step.slot {
+            Some(s) => slots.values[s] = Some(step.how.read(meta, c)?),
+            None => step.how.skip(meta, c)?,
         }
         if c.remaining() == 0 {
             // Events written by an older JVM may end before later fields.
@@ -322,6 +380,54 @@ pub(crate) fn read_slots(
     Ok(())
 }
 
+/// A decoded event: a class event by reference into the resolver, any
+/// other as its record.
+pub(crate) enum Built {
+    Class(ClassKeys),
+    Record(Record),
+}
+
+/// A class event resolved: its class's name is the resolver's
+/// ([`Resolver::event_class_name`]) until the next class event, its loaders
+/// by their position in the chunk's list, its thread by key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClassKeys {
+    kind: ClassEventKind,
+    t_ns: u64,
+    wall_ns: i64,
+    duration_ns: i64,
+    class: ResolvedClass,
+    defining_loader: Option<u32>,
+    initiating_loader: Option<u32>,
+    thread: Option<u64>,
+    pub stack: u64,
+}
+
+impl ClassKeys {
+    pub(crate) fn kind(&self) -> ClassEventKind {
+        self.kind
+    }
+
+    /// The event, borrowed from the resolver that resolved it.
+    pub(crate) fn view<'a>(&self, r: &'a Resolver) -> ClassEventRef<'a> {
+        ClassEventRef {
+            kind: self.kind,
+            t_ns: self.t_ns,
+            wall_ns: self.wall_ns,
+            duration_ns: self.duration_ns,
+            class: ClassRef {
+                name: r.event_class_name(),
+                loader: r.loader_at(self.class.loader),
+                hidden: self.class.hidden,
+            },
+            defining_loader: self.defining_loader.map(|i| r.loader_at(i)),
+            initiating_loader: self.initiating_loader.map(|i| r.loader_at(i)),
+            thread: self.thread.and_then(|key| r.thread_at(key)),
+            stack: self.stack,
+        }
+    }
+}
+
 /// Builds the record from decoded slots.
 pub(crate) fn build(
     plan: &Plan,
@@ -329,63 +435,66 @@ pub(crate) fn build(
     r: &mut Resolver,
     g: &mut Global,
     recording_start_ns: i64,
-) -> Result<Record, Unresolved> {
+) -> Result<Built, Unresolved> {
     let h = r.header;
-    let wall_ns = s.wall_ns(0, &h);
+    let wall_ns = plan.wall_ns(s, 0, &h);
     let t_ns = wall_ns.saturating_sub(recording_start_ns).max(0) as u64;
     let string = |r: &mut Resolver, g: &mut Global, slot: usize| -> Option<Arc<str>> {
         s.get(slot).and_then(|v| r.string(g, v))
     };
-    Ok(match plan.kind {
+    Ok(Built::Record(match plan.kind {
         Kind::ClassDefine => {
             let class = s
                 .get(3)
-                .and_then(|c| r.class(g, c))
+                .and_then(|c| r.event_class(g, c))
                 .ok_or(Unresolved::MissingConstant)?;
-            let defining_loader = s
-                .get(4)
-                .and_then(|l| r.loader(g, l))
-                .unwrap_or_else(|| class.loader.clone());
-            Record::ClassDefine(ClassDefine {
+            let defining_loader = s.get(4).and_then(|l| r.loader_index(g, l));
+            return Ok(Built::Class(ClassKeys {
+                kind: ClassEventKind::Define,
                 t_ns,
                 wall_ns,
-                thread: s.get(1).and_then(|t| r.thread(g, t)),
+                duration_ns: 0,
+                defining_loader: Some(defining_loader.unwrap_or(class.loader)),
+                initiating_loader: None,
+                thread: s.get(1).and_then(|t| r.thread_key(g, t)),
                 stack: r.stack(g, s.get(2)),
                 class,
-                defining_loader,
-            })
+            }));
         }
         Kind::ClassLoad => {
             let class = s
                 .get(3)
-                .and_then(|c| r.class(g, c))
+                .and_then(|c| r.event_class(g, c))
                 .ok_or(Unresolved::MissingConstant)?;
-            Record::ClassLoad(ClassLoad {
+            return Ok(Built::Class(ClassKeys {
+                kind: ClassEventKind::Load,
                 t_ns,
                 wall_ns,
-                duration_ns: s.span_ns(6, &h),
-                thread: s.get(1).and_then(|t| r.thread(g, t)),
+                duration_ns: plan.span_ns(s, 6, &h),
+                thread: s.get(1).and_then(|t| r.thread_key(g, t)),
                 stack: r.stack(g, s.get(2)),
-                defining_loader: s.get(4).and_then(|l| r.loader(g, l)),
-                initiating_loader: s.get(5).and_then(|l| r.loader(g, l)),
+                defining_loader: s.get(4).and_then(|l| r.loader_index(g, l)),
+                initiating_loader: s.get(5).and_then(|l| r.loader_index(g, l)),
                 class,
-            })
+            }));
         }
         Kind::ClassUnload => {
             let class = s
                 .get(1)
-                .and_then(|c| r.class(g, c))
+                .and_then(|c| r.event_class(g, c))
                 .ok_or(Unresolved::MissingConstant)?;
-            let defining_loader = s
-                .get(2)
-                .and_then(|l| r.loader(g, l))
-                .unwrap_or_else(|| class.loader.clone());
-            Record::ClassUnload(ClassUnload {
+            let defining_loader = s.get(2).and_then(|l| r.loader_index(g, l));
+            return Ok(Built::Class(ClassKeys {
+                kind: ClassEventKind::Unload,
                 t_ns,
                 wall_ns,
+                duration_ns: 0,
+                defining_loader: Some(defining_loader.unwrap_or(class.loader)),
+                initiating_loader: None,
+                thread: None,
+                stack: NO_STACK,
                 class,
-                defining_loader,
-            })
+            }));
         }
         Kind::GarbageCollection => Record::GarbageCollection(GarbageCollection {
             gc_id: s.unsigned(2),
@@ -393,9 +502,9 @@ pub(crate) fn build(
             cause: string(r, g, 4),
             t_ns,
             wall_ns,
-            duration_ns: s.span_ns(1, &h),
-            sum_of_pauses_ns: s.span_ns(5, &h),
-            longest_pause_ns: s.span_ns(6, &h),
+            duration_ns: plan.span_ns(s, 1, &h),
+            sum_of_pauses_ns: plan.span_ns(s, 5, &h),
+            longest_pause_ns: plan.span_ns(s, 6, &h),
         }),
         Kind::MetaspaceSummary => Record::MetaspaceSummary(MetaspaceSummary {
             t_ns,
@@ -403,9 +512,9 @@ pub(crate) fn build(
             gc_id: s.unsigned(1),
             when: string(r, g, 2),
             gc_threshold: s.unsigned(3),
-            metaspace: metaspace_sizes(&r.meta, s, 4),
-            data_space: metaspace_sizes(&r.meta, s, 5),
-            class_space: metaspace_sizes(&r.meta, s, 6),
+            metaspace: metaspace_sizes(&r.meta, plan, s, 4),
+            data_space: metaspace_sizes(&r.meta, plan, s, 5),
+            class_space: metaspace_sizes(&r.meta, plan, s, 6),
         }),
         Kind::MetaspaceGcThreshold => Record::MetaspaceGcThreshold(MetaspaceGcThreshold {
             t_ns,
@@ -445,7 +554,7 @@ pub(crate) fn build(
             jvm_version: string(r, g, 2),
             jvm_arguments: string(r, g, 3),
             java_arguments: string(r, g, 4),
-            jvm_start_ms: s.wall_ns(5, &h) / 1_000_000,
+            jvm_start_ms: plan.wall_ns(s, 5, &h) / 1_000_000,
             pid: s.unsigned(6),
         }),
         Kind::Flag(flag) => {
@@ -482,12 +591,12 @@ pub(crate) fn build(
                 value: string(r, g, 3),
             })
         }
-    })
+    }))
 }
 
 /// `jdk.types.MetaspaceSizes` (an inline struct), by field name.
-fn metaspace_sizes(meta: &Metadata, s: &Slots, slot: usize) -> MetaspaceSizes {
-    let (Some(Value::Struct(values)), Some(&Some(ty))) = (s.get(slot), s.types.get(slot)) else {
+fn metaspace_sizes(meta: &Metadata, plan: &Plan, s: &Slots, slot: usize) -> MetaspaceSizes {
+    let (Some(Value::Struct(values)), Some(&Some(ty))) = (s.get(slot), plan.types.get(slot)) else {
         return MetaspaceSizes::default();
     };
     let field = |name: &str| -> u64 {

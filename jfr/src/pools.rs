@@ -119,6 +119,7 @@ impl Pools {
         }
     }
 
+    #[cfg(test)]
     fn pool(&self, type_id: u64) -> Option<&Pool> {
         self.pools
             .iter()
@@ -155,12 +156,6 @@ impl Pools {
         let e = self.pools.get(slot)?.1.get(key)?;
         let start = e.start as usize;
         self.bytes.get(start..start + e.len as usize)
-    }
-
-    /// The key range `(first key, length)` of a pool indexed densely.
-    pub(crate) fn dense_range(&self, type_id: u64) -> Option<(u64, usize)> {
-        let pool = self.pool(type_id)?;
-        (!pool.dense.is_empty()).then_some((pool.base, pool.dense.len()))
     }
 
     pub(crate) fn entries(&self) -> usize {

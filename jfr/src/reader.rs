@@ -19,9 +19,9 @@ use std::fs::File;
 use std::path::Path;
 
 use crate::chunk::{ChunkHeader, HeaderError, HEADER_SIZE};
-use crate::decode::{build, event_start, read_slots, Plans, Slots, Unresolved};
+use crate::decode::{build, event_start, read_slots, Built, ClassKeys, Plans, Slots, Unresolved};
 use crate::error::{Damage, Error};
-use crate::events::{ChunkInfo, Record};
+use crate::events::{ChunkInfo, ClassEventKind, Event, Record};
 use crate::input::{Cursor, Fault, Source, Window};
 use crate::metadata::Metadata;
 use crate::pools::Pools;
@@ -109,6 +109,8 @@ pub struct JfrReader {
     /// The last chunk's memory, for the next one.
     spare: Spare,
     spare_queue: Vec<Queued>,
+    /// A class event held while its stack is yielded first.
+    pending_class: Option<ClassKeys>,
 }
 
 struct Current {
@@ -199,6 +201,7 @@ impl JfrReader {
             stats: Stats::default(),
             spare: Spare::default(),
             spare_queue: Vec::new(),
+            pending_class: None,
         })
     }
 
@@ -230,9 +233,19 @@ impl JfrReader {
 
     /// The next record, `None` at the end.
     pub fn next_record(&mut self) -> Option<Result<Record, Error>> {
+        self.next_event()
+            .map(|item| item.map(|event| event.into_record()))
+    }
+
+    /// The next record, class events borrowed (see [`Event`]); `None` at
+    /// the end.
+    pub fn next_event(&mut self) -> Option<Result<Event<'_>, Error>> {
         loop {
+            if let Some(keys) = self.pending_class.take() {
+                return self.class_event(keys).map(Ok);
+            }
             if let Some(r) = self.out.pop_front() {
-                return Some(Ok(self.with_stack_first(r)));
+                return Some(Ok(Event::Record(self.with_stack_first(r))));
             }
             if let Some(e) = self.pending_error.take() {
                 self.finished = true;
@@ -243,18 +256,45 @@ impl JfrReader {
             }
             if self.current.is_none() {
                 self.open_chunk();
-            } else if let Some(r) = self.read_segment() {
+                continue;
+            }
+            match self.read_segment() {
                 // Straight out, not through `out`: a record is large.
-                return Some(Ok(self.with_stack_first(r)));
+                Some(Built::Record(r)) => return Some(Ok(Event::Record(self.with_stack_first(r)))),
+                Some(Built::Class(keys)) => {
+                    let new_stack = match self.global.unyielded.is_empty() {
+                        true => None,
+                        false => self.global.unyielded.remove(&keys.stack),
+                    };
+                    if let Some(stack) = new_stack {
+                        self.pending_class = Some(keys);
+                        let record = Record::Stack(stack);
+                        self.stats.count(&record);
+                        return Some(Ok(Event::Record(record)));
+                    }
+                    return self.class_event(keys).map(Ok);
+                }
+                None => {}
             }
         }
+    }
+
+    /// A class event of the current chunk, borrowed from its resolver.
+    fn class_event(&mut self, keys: ClassKeys) -> Option<Event<'_>> {
+        self.stats.records += 1;
+        match keys.kind() {
+            ClassEventKind::Define => self.stats.class_define += 1,
+            ClassEventKind::Load => self.stats.class_load += 1,
+            ClassEventKind::Unload => self.stats.class_unload += 1,
+        }
+        // Resolved by the current chunk, which ends only at a later call.
+        let resolver = &self.current.as_ref()?.resolver;
+        Some(Event::Class(keys.view(resolver)))
     }
 
     /// Yields a record's stack before the record, the first time.
     fn with_stack_first(&mut self, r: Record) -> Record {
         let stack = match &r {
-            Record::ClassDefine(e) => e.stack,
-            Record::ClassLoad(e) => e.stack,
             Record::MetaspaceOom(e) => e.stack,
             _ => 0,
         };
@@ -395,7 +435,7 @@ impl JfrReader {
                 let plans = Plans::new(&meta);
                 self.current = Some(Current {
                     index,
-                    resolver: Resolver::new(header, meta, pools, &mut self.spare),
+                    resolver: Resolver::new(header, meta, pools, &mut self.spare, &mut self.global),
                     plans,
                     pos: offset + HEADER_SIZE,
                     end,
@@ -563,7 +603,7 @@ impl JfrReader {
     /// The current chunk's next record: decodes the next queued event,
     /// else queues the next segment, else ends the chunk (`None` for
     /// these two).
-    fn read_segment(&mut self) -> Option<Record> {
+    fn read_segment(&mut self) -> Option<Built> {
         let mut cur = self.current.take()?;
         if cur.queued < cur.queue.len() {
             let record = self.decode_queued(&mut cur);
@@ -587,7 +627,7 @@ impl JfrReader {
     }
 
     /// Decodes queued events until one gives a record (or none is left).
-    fn decode_queued(&mut self, cur: &mut Current) -> Option<Record> {
+    fn decode_queued(&mut self, cur: &mut Current) -> Option<Built> {
         let compressed = cur.resolver.header.compressed_ints();
         let start = self.recording_start_ns.unwrap_or(0);
         while let Some(q) = cur.queue.get(cur.queued) {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use foldhash::{HashMap, HashSet};
 
 use crate::chunk::ChunkHeader;
-use crate::events::{Class, Frame, FrameType, Loader, Stack, BOOTSTRAP_LOADER_ID, NO_STACK};
+use crate::events::{Frame, FrameType, Loader, Stack, BOOTSTRAP_LOADER_ID, NO_STACK};
 use crate::input::{Cursor, RawString};
 use crate::metadata::{Encoding, Metadata};
 use crate::pools::Pools;
@@ -124,90 +124,17 @@ impl Spare {
     }
 }
 
-/// A cache by pool key: over the key range of a densely indexed pool (see
-/// [`Pools`]) a vector of positions (4 bytes a key, so that a chunk of
-/// 100,000 classes clears 400 KB, not the values' 6 MB), else a hash map.
-struct KeyTable<V> {
-    base: u64,
-    /// Per key: 0, or 1 + the value's position in `values`.
-    dense: Vec<u32>,
-    values: Vec<V>,
-    sparse: HashMap<u64, V>,
-}
-
-impl<V> Default for KeyTable<V> {
-    fn default() -> Self {
-        KeyTable {
-            base: 0,
-            dense: Vec::new(),
-            values: Vec::new(),
-            sparse: HashMap::default(),
-        }
-    }
-}
-
-impl<V: Clone> KeyTable<V> {
-    /// Empties the table for keys in `range` (`(first, length)`), or any
-    /// keys when `None`.
-    fn reset(&mut self, range: Option<(u64, usize)>) {
-        self.dense.clear();
-        self.values.clear();
-        self.sparse.clear();
-        if let Some((base, len)) = range {
-            self.base = base;
-            self.dense.resize(len, 0);
-            // Address space only until written: no copies while it fills.
-            self.values.reserve(len);
-        }
-    }
-
-    fn capacity(&self) -> usize {
-        self.values.capacity() + self.sparse.capacity()
-    }
-
-    fn slot(&self, key: u64) -> Option<usize> {
-        let at = usize::try_from(key.checked_sub(self.base)?).ok()?;
-        (at < self.dense.len()).then_some(at)
-    }
-
-    fn get(&self, key: u64) -> Option<&V> {
-        if self.dense.is_empty() {
-            return self.sparse.get(&key);
-        }
-        let at = *self.dense.get(self.slot(key)?)?;
-        self.values.get((at as usize).checked_sub(1)?)
-    }
-
-    fn insert(&mut self, key: u64, value: V) {
-        match self.slot(key) {
-            Some(at) => match self.dense[at] {
-                0 => {
-                    // One value per key of the range: fits a `u32` unless
-                    // the pool is absurd, which is then left uncached.
-                    if let Ok(n) = u32::try_from(self.values.len() + 1) {
-                        self.values.push(value);
-                        self.dense[at] = n;
-                    }
-                }
-                i => self.values[i as usize - 1] = value,
-            },
-            None if self.dense.is_empty() => {
-                self.sparse.insert(key, value);
-            }
-            // A key outside a dense pool's range has no entry: nothing to cache.
-            None => {}
-        }
-    }
-}
-
 /// What was resolved from one chunk's constants.
 #[derive(Default)]
 struct Caches {
     strings: HashMap<(usize, u64), Option<Arc<str>>>,
-    /// By class key.
-    class_names: KeyTable<Option<(Arc<str>, bool)>>,
-    classes: KeyTable<Option<Class>>,
-    loaders: HashMap<u64, Option<Loader>>,
+    /// By class key: the classes of methods and loader types (the classes
+    /// of class events are named afresh each time, into one buffer).
+    class_names: HashMap<u64, Option<(Arc<str>, bool)>>,
+    /// By loader key: the loader's position in [`Caches::loader_list`].
+    loaders: HashMap<u64, Option<u32>>,
+    /// The chunk's loaders, the bootstrap loader first.
+    loader_list: Vec<Loader>,
     methods: HashMap<u64, Option<Method>>,
     frame_types: HashMap<u64, FrameType>,
     threads: HashMap<u64, Option<Arc<str>>>,
@@ -215,17 +142,16 @@ struct Caches {
 }
 
 impl Caches {
-    /// Empties the caches for a chunk whose classes' keys are in
-    /// `class_keys` (when dense).
-    fn clear(&mut self, class_keys: Option<(u64, usize)>) {
+    /// Empties the caches for the next chunk.
+    fn clear(&mut self) {
         // A chunk of an unusually big recording gives its memory back.
-        if self.classes.capacity() > 1 << 20 {
+        if self.class_names.capacity() > 1 << 20 {
             *self = Caches::default();
         }
         self.strings.clear();
-        self.class_names.reset(class_keys);
-        self.classes.reset(class_keys);
+        self.class_names.clear();
         self.loaders.clear();
+        self.loader_list.clear();
         self.methods.clear();
         self.frame_types.clear();
         self.threads.clear();
@@ -245,6 +171,20 @@ pub(crate) struct Resolver {
     name_buf: Vec<u8>,
     /// By metadata type index: where its pool is ([`Pools::slot`]).
     pool_slots: Vec<Option<usize>>,
+    /// The binary name of the last class event's class.
+    event_class_name: String,
+}
+
+/// Position of the bootstrap loader in the chunk's loader list.
+const BOOTSTRAP: u32 = 0;
+
+/// A class of a class event, resolved: its name is in
+/// [`Resolver::event_class_name`] until the next class event.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ResolvedClass {
+    /// Position of its defining loader in the chunk's loader list.
+    pub loader: u32,
+    pub hidden: bool,
 }
 
 impl Resolver {
@@ -253,18 +193,16 @@ impl Resolver {
         meta: Metadata,
         mut pools: Pools,
         spare: &mut Spare,
+        g: &mut Global,
     ) -> Resolver {
         pools.seal();
-        let class_keys = meta
-            .types
-            .iter()
-            .find(|t| &*t.name == "java.lang.Class")
-            .and_then(|t| pools.dense_range(t.id));
         let mut c = std::mem::take(&mut spare.caches);
-        c.clear(class_keys);
+        c.clear();
+        c.loader_list.push(bootstrap(g));
         let pool_slots = meta.types.iter().map(|t| pools.slot(t.id)).collect();
         Resolver {
             pool_slots,
+            event_class_name: String::new(),
             header,
             meta,
             pools,
@@ -323,8 +261,16 @@ impl Resolver {
         let mut c = Cursor::new(bytes, self.header.compressed_ints());
         let mut out: [Option<Value>; N] = std::array::from_fn(|_| None);
         for (field, slot) in t.fields.iter().zip(&layout.slots) {
+            // Most fields of constants are pool keys: read without a look
+            // at the type tree.
+            let key = field.pooled && !field.array;
             match slot.and_then(|s| out.get_mut(s)) {
+                Some(v) if key => {
+                    let key = c.long().ok()? as u64;
+                    *v = Some(Value::Ref { ty: field.ty, key });
+                }
                 Some(v) => *v = Some(read_field(&self.meta, &mut c, field).ok()?),
+                None if key => c.long().map(drop).ok()?,
                 None => skip_field(&self.meta, &mut c, field).ok()?,
             }
         }
@@ -392,23 +338,33 @@ impl Resolver {
         name: Option<&Value>,
         hidden: Option<&Value>,
     ) -> Option<(Arc<str>, bool)> {
+        let mut buf = std::mem::take(&mut self.name_buf);
+        let hidden = self.binary_name_into(name, hidden, &mut buf);
+        // One check of the name, after the conversion (which keeps valid
+        // text valid); invalid bytes are replaced, as for every string.
+        let named = hidden.map(|hidden| match std::str::from_utf8(&buf) {
+            Ok(s) => (Arc::from(s), hidden),
+            Err(_) => (Arc::from(String::from_utf8_lossy(&buf).as_ref()), hidden),
+        });
+        self.name_buf = buf;
+        named
+    }
+
+    /// A class's binary name into `buf`; returns whether it is hidden.
+    fn binary_name_into(
+        &self,
+        name: Option<&Value>,
+        hidden: Option<&Value>,
+        buf: &mut Vec<u8>,
+    ) -> Option<bool> {
         let Some(&Value::Ref { ty, key }) = name else {
             return None;
         };
         let hidden = hidden.and_then(Value::bool);
-        let mut buf = std::mem::take(&mut self.name_buf);
-        let hidden = match self.pooled_string(ty, key, 0)? {
-            RawString::Utf8(b) => binary_name_into(b, hidden, &mut buf),
-            other => binary_name_into(other.text()?.as_bytes(), hidden, &mut buf),
-        };
-        // One check of the name, after the conversion (which keeps valid
-        // text valid); invalid bytes are replaced, as for every string.
-        let name = match std::str::from_utf8(&buf) {
-            Ok(s) => Arc::from(s),
-            Err(_) => Arc::from(String::from_utf8_lossy(&buf).as_ref()),
-        };
-        self.name_buf = buf;
-        Some((name, hidden))
+        Some(match self.pooled_string(ty, key, 0)? {
+            RawString::Utf8(b) => binary_name_into(b, hidden, buf),
+            other => binary_name_into(other.text()?.as_bytes(), hidden, buf),
+        })
     }
 
     /// A class's binary name and whether it is hidden, without its loader.
@@ -416,7 +372,7 @@ impl Resolver {
         let &Value::Ref { ty, key } = v else {
             return None;
         };
-        if let Some(cached) = self.c.class_names.get(key) {
+        if let Some(cached) = self.c.class_names.get(&key) {
             return cached.clone();
         }
         let resolved = self
@@ -426,68 +382,97 @@ impl Resolver {
         resolved
     }
 
-    /// A class with its defining loader.
-    pub(crate) fn class(&mut self, g: &mut Global, v: &Value) -> Option<Class> {
+    /// The class of a class event: its name into
+    /// [`Resolver::event_class_name`], its loader resolved.
+    pub(crate) fn event_class(&mut self, g: &mut Global, v: &Value) -> Option<ResolvedClass> {
         let &Value::Ref { ty, key } = v else {
             return None;
         };
-        if let Some(cached) = self.c.classes.get(key) {
-            return cached.clone();
-        }
-        let resolved = (|| {
-            let [name, loader, hidden] = self.shaped::<3>(Shape::Class, ty, key)?;
-            let (name, hidden) = match self.c.class_names.get(key) {
-                Some(cached) => cached.clone()?,
-                None => self.name_of(name.as_ref(), hidden.as_ref())?,
-            };
-            // A class without a loader reference is the bootstrap loader's
-            // (JDK 25 writes its hidden LambdaForm classes so).
-            let loader = match loader {
-                Some(l) => self.loader(g, &l).unwrap_or_else(|| bootstrap(g)),
-                None => bootstrap(g),
-            };
-            Some(Class {
-                name,
-                loader,
-                hidden,
-            })
-        })();
-        self.c.classes.insert(key, resolved.clone());
-        resolved
+        let [name, loader, hidden] = self.shaped::<3>(Shape::Class, ty, key)?;
+        let mut buf = std::mem::take(&mut self.event_class_name).into_bytes();
+        let hidden = self.binary_name_into(name.as_ref(), hidden.as_ref(), &mut buf);
+        // One check of the name, after the conversion (which keeps valid
+        // text valid); invalid bytes are replaced, as for every string.
+        self.event_class_name = match String::from_utf8(buf) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
+        let hidden = hidden?;
+        // A class without a loader reference is the bootstrap loader's
+        // (JDK 25 writes its hidden LambdaForm classes so).
+        let loader = match loader {
+            Some(l) => self.loader_index(g, &l).unwrap_or(BOOTSTRAP),
+            None => BOOTSTRAP,
+        };
+        Some(ResolvedClass { loader, hidden })
+    }
+
+    /// The binary name of the last class event's class.
+    pub(crate) fn event_class_name(&self) -> &str {
+        &self.event_class_name
+    }
+
+    /// The loader at `index` of the chunk's loader list.
+    pub(crate) fn loader_at(&self, index: u32) -> &Loader {
+        let list = &self.c.loader_list;
+        // The list starts with the bootstrap loader: never empty.
+        list.get(index as usize).unwrap_or(&list[0])
+    }
+
+    /// A resolved thread's name (see [`Resolver::thread_key`]).
+    pub(crate) fn thread_at(&self, key: u64) -> Option<&Arc<str>> {
+        self.c.threads.get(&key)?.as_ref()
     }
 
     /// A loader reference: `None` for a null or unknown reference; the
     /// bootstrap loader (id 0) for JFR's entry that has no loader class.
     pub(crate) fn loader(&mut self, g: &mut Global, v: &Value) -> Option<Loader> {
+        self.loader_index(g, v).map(|i| self.loader_at(i).clone())
+    }
+
+    /// [`Resolver::loader`], as a position in the chunk's loader list.
+    pub(crate) fn loader_index(&mut self, g: &mut Global, v: &Value) -> Option<u32> {
         let &Value::Ref { ty, key } = v else {
             return None;
         };
         if let Some(cached) = self.c.loaders.get(&key) {
-            return cached.clone();
+            return *cached;
         }
         let resolved = self.shaped::<2>(Shape::Loader, ty, key).map(|[ty, name]| {
             let type_name = ty.and_then(|t| self.class_name(&t)).map(|(n, _)| n);
             let name = name.and_then(|n| self.string(g, &n));
             match type_name {
-                Some(type_name) => Loader {
-                    id: key,
-                    type_name: g.intern(&type_name),
-                    name,
-                },
-                None => bootstrap(g),
+                Some(type_name) => {
+                    let loader = Loader {
+                        id: key,
+                        type_name: g.intern(&type_name),
+                        name,
+                    };
+                    self.c.loader_list.push(loader);
+                    // Fewer loaders than entries of the chunk: fits.
+                    (self.c.loader_list.len() - 1) as u32
+                }
+                None => BOOTSTRAP,
             }
         });
-        self.c.loaders.insert(key, resolved.clone());
+        self.c.loaders.insert(key, resolved);
         resolved
     }
 
     /// A thread's Java name, or its OS name when it has none.
     pub(crate) fn thread(&mut self, g: &mut Global, v: &Value) -> Option<Arc<str>> {
+        let key = self.thread_key(g, v)?;
+        self.thread_at(key).cloned()
+    }
+
+    /// The key of a thread reference whose name is resolved (see
+    /// [`Resolver::thread_at`]), `None` when it has none.
+    pub(crate) fn thread_key(&mut self, g: &mut Global, v: &Value) -> Option<u64> {
         let &Value::Ref { ty, key } = v else {
             return None;
         };
         if let Some(cached) = self.c.threads.get(&key) {
-            return cached.clone();
+            return cached.is_some().then_some(key);
         }
         let resolved = self
             .shaped::<2>(Shape::Thread, ty, key)
@@ -495,8 +480,9 @@ impl Resolver {
                 let java = java.and_then(|n| self.string(g, &n));
                 java.or_else(|| os.and_then(|n| self.string(g, &n)))
             });
-        self.c.threads.insert(key, resolved.clone());
-        resolved
+        let named = resolved.is_some();
+        self.c.threads.insert(key, resolved);
+        named.then_some(key)
     }
 
     /// The global id of a stack reference ([`NO_STACK`] when there is

@@ -2,7 +2,7 @@
 //! the few we keep into a small tree.
 
 use crate::input::{Cursor, Decoded, Fault, RawString};
-use crate::metadata::{Encoding, Field, Metadata};
+use crate::metadata::{Encoding, Field, Metadata, Primitive};
 
 /// Structs nested deeper than this are corrupt metadata (a type that
 /// contains itself inline would otherwise recurse until the stack ends).
@@ -64,6 +64,19 @@ pub(crate) fn skip_field(meta: &Metadata, c: &mut Cursor<'_>, f: &Field) -> Deco
     }
 }
 
+/// Skips one primitive.
+pub(crate) fn skip_primitive(c: &mut Cursor<'_>, p: Primitive) -> Decoded<()> {
+    match p {
+        Primitive::Byte => c.u8().map(drop),
+        Primitive::Short => c.short().map(drop),
+        Primitive::Int => c.int().map(drop),
+        Primitive::Long => c.long().map(drop),
+        Primitive::Float => c.float().map(drop),
+        Primitive::Double => c.double().map(drop),
+        Primitive::String => c.skip_string(),
+    }
+}
+
 /// Skips one value of type `ty` (written as a pool key when `pooled`).
 pub(crate) fn skip_one(
     meta: &Metadata,
@@ -74,6 +87,12 @@ pub(crate) fn skip_one(
 ) -> Decoded<()> {
     if pooled {
         return c.long().map(drop);
+    }
+    if let Some(flat) = meta.flat(ty) {
+        for &p in flat {
+            skip_primitive(c, p)?;
+        }
+        return Ok(());
     }
     let t = meta.types.get(ty).ok_or(Fault::Invalid("unknown type"))?;
     match t.encoding {
