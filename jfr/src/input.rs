@@ -36,7 +36,7 @@ impl Source {
     /// Reads exactly `buf.len()` bytes at `offset`; `false` when the file
     /// has fewer bytes there (or the read failed: the caller reports damage
     /// at `offset` either way).
-    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    pub(crate) fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
         self.file.read_exact_at(buf, offset)
     }
 }

@@ -17,9 +17,9 @@
 
 use foldhash::HashMap;
 
-use crate::input::{Cursor, Decoded, Fault};
+use crate::input::{Cursor, Decoded, Fault, Source};
 use crate::metadata::Metadata;
-use crate::value::skip_one;
+use crate::value::{skip_one, skip_primitive};
 
 /// Where one pool entry's value lies in [`Pools::bytes`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +127,7 @@ impl Pools {
             .map(|(_, p)| p)
     }
 
+    #[cfg(test)]
     fn pool_mut(&mut self, type_id: u64) -> &mut Pool {
         let at = match self.pools.iter().position(|(id, _)| *id == type_id) {
             Some(at) => at,
@@ -162,20 +163,53 @@ impl Pools {
         self.entries
     }
 
-    /// Indexes the pools of one checkpoint event: `event` is the whole
-    /// event, `body` the offset just after its type id.
-    pub(crate) fn add_checkpoint(
+    /// Room for `bytes` more bytes of checkpoints.
+    pub(crate) fn reserve(&mut self, bytes: u64) {
+        if let Ok(n) = usize::try_from(bytes) {
+            self.bytes.reserve(n);
+        }
+    }
+
+    /// Reads the checkpoint event of `size` bytes at `at` (its body at
+    /// `body` bytes in) straight into the pools' bytes and indexes its
+    /// pools; on a fault nothing of it is kept but the entries indexed
+    /// before the fault, which then find nothing.
+    pub(crate) fn read_checkpoint(
         &mut self,
         meta: &Metadata,
-        event: &[u8],
+        src: &Source,
+        at: u64,
+        size: u64,
         body: usize,
         compressed: bool,
     ) -> Decoded<()> {
         let base = self.bytes.len();
-        if u32::try_from(base + event.len()).is_err() {
-            return Err(Fault::Invalid("checkpoints larger than 4 GiB"));
+        let end = usize::try_from(size)
+            .ok()
+            .and_then(|size| base.checked_add(size))
+            .filter(|&end| u32::try_from(end).is_ok())
+            .ok_or(Fault::Invalid("checkpoints larger than 4 GiB"))?;
+        self.bytes.resize(end, 0);
+        let indexed = match src.read_exact_at(&mut self.bytes[base..], at) {
+            Ok(()) => self.index_checkpoint(meta, base, body, compressed),
+            Err(_) => Err(Fault::Short),
+        };
+        if indexed.is_err() {
+            self.bytes.truncate(base);
         }
-        let mut c = Cursor::new(event, compressed);
+        indexed
+    }
+
+    /// Indexes the pools of the checkpoint event at `base` in the pools'
+    /// bytes; its body starts `body` bytes in.
+    fn index_checkpoint(
+        &mut self,
+        meta: &Metadata,
+        base: usize,
+        body: usize,
+        compressed: bool,
+    ) -> Decoded<()> {
+        let mut c = Cursor::new(&self.bytes[base..], compressed);
         c.set_pos(body)?;
         let c = &mut c;
         c.long()?; // start time
@@ -189,13 +223,30 @@ impl Pools {
                 .type_index(type_id)
                 .ok_or(Fault::Invalid("constant pool of an undeclared type"))?;
             let count = c.count()?;
-            let pool = self.pool_mut(type_id);
+            let at = match self.pools.iter().position(|(id, _)| *id == type_id) {
+                Some(at) => at,
+                None => {
+                    self.pools.push((type_id, Pool::default()));
+                    self.pools.len() - 1
+                }
+            };
+            let pool = &mut self.pools[at].1;
             pool.added.reserve(count);
+            // Entries have no length: each is walked, by its flattened
+            // primitives when it has no array.
+            let flat = meta.flat(ty);
             for _ in 0..count {
                 let key = c.long()? as u64;
                 let start = c.pos();
-                skip_one(meta, c, ty, false, 0)?;
-                // Both fit: base + event.len() fits in a u32 (checked above).
+                match flat {
+                    Some(flat) => {
+                        for &p in flat {
+                            skip_primitive(c, p)?;
+                        }
+                    }
+                    None => skip_one(meta, c, ty, false, 0)?,
+                }
+                // Both fit: the bytes' length fits in a u32 (checked when read).
                 let entry = Entry {
                     start: (base + start) as u32,
                     len: (c.pos() - start) as u32,
@@ -204,7 +255,6 @@ impl Pools {
             }
             self.entries += count;
         }
-        self.bytes.extend_from_slice(event);
         Ok(())
     }
 }

@@ -508,15 +508,17 @@ impl JfrReader {
         }
         chain.sort_by_key(|(at, _)| *at);
         let mut pools = self.spare.take_pools();
+        pools.reserve(chain.iter().map(|(_, frame)| frame.size).sum());
         for (at, frame) in chain {
-            let bytes = self
-                .events
-                .get(&self.src, at, frame.size)
-                .ok()
-                .flatten()
-                .ok_or(())?;
             pools
-                .add_checkpoint(&meta, bytes, frame.header_len, compressed)
+                .read_checkpoint(
+                    &meta,
+                    &self.src,
+                    at,
+                    frame.size,
+                    frame.header_len,
+                    compressed,
+                )
                 .map_err(drop)?;
         }
         Ok((meta, pools))
@@ -576,13 +578,17 @@ impl JfrReader {
             return scan;
         };
         for (at, frame) in checkpoints {
-            let added = match self.events.get(&self.src, at, frame.size) {
-                Ok(Some(bytes)) => scan
-                    .pools
-                    .add_checkpoint(&meta, bytes, frame.header_len, compressed)
-                    .is_ok(),
-                _ => false,
-            };
+            let added = scan
+                .pools
+                .read_checkpoint(
+                    &meta,
+                    &self.src,
+                    at,
+                    frame.size,
+                    frame.header_len,
+                    compressed,
+                )
+                .is_ok();
             if !added {
                 // Constants after a malformed checkpoint are not trusted;
                 // events needing them are counted as lost.
