@@ -11,9 +11,9 @@ use foldhash::{HashMap, HashMapExt};
 use crate::chunk::ChunkHeader;
 use crate::events::*;
 use crate::input::{Cursor, Decoded};
-use crate::metadata::{Encoding, Field, Metadata, TimeUnit};
+use crate::metadata::{Metadata, TimeUnit};
 use crate::resolve::{Global, ResolvedClass, Resolver};
-use crate::value::{read_field, skip_field, Value};
+use crate::value::{Read, Value};
 
 /// The event types this reader yields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,64 +165,6 @@ struct Step {
     /// The slot it fills, or `None` to skip it.
     slot: Option<usize>,
     how: Read,
-}
-
-/// How a field is read: most are one integer or pool key, decoded without
-/// a look at the type tree.
-enum Read {
-    /// A pool key of the metadata type.
-    Key(usize),
-    /// An integer of this encoding.
-    Integer(Encoding),
-    /// Anything else (strings, floats, structs, arrays), by its type.
-    Value(Field),
-}
-
-impl Read {
-    fn of(f: &Field, meta: &Metadata) -> Read {
-        if f.array {
-            return Read::Value(f.clone());
-        }
-        if f.pooled {
-            return Read::Key(f.ty);
-        }
-        match meta.types[f.ty].encoding {
-            e @ (Encoding::Boolean
-            | Encoding::Byte
-            | Encoding::Char
-            | Encoding::Short
-            | Encoding::Int
-            | Encoding::Long) => Read::Integer(e),
-            _ => Read::Value(f.clone()),
-        }
-    }
-
-    /// Decodes the field's value.
-    fn read(&self, meta: &Metadata, c: &mut Cursor<'_>) -> Decoded<Value> {
-        Ok(match self {
-            Read::Key(ty) => Value::Ref {
-                ty: *ty,
-                key: c.long()? as u64,
-            },
-            Read::Integer(Encoding::Boolean) => Value::Bool(c.u8()? != 0),
-            Read::Integer(Encoding::Byte) => Value::Int(i64::from(c.u8()? as i8)),
-            Read::Integer(Encoding::Char) => Value::Int(i64::from(c.char()?)),
-            Read::Integer(Encoding::Short) => Value::Int(i64::from(c.short()?)),
-            Read::Integer(Encoding::Int) => Value::Int(i64::from(c.int()?)),
-            Read::Integer(_) => Value::Int(c.long()?),
-            Read::Value(f) => read_field(meta, c, f)?,
-        })
-    }
-
-    /// Skips the field's value.
-    fn skip(&self, meta: &Metadata, c: &mut Cursor<'_>) -> Decoded<()> {
-        match self {
-            Read::Key(_) => c.long().map(drop),
-            Read::Integer(Encoding::Boolean | Encoding::Byte) => c.u8().map(drop),
-            Read::Integer(_) => c.long().map(drop),
-            Read::Value(f) => skip_field(meta, c, f),
-        }
-    }
 }
 
 /// The plans of a chunk, by event type id.

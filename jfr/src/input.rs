@@ -81,8 +81,11 @@ impl Window {
             let want = usize::try_from(want).map_err(|_| {
                 std::io::Error::new(std::io::ErrorKind::OutOfMemory, "region too large")
             })?;
-            self.data.clear();
-            self.data.resize(want, 0);
+            // Zeroed only where it grows: the read overwrites the rest.
+            if self.data.len() < want {
+                self.data.resize(want, 0);
+            }
+            self.data.truncate(want);
             self.start = offset;
             if let Err(e) = source.read_exact_at(&mut self.data, offset) {
                 self.data.clear();

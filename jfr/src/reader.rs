@@ -341,7 +341,9 @@ impl JfrReader {
             self.finished = true;
             return;
         }
-        let header = match self.events.get(&self.src, offset, HEADER_SIZE) {
+        // Through a small window: the events window is filled from where
+        // the events are read.
+        let header = match Window::new(0).get(&self.src, offset, HEADER_SIZE) {
             Ok(Some(b)) => {
                 let mut a = [0u8; HEADER_SIZE as usize];
                 a.copy_from_slice(b);

@@ -15,7 +15,7 @@ use crate::events::{Frame, FrameType, Loader, Stack, BOOTSTRAP_LOADER_ID, NO_STA
 use crate::input::{Cursor, RawString};
 use crate::metadata::{Encoding, Metadata};
 use crate::pools::Pools;
-use crate::value::{read_field, read_one, skip_field, Value};
+use crate::value::{read_one, Read, Value};
 
 /// What outlives a chunk.
 #[derive(Default)]
@@ -87,24 +87,26 @@ impl Shape {
 
 /// Where a [`Shape`]'s fields are in one pool type: found by name once, so
 /// decoding an entry reads those fields and skips the rest without a
-/// lookup by name or a value tree.
-#[derive(Debug, Clone)]
+/// lookup by name or a walk of the type tree.
 struct Layout {
     ty: usize,
-    /// Per field in encoding order: the slot it fills, or skip.
-    slots: Vec<Option<usize>>,
+    /// Per field in encoding order: how to read it, and the slot it fills.
+    steps: Vec<(Read, Option<usize>)>,
 }
 
 impl Layout {
     fn new(meta: &Metadata, ty: usize, shape: Shape) -> Option<Layout> {
         let t = meta.types.get(ty)?;
         let wanted = shape.fields();
-        let slots = t
+        let steps = t
             .fields
             .iter()
-            .map(|f| wanted.iter().position(|w| *w == &*f.name))
+            .map(|f| {
+                let slot = wanted.iter().position(|w| *w == &*f.name);
+                (Read::of(f, meta), slot)
+            })
             .collect();
-        Some(Layout { ty, slots })
+        Some(Layout { ty, steps })
     }
 }
 
@@ -260,18 +262,10 @@ impl Resolver {
         let bytes = self.pooled(ty, key)?;
         let mut c = Cursor::new(bytes, self.header.compressed_ints());
         let mut out: [Option<Value>; N] = std::array::from_fn(|_| None);
-        for (field, slot) in t.fields.iter().zip(&layout.slots) {
-            // Most fields of constants are pool keys: read without a look
-            // at the type tree.
-            let key = field.pooled && !field.array;
+        for (read, slot) in &layout.steps {
             match slot.and_then(|s| out.get_mut(s)) {
-                Some(v) if key => {
-                    let key = c.long().ok()? as u64;
-                    *v = Some(Value::Ref { ty: field.ty, key });
-                }
-                Some(v) => *v = Some(read_field(&self.meta, &mut c, field).ok()?),
-                None if key => c.long().map(drop).ok()?,
-                None => skip_field(&self.meta, &mut c, field).ok()?,
+                Some(v) => *v = Some(read.read(&self.meta, &mut c).ok()?),
+                None => read.skip(&self.meta, &mut c).ok()?,
             }
         }
         Some(out)
