@@ -64,7 +64,7 @@
 //! and frame names of the whole recording, and the index of one flush
 //! segment's events (at most 100,000, 40 bytes each) ordered by time
 //! before they are decoded one by one. Events are read with positioned
-//! reads through a window of at least 4 MB that holds the segment being
+//! reads through a window of at least 1 MB that holds the segment being
 //! decoded (at most 64 MB of events), never mapped (a file cut underneath
 //! a map is a SIGBUS).
 //!

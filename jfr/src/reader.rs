@@ -31,7 +31,7 @@ const METADATA_EVENT: u64 = 0;
 const CHECKPOINT_EVENT: u64 = 1;
 
 /// Events are read through a window this big; larger events grow it.
-const EVENT_WINDOW: usize = 4 << 20;
+const EVENT_WINDOW: usize = 1 << 20;
 
 /// Events ordered at once at most: bounds memory when a chunk has no
 /// flushes (JDK 11) and holds millions of the events we keep.
@@ -99,7 +99,8 @@ pub struct JfrReader {
     global: Global,
     next_chunk: u64,
     chunk_index: u32,
-    current: Option<Current>,
+    /// Boxed: it is taken out and put back for every event decoded.
+    current: Option<Box<Current>>,
     out: VecDeque<Record>,
     slots: Slots,
     pending_error: Option<Error>,
@@ -435,7 +436,7 @@ impl JfrReader {
         match meta {
             Some(meta) => {
                 let plans = Plans::new(&meta);
-                self.current = Some(Current {
+                self.current = Some(Box::new(Current {
                     index,
                     resolver: Resolver::new(header, meta, pools, &mut self.spare, &mut self.global),
                     plans,
@@ -446,7 +447,7 @@ impl JfrReader {
                     queue: std::mem::take(&mut self.spare_queue),
                     queued: 0,
                     done: false,
-                });
+                }));
             }
             None => {
                 // Nothing of this chunk decodes without its metadata.
