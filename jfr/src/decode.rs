@@ -323,10 +323,11 @@ pub(crate) fn read_slots(
 }
 
 /// A decoded event: a class event by reference into the resolver, any
-/// other as its record.
+/// other as its record (boxed: a record is large, and class events, moved
+/// several times each, are most of a recording).
 pub(crate) enum Built {
     Class(ClassKeys),
-    Record(Record),
+    Record(Box<Record>),
 }
 
 /// A class event resolved: its class's name is the resolver's
@@ -384,7 +385,7 @@ pub(crate) fn build(
     let string = |r: &mut Resolver, g: &mut Global, slot: usize| -> Option<Arc<str>> {
         s.get(slot).and_then(|v| r.string(g, v))
     };
-    Ok(Built::Record(match plan.kind {
+    Ok(Built::Record(Box::new(match plan.kind {
         Kind::ClassDefine => {
             let class = s
                 .get(3)
@@ -533,7 +534,7 @@ pub(crate) fn build(
                 value: string(r, g, 3),
             })
         }
-    }))
+    })))
 }
 
 /// `jdk.types.MetaspaceSizes` (an inline struct), by field name.

@@ -191,12 +191,14 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self) -> Decoded<u8> {
         let b = *self.data.get(self.pos).ok_or(Fault::Short)?;
         self.pos += 1;
         Ok(b)
     }
 
+    #[inline]
     pub(crate) fn bytes(&mut self, n: usize) -> Decoded<&'a [u8]> {
         let end = self.pos.checked_add(n).ok_or(Fault::Short)?;
         let b = self.data.get(self.pos..end).ok_or(Fault::Short)?;
@@ -212,7 +214,19 @@ impl<'a> Cursor<'a> {
     }
 
     /// A compressed integer: up to 8 bytes of 7 bits, then one of 8.
+    #[inline]
     pub(crate) fn varint(&mut self) -> Decoded<u64> {
+        // Most are one byte: pool keys, counts, small fields.
+        match self.data.get(self.pos) {
+            Some(&b) if b < 0x80 => {
+                self.pos += 1;
+                Ok(u64::from(b))
+            }
+            _ => self.long_varint(),
+        }
+    }
+
+    fn long_varint(&mut self) -> Decoded<u64> {
         let mut value = 0u64;
         for i in 0..8 {
             let b = self.u8()?;
@@ -225,6 +239,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// `long` (and the event size, type id, pool keys...).
+    #[inline]
     pub(crate) fn long(&mut self) -> Decoded<i64> {
         if self.compressed {
             self.varint().map(|v| v as i64)
@@ -233,6 +248,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn int(&mut self) -> Decoded<i32> {
         if self.compressed {
             self.varint().map(|v| v as i32)
@@ -264,6 +280,7 @@ impl<'a> Cursor<'a> {
     /// A length or count: never negative, and never more than the bytes
     /// left times `per_byte` (each element takes at least one byte, so a
     /// corrupt count cannot make a caller loop or allocate beyond the data).
+    #[inline]
     pub(crate) fn count(&mut self) -> Decoded<usize> {
         let n = self.int()?;
         let n = usize::try_from(n).map_err(|_| Fault::Invalid("negative count"))?;
@@ -299,6 +316,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Skips a string without building it.
+    #[inline]
     pub(crate) fn skip_string(&mut self) -> Decoded<()> {
         match self.u8()? {
             STRING_NULL | STRING_EMPTY => Ok(()),

@@ -65,6 +65,7 @@ pub(crate) fn skip_field(meta: &Metadata, c: &mut Cursor<'_>, f: &Field) -> Deco
 }
 
 /// Skips one primitive.
+#[inline]
 pub(crate) fn skip_primitive(c: &mut Cursor<'_>, p: Primitive) -> Decoded<()> {
     match p {
         Primitive::Byte => c.u8().map(drop),
