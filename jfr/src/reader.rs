@@ -261,7 +261,9 @@ impl JfrReader {
             }
             match self.read_segment() {
                 // Straight out, not through `out`: a record is large.
-                Some(Built::Record(r)) => return Some(Ok(Event::Record(self.with_stack_first(*r)))),
+                Some(Built::Record(r)) => {
+                    return Some(Ok(Event::Record(self.with_stack_first(*r))))
+                }
                 Some(Built::Class(keys)) => {
                     let new_stack = match self.global.unyielded.is_empty() {
                         true => None,

@@ -193,11 +193,10 @@ impl Resolver {
     pub(crate) fn new(
         header: ChunkHeader,
         meta: Metadata,
-        mut pools: Pools,
+        pools: Pools,
         spare: &mut Spare,
         g: &mut Global,
     ) -> Resolver {
-        pools.seal();
         let mut c = std::mem::take(&mut spare.caches);
         c.clear();
         c.loader_list.push(bootstrap(g));

@@ -237,6 +237,8 @@ impl Read {
         match self {
             Read::Key(_) => c.long().map(drop),
             Read::Integer(Encoding::Boolean | Encoding::Byte) => c.u8().map(drop),
+            Read::Integer(Encoding::Char | Encoding::Short) => c.short().map(drop),
+            Read::Integer(Encoding::Int) => c.int().map(drop),
             Read::Integer(_) => c.long().map(drop),
             Read::Value(f) => skip_field(meta, c, f),
         }
