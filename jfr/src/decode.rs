@@ -4,9 +4,8 @@
 //! metadata says which fields to decode (by name, so fields added or
 //! reordered by later JDKs cost nothing) and which to skip.
 
+use std::cell::Cell;
 use std::sync::Arc;
-
-use foldhash::{HashMap, HashMapExt};
 
 use crate::chunk::ChunkHeader;
 use crate::events::*;
@@ -167,14 +166,16 @@ struct Step {
     how: Read,
 }
 
-/// The plans of a chunk, by event type id.
+/// The plans of a chunk, by event type id: a few (~20), searched from the
+/// last one found (a recording is mostly one class event type).
 pub(crate) struct Plans {
-    by_type_id: HashMap<u64, Plan>,
+    by_type_id: Vec<(u64, Plan)>,
+    last: Cell<usize>,
 }
 
 impl Plans {
     pub(crate) fn new(meta: &Metadata) -> Plans {
-        let mut by_type_id = HashMap::new();
+        let mut by_type_id = Vec::new();
         for t in &meta.types {
             let Some(kind) = Kind::of(&t.name) else {
                 continue;
@@ -199,21 +200,33 @@ impl Plans {
                     }
                 })
                 .collect();
-            by_type_id.insert(
-                t.id,
-                Plan {
-                    kind,
-                    steps,
-                    units,
-                    types,
-                },
-            );
+            let plan = Plan {
+                kind,
+                steps,
+                units,
+                types,
+            };
+            // A type id declared twice keeps its last declaration.
+            match by_type_id.iter_mut().find(|(id, _)| *id == t.id) {
+                Some((_, p)) => *p = plan,
+                None => by_type_id.push((t.id, plan)),
+            }
         }
-        Plans { by_type_id }
+        Plans {
+            by_type_id,
+            last: Cell::new(0),
+        }
     }
 
     pub(crate) fn get(&self, type_id: u64) -> Option<&Plan> {
-        self.by_type_id.get(&type_id)
+        if let Some((id, plan)) = self.by_type_id.get(self.last.get()) {
+            if *id == type_id {
+                return Some(plan);
+            }
+        }
+        let at = self.by_type_id.iter().position(|(id, _)| *id == type_id)?;
+        self.last.set(at);
+        Some(&self.by_type_id[at].1)
     }
 }
 
@@ -332,7 +345,7 @@ pub(crate) enum Built {
 
 /// A class event resolved: its class's name is the resolver's
 /// ([`Resolver::event_class_name`]) until the next class event, its loaders
-/// by their position in the chunk's list, its thread by key.
+/// and thread by their position in the chunk's lists.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ClassKeys {
     kind: ClassEventKind,
@@ -342,7 +355,7 @@ pub(crate) struct ClassKeys {
     class: ResolvedClass,
     defining_loader: Option<u32>,
     initiating_loader: Option<u32>,
-    thread: Option<u64>,
+    thread: Option<u32>,
     pub stack: u64,
 }
 
@@ -365,7 +378,7 @@ impl ClassKeys {
             },
             defining_loader: self.defining_loader.map(|i| r.loader_at(i)),
             initiating_loader: self.initiating_loader.map(|i| r.loader_at(i)),
-            thread: self.thread.and_then(|key| r.thread_at(key)),
+            thread: self.thread.and_then(|index| r.thread_at(index)),
             stack: self.stack,
         }
     }
@@ -399,7 +412,7 @@ pub(crate) fn build(
                 duration_ns: 0,
                 defining_loader: Some(defining_loader.unwrap_or(class.loader)),
                 initiating_loader: None,
-                thread: s.get(1).and_then(|t| r.thread_key(g, t)),
+                thread: s.get(1).and_then(|t| r.thread_index(g, t)),
                 stack: r.stack(g, s.get(2)),
                 class,
             }));
@@ -414,7 +427,7 @@ pub(crate) fn build(
                 t_ns,
                 wall_ns,
                 duration_ns: plan.span_ns(s, 6, &h),
-                thread: s.get(1).and_then(|t| r.thread_key(g, t)),
+                thread: s.get(1).and_then(|t| r.thread_index(g, t)),
                 stack: r.stack(g, s.get(2)),
                 defining_loader: s.get(4).and_then(|l| r.loader_index(g, l)),
                 initiating_loader: s.get(5).and_then(|l| r.loader_index(g, l)),

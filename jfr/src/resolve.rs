@@ -137,9 +137,16 @@ struct Caches {
     loaders: HashMap<u64, Option<u32>>,
     /// The chunk's loaders, the bootstrap loader first.
     loader_list: Vec<Loader>,
+    /// The last loader, thread and stack looked up: class events mostly
+    /// repeat them, and these skip a hash lookup.
+    last_loader: Option<(u64, Option<u32>)>,
+    last_thread: Option<(u64, Option<u32>)>,
+    last_stack: Option<(u64, u64)>,
     methods: HashMap<u64, Option<Method>>,
     frame_types: HashMap<u64, FrameType>,
-    threads: HashMap<u64, Option<Arc<str>>>,
+    /// By thread key: the thread's name's position in [`Caches::thread_names`].
+    threads: HashMap<u64, Option<u32>>,
+    thread_names: Vec<Arc<str>>,
     stacks: HashMap<u64, u64>,
 }
 
@@ -154,9 +161,13 @@ impl Caches {
         self.class_names.clear();
         self.loaders.clear();
         self.loader_list.clear();
+        self.last_loader = None;
+        self.last_thread = None;
+        self.last_stack = None;
         self.methods.clear();
         self.frame_types.clear();
         self.threads.clear();
+        self.thread_names.clear();
         self.stacks.clear();
     }
 }
@@ -412,9 +423,9 @@ impl Resolver {
         list.get(index as usize).unwrap_or(&list[0])
     }
 
-    /// A resolved thread's name (see [`Resolver::thread_key`]).
-    pub(crate) fn thread_at(&self, key: u64) -> Option<&Arc<str>> {
-        self.c.threads.get(&key)?.as_ref()
+    /// A resolved thread's name (see [`Resolver::thread_index`]).
+    pub(crate) fn thread_at(&self, index: u32) -> Option<&Arc<str>> {
+        self.c.thread_names.get(index as usize)
     }
 
     /// A loader reference: `None` for a null or unknown reference; the
@@ -428,8 +439,14 @@ impl Resolver {
         let &Value::Ref { ty, key } = v else {
             return None;
         };
-        if let Some(cached) = self.c.loaders.get(&key) {
-            return *cached;
+        if let Some((last, index)) = self.c.last_loader {
+            if last == key {
+                return index;
+            }
+        }
+        if let Some(&cached) = self.c.loaders.get(&key) {
+            self.c.last_loader = Some((key, cached));
+            return cached;
         }
         let resolved = self.shaped::<2>(Shape::Loader, ty, key).map(|[ty, name]| {
             let type_name = ty.and_then(|t| self.class_name(&t)).map(|(n, _)| n);
@@ -449,23 +466,30 @@ impl Resolver {
             }
         });
         self.c.loaders.insert(key, resolved);
+        self.c.last_loader = Some((key, resolved));
         resolved
     }
 
     /// A thread's Java name, or its OS name when it has none.
     pub(crate) fn thread(&mut self, g: &mut Global, v: &Value) -> Option<Arc<str>> {
-        let key = self.thread_key(g, v)?;
-        self.thread_at(key).cloned()
+        let index = self.thread_index(g, v)?;
+        self.thread_at(index).cloned()
     }
 
-    /// The key of a thread reference whose name is resolved (see
-    /// [`Resolver::thread_at`]), `None` when it has none.
-    pub(crate) fn thread_key(&mut self, g: &mut Global, v: &Value) -> Option<u64> {
+    /// Where a thread's name is (see [`Resolver::thread_at`]), `None` when
+    /// it has none.
+    pub(crate) fn thread_index(&mut self, g: &mut Global, v: &Value) -> Option<u32> {
         let &Value::Ref { ty, key } = v else {
             return None;
         };
-        if let Some(cached) = self.c.threads.get(&key) {
-            return cached.is_some().then_some(key);
+        if let Some((last, index)) = self.c.last_thread {
+            if last == key {
+                return index;
+            }
+        }
+        if let Some(&cached) = self.c.threads.get(&key) {
+            self.c.last_thread = Some((key, cached));
+            return cached;
         }
         let resolved = self
             .shaped::<2>(Shape::Thread, ty, key)
@@ -473,9 +497,14 @@ impl Resolver {
                 let java = java.and_then(|n| self.string(g, &n));
                 java.or_else(|| os.and_then(|n| self.string(g, &n)))
             });
-        let named = resolved.is_some();
-        self.c.threads.insert(key, resolved);
-        named.then_some(key)
+        let index = resolved.map(|name| {
+            self.c.thread_names.push(name);
+            // Fewer threads than entries of the chunk: fits.
+            (self.c.thread_names.len() - 1) as u32
+        });
+        self.c.threads.insert(key, index);
+        self.c.last_thread = Some((key, index));
+        index
     }
 
     /// The global id of a stack reference ([`NO_STACK`] when there is
@@ -484,7 +513,13 @@ impl Resolver {
         let Some(&Value::Ref { ty, key }) = v else {
             return NO_STACK;
         };
+        if let Some((last, id)) = self.c.last_stack {
+            if last == key {
+                return id;
+            }
+        }
         if let Some(&id) = self.c.stacks.get(&key) {
+            self.c.last_stack = Some((key, id));
             return id;
         }
         let id = self
@@ -515,6 +550,7 @@ impl Resolver {
             })
             .unwrap_or(NO_STACK);
         self.c.stacks.insert(key, id);
+        self.c.last_stack = Some((key, id));
         id
     }
 
