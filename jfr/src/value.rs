@@ -216,6 +216,7 @@ impl Read {
     }
 
     /// Decodes the field's value.
+    #[inline]
     pub(crate) fn read(&self, meta: &Metadata, c: &mut Cursor<'_>) -> Decoded<Value> {
         Ok(match self {
             Read::Key(ty) => Value::Ref {
@@ -233,6 +234,7 @@ impl Read {
     }
 
     /// Skips the field's value.
+    #[inline]
     pub(crate) fn skip(&self, meta: &Metadata, c: &mut Cursor<'_>) -> Decoded<()> {
         match self {
             Read::Key(_) => c.long().map(drop),
