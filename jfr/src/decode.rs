@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::chunk::ChunkHeader;
 use crate::events::*;
 use crate::input::{Cursor, Decoded};
+use crate::metadata::Encoding;
 use crate::metadata::{Metadata, TimeUnit};
 use crate::resolve::{Global, ResolvedClass, Resolver};
 use crate::value::{Read, Value};
@@ -230,22 +231,94 @@ impl Plans {
     }
 }
 
-/// The decoded fields of one event, by slot.
+/// The decoded fields of one event, by slot: integers and pool keys (most
+/// fields) as numbers, the rest as values.
 pub(crate) struct Slots {
+    /// Per slot: how it was read in this event, `None` when it was not.
+    read: Vec<Option<Stored>>,
+    ints: Vec<i64>,
+    /// Slots read as [`Stored::Value`]; others hold what an earlier event
+    /// left.
     values: Vec<Option<Value>>,
+}
+
+/// How a slot's value is held.
+#[derive(Debug, Clone, Copy)]
+enum Stored {
+    /// A key into the pool of this metadata type, in `ints`.
+    Key(usize),
+    Int,
+    Bool,
+    Value,
 }
 
 impl Slots {
     pub(crate) fn new() -> Slots {
-        Slots { values: Vec::new() }
+        Slots {
+            read: Vec::new(),
+            ints: Vec::new(),
+            values: Vec::new(),
+        }
     }
 
-    fn get(&self, slot: usize) -> Option<&Value> {
-        self.values.get(slot)?.as_ref()
+    /// Empties the slots for an event of `n` slots.
+    fn reset(&mut self, n: usize) {
+        self.read.clear();
+        self.read.resize(n, None);
+        if self.ints.len() < n {
+            self.ints.resize(n, 0);
+            self.values.resize(n, None);
+        }
     }
 
+    /// Reads field `how` into `slot`.
+    fn read(
+        &mut self,
+        slot: usize,
+        how: &Read,
+        meta: &Metadata,
+        c: &mut Cursor<'_>,
+    ) -> Decoded<()> {
+        let (stored, int) = match how {
+            Read::Key(ty) => (Stored::Key(*ty), c.long()?),
+            Read::Integer(Encoding::Boolean) => (Stored::Bool, i64::from(c.u8()? != 0)),
+            Read::Integer(Encoding::Byte) => (Stored::Int, i64::from(c.u8()? as i8)),
+            Read::Integer(Encoding::Char) => (Stored::Int, i64::from(c.char()?)),
+            Read::Integer(Encoding::Short) => (Stored::Int, i64::from(c.short()?)),
+            Read::Integer(Encoding::Int) => (Stored::Int, i64::from(c.int()?)),
+            Read::Integer(_) => (Stored::Int, c.long()?),
+            Read::Value(_) => {
+                self.values[slot] = Some(how.read(meta, c)?);
+                (Stored::Value, 0)
+            }
+        };
+        self.read[slot] = Some(stored);
+        self.ints[slot] = int;
+        Ok(())
+    }
+
+    /// The value of a slot read in this event.
+    fn get(&self, slot: usize) -> Option<Value> {
+        let int = *self.ints.get(slot)?;
+        Some(match (*self.read.get(slot)?)? {
+            Stored::Key(ty) => Value::Ref {
+                ty,
+                key: int as u64,
+            },
+            Stored::Int => Value::Int(int),
+            Stored::Bool => Value::Bool(int != 0),
+            Stored::Value => self.values.get(slot)?.clone()?,
+        })
+    }
+
+    /// A slot as an integer (0 when absent or not a number), as
+    /// [`Value::int`].
     fn int(&self, slot: usize) -> i64 {
-        self.get(slot).and_then(Value::int).unwrap_or(0)
+        match self.read.get(slot).copied().flatten() {
+            Some(Stored::Int | Stored::Bool) => self.ints[slot],
+            Some(Stored::Value) => self.values[slot].as_ref().and_then(Value::int).unwrap_or(0),
+            Some(Stored::Key(_)) | None => 0,
+        }
     }
 
     fn unsigned(&self, slot: usize) -> u64 {
@@ -320,11 +393,10 @@ pub(crate) fn read_slots(
     c: &mut Cursor<'_>,
     slots: &mut Slots,
 ) -> Decoded<()> {
-    slots.values.clear();
-    slots.values.resize(plan.units.len(), None);
+    slots.reset(plan.units.len());
     for step in &plan.steps {
         match step.slot {
-            Some(s) => slots.values[s] = Some(step.how.read(meta, c)?),
+            Some(s) => slots.read(s, &step.how, meta, c)?,
             None => step.how.skip(meta, c)?,
         }
         if c.remaining() == 0 {
@@ -396,15 +468,15 @@ pub(crate) fn build(
     let wall_ns = plan.wall_ns(s, 0, &h);
     let t_ns = wall_ns.saturating_sub(recording_start_ns).max(0) as u64;
     let string = |r: &mut Resolver, g: &mut Global, slot: usize| -> Option<Arc<str>> {
-        s.get(slot).and_then(|v| r.string(g, v))
+        s.get(slot).and_then(|v| r.string(g, &v))
     };
     Ok(Built::Record(Box::new(match plan.kind {
         Kind::ClassDefine => {
             let class = s
                 .get(3)
-                .and_then(|c| r.event_class(g, c))
+                .and_then(|c| r.event_class(g, &c))
                 .ok_or(Unresolved::MissingConstant)?;
-            let defining_loader = s.get(4).and_then(|l| r.loader_index(g, l));
+            let defining_loader = s.get(4).and_then(|l| r.loader_index(g, &l));
             return Ok(Built::Class(ClassKeys {
                 kind: ClassEventKind::Define,
                 t_ns,
@@ -412,34 +484,34 @@ pub(crate) fn build(
                 duration_ns: 0,
                 defining_loader: Some(defining_loader.unwrap_or(class.loader)),
                 initiating_loader: None,
-                thread: s.get(1).and_then(|t| r.thread_index(g, t)),
-                stack: r.stack(g, s.get(2)),
+                thread: s.get(1).and_then(|t| r.thread_index(g, &t)),
+                stack: r.stack(g, s.get(2).as_ref()),
                 class,
             }));
         }
         Kind::ClassLoad => {
             let class = s
                 .get(3)
-                .and_then(|c| r.event_class(g, c))
+                .and_then(|c| r.event_class(g, &c))
                 .ok_or(Unresolved::MissingConstant)?;
             return Ok(Built::Class(ClassKeys {
                 kind: ClassEventKind::Load,
                 t_ns,
                 wall_ns,
                 duration_ns: plan.span_ns(s, 6, &h),
-                thread: s.get(1).and_then(|t| r.thread_index(g, t)),
-                stack: r.stack(g, s.get(2)),
-                defining_loader: s.get(4).and_then(|l| r.loader_index(g, l)),
-                initiating_loader: s.get(5).and_then(|l| r.loader_index(g, l)),
+                thread: s.get(1).and_then(|t| r.thread_index(g, &t)),
+                stack: r.stack(g, s.get(2).as_ref()),
+                defining_loader: s.get(4).and_then(|l| r.loader_index(g, &l)),
+                initiating_loader: s.get(5).and_then(|l| r.loader_index(g, &l)),
                 class,
             }));
         }
         Kind::ClassUnload => {
             let class = s
                 .get(1)
-                .and_then(|c| r.event_class(g, c))
+                .and_then(|c| r.event_class(g, &c))
                 .ok_or(Unresolved::MissingConstant)?;
-            let defining_loader = s.get(2).and_then(|l| r.loader_index(g, l));
+            let defining_loader = s.get(2).and_then(|l| r.loader_index(g, &l));
             return Ok(Built::Class(ClassKeys {
                 kind: ClassEventKind::Unload,
                 t_ns,
@@ -482,9 +554,9 @@ pub(crate) fn build(
         Kind::MetaspaceOom => Record::MetaspaceOom(MetaspaceOom {
             t_ns,
             wall_ns,
-            thread: s.get(1).and_then(|t| r.thread(g, t)),
-            stack: r.stack(g, s.get(2)),
-            loader: s.get(3).and_then(|l| r.loader(g, l)),
+            thread: s.get(1).and_then(|t| r.thread(g, &t)),
+            stack: r.stack(g, s.get(2).as_ref()),
+            loader: s.get(3).and_then(|l| r.loader(g, &l)),
             hidden_class_loader: s.int(4) != 0,
             size: s.unsigned(5),
             metadata_type: string(r, g, 6),
@@ -493,8 +565,8 @@ pub(crate) fn build(
         Kind::ClassLoaderStatistics => Record::ClassLoaderStatistics(ClassLoaderStatistics {
             t_ns,
             wall_ns,
-            loader: s.get(1).and_then(|l| r.loader(g, l)),
-            parent_loader: s.get(2).and_then(|l| r.loader(g, l)),
+            loader: s.get(1).and_then(|l| r.loader(g, &l)),
+            parent_loader: s.get(2).and_then(|l| r.loader(g, &l)),
             class_loader_data: s.unsigned(3),
             class_count: s.unsigned(4),
             chunk_size: s.unsigned(5),
@@ -519,7 +591,7 @@ pub(crate) fn build(
                 FlagKind::Signed => FlagValue::Int(s.int(2)),
                 FlagKind::Unsigned => FlagValue::Unsigned(s.unsigned(2)),
                 FlagKind::Double => {
-                    FlagValue::Double(s.get(2).and_then(Value::float).unwrap_or(0.0))
+                    FlagValue::Double(s.get(2).as_ref().and_then(Value::float).unwrap_or(0.0))
                 }
                 FlagKind::Bool => FlagValue::Bool(s.int(2) != 0),
                 FlagKind::Str => FlagValue::Str(string(r, g, 2)),
