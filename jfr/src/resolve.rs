@@ -188,6 +188,15 @@ pub(crate) struct Resolver {
     event_class_name: String,
 }
 
+/// The fields of a class constant a class event needs: its name's and its
+/// loader's pool references, and whether it is hidden.
+#[derive(Debug, Default, Clone, Copy)]
+struct ClassEntry {
+    name: Option<(usize, u64)>,
+    loader: Option<(usize, u64)>,
+    hidden: Option<bool>,
+}
+
 /// Position of the bootstrap loader in the chunk's loader list.
 const BOOTSTRAP: u32 = 0;
 
@@ -364,11 +373,49 @@ impl Resolver {
         let Some(&Value::Ref { ty, key }) = name else {
             return None;
         };
-        let hidden = hidden.and_then(Value::bool);
+        self.binary_name_of((ty, key), hidden.and_then(Value::bool), buf)
+    }
+
+    /// [`Resolver::binary_name_into`] of a name's pool reference `(type, key)`.
+    fn binary_name_of(
+        &self,
+        (ty, key): (usize, u64),
+        hidden: Option<bool>,
+        buf: &mut Vec<u8>,
+    ) -> Option<bool> {
         Some(match self.pooled_string(ty, key, 0)? {
             RawString::Utf8(b) => binary_name_into(b, hidden, buf),
             other => binary_name_into(other.text()?.as_bytes(), hidden, buf),
         })
+    }
+
+    /// A class constant's name and loader (pool references) and hidden
+    /// flag, read straight from its bytes when every field the layout wants
+    /// is a pool key or the flag (every JDK's), else `None`.
+    fn class_entry(&mut self, ty: usize, key: u64) -> Option<Option<ClassEntry>> {
+        let at = Shape::ALL.iter().position(|s| *s == Shape::Class)?;
+        if self.layouts[at].as_ref().is_none_or(|l| l.ty != ty) {
+            self.layouts[at] = Some(Layout::new(&self.meta, ty, Shape::Class)?);
+        }
+        let layout = self.layouts[at].as_ref()?;
+        if self.meta.types.get(ty)?.encoding != Encoding::Struct {
+            return None;
+        }
+        let bytes = self.pooled(ty, key)?;
+        let mut c = Cursor::new(bytes, self.header.compressed_ints());
+        let mut entry = ClassEntry::default();
+        for (read, slot) in &layout.steps {
+            match (slot, read) {
+                (Some(0), Read::Key(t)) => entry.name = Some((*t, c.long().ok()? as u64)),
+                (Some(1), Read::Key(t)) => entry.loader = Some((*t, c.long().ok()? as u64)),
+                (Some(2), Read::Integer(Encoding::Boolean)) => {
+                    entry.hidden = Some(c.u8().ok()? != 0)
+                }
+                (Some(_), _) => return Some(None),
+                (None, read) => read.skip(&self.meta, &mut c).ok()?,
+            }
+        }
+        Some(Some(entry))
     }
 
     /// A class's binary name and whether it is hidden, without its loader.
@@ -392,9 +439,25 @@ impl Resolver {
         let &Value::Ref { ty, key } = v else {
             return None;
         };
-        let [name, loader, hidden] = self.shaped::<3>(Shape::Class, ty, key)?;
+        let entry = match self.class_entry(ty, key)? {
+            Some(entry) => entry,
+            None => {
+                let [name, loader, hidden] = self.shaped::<3>(Shape::Class, ty, key)?;
+                let reference = |v: Option<Value>| match v {
+                    Some(Value::Ref { ty, key }) => Some((ty, key)),
+                    _ => None,
+                };
+                ClassEntry {
+                    name: reference(name),
+                    loader: reference(loader),
+                    hidden: hidden.as_ref().and_then(Value::bool),
+                }
+            }
+        };
         let mut buf = std::mem::take(&mut self.event_class_name).into_bytes();
-        let hidden = self.binary_name_into(name.as_ref(), hidden.as_ref(), &mut buf);
+        let hidden = entry
+            .name
+            .and_then(|name| self.binary_name_of(name, entry.hidden, &mut buf));
         // One check of the name, after the conversion (which keeps valid
         // text valid); invalid bytes are replaced, as for every string.
         self.event_class_name = match String::from_utf8(buf) {
@@ -404,8 +467,10 @@ impl Resolver {
         let hidden = hidden?;
         // A class without a loader reference is the bootstrap loader's
         // (JDK 25 writes its hidden LambdaForm classes so).
-        let loader = match loader {
-            Some(l) => self.loader_index(g, &l).unwrap_or(BOOTSTRAP),
+        let loader = match entry.loader {
+            Some((ty, key)) => self
+                .loader_index(g, &Value::Ref { ty, key })
+                .unwrap_or(BOOTSTRAP),
             None => BOOTSTRAP,
         };
         Some(ResolvedClass { loader, hidden })
