@@ -67,6 +67,18 @@ impl Window {
         offset: u64,
         len: u64,
     ) -> std::io::Result<Option<&[u8]>> {
+        self.get_before(source, offset, len, u64::MAX)
+    }
+
+    /// [`Window::get`], reading ahead no further than `limit` (where bytes
+    /// already read elsewhere begin).
+    pub(crate) fn get_before(
+        &mut self,
+        source: &Source,
+        offset: u64,
+        len: u64,
+        limit: u64,
+    ) -> std::io::Result<Option<&[u8]>> {
         let Some(end) = offset.checked_add(len) else {
             return Ok(None);
         };
@@ -75,7 +87,11 @@ impl Window {
         }
         let cached_end = self.start + self.data.len() as u64;
         if offset < self.start || end > cached_end {
-            let want = len.max(self.min_fill as u64).min(source.len() - offset);
+            let ahead = limit.saturating_sub(offset).max(len);
+            let want = len
+                .max(self.min_fill as u64)
+                .min(ahead)
+                .min(source.len() - offset);
             // `want` <= the file's length, which the caller already checked
             // against the chunk it reads.
             let want = usize::try_from(want).map_err(|_| {
@@ -98,6 +114,11 @@ impl Window {
         let from = (offset - self.start) as usize;
         let to = from + len as usize;
         Ok(self.data.get(from..to))
+    }
+
+    /// Whether `[offset, offset + len)` is cached.
+    pub(crate) fn holds(&self, offset: u64, len: u64) -> bool {
+        offset >= self.start && offset.saturating_add(len) <= self.start + self.data.len() as u64
     }
 
     /// Gives back memory grown for an unusually large region.

@@ -118,6 +118,8 @@ pub(crate) struct Pools {
     entries: usize,
     /// The entries of the pool block being indexed (memory reused).
     block: Vec<(u64, u32)>,
+    /// Where the checkpoints read are in the file, in file order.
+    checkpoints: Vec<u64>,
 }
 
 impl Pools {
@@ -134,6 +136,7 @@ impl Pools {
         }
         self.bytes.clear();
         self.entries = 0;
+        self.checkpoints.clear();
     }
 
     #[cfg(test)]
@@ -174,6 +177,12 @@ impl Pools {
         self.bytes.get(start as usize..)
     }
 
+    /// Where the first checkpoint read after `offset` starts.
+    pub(crate) fn next_checkpoint(&self, offset: u64) -> Option<u64> {
+        let i = self.checkpoints.partition_point(|&at| at <= offset);
+        self.checkpoints.get(i).copied()
+    }
+
     pub(crate) fn entries(&self) -> usize {
         self.entries
     }
@@ -198,6 +207,7 @@ impl Pools {
         body: usize,
         compressed: bool,
     ) -> Decoded<()> {
+        self.checkpoints.push(at);
         let base = self.bytes.len();
         let end = usize::try_from(size)
             .ok()

@@ -33,6 +33,9 @@ const CHECKPOINT_EVENT: u64 = 1;
 /// Events are read through a window this big; larger events grow it.
 const EVENT_WINDOW: usize = 1 << 20;
 
+/// Frames outside the event window are read through a window this big.
+const FRAME_WINDOW: usize = 4096;
+
 /// Events ordered at once at most: bounds memory when a chunk has no
 /// flushes (JDK 11) and holds millions of the events we keep.
 const SEGMENT_CAP: usize = 100_000;
@@ -96,6 +99,10 @@ impl Stats {
 pub struct JfrReader {
     src: Source,
     events: Window,
+    /// Frames of events outside `events` are read through this one, so
+    /// that checkpoints (in the pools already) and other events skipped
+    /// are not read again through the large window.
+    frames: Window,
     global: Global,
     next_chunk: u64,
     chunk_index: u32,
@@ -190,6 +197,7 @@ impl JfrReader {
         Ok(JfrReader {
             src,
             events: Window::new(EVENT_WINDOW),
+            frames: Window::new(FRAME_WINDOW),
             global: Global::default(),
             next_chunk: 0,
             chunk_index: 0,
@@ -699,7 +707,11 @@ impl JfrReader {
                 break;
             }
             let at = cur.pos;
-            let frame = match self.frame(at, cur.end, compressed) {
+            let window = match self.events.holds(at, (cur.end - at).min(FRAME_HEAD)) {
+                true => &mut self.events,
+                false => &mut self.frames,
+            };
+            let frame = match read_frame(&self.src, window, at, cur.end, compressed) {
                 Ok(f) => f,
                 Err(fault) => {
                     let reason = match fault {
@@ -724,7 +736,9 @@ impl JfrReader {
             let Some(plan) = cur.plans.get(frame.type_id) else {
                 continue;
             };
-            let bytes = match self.events.get(&self.src, at, frame.size) {
+            // Read ahead up to the next checkpoint, which the pools hold.
+            let limit = cur.resolver.pools.next_checkpoint(at).unwrap_or(cur.end);
+            let bytes = match self.events.get_before(&self.src, at, frame.size, limit) {
                 Ok(Some(b)) => b,
                 _ => {
                     let d = self.damage(cur.index, at, "the file could not be read", 0);
@@ -771,6 +785,9 @@ impl JfrReader {
     }
 }
 
+/// Bytes of an event that hold its size and type id at most.
+const FRAME_HEAD: u64 = 20;
+
 /// Reads an event's size and type id at `at` through `window`; the event
 /// must end by `end`.
 fn read_frame(
@@ -780,7 +797,7 @@ fn read_frame(
     end: u64,
     compressed: bool,
 ) -> Result<EventFrame, FrameFault> {
-    let head = (end.saturating_sub(at)).min(20);
+    let head = (end.saturating_sub(at)).min(FRAME_HEAD);
     let bytes = match window.get(src, at, head) {
         Ok(Some(b)) => b,
         Ok(None) => return Err(FrameFault::Cut),
