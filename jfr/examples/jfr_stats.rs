@@ -26,10 +26,12 @@ fn main() {
     };
     let mut printed = 0;
     let mut damage = None;
-    while let Some(item) = reader.next_record() {
+    // Class events borrowed, as the CLI reads them.
+    while let Some(item) = reader.next_event() {
         match item {
-            Ok(r) => {
+            Ok(event) => {
                 if printed < print {
+                    let r = event.into_record();
                     match &r {
                         Record::Flag(_) => {}
                         other => {

@@ -4,16 +4,16 @@
 //! metadata says which fields to decode (by name, so fields added or
 //! reordered by later JDKs cost nothing) and which to skip.
 
+use std::cell::Cell;
 use std::sync::Arc;
-
-use foldhash::{HashMap, HashMapExt};
 
 use crate::chunk::ChunkHeader;
 use crate::events::*;
 use crate::input::{Cursor, Decoded};
+use crate::metadata::Encoding;
 use crate::metadata::{Metadata, TimeUnit};
-use crate::resolve::{Global, Resolver};
-use crate::value::{read_field, skip_field, Value};
+use crate::resolve::{Global, ResolvedClass, Resolver};
+use crate::value::{Read, Value};
 
 /// The event types this reader yields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,96 +153,188 @@ impl Kind {
 /// How to decode one event type of this chunk.
 pub(crate) struct Plan {
     kind: Kind,
-    /// Per field in encoding order: the slot it fills, or skip.
-    slots: Vec<Option<usize>>,
+    /// Per field in encoding order: how to read it, and the slot it fills.
+    steps: Vec<Step>,
     units: Vec<TimeUnit>,
     /// Metadata type index of each slot's field.
     types: Vec<Option<usize>>,
-    metadata_type: usize,
 }
 
-/// The plans of a chunk, by event type id.
+/// One field of an event, as its plan reads it.
+struct Step {
+    /// The slot it fills, or `None` to skip it.
+    slot: Option<usize>,
+    how: Read,
+}
+
+/// The plans of a chunk, by event type id: a few (~20), searched from the
+/// last one found (a recording is mostly one class event type).
 pub(crate) struct Plans {
-    by_type_id: HashMap<u64, Plan>,
+    by_type_id: Vec<(u64, Plan)>,
+    last: Cell<usize>,
 }
 
 impl Plans {
     pub(crate) fn new(meta: &Metadata) -> Plans {
-        let mut by_type_id = HashMap::new();
-        for (index, t) in meta.types.iter().enumerate() {
+        let mut by_type_id = Vec::new();
+        for t in &meta.types {
             let Some(kind) = Kind::of(&t.name) else {
                 continue;
             };
             let wanted = kind.wanted();
             let mut units = vec![TimeUnit::None; wanted.len()];
             let mut types = vec![None; wanted.len()];
-            let slots = t
+            let steps = t
                 .fields
                 .iter()
                 .map(|f| {
                     let slot = wanted
                         .iter()
-                        .position(|w| w.split('|').any(|alias| alias == &*f.name))?;
-                    units[slot] = f.unit;
-                    types[slot] = Some(f.ty);
-                    Some(slot)
+                        .position(|w| w.split('|').any(|alias| alias == &*f.name));
+                    if let Some(slot) = slot {
+                        units[slot] = f.unit;
+                        types[slot] = Some(f.ty);
+                    }
+                    Step {
+                        slot,
+                        how: Read::of(f, meta),
+                    }
                 })
                 .collect();
-            by_type_id.insert(
-                t.id,
-                Plan {
-                    kind,
-                    slots,
-                    units,
-                    types,
-                    metadata_type: index,
-                },
-            );
+            let plan = Plan {
+                kind,
+                steps,
+                units,
+                types,
+            };
+            // A type id declared twice keeps its last declaration.
+            match by_type_id.iter_mut().find(|(id, _)| *id == t.id) {
+                Some((_, p)) => *p = plan,
+                None => by_type_id.push((t.id, plan)),
+            }
         }
-        Plans { by_type_id }
+        Plans {
+            by_type_id,
+            last: Cell::new(0),
+        }
     }
 
     pub(crate) fn get(&self, type_id: u64) -> Option<&Plan> {
-        self.by_type_id.get(&type_id)
+        if let Some((id, plan)) = self.by_type_id.get(self.last.get()) {
+            if *id == type_id {
+                return Some(plan);
+            }
+        }
+        let at = self.by_type_id.iter().position(|(id, _)| *id == type_id)?;
+        self.last.set(at);
+        Some(&self.by_type_id[at].1)
     }
 }
 
-/// The decoded fields of one event, by slot.
+/// The decoded fields of one event, by slot: integers and pool keys (most
+/// fields) as numbers, the rest as values.
 pub(crate) struct Slots {
+    /// Per slot: how it was read in this event, `None` when it was not.
+    read: Vec<Option<Stored>>,
+    ints: Vec<i64>,
+    /// Slots read as [`Stored::Value`]; others hold what an earlier event
+    /// left.
     values: Vec<Option<Value>>,
-    units: Vec<TimeUnit>,
-    types: Vec<Option<usize>>,
+}
+
+/// How a slot's value is held.
+#[derive(Debug, Clone, Copy)]
+enum Stored {
+    /// A key into the pool of this metadata type, in `ints`.
+    Key(usize),
+    Int,
+    Bool,
+    Value,
 }
 
 impl Slots {
     pub(crate) fn new() -> Slots {
         Slots {
+            read: Vec::new(),
+            ints: Vec::new(),
             values: Vec::new(),
-            units: Vec::new(),
-            types: Vec::new(),
         }
     }
 
-    fn get(&self, slot: usize) -> Option<&Value> {
-        self.values.get(slot)?.as_ref()
+    /// Empties the slots for an event of `n` slots.
+    fn reset(&mut self, n: usize) {
+        self.read.clear();
+        self.read.resize(n, None);
+        if self.ints.len() < n {
+            self.ints.resize(n, 0);
+            self.values.resize(n, None);
+        }
     }
 
+    /// Reads field `how` into `slot`.
+    fn read(
+        &mut self,
+        slot: usize,
+        how: &Read,
+        meta: &Metadata,
+        c: &mut Cursor<'_>,
+    ) -> Decoded<()> {
+        let (stored, int) = match how {
+            Read::Key(ty) => (Stored::Key(*ty), c.long()?),
+            Read::Integer(Encoding::Boolean) => (Stored::Bool, i64::from(c.u8()? != 0)),
+            Read::Integer(Encoding::Byte) => (Stored::Int, i64::from(c.u8()? as i8)),
+            Read::Integer(Encoding::Char) => (Stored::Int, i64::from(c.char()?)),
+            Read::Integer(Encoding::Short) => (Stored::Int, i64::from(c.short()?)),
+            Read::Integer(Encoding::Int) => (Stored::Int, i64::from(c.int()?)),
+            Read::Integer(_) => (Stored::Int, c.long()?),
+            Read::Value(_) => {
+                self.values[slot] = Some(how.read(meta, c)?);
+                (Stored::Value, 0)
+            }
+        };
+        self.read[slot] = Some(stored);
+        self.ints[slot] = int;
+        Ok(())
+    }
+
+    /// The value of a slot read in this event.
+    fn get(&self, slot: usize) -> Option<Value> {
+        let int = *self.ints.get(slot)?;
+        Some(match (*self.read.get(slot)?)? {
+            Stored::Key(ty) => Value::Ref {
+                ty,
+                key: int as u64,
+            },
+            Stored::Int => Value::Int(int),
+            Stored::Bool => Value::Bool(int != 0),
+            Stored::Value => self.values.get(slot)?.clone()?,
+        })
+    }
+
+    /// A slot as an integer (0 when absent or not a number), as
+    /// [`Value::int`].
     fn int(&self, slot: usize) -> i64 {
-        self.get(slot).and_then(Value::int).unwrap_or(0)
+        match self.read.get(slot).copied().flatten() {
+            Some(Stored::Int | Stored::Bool) => self.ints[slot],
+            Some(Stored::Value) => self.values[slot].as_ref().and_then(Value::int).unwrap_or(0),
+            Some(Stored::Key(_)) | None => 0,
+        }
     }
 
     fn unsigned(&self, slot: usize) -> u64 {
         self.int(slot) as u64
     }
+}
 
-    /// A timestamp as nanoseconds since the epoch.
-    fn wall_ns(&self, slot: usize, h: &ChunkHeader) -> i64 {
-        wall_ns(self.int(slot), self.units.get(slot), h)
+impl Plan {
+    /// A timestamp slot as nanoseconds since the epoch.
+    fn wall_ns(&self, s: &Slots, slot: usize, h: &ChunkHeader) -> i64 {
+        wall_ns(s.int(slot), self.units.get(slot), h)
     }
 
-    /// A duration in nanoseconds.
-    fn span_ns(&self, slot: usize, h: &ChunkHeader) -> i64 {
-        let v = self.int(slot);
+    /// A duration slot in nanoseconds.
+    fn span_ns(&self, s: &Slots, slot: usize, h: &ChunkHeader) -> i64 {
+        let v = s.int(slot);
         match self.units.get(slot) {
             Some(TimeUnit::Ticks) => h.ticks_to_ns(v),
             Some(TimeUnit::Millis) => v.saturating_mul(1_000_000),
@@ -271,12 +363,11 @@ pub(crate) fn event_start(
     h: &ChunkHeader,
     recording_start_ns: i64,
 ) -> Decoded<u64> {
-    let t = &meta.types[plan.metadata_type];
     let mut start = 0;
-    for (field, slot) in t.fields.iter().zip(&plan.slots) {
-        match slot {
-            Some(0) => start = read_field(meta, c, field)?.int().unwrap_or(0),
-            _ => skip_field(meta, c, field)?,
+    for step in &plan.steps {
+        match step.slot {
+            Some(0) => start = step.how.read(meta, c)?.int().unwrap_or(0),
+            _ => step.how.skip(meta, c)?,
         }
         if c.remaining() == 0 {
             break;
@@ -302,17 +393,11 @@ pub(crate) fn read_slots(
     c: &mut Cursor<'_>,
     slots: &mut Slots,
 ) -> Decoded<()> {
-    let t = &meta.types[plan.metadata_type];
-    slots.values.clear();
-    slots.values.resize(plan.units.len(), None);
-    slots.units.clear();
-    slots.units.extend_from_slice(&plan.units);
-    slots.types.clear();
-    slots.types.extend_from_slice(&plan.types);
-    for (field, slot) in t.fields.iter().zip(&plan.slots) {
-        match slot {
-            Some(s) => slots.values[*s] = Some(read_field(meta, c, field)?),
-            None => skip_field(meta, c, field)?,
+    slots.reset(plan.units.len());
+    for step in &plan.steps {
+        match step.slot {
+            Some(s) => slots.read(s, &step.how, meta, c)?,
+            None => step.how.skip(meta, c)?,
         }
         if c.remaining() == 0 {
             // Events written by an older JVM may end before later fields.
@@ -322,6 +407,55 @@ pub(crate) fn read_slots(
     Ok(())
 }
 
+/// A decoded event: a class event by reference into the resolver, any
+/// other as its record (boxed: a record is large, and class events, moved
+/// several times each, are most of a recording).
+pub(crate) enum Built {
+    Class(ClassKeys),
+    Record(Box<Record>),
+}
+
+/// A class event resolved: its class's name is the resolver's
+/// ([`Resolver::event_class_name`]) until the next class event, its loaders
+/// and thread by their position in the chunk's lists.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClassKeys {
+    kind: ClassEventKind,
+    t_ns: u64,
+    wall_ns: i64,
+    duration_ns: i64,
+    class: ResolvedClass,
+    defining_loader: Option<u32>,
+    initiating_loader: Option<u32>,
+    thread: Option<u32>,
+    pub stack: u64,
+}
+
+impl ClassKeys {
+    pub(crate) fn kind(&self) -> ClassEventKind {
+        self.kind
+    }
+
+    /// The event, borrowed from the resolver that resolved it.
+    pub(crate) fn view<'a>(&self, r: &'a Resolver) -> ClassEventRef<'a> {
+        ClassEventRef {
+            kind: self.kind,
+            t_ns: self.t_ns,
+            wall_ns: self.wall_ns,
+            duration_ns: self.duration_ns,
+            class: ClassRef {
+                name: r.event_class_name(),
+                loader: r.loader_at(self.class.loader),
+                hidden: self.class.hidden,
+            },
+            defining_loader: self.defining_loader.map(|i| r.loader_at(i)),
+            initiating_loader: self.initiating_loader.map(|i| r.loader_at(i)),
+            thread: self.thread.and_then(|index| r.thread_at(index)),
+            stack: self.stack,
+        }
+    }
+}
+
 /// Builds the record from decoded slots.
 pub(crate) fn build(
     plan: &Plan,
@@ -329,63 +463,66 @@ pub(crate) fn build(
     r: &mut Resolver,
     g: &mut Global,
     recording_start_ns: i64,
-) -> Result<Record, Unresolved> {
+) -> Result<Built, Unresolved> {
     let h = r.header;
-    let wall_ns = s.wall_ns(0, &h);
+    let wall_ns = plan.wall_ns(s, 0, &h);
     let t_ns = wall_ns.saturating_sub(recording_start_ns).max(0) as u64;
     let string = |r: &mut Resolver, g: &mut Global, slot: usize| -> Option<Arc<str>> {
-        s.get(slot).and_then(|v| r.string(g, v))
+        s.get(slot).and_then(|v| r.string(g, &v))
     };
-    Ok(match plan.kind {
+    Ok(Built::Record(Box::new(match plan.kind {
         Kind::ClassDefine => {
             let class = s
                 .get(3)
-                .and_then(|c| r.class(g, c))
+                .and_then(|c| r.event_class(g, &c))
                 .ok_or(Unresolved::MissingConstant)?;
-            let defining_loader = s
-                .get(4)
-                .and_then(|l| r.loader(g, l))
-                .unwrap_or_else(|| class.loader.clone());
-            Record::ClassDefine(ClassDefine {
+            let defining_loader = s.get(4).and_then(|l| r.loader_index(g, &l));
+            return Ok(Built::Class(ClassKeys {
+                kind: ClassEventKind::Define,
                 t_ns,
                 wall_ns,
-                thread: s.get(1).and_then(|t| r.thread(g, t)),
-                stack: r.stack(g, s.get(2)),
+                duration_ns: 0,
+                defining_loader: Some(defining_loader.unwrap_or(class.loader)),
+                initiating_loader: None,
+                thread: s.get(1).and_then(|t| r.thread_index(g, &t)),
+                stack: r.stack(g, s.get(2).as_ref()),
                 class,
-                defining_loader,
-            })
+            }));
         }
         Kind::ClassLoad => {
             let class = s
                 .get(3)
-                .and_then(|c| r.class(g, c))
+                .and_then(|c| r.event_class(g, &c))
                 .ok_or(Unresolved::MissingConstant)?;
-            Record::ClassLoad(ClassLoad {
+            return Ok(Built::Class(ClassKeys {
+                kind: ClassEventKind::Load,
                 t_ns,
                 wall_ns,
-                duration_ns: s.span_ns(6, &h),
-                thread: s.get(1).and_then(|t| r.thread(g, t)),
-                stack: r.stack(g, s.get(2)),
-                defining_loader: s.get(4).and_then(|l| r.loader(g, l)),
-                initiating_loader: s.get(5).and_then(|l| r.loader(g, l)),
+                duration_ns: plan.span_ns(s, 6, &h),
+                thread: s.get(1).and_then(|t| r.thread_index(g, &t)),
+                stack: r.stack(g, s.get(2).as_ref()),
+                defining_loader: s.get(4).and_then(|l| r.loader_index(g, &l)),
+                initiating_loader: s.get(5).and_then(|l| r.loader_index(g, &l)),
                 class,
-            })
+            }));
         }
         Kind::ClassUnload => {
             let class = s
                 .get(1)
-                .and_then(|c| r.class(g, c))
+                .and_then(|c| r.event_class(g, &c))
                 .ok_or(Unresolved::MissingConstant)?;
-            let defining_loader = s
-                .get(2)
-                .and_then(|l| r.loader(g, l))
-                .unwrap_or_else(|| class.loader.clone());
-            Record::ClassUnload(ClassUnload {
+            let defining_loader = s.get(2).and_then(|l| r.loader_index(g, &l));
+            return Ok(Built::Class(ClassKeys {
+                kind: ClassEventKind::Unload,
                 t_ns,
                 wall_ns,
+                duration_ns: 0,
+                defining_loader: Some(defining_loader.unwrap_or(class.loader)),
+                initiating_loader: None,
+                thread: None,
+                stack: NO_STACK,
                 class,
-                defining_loader,
-            })
+            }));
         }
         Kind::GarbageCollection => Record::GarbageCollection(GarbageCollection {
             gc_id: s.unsigned(2),
@@ -393,9 +530,9 @@ pub(crate) fn build(
             cause: string(r, g, 4),
             t_ns,
             wall_ns,
-            duration_ns: s.span_ns(1, &h),
-            sum_of_pauses_ns: s.span_ns(5, &h),
-            longest_pause_ns: s.span_ns(6, &h),
+            duration_ns: plan.span_ns(s, 1, &h),
+            sum_of_pauses_ns: plan.span_ns(s, 5, &h),
+            longest_pause_ns: plan.span_ns(s, 6, &h),
         }),
         Kind::MetaspaceSummary => Record::MetaspaceSummary(MetaspaceSummary {
             t_ns,
@@ -403,9 +540,9 @@ pub(crate) fn build(
             gc_id: s.unsigned(1),
             when: string(r, g, 2),
             gc_threshold: s.unsigned(3),
-            metaspace: metaspace_sizes(&r.meta, s, 4),
-            data_space: metaspace_sizes(&r.meta, s, 5),
-            class_space: metaspace_sizes(&r.meta, s, 6),
+            metaspace: metaspace_sizes(&r.meta, plan, s, 4),
+            data_space: metaspace_sizes(&r.meta, plan, s, 5),
+            class_space: metaspace_sizes(&r.meta, plan, s, 6),
         }),
         Kind::MetaspaceGcThreshold => Record::MetaspaceGcThreshold(MetaspaceGcThreshold {
             t_ns,
@@ -417,9 +554,9 @@ pub(crate) fn build(
         Kind::MetaspaceOom => Record::MetaspaceOom(MetaspaceOom {
             t_ns,
             wall_ns,
-            thread: s.get(1).and_then(|t| r.thread(g, t)),
-            stack: r.stack(g, s.get(2)),
-            loader: s.get(3).and_then(|l| r.loader(g, l)),
+            thread: s.get(1).and_then(|t| r.thread(g, &t)),
+            stack: r.stack(g, s.get(2).as_ref()),
+            loader: s.get(3).and_then(|l| r.loader(g, &l)),
             hidden_class_loader: s.int(4) != 0,
             size: s.unsigned(5),
             metadata_type: string(r, g, 6),
@@ -428,8 +565,8 @@ pub(crate) fn build(
         Kind::ClassLoaderStatistics => Record::ClassLoaderStatistics(ClassLoaderStatistics {
             t_ns,
             wall_ns,
-            loader: s.get(1).and_then(|l| r.loader(g, l)),
-            parent_loader: s.get(2).and_then(|l| r.loader(g, l)),
+            loader: s.get(1).and_then(|l| r.loader(g, &l)),
+            parent_loader: s.get(2).and_then(|l| r.loader(g, &l)),
             class_loader_data: s.unsigned(3),
             class_count: s.unsigned(4),
             chunk_size: s.unsigned(5),
@@ -445,7 +582,7 @@ pub(crate) fn build(
             jvm_version: string(r, g, 2),
             jvm_arguments: string(r, g, 3),
             java_arguments: string(r, g, 4),
-            jvm_start_ms: s.wall_ns(5, &h) / 1_000_000,
+            jvm_start_ms: plan.wall_ns(s, 5, &h) / 1_000_000,
             pid: s.unsigned(6),
         }),
         Kind::Flag(flag) => {
@@ -454,7 +591,7 @@ pub(crate) fn build(
                 FlagKind::Signed => FlagValue::Int(s.int(2)),
                 FlagKind::Unsigned => FlagValue::Unsigned(s.unsigned(2)),
                 FlagKind::Double => {
-                    FlagValue::Double(s.get(2).and_then(Value::float).unwrap_or(0.0))
+                    FlagValue::Double(s.get(2).as_ref().and_then(Value::float).unwrap_or(0.0))
                 }
                 FlagKind::Bool => FlagValue::Bool(s.int(2) != 0),
                 FlagKind::Str => FlagValue::Str(string(r, g, 2)),
@@ -482,12 +619,12 @@ pub(crate) fn build(
                 value: string(r, g, 3),
             })
         }
-    })
+    })))
 }
 
 /// `jdk.types.MetaspaceSizes` (an inline struct), by field name.
-fn metaspace_sizes(meta: &Metadata, s: &Slots, slot: usize) -> MetaspaceSizes {
-    let (Some(Value::Struct(values)), Some(&Some(ty))) = (s.get(slot), s.types.get(slot)) else {
+fn metaspace_sizes(meta: &Metadata, plan: &Plan, s: &Slots, slot: usize) -> MetaspaceSizes {
+    let (Some(Value::Struct(values)), Some(&Some(ty))) = (s.get(slot), plan.types.get(slot)) else {
         return MetaspaceSizes::default();
     };
     let field = |name: &str| -> u64 {

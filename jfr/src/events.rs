@@ -216,6 +216,109 @@ pub struct ClassUnload {
     pub defining_loader: Loader,
 }
 
+/// Which class event a [`ClassEventRef`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClassEventKind {
+    /// `jdk.ClassDefine`.
+    Define,
+    /// `jdk.ClassLoad`.
+    Load,
+    /// `jdk.ClassUnload`.
+    Unload,
+}
+
+/// A [`Class`] borrowed from the reader.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClassRef<'a> {
+    /// As [`Class::name`].
+    pub name: &'a str,
+    pub loader: &'a Loader,
+    pub hidden: bool,
+}
+
+impl ClassRef<'_> {
+    pub fn to_class(&self) -> Class {
+        Class {
+            name: Arc::from(self.name),
+            loader: self.loader.clone(),
+            hidden: self.hidden,
+        }
+    }
+}
+
+/// A class event borrowed from the reader until its next record
+/// ([`crate::JfrReader::next_event`]): a recording's classes are mostly
+/// distinct, so their names are lent, not copied per event.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClassEventRef<'a> {
+    pub kind: ClassEventKind,
+    pub t_ns: u64,
+    pub wall_ns: i64,
+    /// How long loading took ([`ClassEventKind::Load`]; else 0).
+    pub duration_ns: i64,
+    pub class: ClassRef<'a>,
+    /// As in [`ClassDefine`], [`ClassLoad`], [`ClassUnload`]: `None` only
+    /// for a load without one.
+    pub defining_loader: Option<&'a Loader>,
+    /// [`ClassEventKind::Load`] only.
+    pub initiating_loader: Option<&'a Loader>,
+    /// Not for [`ClassEventKind::Unload`].
+    pub thread: Option<&'a Arc<str>>,
+    /// [`NO_STACK`] for [`ClassEventKind::Unload`].
+    pub stack: u64,
+}
+
+impl ClassEventRef<'_> {
+    /// The owned record.
+    pub fn to_record(&self) -> Record {
+        let class = self.class.to_class();
+        let defining_loader = || self.defining_loader.unwrap_or(self.class.loader).clone();
+        match self.kind {
+            ClassEventKind::Define => Record::ClassDefine(ClassDefine {
+                t_ns: self.t_ns,
+                wall_ns: self.wall_ns,
+                defining_loader: defining_loader(),
+                class,
+                thread: self.thread.cloned(),
+                stack: self.stack,
+            }),
+            ClassEventKind::Load => Record::ClassLoad(ClassLoad {
+                t_ns: self.t_ns,
+                wall_ns: self.wall_ns,
+                duration_ns: self.duration_ns,
+                class,
+                defining_loader: self.defining_loader.cloned(),
+                initiating_loader: self.initiating_loader.cloned(),
+                thread: self.thread.cloned(),
+                stack: self.stack,
+            }),
+            ClassEventKind::Unload => Record::ClassUnload(ClassUnload {
+                t_ns: self.t_ns,
+                wall_ns: self.wall_ns,
+                defining_loader: defining_loader(),
+                class,
+            }),
+        }
+    }
+}
+
+/// One item of the stream as [`crate::JfrReader::next_event`] yields it:
+/// class events borrowed, the rest owned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event<'a> {
+    Class(ClassEventRef<'a>),
+    Record(Record),
+}
+
+impl Event<'_> {
+    pub fn into_record(self) -> Record {
+        match self {
+            Event::Class(c) => c.to_record(),
+            Event::Record(r) => r,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct GarbageCollection {
     /// The JVM's GC id, as in [`MetaspaceSummary::gc_id`].

@@ -36,7 +36,7 @@ impl Source {
     /// Reads exactly `buf.len()` bytes at `offset`; `false` when the file
     /// has fewer bytes there (or the read failed: the caller reports damage
     /// at `offset` either way).
-    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    pub(crate) fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
         self.file.read_exact_at(buf, offset)
     }
 }
@@ -67,6 +67,18 @@ impl Window {
         offset: u64,
         len: u64,
     ) -> std::io::Result<Option<&[u8]>> {
+        self.get_before(source, offset, len, u64::MAX)
+    }
+
+    /// [`Window::get`], reading ahead no further than `limit` (where bytes
+    /// already read elsewhere begin).
+    pub(crate) fn get_before(
+        &mut self,
+        source: &Source,
+        offset: u64,
+        len: u64,
+        limit: u64,
+    ) -> std::io::Result<Option<&[u8]>> {
         let Some(end) = offset.checked_add(len) else {
             return Ok(None);
         };
@@ -75,14 +87,21 @@ impl Window {
         }
         let cached_end = self.start + self.data.len() as u64;
         if offset < self.start || end > cached_end {
-            let want = len.max(self.min_fill as u64).min(source.len() - offset);
+            let ahead = limit.saturating_sub(offset).max(len);
+            let want = len
+                .max(self.min_fill as u64)
+                .min(ahead)
+                .min(source.len() - offset);
             // `want` <= the file's length, which the caller already checked
             // against the chunk it reads.
             let want = usize::try_from(want).map_err(|_| {
                 std::io::Error::new(std::io::ErrorKind::OutOfMemory, "region too large")
             })?;
-            self.data.clear();
-            self.data.resize(want, 0);
+            // Zeroed only where it grows: the read overwrites the rest.
+            if self.data.len() < want {
+                self.data.resize(want, 0);
+            }
+            self.data.truncate(want);
             self.start = offset;
             if let Err(e) = source.read_exact_at(&mut self.data, offset) {
                 self.data.clear();
@@ -95,6 +114,11 @@ impl Window {
         let from = (offset - self.start) as usize;
         let to = from + len as usize;
         Ok(self.data.get(from..to))
+    }
+
+    /// Whether `[offset, offset + len)` is cached.
+    pub(crate) fn holds(&self, offset: u64, len: u64) -> bool {
+        offset >= self.start && offset.saturating_add(len) <= self.start + self.data.len() as u64
     }
 
     /// Gives back memory grown for an unusually large region.
@@ -188,12 +212,14 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self) -> Decoded<u8> {
         let b = *self.data.get(self.pos).ok_or(Fault::Short)?;
         self.pos += 1;
         Ok(b)
     }
 
+    #[inline]
     pub(crate) fn bytes(&mut self, n: usize) -> Decoded<&'a [u8]> {
         let end = self.pos.checked_add(n).ok_or(Fault::Short)?;
         let b = self.data.get(self.pos..end).ok_or(Fault::Short)?;
@@ -209,7 +235,19 @@ impl<'a> Cursor<'a> {
     }
 
     /// A compressed integer: up to 8 bytes of 7 bits, then one of 8.
+    #[inline]
     pub(crate) fn varint(&mut self) -> Decoded<u64> {
+        // Most are one byte: pool keys, counts, small fields.
+        match self.data.get(self.pos) {
+            Some(&b) if b < 0x80 => {
+                self.pos += 1;
+                Ok(u64::from(b))
+            }
+            _ => self.long_varint(),
+        }
+    }
+
+    fn long_varint(&mut self) -> Decoded<u64> {
         let mut value = 0u64;
         for i in 0..8 {
             let b = self.u8()?;
@@ -222,6 +260,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// `long` (and the event size, type id, pool keys...).
+    #[inline]
     pub(crate) fn long(&mut self) -> Decoded<i64> {
         if self.compressed {
             self.varint().map(|v| v as i64)
@@ -230,6 +269,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn int(&mut self) -> Decoded<i32> {
         if self.compressed {
             self.varint().map(|v| v as i32)
@@ -261,6 +301,7 @@ impl<'a> Cursor<'a> {
     /// A length or count: never negative, and never more than the bytes
     /// left times `per_byte` (each element takes at least one byte, so a
     /// corrupt count cannot make a caller loop or allocate beyond the data).
+    #[inline]
     pub(crate) fn count(&mut self) -> Decoded<usize> {
         let n = self.int()?;
         let n = usize::try_from(n).map_err(|_| Fault::Invalid("negative count"))?;
@@ -296,6 +337,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Skips a string without building it.
+    #[inline]
     pub(crate) fn skip_string(&mut self) -> Decoded<()> {
         match self.u8()? {
             STRING_NULL | STRING_EMPTY => Ok(()),

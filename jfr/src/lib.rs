@@ -31,8 +31,8 @@
 //! - one bit flip (offset 292162 of the same 724 KB recording) made it loop
 //!   forever; others end in errors;
 //! - it builds a generic value tree per event and resolves constants
-//!   through it: 0.7-1.3 M events/s on these small files, about as fast as
-//!   this reader on class events (both are bound by constant-pool lookups).
+//!   through it: 0.7-1.3 M events/s on these small files (this reader:
+//!   1.3-2.3 M class events/s on the benchmark's recording, below).
 //!
 //! This reader instead decodes only the fields it yields, by name, from the
 //! chunk's own metadata (so fields added by later JDKs cost nothing); it
@@ -60,23 +60,27 @@
 //!
 //! # Memory and speed
 //! Memory is bounded by the current chunk's checkpoint (constant pool)
-//! bytes and their index, what was resolved from them, the distinct stacks
-//! and frame names of the whole recording, and the index of one flush
-//! segment's events (at most 100,000, 40 bytes each) ordered by time
-//! before they are decoded one by one. Events are read with positioned
-//! reads through a window of at least 4 MB that holds the segment being
-//! decoded (at most 64 MB of events), never mapped (a file cut underneath
-//! a map is a SIGBUS).
+//! bytes and their index (4 bytes per key of a dense pool), what was
+//! resolved from them (loaders, threads, methods, strings; not classes: a
+//! class event's name is lent from one buffer, see
+//! [`JfrReader::next_event`]), the distinct stacks and frame names of the
+//! whole recording, and the index of one flush segment's events (at most
+//! 100,000, 40 bytes each) ordered by time before they are decoded one by
+//! one. Events are read with positioned reads through a window of at least
+//! 1 MB that holds the segment being decoded (at most 64 MB of events) and
+//! reads ahead no further than the next checkpoint (already in the pools),
+//! never mapped (a file cut underneath a map is a SIGBUS).
 //!
 //! `cargo run --release -p metascope-jfr --example jfr_stats -- FILE.jfr`
-//! measures it. On a JDK 17 recording of `DynamicLoaderDemo 20000` (20,042
-//! `jdk.ClassDefine`, every class distinct, 1.6 MB) concatenated 200 times
-//! (318 MB, 200 chunks, 4.0 M class events): 19 MB peak RSS (the same
-//! 19-23 MB at 1,000 copies, 1.6 GB), 6.9 s user + 0.9 s sys CPU, i.e.
-//! ~0.5 M class events/s of CPU time (0.35 M/s wall on a 2-core machine
-//! at load 7.5). Each such event decodes a class constant never seen before
-//! and its name; recordings whose events share classes are faster (2.6 M
-//! events/s on the copier recordings).
+//! measures it (class events borrowed, as the CLI reads them). On the
+//! reader benchmark's JDK 17 recording of `DynamicLoaderDemo 100000`
+//! (100,057 `jdk.ClassDefine`, every class distinct, 7.2 MB, one chunk
+//! with 200,000 constants): 0.04-0.07 s wall, 1.3-2.3 M class events/s,
+//! 11 MB peak RSS; the same file concatenated 50 times (360 MB, 50 chunks,
+//! 5.0 M class events): 2.4-3.1 s, 1.6-2.1 M class events/s, 12 MB peak
+//! RSS (2 cores shared with other work; the spread is the load's).
+//! Each such event decodes a class constant never seen before and its
+//! name; where the time goes is in docs/jfr.md ("Reading speed").
 
 #![deny(unsafe_code)]
 

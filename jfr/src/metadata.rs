@@ -67,10 +67,35 @@ impl Type {
     }
 }
 
+/// One primitive of a value's encoding, in the order written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Primitive {
+    /// `boolean`, `byte`.
+    Byte,
+    /// `char`, `short`, `int`, `long` and pool keys: one varint when
+    /// compressed (else 2, 4 or 8 bytes).
+    Short,
+    Int,
+    Long,
+    Float,
+    Double,
+    String,
+}
+
+/// Structs flattened at most this deep (the JDK nests 2 levels), into at
+/// most this many primitives (corrupt metadata could nest a wide type in
+/// itself).
+const MAX_FLAT_DEPTH: u32 = 8;
+const MAX_FLAT_LEN: usize = 256;
+
 #[derive(Debug, Default)]
 pub(crate) struct Metadata {
     pub types: Vec<Type>,
     by_id: HashMap<u64, usize>,
+    /// By type index: the primitives a value is written as, when it has
+    /// no array (`None` then): skipping or reading it is a flat loop, not
+    /// a walk of the type tree.
+    flat: Vec<Option<Box<[Primitive]>>>,
 }
 
 /// Deeper element trees than this are corrupt (the JDK writes 4 levels).
@@ -85,6 +110,44 @@ struct Element {
 impl Metadata {
     pub(crate) fn type_index(&self, id: u64) -> Option<usize> {
         self.by_id.get(&id).copied()
+    }
+
+    /// The primitives a value of type `ty` is written as (see [`Metadata::flat`]).
+    pub(crate) fn flat(&self, ty: usize) -> Option<&[Primitive]> {
+        self.flat.get(ty)?.as_deref()
+    }
+
+    /// The primitive of a value of type `ty` that is one (pooled: a key).
+    pub(crate) fn primitive(&self, ty: usize, pooled: bool) -> Option<Primitive> {
+        if pooled {
+            return Some(Primitive::Long);
+        }
+        Some(match self.types.get(ty)?.encoding {
+            Encoding::Boolean | Encoding::Byte => Primitive::Byte,
+            Encoding::Char | Encoding::Short => Primitive::Short,
+            Encoding::Int => Primitive::Int,
+            Encoding::Long => Primitive::Long,
+            Encoding::Float => Primitive::Float,
+            Encoding::Double => Primitive::Double,
+            Encoding::String => Primitive::String,
+            Encoding::Struct => return None,
+        })
+    }
+
+    /// Appends the primitives of a value of type `ty` to `out`; `false`
+    /// when it has an array or nests too deeply.
+    fn flatten(&self, ty: usize, pooled: bool, depth: u32, out: &mut Vec<Primitive>) -> bool {
+        if let Some(p) = self.primitive(ty, pooled) {
+            out.push(p);
+            return out.len() <= MAX_FLAT_LEN;
+        }
+        if depth > MAX_FLAT_DEPTH {
+            return false;
+        }
+        self.types[ty]
+            .fields
+            .iter()
+            .all(|f| !f.array && self.flatten(f.ty, f.pooled, depth + 1, out))
     }
 
     /// Parses the body of a metadata event (`c` is just after its type id).
@@ -200,6 +263,14 @@ impl Metadata {
             }
             meta.types[index].fields = fields;
         }
+        let mut ops = Vec::new();
+        meta.flat = (0..meta.types.len())
+            .map(|ty| {
+                ops.clear();
+                meta.flatten(ty, false, 0, &mut ops)
+                    .then(|| ops.as_slice().into())
+            })
+            .collect();
         Ok(meta)
     }
 }

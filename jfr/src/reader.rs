@@ -19,9 +19,9 @@ use std::fs::File;
 use std::path::Path;
 
 use crate::chunk::{ChunkHeader, HeaderError, HEADER_SIZE};
-use crate::decode::{build, event_start, read_slots, Plans, Slots, Unresolved};
+use crate::decode::{build, event_start, read_slots, Built, ClassKeys, Plans, Slots, Unresolved};
 use crate::error::{Damage, Error};
-use crate::events::{ChunkInfo, Record};
+use crate::events::{ChunkInfo, ClassEventKind, Event, Record};
 use crate::input::{Cursor, Fault, Source, Window};
 use crate::metadata::Metadata;
 use crate::pools::Pools;
@@ -31,7 +31,10 @@ const METADATA_EVENT: u64 = 0;
 const CHECKPOINT_EVENT: u64 = 1;
 
 /// Events are read through a window this big; larger events grow it.
-const EVENT_WINDOW: usize = 4 << 20;
+const EVENT_WINDOW: usize = 1 << 20;
+
+/// Frames outside the event window are read through a window this big.
+const FRAME_WINDOW: usize = 4096;
 
 /// Events ordered at once at most: bounds memory when a chunk has no
 /// flushes (JDK 11) and holds millions of the events we keep.
@@ -96,10 +99,15 @@ impl Stats {
 pub struct JfrReader {
     src: Source,
     events: Window,
+    /// Frames of events outside `events` are read through this one, so
+    /// that checkpoints (in the pools already) and other events skipped
+    /// are not read again through the large window.
+    frames: Window,
     global: Global,
     next_chunk: u64,
     chunk_index: u32,
-    current: Option<Current>,
+    /// Boxed: it is taken out and put back for every event decoded.
+    current: Option<Box<Current>>,
     out: VecDeque<Record>,
     slots: Slots,
     pending_error: Option<Error>,
@@ -109,6 +117,8 @@ pub struct JfrReader {
     /// The last chunk's memory, for the next one.
     spare: Spare,
     spare_queue: Vec<Queued>,
+    /// A class event held while its stack is yielded first.
+    pending_class: Option<ClassKeys>,
 }
 
 struct Current {
@@ -187,6 +197,7 @@ impl JfrReader {
         Ok(JfrReader {
             src,
             events: Window::new(EVENT_WINDOW),
+            frames: Window::new(FRAME_WINDOW),
             global: Global::default(),
             next_chunk: 0,
             chunk_index: 0,
@@ -199,6 +210,7 @@ impl JfrReader {
             stats: Stats::default(),
             spare: Spare::default(),
             spare_queue: Vec::new(),
+            pending_class: None,
         })
     }
 
@@ -230,9 +242,19 @@ impl JfrReader {
 
     /// The next record, `None` at the end.
     pub fn next_record(&mut self) -> Option<Result<Record, Error>> {
+        self.next_event()
+            .map(|item| item.map(|event| event.into_record()))
+    }
+
+    /// The next record, class events borrowed (see [`Event`]); `None` at
+    /// the end.
+    pub fn next_event(&mut self) -> Option<Result<Event<'_>, Error>> {
         loop {
+            if let Some(keys) = self.pending_class.take() {
+                return self.class_event(keys).map(Ok);
+            }
             if let Some(r) = self.out.pop_front() {
-                return Some(Ok(self.with_stack_first(r)));
+                return Some(Ok(Event::Record(self.with_stack_first(r))));
             }
             if let Some(e) = self.pending_error.take() {
                 self.finished = true;
@@ -243,18 +265,47 @@ impl JfrReader {
             }
             if self.current.is_none() {
                 self.open_chunk();
-            } else if let Some(r) = self.read_segment() {
+                continue;
+            }
+            match self.read_segment() {
                 // Straight out, not through `out`: a record is large.
-                return Some(Ok(self.with_stack_first(r)));
+                Some(Built::Record(r)) => {
+                    return Some(Ok(Event::Record(self.with_stack_first(*r))))
+                }
+                Some(Built::Class(keys)) => {
+                    let new_stack = match self.global.unyielded.is_empty() {
+                        true => None,
+                        false => self.global.unyielded.remove(&keys.stack),
+                    };
+                    if let Some(stack) = new_stack {
+                        self.pending_class = Some(keys);
+                        let record = Record::Stack(stack);
+                        self.stats.count(&record);
+                        return Some(Ok(Event::Record(record)));
+                    }
+                    return self.class_event(keys).map(Ok);
+                }
+                None => {}
             }
         }
+    }
+
+    /// A class event of the current chunk, borrowed from its resolver.
+    fn class_event(&mut self, keys: ClassKeys) -> Option<Event<'_>> {
+        self.stats.records += 1;
+        match keys.kind() {
+            ClassEventKind::Define => self.stats.class_define += 1,
+            ClassEventKind::Load => self.stats.class_load += 1,
+            ClassEventKind::Unload => self.stats.class_unload += 1,
+        }
+        // Resolved by the current chunk, which ends only at a later call.
+        let resolver = &self.current.as_ref()?.resolver;
+        Some(Event::Class(keys.view(resolver)))
     }
 
     /// Yields a record's stack before the record, the first time.
     fn with_stack_first(&mut self, r: Record) -> Record {
         let stack = match &r {
-            Record::ClassDefine(e) => e.stack,
-            Record::ClassLoad(e) => e.stack,
             Record::MetaspaceOom(e) => e.stack,
             _ => 0,
         };
@@ -301,7 +352,9 @@ impl JfrReader {
             self.finished = true;
             return;
         }
-        let header = match self.events.get(&self.src, offset, HEADER_SIZE) {
+        // Through a small window: the events window is filled from where
+        // the events are read.
+        let header = match Window::new(0).get(&self.src, offset, HEADER_SIZE) {
             Ok(Some(b)) => {
                 let mut a = [0u8; HEADER_SIZE as usize];
                 a.copy_from_slice(b);
@@ -393,9 +446,9 @@ impl JfrReader {
         match meta {
             Some(meta) => {
                 let plans = Plans::new(&meta);
-                self.current = Some(Current {
+                self.current = Some(Box::new(Current {
                     index,
-                    resolver: Resolver::new(header, meta, pools, &mut self.spare),
+                    resolver: Resolver::new(header, meta, pools, &mut self.spare, &mut self.global),
                     plans,
                     pos: offset + HEADER_SIZE,
                     end,
@@ -404,7 +457,7 @@ impl JfrReader {
                     queue: std::mem::take(&mut self.spare_queue),
                     queued: 0,
                     done: false,
-                });
+                }));
             }
             None => {
                 // Nothing of this chunk decodes without its metadata.
@@ -468,15 +521,17 @@ impl JfrReader {
         }
         chain.sort_by_key(|(at, _)| *at);
         let mut pools = self.spare.take_pools();
+        pools.reserve(chain.iter().map(|(_, frame)| frame.size).sum());
         for (at, frame) in chain {
-            let bytes = self
-                .events
-                .get(&self.src, at, frame.size)
-                .ok()
-                .flatten()
-                .ok_or(())?;
             pools
-                .add_checkpoint(&meta, bytes, frame.header_len, compressed)
+                .read_checkpoint(
+                    &meta,
+                    &self.src,
+                    at,
+                    frame.size,
+                    frame.header_len,
+                    compressed,
+                )
                 .map_err(drop)?;
         }
         Ok((meta, pools))
@@ -536,13 +591,17 @@ impl JfrReader {
             return scan;
         };
         for (at, frame) in checkpoints {
-            let added = match self.events.get(&self.src, at, frame.size) {
-                Ok(Some(bytes)) => scan
-                    .pools
-                    .add_checkpoint(&meta, bytes, frame.header_len, compressed)
-                    .is_ok(),
-                _ => false,
-            };
+            let added = scan
+                .pools
+                .read_checkpoint(
+                    &meta,
+                    &self.src,
+                    at,
+                    frame.size,
+                    frame.header_len,
+                    compressed,
+                )
+                .is_ok();
             if !added {
                 // Constants after a malformed checkpoint are not trusted;
                 // events needing them are counted as lost.
@@ -563,7 +622,7 @@ impl JfrReader {
     /// The current chunk's next record: decodes the next queued event,
     /// else queues the next segment, else ends the chunk (`None` for
     /// these two).
-    fn read_segment(&mut self) -> Option<Record> {
+    fn read_segment(&mut self) -> Option<Built> {
         let mut cur = self.current.take()?;
         if cur.queued < cur.queue.len() {
             let record = self.decode_queued(&mut cur);
@@ -587,7 +646,7 @@ impl JfrReader {
     }
 
     /// Decodes queued events until one gives a record (or none is left).
-    fn decode_queued(&mut self, cur: &mut Current) -> Option<Record> {
+    fn decode_queued(&mut self, cur: &mut Current) -> Option<Built> {
         let compressed = cur.resolver.header.compressed_ints();
         let start = self.recording_start_ns.unwrap_or(0);
         while let Some(q) = cur.queue.get(cur.queued) {
@@ -648,7 +707,11 @@ impl JfrReader {
                 break;
             }
             let at = cur.pos;
-            let frame = match self.frame(at, cur.end, compressed) {
+            let window = match self.events.holds(at, (cur.end - at).min(FRAME_HEAD)) {
+                true => &mut self.events,
+                false => &mut self.frames,
+            };
+            let frame = match read_frame(&self.src, window, at, cur.end, compressed) {
                 Ok(f) => f,
                 Err(fault) => {
                     let reason = match fault {
@@ -673,7 +736,9 @@ impl JfrReader {
             let Some(plan) = cur.plans.get(frame.type_id) else {
                 continue;
             };
-            let bytes = match self.events.get(&self.src, at, frame.size) {
+            // Read ahead up to the next checkpoint, which the pools hold.
+            let limit = cur.resolver.pools.next_checkpoint(at).unwrap_or(cur.end);
+            let bytes = match self.events.get_before(&self.src, at, frame.size, limit) {
                 Ok(Some(b)) => b,
                 _ => {
                     let d = self.damage(cur.index, at, "the file could not be read", 0);
@@ -720,6 +785,9 @@ impl JfrReader {
     }
 }
 
+/// Bytes of an event that hold its size and type id at most.
+const FRAME_HEAD: u64 = 20;
+
 /// Reads an event's size and type id at `at` through `window`; the event
 /// must end by `end`.
 fn read_frame(
@@ -729,7 +797,7 @@ fn read_frame(
     end: u64,
     compressed: bool,
 ) -> Result<EventFrame, FrameFault> {
-    let head = (end.saturating_sub(at)).min(20);
+    let head = (end.saturating_sub(at)).min(FRAME_HEAD);
     let bytes = match window.get(src, at, head) {
         Ok(Some(b)) => b,
         Ok(None) => return Err(FrameFault::Cut),

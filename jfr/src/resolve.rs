@@ -11,11 +11,11 @@ use std::sync::Arc;
 use foldhash::{HashMap, HashSet};
 
 use crate::chunk::ChunkHeader;
-use crate::events::{Class, Frame, FrameType, Loader, Stack, BOOTSTRAP_LOADER_ID, NO_STACK};
+use crate::events::{Frame, FrameType, Loader, Stack, BOOTSTRAP_LOADER_ID, NO_STACK};
 use crate::input::{Cursor, RawString};
 use crate::metadata::{Encoding, Metadata};
 use crate::pools::Pools;
-use crate::value::{read_field, read_one, skip_field, Value};
+use crate::value::{read_one, Read, Value};
 
 /// What outlives a chunk.
 #[derive(Default)]
@@ -87,24 +87,26 @@ impl Shape {
 
 /// Where a [`Shape`]'s fields are in one pool type: found by name once, so
 /// decoding an entry reads those fields and skips the rest without a
-/// lookup by name or a value tree.
-#[derive(Debug, Clone)]
+/// lookup by name or a walk of the type tree.
 struct Layout {
     ty: usize,
-    /// Per field in encoding order: the slot it fills, or skip.
-    slots: Vec<Option<usize>>,
+    /// Per field in encoding order: how to read it, and the slot it fills.
+    steps: Vec<(Read, Option<usize>)>,
 }
 
 impl Layout {
     fn new(meta: &Metadata, ty: usize, shape: Shape) -> Option<Layout> {
         let t = meta.types.get(ty)?;
         let wanted = shape.fields();
-        let slots = t
+        let steps = t
             .fields
             .iter()
-            .map(|f| wanted.iter().position(|w| *w == &*f.name))
+            .map(|f| {
+                let slot = wanted.iter().position(|w| *w == &*f.name);
+                (Read::of(f, meta), slot)
+            })
             .collect();
-        Some(Layout { ty, slots })
+        Some(Layout { ty, steps })
     }
 }
 
@@ -124,111 +126,48 @@ impl Spare {
     }
 }
 
-/// A cache by pool key: over the key range of a densely indexed pool (see
-/// [`Pools`]) a vector of positions (4 bytes a key, so that a chunk of
-/// 100,000 classes clears 400 KB, not the values' 6 MB), else a hash map.
-struct KeyTable<V> {
-    base: u64,
-    /// Per key: 0, or 1 + the value's position in `values`.
-    dense: Vec<u32>,
-    values: Vec<V>,
-    sparse: HashMap<u64, V>,
-}
-
-impl<V> Default for KeyTable<V> {
-    fn default() -> Self {
-        KeyTable {
-            base: 0,
-            dense: Vec::new(),
-            values: Vec::new(),
-            sparse: HashMap::default(),
-        }
-    }
-}
-
-impl<V: Clone> KeyTable<V> {
-    /// Empties the table for keys in `range` (`(first, length)`), or any
-    /// keys when `None`.
-    fn reset(&mut self, range: Option<(u64, usize)>) {
-        self.dense.clear();
-        self.values.clear();
-        self.sparse.clear();
-        if let Some((base, len)) = range {
-            self.base = base;
-            self.dense.resize(len, 0);
-            // Address space only until written: no copies while it fills.
-            self.values.reserve(len);
-        }
-    }
-
-    fn capacity(&self) -> usize {
-        self.values.capacity() + self.sparse.capacity()
-    }
-
-    fn slot(&self, key: u64) -> Option<usize> {
-        let at = usize::try_from(key.checked_sub(self.base)?).ok()?;
-        (at < self.dense.len()).then_some(at)
-    }
-
-    fn get(&self, key: u64) -> Option<&V> {
-        if self.dense.is_empty() {
-            return self.sparse.get(&key);
-        }
-        let at = *self.dense.get(self.slot(key)?)?;
-        self.values.get((at as usize).checked_sub(1)?)
-    }
-
-    fn insert(&mut self, key: u64, value: V) {
-        match self.slot(key) {
-            Some(at) => match self.dense[at] {
-                0 => {
-                    // One value per key of the range: fits a `u32` unless
-                    // the pool is absurd, which is then left uncached.
-                    if let Ok(n) = u32::try_from(self.values.len() + 1) {
-                        self.values.push(value);
-                        self.dense[at] = n;
-                    }
-                }
-                i => self.values[i as usize - 1] = value,
-            },
-            None if self.dense.is_empty() => {
-                self.sparse.insert(key, value);
-            }
-            // A key outside a dense pool's range has no entry: nothing to cache.
-            None => {}
-        }
-    }
-}
-
 /// What was resolved from one chunk's constants.
 #[derive(Default)]
 struct Caches {
     strings: HashMap<(usize, u64), Option<Arc<str>>>,
-    /// By class key.
-    class_names: KeyTable<Option<(Arc<str>, bool)>>,
-    classes: KeyTable<Option<Class>>,
-    loaders: HashMap<u64, Option<Loader>>,
+    /// By class key: the classes of methods and loader types (the classes
+    /// of class events are named afresh each time, into one buffer).
+    class_names: HashMap<u64, Option<(Arc<str>, bool)>>,
+    /// By loader key: the loader's position in [`Caches::loader_list`].
+    loaders: HashMap<u64, Option<u32>>,
+    /// The chunk's loaders, the bootstrap loader first.
+    loader_list: Vec<Loader>,
+    /// The last loader, thread and stack looked up: class events mostly
+    /// repeat them, and these skip a hash lookup.
+    last_loader: Option<(u64, Option<u32>)>,
+    last_thread: Option<(u64, Option<u32>)>,
+    last_stack: Option<(u64, u64)>,
     methods: HashMap<u64, Option<Method>>,
     frame_types: HashMap<u64, FrameType>,
-    threads: HashMap<u64, Option<Arc<str>>>,
+    /// By thread key: the thread's name's position in [`Caches::thread_names`].
+    threads: HashMap<u64, Option<u32>>,
+    thread_names: Vec<Arc<str>>,
     stacks: HashMap<u64, u64>,
 }
 
 impl Caches {
-    /// Empties the caches for a chunk whose classes' keys are in
-    /// `class_keys` (when dense).
-    fn clear(&mut self, class_keys: Option<(u64, usize)>) {
+    /// Empties the caches for the next chunk.
+    fn clear(&mut self) {
         // A chunk of an unusually big recording gives its memory back.
-        if self.classes.capacity() > 1 << 20 {
+        if self.class_names.capacity() > 1 << 20 {
             *self = Caches::default();
         }
         self.strings.clear();
-        self.class_names.reset(class_keys);
-        self.classes.reset(class_keys);
+        self.class_names.clear();
         self.loaders.clear();
+        self.loader_list.clear();
+        self.last_loader = None;
+        self.last_thread = None;
+        self.last_stack = None;
         self.methods.clear();
         self.frame_types.clear();
         self.threads.clear();
+        self.thread_names.clear();
         self.stacks.clear();
     }
 }
@@ -245,26 +184,46 @@ pub(crate) struct Resolver {
     name_buf: Vec<u8>,
     /// By metadata type index: where its pool is ([`Pools::slot`]).
     pool_slots: Vec<Option<usize>>,
+    /// The binary name of the last class event's class.
+    event_class_name: String,
+}
+
+/// The fields of a class constant a class event needs: its name's and its
+/// loader's pool references, and whether it is hidden.
+#[derive(Debug, Default, Clone, Copy)]
+struct ClassEntry {
+    name: Option<(usize, u64)>,
+    loader: Option<(usize, u64)>,
+    hidden: Option<bool>,
+}
+
+/// Position of the bootstrap loader in the chunk's loader list.
+const BOOTSTRAP: u32 = 0;
+
+/// A class of a class event, resolved: its name is in
+/// [`Resolver::event_class_name`] until the next class event.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ResolvedClass {
+    /// Position of its defining loader in the chunk's loader list.
+    pub loader: u32,
+    pub hidden: bool,
 }
 
 impl Resolver {
     pub(crate) fn new(
         header: ChunkHeader,
         meta: Metadata,
-        mut pools: Pools,
+        pools: Pools,
         spare: &mut Spare,
+        g: &mut Global,
     ) -> Resolver {
-        pools.seal();
-        let class_keys = meta
-            .types
-            .iter()
-            .find(|t| &*t.name == "java.lang.Class")
-            .and_then(|t| pools.dense_range(t.id));
         let mut c = std::mem::take(&mut spare.caches);
-        c.clear(class_keys);
+        c.clear();
+        c.loader_list.push(bootstrap(g));
         let pool_slots = meta.types.iter().map(|t| pools.slot(t.id)).collect();
         Resolver {
             pool_slots,
+            event_class_name: String::new(),
             header,
             meta,
             pools,
@@ -322,10 +281,10 @@ impl Resolver {
         let bytes = self.pooled(ty, key)?;
         let mut c = Cursor::new(bytes, self.header.compressed_ints());
         let mut out: [Option<Value>; N] = std::array::from_fn(|_| None);
-        for (field, slot) in t.fields.iter().zip(&layout.slots) {
+        for (read, slot) in &layout.steps {
             match slot.and_then(|s| out.get_mut(s)) {
-                Some(v) => *v = Some(read_field(&self.meta, &mut c, field).ok()?),
-                None => skip_field(&self.meta, &mut c, field).ok()?,
+                Some(v) => *v = Some(read.read(&self.meta, &mut c).ok()?),
+                None => read.skip(&self.meta, &mut c).ok()?,
             }
         }
         Some(out)
@@ -392,23 +351,71 @@ impl Resolver {
         name: Option<&Value>,
         hidden: Option<&Value>,
     ) -> Option<(Arc<str>, bool)> {
+        let mut buf = std::mem::take(&mut self.name_buf);
+        let hidden = self.binary_name_into(name, hidden, &mut buf);
+        // One check of the name, after the conversion (which keeps valid
+        // text valid); invalid bytes are replaced, as for every string.
+        let named = hidden.map(|hidden| match std::str::from_utf8(&buf) {
+            Ok(s) => (Arc::from(s), hidden),
+            Err(_) => (Arc::from(String::from_utf8_lossy(&buf).as_ref()), hidden),
+        });
+        self.name_buf = buf;
+        named
+    }
+
+    /// A class's binary name into `buf`; returns whether it is hidden.
+    fn binary_name_into(
+        &self,
+        name: Option<&Value>,
+        hidden: Option<&Value>,
+        buf: &mut Vec<u8>,
+    ) -> Option<bool> {
         let Some(&Value::Ref { ty, key }) = name else {
             return None;
         };
-        let hidden = hidden.and_then(Value::bool);
-        let mut buf = std::mem::take(&mut self.name_buf);
-        let hidden = match self.pooled_string(ty, key, 0)? {
-            RawString::Utf8(b) => binary_name_into(b, hidden, &mut buf),
-            other => binary_name_into(other.text()?.as_bytes(), hidden, &mut buf),
-        };
-        // One check of the name, after the conversion (which keeps valid
-        // text valid); invalid bytes are replaced, as for every string.
-        let name = match std::str::from_utf8(&buf) {
-            Ok(s) => Arc::from(s),
-            Err(_) => Arc::from(String::from_utf8_lossy(&buf).as_ref()),
-        };
-        self.name_buf = buf;
-        Some((name, hidden))
+        self.binary_name_of((ty, key), hidden.and_then(Value::bool), buf)
+    }
+
+    /// [`Resolver::binary_name_into`] of a name's pool reference `(type, key)`.
+    fn binary_name_of(
+        &self,
+        (ty, key): (usize, u64),
+        hidden: Option<bool>,
+        buf: &mut Vec<u8>,
+    ) -> Option<bool> {
+        Some(match self.pooled_string(ty, key, 0)? {
+            RawString::Utf8(b) => binary_name_into(b, hidden, buf),
+            other => binary_name_into(other.text()?.as_bytes(), hidden, buf),
+        })
+    }
+
+    /// A class constant's name and loader (pool references) and hidden
+    /// flag, read straight from its bytes when every field the layout wants
+    /// is a pool key or the flag (every JDK's), else `None`.
+    fn class_entry(&mut self, ty: usize, key: u64) -> Option<Option<ClassEntry>> {
+        let at = Shape::ALL.iter().position(|s| *s == Shape::Class)?;
+        if self.layouts[at].as_ref().is_none_or(|l| l.ty != ty) {
+            self.layouts[at] = Some(Layout::new(&self.meta, ty, Shape::Class)?);
+        }
+        let layout = self.layouts[at].as_ref()?;
+        if self.meta.types.get(ty)?.encoding != Encoding::Struct {
+            return None;
+        }
+        let bytes = self.pooled(ty, key)?;
+        let mut c = Cursor::new(bytes, self.header.compressed_ints());
+        let mut entry = ClassEntry::default();
+        for (read, slot) in &layout.steps {
+            match (slot, read) {
+                (Some(0), Read::Key(t)) => entry.name = Some((*t, c.long().ok()? as u64)),
+                (Some(1), Read::Key(t)) => entry.loader = Some((*t, c.long().ok()? as u64)),
+                (Some(2), Read::Integer(Encoding::Boolean)) => {
+                    entry.hidden = Some(c.u8().ok()? != 0)
+                }
+                (Some(_), _) => return Some(None),
+                (None, read) => read.skip(&self.meta, &mut c).ok()?,
+            }
+        }
+        Some(Some(entry))
     }
 
     /// A class's binary name and whether it is hidden, without its loader.
@@ -416,7 +423,7 @@ impl Resolver {
         let &Value::Ref { ty, key } = v else {
             return None;
         };
-        if let Some(cached) = self.c.class_names.get(key) {
+        if let Some(cached) = self.c.class_names.get(&key) {
             return cached.clone();
         }
         let resolved = self
@@ -426,68 +433,128 @@ impl Resolver {
         resolved
     }
 
-    /// A class with its defining loader.
-    pub(crate) fn class(&mut self, g: &mut Global, v: &Value) -> Option<Class> {
+    /// The class of a class event: its name into
+    /// [`Resolver::event_class_name`], its loader resolved.
+    pub(crate) fn event_class(&mut self, g: &mut Global, v: &Value) -> Option<ResolvedClass> {
         let &Value::Ref { ty, key } = v else {
             return None;
         };
-        if let Some(cached) = self.c.classes.get(key) {
-            return cached.clone();
-        }
-        let resolved = (|| {
-            let [name, loader, hidden] = self.shaped::<3>(Shape::Class, ty, key)?;
-            let (name, hidden) = match self.c.class_names.get(key) {
-                Some(cached) => cached.clone()?,
-                None => self.name_of(name.as_ref(), hidden.as_ref())?,
-            };
-            // A class without a loader reference is the bootstrap loader's
-            // (JDK 25 writes its hidden LambdaForm classes so).
-            let loader = match loader {
-                Some(l) => self.loader(g, &l).unwrap_or_else(|| bootstrap(g)),
-                None => bootstrap(g),
-            };
-            Some(Class {
-                name,
-                loader,
-                hidden,
-            })
-        })();
-        self.c.classes.insert(key, resolved.clone());
-        resolved
+        let entry = match self.class_entry(ty, key)? {
+            Some(entry) => entry,
+            None => {
+                let [name, loader, hidden] = self.shaped::<3>(Shape::Class, ty, key)?;
+                let reference = |v: Option<Value>| match v {
+                    Some(Value::Ref { ty, key }) => Some((ty, key)),
+                    _ => None,
+                };
+                ClassEntry {
+                    name: reference(name),
+                    loader: reference(loader),
+                    hidden: hidden.as_ref().and_then(Value::bool),
+                }
+            }
+        };
+        let mut buf = std::mem::take(&mut self.event_class_name).into_bytes();
+        let hidden = entry
+            .name
+            .and_then(|name| self.binary_name_of(name, entry.hidden, &mut buf));
+        // One check of the name, after the conversion (which keeps valid
+        // text valid); invalid bytes are replaced, as for every string.
+        self.event_class_name = match String::from_utf8(buf) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
+        let hidden = hidden?;
+        // A class without a loader reference is the bootstrap loader's
+        // (JDK 25 writes its hidden LambdaForm classes so).
+        let loader = match entry.loader {
+            Some((ty, key)) => self
+                .loader_index(g, &Value::Ref { ty, key })
+                .unwrap_or(BOOTSTRAP),
+            None => BOOTSTRAP,
+        };
+        Some(ResolvedClass { loader, hidden })
+    }
+
+    /// The binary name of the last class event's class.
+    pub(crate) fn event_class_name(&self) -> &str {
+        &self.event_class_name
+    }
+
+    /// The loader at `index` of the chunk's loader list.
+    pub(crate) fn loader_at(&self, index: u32) -> &Loader {
+        let list = &self.c.loader_list;
+        // The list starts with the bootstrap loader: never empty.
+        list.get(index as usize).unwrap_or(&list[0])
+    }
+
+    /// A resolved thread's name (see [`Resolver::thread_index`]).
+    pub(crate) fn thread_at(&self, index: u32) -> Option<&Arc<str>> {
+        self.c.thread_names.get(index as usize)
     }
 
     /// A loader reference: `None` for a null or unknown reference; the
     /// bootstrap loader (id 0) for JFR's entry that has no loader class.
     pub(crate) fn loader(&mut self, g: &mut Global, v: &Value) -> Option<Loader> {
+        self.loader_index(g, v).map(|i| self.loader_at(i).clone())
+    }
+
+    /// [`Resolver::loader`], as a position in the chunk's loader list.
+    pub(crate) fn loader_index(&mut self, g: &mut Global, v: &Value) -> Option<u32> {
         let &Value::Ref { ty, key } = v else {
             return None;
         };
-        if let Some(cached) = self.c.loaders.get(&key) {
-            return cached.clone();
+        if let Some((last, index)) = self.c.last_loader {
+            if last == key {
+                return index;
+            }
+        }
+        if let Some(&cached) = self.c.loaders.get(&key) {
+            self.c.last_loader = Some((key, cached));
+            return cached;
         }
         let resolved = self.shaped::<2>(Shape::Loader, ty, key).map(|[ty, name]| {
             let type_name = ty.and_then(|t| self.class_name(&t)).map(|(n, _)| n);
             let name = name.and_then(|n| self.string(g, &n));
             match type_name {
-                Some(type_name) => Loader {
-                    id: key,
-                    type_name: g.intern(&type_name),
-                    name,
-                },
-                None => bootstrap(g),
+                Some(type_name) => {
+                    let loader = Loader {
+                        id: key,
+                        type_name: g.intern(&type_name),
+                        name,
+                    };
+                    self.c.loader_list.push(loader);
+                    // Fewer loaders than entries of the chunk: fits.
+                    (self.c.loader_list.len() - 1) as u32
+                }
+                None => BOOTSTRAP,
             }
         });
-        self.c.loaders.insert(key, resolved.clone());
+        self.c.loaders.insert(key, resolved);
+        self.c.last_loader = Some((key, resolved));
         resolved
     }
 
     /// A thread's Java name, or its OS name when it has none.
     pub(crate) fn thread(&mut self, g: &mut Global, v: &Value) -> Option<Arc<str>> {
+        let index = self.thread_index(g, v)?;
+        self.thread_at(index).cloned()
+    }
+
+    /// Where a thread's name is (see [`Resolver::thread_at`]), `None` when
+    /// it has none.
+    pub(crate) fn thread_index(&mut self, g: &mut Global, v: &Value) -> Option<u32> {
         let &Value::Ref { ty, key } = v else {
             return None;
         };
-        if let Some(cached) = self.c.threads.get(&key) {
-            return cached.clone();
+        if let Some((last, index)) = self.c.last_thread {
+            if last == key {
+                return index;
+            }
+        }
+        if let Some(&cached) = self.c.threads.get(&key) {
+            self.c.last_thread = Some((key, cached));
+            return cached;
         }
         let resolved = self
             .shaped::<2>(Shape::Thread, ty, key)
@@ -495,8 +562,14 @@ impl Resolver {
                 let java = java.and_then(|n| self.string(g, &n));
                 java.or_else(|| os.and_then(|n| self.string(g, &n)))
             });
-        self.c.threads.insert(key, resolved.clone());
-        resolved
+        let index = resolved.map(|name| {
+            self.c.thread_names.push(name);
+            // Fewer threads than entries of the chunk: fits.
+            (self.c.thread_names.len() - 1) as u32
+        });
+        self.c.threads.insert(key, index);
+        self.c.last_thread = Some((key, index));
+        index
     }
 
     /// The global id of a stack reference ([`NO_STACK`] when there is
@@ -505,7 +578,13 @@ impl Resolver {
         let Some(&Value::Ref { ty, key }) = v else {
             return NO_STACK;
         };
+        if let Some((last, id)) = self.c.last_stack {
+            if last == key {
+                return id;
+            }
+        }
         if let Some(&id) = self.c.stacks.get(&key) {
+            self.c.last_stack = Some((key, id));
             return id;
         }
         let id = self
@@ -536,6 +615,7 @@ impl Resolver {
             })
             .unwrap_or(NO_STACK);
         self.c.stacks.insert(key, id);
+        self.c.last_stack = Some((key, id));
         id
     }
 

@@ -2,7 +2,7 @@
 //! the few we keep into a small tree.
 
 use crate::input::{Cursor, Decoded, Fault, RawString};
-use crate::metadata::{Encoding, Field, Metadata};
+use crate::metadata::{Encoding, Field, Metadata, Primitive};
 
 /// Structs nested deeper than this are corrupt metadata (a type that
 /// contains itself inline would otherwise recurse until the stack ends).
@@ -64,6 +64,20 @@ pub(crate) fn skip_field(meta: &Metadata, c: &mut Cursor<'_>, f: &Field) -> Deco
     }
 }
 
+/// Skips one primitive.
+#[inline]
+pub(crate) fn skip_primitive(c: &mut Cursor<'_>, p: Primitive) -> Decoded<()> {
+    match p {
+        Primitive::Byte => c.u8().map(drop),
+        Primitive::Short => c.short().map(drop),
+        Primitive::Int => c.int().map(drop),
+        Primitive::Long => c.long().map(drop),
+        Primitive::Float => c.float().map(drop),
+        Primitive::Double => c.double().map(drop),
+        Primitive::String => c.skip_string(),
+    }
+}
+
 /// Skips one value of type `ty` (written as a pool key when `pooled`).
 pub(crate) fn skip_one(
     meta: &Metadata,
@@ -74,6 +88,12 @@ pub(crate) fn skip_one(
 ) -> Decoded<()> {
     if pooled {
         return c.long().map(drop);
+    }
+    if let Some(flat) = meta.flat(ty) {
+        for &p in flat {
+            skip_primitive(c, p)?;
+        }
+        return Ok(());
     }
     let t = meta.types.get(ty).ok_or(Fault::Invalid("unknown type"))?;
     match t.encoding {
@@ -163,4 +183,66 @@ pub(crate) fn read_one(
             Value::Struct(fields)
         }
     })
+}
+
+/// How a field is read: most are one integer or pool key, decoded without
+/// a look at the type tree.
+pub(crate) enum Read {
+    /// A pool key of the metadata type.
+    Key(usize),
+    /// An integer of this encoding.
+    Integer(Encoding),
+    /// Anything else (strings, floats, structs, arrays), by its type.
+    Value(Field),
+}
+
+impl Read {
+    pub(crate) fn of(f: &Field, meta: &Metadata) -> Read {
+        if f.array {
+            return Read::Value(f.clone());
+        }
+        if f.pooled {
+            return Read::Key(f.ty);
+        }
+        match meta.types[f.ty].encoding {
+            e @ (Encoding::Boolean
+            | Encoding::Byte
+            | Encoding::Char
+            | Encoding::Short
+            | Encoding::Int
+            | Encoding::Long) => Read::Integer(e),
+            _ => Read::Value(f.clone()),
+        }
+    }
+
+    /// Decodes the field's value.
+    #[inline]
+    pub(crate) fn read(&self, meta: &Metadata, c: &mut Cursor<'_>) -> Decoded<Value> {
+        Ok(match self {
+            Read::Key(ty) => Value::Ref {
+                ty: *ty,
+                key: c.long()? as u64,
+            },
+            Read::Integer(Encoding::Boolean) => Value::Bool(c.u8()? != 0),
+            Read::Integer(Encoding::Byte) => Value::Int(i64::from(c.u8()? as i8)),
+            Read::Integer(Encoding::Char) => Value::Int(i64::from(c.char()?)),
+            Read::Integer(Encoding::Short) => Value::Int(i64::from(c.short()?)),
+            Read::Integer(Encoding::Int) => Value::Int(i64::from(c.int()?)),
+            Read::Integer(_) => Value::Int(c.long()?),
+            Read::Value(f) => read_field(meta, c, f)?,
+        })
+    }
+
+    /// Skips the field's value.
+    #[inline]
+    pub(crate) fn skip(&self, meta: &Metadata, c: &mut Cursor<'_>) -> Decoded<()> {
+        match self {
+            Read::Key(_) => c.long().map(drop),
+            Read::Integer(Encoding::Boolean | Encoding::Byte) => c.u8().map(drop),
+            Read::Integer(Encoding::Char | Encoding::Short) => c.short().map(drop),
+            Read::Integer(Encoding::Int) => c.int().map(drop),
+            Read::Integer(_) => c.long().map(drop),
+            Read::Value(f) => skip_field(meta, c, f),
+        }
+    }
 }

@@ -413,7 +413,9 @@ impl FromJfr {
             }
             jfr::Record::ClassDefine(e) => {
                 let class = Defined {
-                    class: &e.class,
+                    name: &e.class.name,
+                    loader: &e.class.loader,
+                    hidden: e.class.hidden,
                     thread: e.thread.as_deref(),
                     t_ns: e.t_ns,
                     wall_ns: e.wall_ns,
@@ -422,16 +424,12 @@ impl FromJfr {
                 self.class(sink, &class);
             }
             jfr::Record::ClassLoad(e) => {
-                // Hidden classes have no ClassDefine; without ClassDefine
-                // events, the load by the defining loader stands in.
-                let by_definer = e
-                    .initiating_loader
-                    .as_ref()
-                    .is_none_or(|l| l.id == e.class.loader.id);
-                let defines = self.defines_seen || self.define.now == Some(true);
-                if e.class.hidden || (!defines && by_definer) {
+                let initiating = e.initiating_loader.as_ref();
+                if self.load_defines(e.class.hidden, &e.class.loader, initiating) {
                     let class = Defined {
-                        class: &e.class,
+                        name: &e.class.name,
+                        loader: &e.class.loader,
+                        hidden: e.class.hidden,
                         thread: e.thread.as_deref(),
                         t_ns: e.t_ns,
                         wall_ns: e.wall_ns,
@@ -440,7 +438,9 @@ impl FromJfr {
                     self.class(sink, &class);
                 }
             }
-            jfr::Record::ClassUnload(u) => self.unload(sink, &u.class, u.t_ns),
+            jfr::Record::ClassUnload(u) => {
+                self.unload(sink, &u.class.name, &u.class.loader, u.t_ns)
+            }
             jfr::Record::GarbageCollection(g) => {
                 self.feed(sink, Record::GcStart(GcBoundary { t_ns: g.t_ns }));
                 let end = g.t_ns.saturating_add(g.duration_ns.max(0) as u64);
@@ -496,6 +496,59 @@ impl FromJfr {
         }
     }
 
+    /// Whether a `jdk.ClassLoad` stands for a definition: hidden classes
+    /// have no ClassDefine; without ClassDefine events, the load by the
+    /// defining loader stands in.
+    fn load_defines(
+        &self,
+        hidden: bool,
+        loader: &jfr::Loader,
+        initiating: Option<&jfr::Loader>,
+    ) -> bool {
+        let by_definer = initiating.is_none_or(|l| l.id == loader.id);
+        let defines = self.defines_seen || self.define.now == Some(true);
+        hidden || (!defines && by_definer)
+    }
+
+    /// One item of the reader: a class event borrowed (once the header is
+    /// out: the hot path, nothing copied), anything else as its record.
+    pub fn event<K: Sink + ?Sized>(&mut self, event: jfr::Event<'_>, sink: &mut K) {
+        match event {
+            jfr::Event::Class(e) if self.header_written => self.class_event(&e, sink),
+            other => self.record(other.into_record(), sink),
+        }
+    }
+
+    /// [`Self::convert`] of a borrowed class event.
+    fn class_event<K: Sink + ?Sized>(&mut self, e: &jfr::ClassEventRef<'_>, sink: &mut K) {
+        let class = &e.class;
+        if e.kind == jfr::ClassEventKind::Define {
+            self.defines_seen = true;
+        }
+        self.before(sink, e.t_ns);
+        let defined = match e.kind {
+            jfr::ClassEventKind::Define => true,
+            jfr::ClassEventKind::Load => {
+                self.load_defines(class.hidden, class.loader, e.initiating_loader)
+            }
+            jfr::ClassEventKind::Unload => {
+                return self.unload(sink, class.name, class.loader, e.t_ns);
+            }
+        };
+        if defined {
+            let class = Defined {
+                name: class.name,
+                loader: class.loader,
+                hidden: class.hidden,
+                thread: e.thread.map(|t| &**t),
+                t_ns: e.t_ns,
+                wall_ns: e.wall_ns,
+                stack: e.stack,
+            };
+            self.class(sink, &class);
+        }
+    }
+
     /// Before a record at `t_ns`: the ends of GCs that came before it.
     fn before<K: Sink + ?Sized>(&mut self, sink: &mut K, t_ns: u64) {
         self.last_t_ns = self.last_t_ns.max(t_ns);
@@ -516,34 +569,33 @@ impl FromJfr {
     /// A class definition: classified, numbered, remembered for its
     /// unload, fed borrowed.
     fn class<K: Sink + ?Sized>(&mut self, sink: &mut K, d: &Defined<'_>) {
-        let class = d.class;
-        let loader = &class.loader;
-        let name_hash = self.hasher.hash_one(&*class.name);
-        let kind = self.kind(class, name_hash);
+        let loader = d.loader;
+        let name_hash = self.hasher.hash_one(d.name);
+        let kind = self.kind(d, name_hash);
         self.seq += 1;
         if d.stack == NO_STACK {
             self.without_stack += 1;
         }
         // The bootstrap loader never goes away: only its hidden classes
         // unload.
-        if (class.hidden || !loader.is_bootstrap()) && self.live.len() < LIVE_CAP {
+        if (d.hidden || !loader.is_bootstrap()) && self.live.len() < LIVE_CAP {
             let live = Live {
                 seq: self.seq,
                 stack: d.stack,
                 kind,
-                hidden: class.hidden,
+                hidden: d.hidden,
             };
-            if self.live.insert((loader.id, name_hash), live) && !class.hidden {
+            if self.live.insert((loader.id, name_hash), live) && !d.hidden {
                 *self.live_per_loader.entry(loader.id).or_insert(0) += 1;
             }
         }
         let view = ClassView {
             seq: self.seq,
-            name: &class.name,
+            name: d.name,
             kind,
             loader_id: loader.id,
             loader_type: &loader.type_name,
-            hidden: class.hidden,
+            hidden: d.hidden,
             thread: d.thread.unwrap_or(""),
             t_ns: d.t_ns,
             wall_ms: wall_ms(d.wall_ns),
@@ -557,15 +609,15 @@ impl FromJfr {
     }
 
     /// The kind of a class from its name and loader (see the module docs).
-    fn kind(&mut self, class: &jfr::Class, name_hash: u64) -> ClassKind {
-        names::internal_name_into(&class.name, class.hidden, &mut self.internal);
+    fn kind(&mut self, class: &Defined<'_>, name_hash: u64) -> ClassKind {
+        names::internal_name_into(class.name, class.hidden, &mut self.internal);
         if let Some(kind) = names::kind_by_name(&self.internal) {
             return kind;
         }
         if class.hidden {
             return ClassKind::Hidden;
         }
-        let loader = &class.loader;
+        let loader = class.loader;
         if names::is_dynamic_loader_type(&loader.type_name) {
             return ClassKind::DynamicLoader;
         }
@@ -581,9 +633,14 @@ impl FromJfr {
         }
     }
 
-    fn unload<K: Sink + ?Sized>(&mut self, sink: &mut K, class: &jfr::Class, t_ns: u64) {
-        let loader = &class.loader;
-        let name_hash = self.hasher.hash_one(&*class.name);
+    fn unload<K: Sink + ?Sized>(
+        &mut self,
+        sink: &mut K,
+        name: &str,
+        loader: &jfr::Loader,
+        t_ns: u64,
+    ) {
+        let name_hash = self.hasher.hash_one(name);
         // Classes defined before the recording started are not known.
         let key = (loader.id, name_hash);
         let Some(live) = self.live.remove(&key, &mut self.live_per_loader) else {
@@ -596,7 +653,7 @@ impl FromJfr {
             stack: live.stack,
             target: None,
             fingerprint: None,
-            name: Some(class.name.to_string()),
+            name: Some(name.to_string()),
             t_ns,
         };
         self.feed(sink, Record::ClassUnload(unload));
@@ -624,7 +681,9 @@ impl FromJfr {
 
 /// What a class definition says, from a ClassDefine or a ClassLoad.
 struct Defined<'a> {
-    class: &'a jfr::Class,
+    name: &'a str,
+    loader: &'a jfr::Loader,
+    hidden: bool,
     thread: Option<&'a str>,
     t_ns: u64,
     wall_ns: i64,

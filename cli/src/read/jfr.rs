@@ -70,9 +70,9 @@ impl Source for Jfr {
         self.done = true;
         let mut records = 0u64;
         let mut failure = None;
-        while let Some(item) = self.reader.next_record() {
+        while let Some(item) = self.reader.next_event() {
             match item {
-                Ok(record) => self.convert.record(record, sink),
+                Ok(event) => self.convert.event(event, sink),
                 Err(Error::Damaged(d)) => {
                     let damage = JfrDamage::from(&d);
                     if d.cut {
