@@ -22,15 +22,15 @@ const ACCESSOR_PREFIXES: [&str; 3] = [
 ];
 
 /// Kinds recognised from the (internal) name alone: the generators'
-/// naming patterns.
+/// naming patterns. Called for every class the JVM loads, so each name is
+/// looked at in one pass where it can be: prefixes first, then the
+/// patterns with a `$` at the `$`s the name has.
 pub fn kind_by_name(name: &str) -> Option<ClassKind> {
-    let simple = simple_name(name);
-
-    if ACCESSOR_PACKAGES
-        .iter()
-        .any(|pkg| name.starts_with(pkg) && !name[pkg.len()..].contains('/'))
-        && ACCESSOR_PREFIXES.iter().any(|p| simple.starts_with(p))
-    {
+    if ACCESSOR_PACKAGES.iter().any(|pkg| {
+        name.strip_prefix(pkg).is_some_and(|simple| {
+            !simple.contains('/') && ACCESSOR_PREFIXES.iter().any(|p| simple.starts_with(p))
+        })
+    }) {
         return Some(ClassKind::ReflectionAccessor);
     }
     // Every pattern below but the scripts' and hidden classes' has a `$`:
@@ -44,22 +44,23 @@ pub fn kind_by_name(name: &str) -> Option<ClassKind> {
             None
         };
     }
-    if name.contains("$$Lambda") {
+    let found = DollarPatterns::find(name.as_bytes());
+    if found.lambda {
         return Some(ClassKind::Lambda);
     }
     if is_lambda_form_name(name) {
         return Some(ClassKind::LambdaForm);
     }
-    if is_proxy_name(simple) {
+    if is_proxy_name(name) {
         return Some(ClassKind::Proxy);
     }
-    if name.contains("CGLIB$$") {
+    if found.cglib {
         return Some(ClassKind::Cglib);
     }
-    if name.contains("_$$_jvst") || name.contains("$$_javassist") {
+    if found.javassist {
         return Some(ClassKind::Javassist);
     }
-    if name.contains("$ByteBuddy$") || name.contains("$$ByteBuddy") {
+    if found.byte_buddy {
         return Some(ClassKind::ByteBuddy);
     }
     if is_script_name(name) {
@@ -71,15 +72,46 @@ pub fn kind_by_name(name: &str) -> Option<ClassKind> {
     None
 }
 
-fn simple_name(internal_name: &str) -> &str {
-    internal_name.rsplit('/').next().unwrap_or(internal_name)
+/// Which generators' `$` patterns occur in a name (anywhere, as
+/// `str::contains` would find them).
+#[derive(Default)]
+struct DollarPatterns {
+    lambda: bool,
+    cglib: bool,
+    javassist: bool,
+    byte_buddy: bool,
 }
 
-/// `$Proxy12` in `com/sun/proxy`, `jdk/proxy1` or a user package.
-fn is_proxy_name(simple: &str) -> bool {
-    simple
-        .strip_prefix("$Proxy")
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+impl DollarPatterns {
+    /// Each pattern is tried where its first `$` would be: at every `$`
+    /// of the name, so one pass finds all of them.
+    fn find(name: &[u8]) -> DollarPatterns {
+        // (pattern, index of its first `$`)
+        let at = |dollar: usize, pattern: &[u8], first_dollar: usize| {
+            dollar
+                .checked_sub(first_dollar)
+                .is_some_and(|start| name[start..].starts_with(pattern))
+        };
+        let mut found = DollarPatterns::default();
+        for (i, _) in name.iter().enumerate().filter(|(_, b)| **b == b'$') {
+            found.lambda |= at(i, b"$$Lambda", 0);
+            found.cglib |= at(i, b"CGLIB$$", 5);
+            found.javassist |= at(i, b"_$$_jvst", 1) || at(i, b"$$_javassist", 0);
+            found.byte_buddy |= at(i, b"$ByteBuddy$", 0) || at(i, b"$$ByteBuddy", 0);
+        }
+        found
+    }
+}
+
+/// `$Proxy12` in `com/sun/proxy`, `jdk/proxy2` or a user package: the
+/// simple name (after the last `/`), read from the end.
+fn is_proxy_name(name: &str) -> bool {
+    let digits = name.bytes().rev().take_while(u8::is_ascii_digit).count();
+    let rest = &name[..name.len() - digits];
+    digits > 0
+        && rest
+            .strip_suffix("$Proxy")
+            .is_some_and(|package| package.is_empty() || package.ends_with('/'))
 }
 
 /// Spun LambdaForm classes are `LambdaForm$MH`, `$DMH`, `$BMH`... (hidden on
@@ -108,14 +140,14 @@ fn is_script_name(name: &str) -> bool {
 
 /// JVMTI spells a hidden class `Name.0x<address>` (Class.getName: `Name/0x...`).
 pub fn is_hidden_name(internal_name: &str) -> bool {
-    // The suffix has no `.`: it follows the last one (one memrchr).
-    internal_name.rfind('.').is_some_and(|i| {
-        internal_name[i..]
-            .strip_prefix(".0x")
-            .is_some_and(|suffix| {
-                !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_hexdigit())
-            })
-    })
+    // Read from the end: hex digits, then `.0x` (`x` is not a hex digit,
+    // so the digits stop right after it).
+    let digits = internal_name
+        .bytes()
+        .rev()
+        .take_while(u8::is_ascii_hexdigit)
+        .count();
+    digits > 0 && internal_name[..internal_name.len() - digits].ends_with(".0x")
 }
 
 /// Loader classes (binary names) that exist to define generated code.
@@ -230,6 +262,65 @@ mod tests {
             "java/lang/invoke/LambdaForm$Kind",
         ] {
             assert_eq!(kind_by_name(ordinary), None, "{ordinary}");
+        }
+    }
+
+    /// The rules as first written (a search per pattern), to check the
+    /// one-pass version against.
+    fn kind_by_name_as_first_written(name: &str) -> Option<ClassKind> {
+        let simple = name.rsplit('/').next().unwrap_or(name);
+        let proxy = simple
+            .strip_prefix("$Proxy")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        let hidden = name.rfind('.').is_some_and(|i| {
+            name[i..].strip_prefix(".0x").is_some_and(|suffix| {
+                !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_hexdigit())
+            })
+        });
+        if ACCESSOR_PACKAGES
+            .iter()
+            .any(|pkg| name.starts_with(pkg) && !name[pkg.len()..].contains('/'))
+            && ACCESSOR_PREFIXES.iter().any(|p| simple.starts_with(p))
+        {
+            Some(ClassKind::ReflectionAccessor)
+        } else if name.contains("$$Lambda") {
+            Some(ClassKind::Lambda)
+        } else if is_lambda_form_name(name) {
+            Some(ClassKind::LambdaForm)
+        } else if proxy {
+            Some(ClassKind::Proxy)
+        } else if name.contains("CGLIB$$") {
+            Some(ClassKind::Cglib)
+        } else if name.contains("_$$_jvst") || name.contains("$$_javassist") {
+            Some(ClassKind::Javassist)
+        } else if name.contains("$ByteBuddy$") || name.contains("$$ByteBuddy") {
+            Some(ClassKind::ByteBuddy)
+        } else if is_script_name(name) {
+            Some(ClassKind::Script)
+        } else if hidden {
+            Some(ClassKind::Hidden)
+        } else {
+            None
+        }
+    }
+
+    proptest::proptest! {
+        /// Names built from the pieces the rules look for, in any order.
+        #[test]
+        fn one_pass_classification_agrees_with_a_search_per_pattern(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "com/", "acme/", "/", ".", "$", "$$", "Lambda", "CGLIB", "_", "jvst",
+                    "javassist", "ByteBuddy", "$Proxy", "Proxy", "0x", "0x1f", "AB", "12",
+                    "x", "Script", "Foo", "jdk/internal/reflect/", "sun/reflect/",
+                    "GeneratedMethodAccessor", "java/lang/invoke/LambdaForm$", "MH",
+                    "org/mozilla/javascript/gen/", "é",
+                ]),
+                0..8,
+            )
+        ) {
+            let name = pieces.concat();
+            proptest::prop_assert_eq!(kind_by_name(&name), kind_by_name_as_first_written(&name), "{}", name);
         }
     }
 
