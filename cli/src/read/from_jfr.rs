@@ -412,29 +412,14 @@ impl FromJfr {
                 self.feed(sink, Record::Stack(stack));
             }
             jfr::Record::ClassDefine(e) => {
-                let class = Defined {
-                    name: &e.class.name,
-                    loader: &e.class.loader,
-                    hidden: e.class.hidden,
-                    thread: e.thread.as_deref(),
-                    t_ns: e.t_ns,
-                    wall_ns: e.wall_ns,
-                    stack: e.stack,
-                };
+                let class = Defined::of(&e.class, e.thread.as_deref(), e.t_ns, e.wall_ns, e.stack);
                 self.class(sink, &class);
             }
             jfr::Record::ClassLoad(e) => {
                 let initiating = e.initiating_loader.as_ref();
                 if self.load_defines(e.class.hidden, &e.class.loader, initiating) {
-                    let class = Defined {
-                        name: &e.class.name,
-                        loader: &e.class.loader,
-                        hidden: e.class.hidden,
-                        thread: e.thread.as_deref(),
-                        t_ns: e.t_ns,
-                        wall_ns: e.wall_ns,
-                        stack: e.stack,
-                    };
+                    let class =
+                        Defined::of(&e.class, e.thread.as_deref(), e.t_ns, e.wall_ns, e.stack);
                     self.class(sink, &class);
                 }
             }
@@ -688,6 +673,27 @@ struct Defined<'a> {
     t_ns: u64,
     wall_ns: i64,
     stack: u64,
+}
+
+impl<'a> Defined<'a> {
+    /// A definition from an owned class record's fields.
+    fn of(
+        class: &'a jfr::Class,
+        thread: Option<&'a str>,
+        t_ns: u64,
+        wall_ns: i64,
+        stack: u64,
+    ) -> Self {
+        Defined {
+            name: &class.name,
+            loader: &class.loader,
+            hidden: class.hidden,
+            thread,
+            t_ns,
+            wall_ns,
+            stack,
+        }
+    }
 }
 
 fn wall_ms(wall_ns: i64) -> u64 {
