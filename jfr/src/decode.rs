@@ -13,7 +13,7 @@ use crate::input::{Cursor, Decoded};
 use crate::metadata::Encoding;
 use crate::metadata::{Metadata, TimeUnit};
 use crate::resolve::{Global, ResolvedClass, Resolver};
-use crate::value::{Read, Value};
+use crate::value::{PoolRef, Read, Value};
 
 /// The event types this reader yields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,6 +313,19 @@ impl Slots {
 
     /// A slot as an integer (0 when absent or not a number), as
     /// [`Value::int`].
+    /// A slot read as a pool key, as [`Value::pool_ref`] of [`Slots::get`]
+    /// without building the value.
+    fn pool_ref(&self, slot: usize) -> Option<PoolRef> {
+        match (*self.read.get(slot)?)? {
+            Stored::Key(ty) => Some(PoolRef {
+                ty,
+                key: self.ints[slot] as u64,
+            }),
+            Stored::Value => self.values[slot].as_ref()?.pool_ref(),
+            Stored::Int | Stored::Bool => None,
+        }
+    }
+
     fn int(&self, slot: usize) -> i64 {
         match self.read.get(slot).copied().flatten() {
             Some(Stored::Int | Stored::Bool) => self.ints[slot],
@@ -352,10 +365,11 @@ fn wall_ns(v: i64, unit: Option<&TimeUnit>, h: &ChunkHeader) -> i64 {
     }
 }
 
-/// Checks that an event whose plan is `plan` (`c` just after the type id)
-/// decodes as [`read_slots`] would, building no values but its start
-/// time; returns the start as its record's `t_ns`, to order the events
-/// before any is built.
+/// The start time of an event whose plan is `plan` (`c` just after the
+/// type id), as its record's `t_ns`, to order the events before any is
+/// built. Only the fields up to the start time (the first, in every JDK's
+/// events) are read: [`read_slots`] checks the rest when the event is
+/// built, so each event is walked once and a half, not twice.
 pub(crate) fn event_start(
     meta: &Metadata,
     plan: &Plan,
@@ -365,10 +379,11 @@ pub(crate) fn event_start(
 ) -> Decoded<u64> {
     let mut start = 0;
     for step in &plan.steps {
-        match step.slot {
-            Some(0) => start = step.how.read(meta, c)?.int().unwrap_or(0),
-            _ => step.how.skip(meta, c)?,
+        if step.slot == Some(0) {
+            start = step.how.read(meta, c)?.int().unwrap_or(0);
+            break;
         }
+        step.how.skip(meta, c)?;
         if c.remaining() == 0 {
             break;
         }
@@ -473,10 +488,10 @@ pub(crate) fn build(
     Ok(Built::Record(Box::new(match plan.kind {
         Kind::ClassDefine => {
             let class = s
-                .get(3)
-                .and_then(|c| r.event_class(g, &c))
+                .pool_ref(3)
+                .and_then(|c| r.event_class(g, c))
                 .ok_or(Unresolved::MissingConstant)?;
-            let defining_loader = s.get(4).and_then(|l| r.loader_index(g, &l));
+            let defining_loader = s.pool_ref(4).and_then(|l| r.loader_index(g, l));
             return Ok(Built::Class(ClassKeys {
                 kind: ClassEventKind::Define,
                 t_ns,
@@ -484,34 +499,34 @@ pub(crate) fn build(
                 duration_ns: 0,
                 defining_loader: Some(defining_loader.unwrap_or(class.loader)),
                 initiating_loader: None,
-                thread: s.get(1).and_then(|t| r.thread_index(g, &t)),
-                stack: r.stack(g, s.get(2).as_ref()),
+                thread: s.pool_ref(1).and_then(|t| r.thread_index(g, t)),
+                stack: r.stack(g, s.pool_ref(2)),
                 class,
             }));
         }
         Kind::ClassLoad => {
             let class = s
-                .get(3)
-                .and_then(|c| r.event_class(g, &c))
+                .pool_ref(3)
+                .and_then(|c| r.event_class(g, c))
                 .ok_or(Unresolved::MissingConstant)?;
             return Ok(Built::Class(ClassKeys {
                 kind: ClassEventKind::Load,
                 t_ns,
                 wall_ns,
                 duration_ns: plan.span_ns(s, 6, &h),
-                thread: s.get(1).and_then(|t| r.thread_index(g, &t)),
-                stack: r.stack(g, s.get(2).as_ref()),
-                defining_loader: s.get(4).and_then(|l| r.loader_index(g, &l)),
-                initiating_loader: s.get(5).and_then(|l| r.loader_index(g, &l)),
+                thread: s.pool_ref(1).and_then(|t| r.thread_index(g, t)),
+                stack: r.stack(g, s.pool_ref(2)),
+                defining_loader: s.pool_ref(4).and_then(|l| r.loader_index(g, l)),
+                initiating_loader: s.pool_ref(5).and_then(|l| r.loader_index(g, l)),
                 class,
             }));
         }
         Kind::ClassUnload => {
             let class = s
-                .get(1)
-                .and_then(|c| r.event_class(g, &c))
+                .pool_ref(1)
+                .and_then(|c| r.event_class(g, c))
                 .ok_or(Unresolved::MissingConstant)?;
-            let defining_loader = s.get(2).and_then(|l| r.loader_index(g, &l));
+            let defining_loader = s.pool_ref(2).and_then(|l| r.loader_index(g, l));
             return Ok(Built::Class(ClassKeys {
                 kind: ClassEventKind::Unload,
                 t_ns,
@@ -554,9 +569,9 @@ pub(crate) fn build(
         Kind::MetaspaceOom => Record::MetaspaceOom(MetaspaceOom {
             t_ns,
             wall_ns,
-            thread: s.get(1).and_then(|t| r.thread(g, &t)),
-            stack: r.stack(g, s.get(2).as_ref()),
-            loader: s.get(3).and_then(|l| r.loader(g, &l)),
+            thread: s.pool_ref(1).and_then(|t| r.thread(g, t)),
+            stack: r.stack(g, s.pool_ref(2)),
+            loader: s.pool_ref(3).and_then(|l| r.loader(g, l)),
             hidden_class_loader: s.int(4) != 0,
             size: s.unsigned(5),
             metadata_type: string(r, g, 6),
@@ -565,8 +580,8 @@ pub(crate) fn build(
         Kind::ClassLoaderStatistics => Record::ClassLoaderStatistics(ClassLoaderStatistics {
             t_ns,
             wall_ns,
-            loader: s.get(1).and_then(|l| r.loader(g, &l)),
-            parent_loader: s.get(2).and_then(|l| r.loader(g, &l)),
+            loader: s.pool_ref(1).and_then(|l| r.loader(g, l)),
+            parent_loader: s.pool_ref(2).and_then(|l| r.loader(g, l)),
             class_loader_data: s.unsigned(3),
             class_count: s.unsigned(4),
             chunk_size: s.unsigned(5),

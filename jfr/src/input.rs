@@ -3,6 +3,7 @@
 //! past its end.
 
 use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 
 /// Why decoding stopped inside a window.
@@ -16,9 +17,9 @@ pub(crate) enum Fault {
 
 pub(crate) type Decoded<T> = Result<T, Fault>;
 
-/// A file read through positioned reads (`pread`), so nothing depends on a
-/// shared file offset and a file that shrinks underneath us only makes reads
-/// fail.
+/// A file read through positioned reads (`pread`, or a seek right before
+/// the read), so nothing depends on where an earlier read left the file
+/// offset and a file that shrinks underneath us only makes reads fail.
 pub(crate) struct Source {
     file: File,
     len: u64,
@@ -38,6 +39,30 @@ impl Source {
     /// at `offset` either way).
     pub(crate) fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
         self.file.read_exact_at(buf, offset)
+    }
+
+    /// Appends the `len` bytes at `offset` to `buf` without zeroing them
+    /// first (the file reads straight into the vector's spare room: for
+    /// megabytes of checkpoints, a pass over memory saved); on an error
+    /// `buf` may hold part of them. The one read through the file's
+    /// offset, which no other read uses.
+    pub(crate) fn append_at(
+        &self,
+        buf: &mut Vec<u8>,
+        offset: u64,
+        len: u64,
+    ) -> std::io::Result<()> {
+        let mut file = &self.file;
+        file.seek(SeekFrom::Start(offset))?;
+        let want = usize::try_from(len).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::OutOfMemory, "region too large")
+        })?;
+        buf.try_reserve_exact(want)?;
+        let read = file.take(len).read_to_end(buf)?;
+        if read < want {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(())
     }
 }
 

@@ -209,13 +209,15 @@ impl Pools {
     ) -> Decoded<()> {
         self.checkpoints.push(at);
         let base = self.bytes.len();
-        let end = usize::try_from(size)
+        // Entries are found by a u32 offset into the bytes.
+        let fits = usize::try_from(size)
             .ok()
             .and_then(|size| base.checked_add(size))
-            .filter(|&end| u32::try_from(end).is_ok())
-            .ok_or(Fault::Invalid("checkpoints larger than 4 GiB"))?;
-        self.bytes.resize(end, 0);
-        let indexed = match src.read_exact_at(&mut self.bytes[base..], at) {
+            .is_some_and(|end| u32::try_from(end).is_ok());
+        if !fits {
+            return Err(Fault::Invalid("checkpoints larger than 4 GiB"));
+        }
+        let indexed = match src.append_at(&mut self.bytes, at, size) {
             Ok(()) => self.index_checkpoint(meta, base, body, compressed),
             Err(_) => Err(Fault::Short),
         };

@@ -667,7 +667,8 @@ impl JfrReader {
                 .set_pos(q.header_len)
                 .and_then(|()| read_slots(&cur.resolver.meta, plan, &mut c, &mut self.slots));
             if read.is_err() {
-                // Checked when queued: only a file changed since fails here.
+                // Only its start time was read when queued. Its frame says
+                // where the next event starts: skip it, report the damage.
                 let d = self.damage(
                     cur.index,
                     q.at,

@@ -15,7 +15,7 @@ use crate::events::{Frame, FrameType, Loader, Stack, BOOTSTRAP_LOADER_ID, NO_STA
 use crate::input::{Cursor, RawString};
 use crate::metadata::{Encoding, Metadata};
 use crate::pools::Pools;
-use crate::value::{read_one, Read, Value};
+use crate::value::{read_one, PoolRef, Read, Value};
 
 /// What outlives a chunk.
 #[derive(Default)]
@@ -435,10 +435,11 @@ impl Resolver {
 
     /// The class of a class event: its name into
     /// [`Resolver::event_class_name`], its loader resolved.
-    pub(crate) fn event_class(&mut self, g: &mut Global, v: &Value) -> Option<ResolvedClass> {
-        let &Value::Ref { ty, key } = v else {
-            return None;
-        };
+    pub(crate) fn event_class(
+        &mut self,
+        g: &mut Global,
+        PoolRef { ty, key }: PoolRef,
+    ) -> Option<ResolvedClass> {
         let entry = match self.class_entry(ty, key)? {
             Some(entry) => entry,
             None => {
@@ -469,7 +470,7 @@ impl Resolver {
         // (JDK 25 writes its hidden LambdaForm classes so).
         let loader = match entry.loader {
             Some((ty, key)) => self
-                .loader_index(g, &Value::Ref { ty, key })
+                .loader_index(g, PoolRef { ty, key })
                 .unwrap_or(BOOTSTRAP),
             None => BOOTSTRAP,
         };
@@ -495,15 +496,16 @@ impl Resolver {
 
     /// A loader reference: `None` for a null or unknown reference; the
     /// bootstrap loader (id 0) for JFR's entry that has no loader class.
-    pub(crate) fn loader(&mut self, g: &mut Global, v: &Value) -> Option<Loader> {
-        self.loader_index(g, v).map(|i| self.loader_at(i).clone())
+    pub(crate) fn loader(&mut self, g: &mut Global, r: PoolRef) -> Option<Loader> {
+        self.loader_index(g, r).map(|i| self.loader_at(i).clone())
     }
 
     /// [`Resolver::loader`], as a position in the chunk's loader list.
-    pub(crate) fn loader_index(&mut self, g: &mut Global, v: &Value) -> Option<u32> {
-        let &Value::Ref { ty, key } = v else {
-            return None;
-        };
+    pub(crate) fn loader_index(
+        &mut self,
+        g: &mut Global,
+        PoolRef { ty, key }: PoolRef,
+    ) -> Option<u32> {
         if let Some((last, index)) = self.c.last_loader {
             if last == key {
                 return index;
@@ -513,40 +515,45 @@ impl Resolver {
             self.c.last_loader = Some((key, cached));
             return cached;
         }
-        let resolved = self.shaped::<2>(Shape::Loader, ty, key).map(|[ty, name]| {
-            let type_name = ty.and_then(|t| self.class_name(&t)).map(|(n, _)| n);
-            let name = name.and_then(|n| self.string(g, &n));
-            match type_name {
-                Some(type_name) => {
-                    let loader = Loader {
-                        id: key,
-                        type_name: g.intern(&type_name),
-                        name,
-                    };
-                    self.c.loader_list.push(loader);
-                    // Fewer loaders than entries of the chunk: fits.
-                    (self.c.loader_list.len() - 1) as u32
-                }
-                None => BOOTSTRAP,
-            }
-        });
+        let resolved = self
+            .shaped::<2>(Shape::Loader, ty, key)
+            .and_then(|[ty, name]| {
+                // JFR writes the bootstrap loader without a class (a null
+                // key); a class that is not in the pools (a chunk read while
+                // the JVM still writes its constants) leaves it unknown.
+                let ty = ty.filter(|t| !matches!(t, Value::Ref { key: 0, .. }));
+                let Some(ty) = ty else {
+                    return Some(BOOTSTRAP);
+                };
+                let (type_name, _) = self.class_name(&ty)?;
+                let name = name.and_then(|n| self.string(g, &n));
+                let loader = Loader {
+                    id: key,
+                    type_name: g.intern(&type_name),
+                    name,
+                };
+                self.c.loader_list.push(loader);
+                // Fewer loaders than entries of the chunk: fits.
+                Some((self.c.loader_list.len() - 1) as u32)
+            });
         self.c.loaders.insert(key, resolved);
         self.c.last_loader = Some((key, resolved));
         resolved
     }
 
     /// A thread's Java name, or its OS name when it has none.
-    pub(crate) fn thread(&mut self, g: &mut Global, v: &Value) -> Option<Arc<str>> {
-        let index = self.thread_index(g, v)?;
+    pub(crate) fn thread(&mut self, g: &mut Global, r: PoolRef) -> Option<Arc<str>> {
+        let index = self.thread_index(g, r)?;
         self.thread_at(index).cloned()
     }
 
     /// Where a thread's name is (see [`Resolver::thread_at`]), `None` when
     /// it has none.
-    pub(crate) fn thread_index(&mut self, g: &mut Global, v: &Value) -> Option<u32> {
-        let &Value::Ref { ty, key } = v else {
-            return None;
-        };
+    pub(crate) fn thread_index(
+        &mut self,
+        g: &mut Global,
+        PoolRef { ty, key }: PoolRef,
+    ) -> Option<u32> {
         if let Some((last, index)) = self.c.last_thread {
             if last == key {
                 return index;
@@ -574,8 +581,8 @@ impl Resolver {
 
     /// The global id of a stack reference ([`NO_STACK`] when there is
     /// none), creating the stack on first sight.
-    pub(crate) fn stack(&mut self, g: &mut Global, v: Option<&Value>) -> u64 {
-        let Some(&Value::Ref { ty, key }) = v else {
+    pub(crate) fn stack(&mut self, g: &mut Global, r: Option<PoolRef>) -> u64 {
+        let Some(PoolRef { ty, key }) = r else {
             return NO_STACK;
         };
         if let Some((last, id)) = self.c.last_stack {

@@ -26,7 +26,22 @@ pub(crate) enum Value {
     Array(Vec<Value>),
 }
 
+/// A key into the constant pool of type `ty` (a metadata type index): what
+/// most event fields hold, passed around without building a [`Value`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct PoolRef {
+    pub ty: usize,
+    pub key: u64,
+}
+
 impl Value {
+    pub(crate) fn pool_ref(&self) -> Option<PoolRef> {
+        match *self {
+            Value::Ref { ty, key } => Some(PoolRef { ty, key }),
+            _ => None,
+        }
+    }
+
     pub(crate) fn int(&self) -> Option<i64> {
         match *self {
             Value::Int(v) => Some(v),

@@ -639,8 +639,13 @@ fn the_repository_chunk_of_a_jvm_killed_by_metaspace_oom_is_readable() {
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let found = loop {
+        // The OOM's constants (its loader) follow it at JFR's next flush.
         let found = read_oom(&repository);
-        if found.0.is_some() || std::time::Instant::now() > deadline {
+        let complete = found
+            .0
+            .as_ref()
+            .is_some_and(|(oom, stack)| oom.loader.is_some() && stack.is_some());
+        if complete || std::time::Instant::now() > deadline {
             break found;
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
