@@ -178,14 +178,27 @@ impl<'scope> LocalRef<'scope> {
 /// is unloaded (and are never freed before JDK 26); JVMTI reports
 /// INVALID_METHODID for one whose class is gone rather than crashing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(transparent)]
 pub struct MethodId(usize);
 
-/// One frame of a raw stack trace: a method and a bytecode index.
+/// One frame of a raw stack trace: a method and a bytecode index. Laid
+/// out as JVMTI's `jvmtiFrameInfo`, so GetStackTrace writes into a
+/// `Vec<RawFrame>` directly (no buffer to allocate and copy per class).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(C)]
 pub struct RawFrame {
     pub method: MethodId,
     pub location: i64,
 }
+
+const _: () = {
+    use std::mem::align_of;
+    assert!(size_of::<RawFrame>() == size_of::<raw::jvmtiFrameInfo>());
+    assert!(align_of::<RawFrame>() == align_of::<raw::jvmtiFrameInfo>());
+    assert!(offset_of!(RawFrame, method) == offset_of!(raw::jvmtiFrameInfo, method));
+    assert!(offset_of!(RawFrame, location) == offset_of!(raw::jvmtiFrameInfo, location));
+    assert!(size_of::<MethodId>() == size_of::<raw::jmethodID>());
+};
 
 #[cfg(test)]
 impl MethodId {
@@ -328,10 +341,11 @@ impl Jvmti {
         if depth == 0 {
             return Ok(());
         }
-        let mut buffer: Vec<raw::jvmtiFrameInfo> = Vec::with_capacity(depth as usize);
+        frames.reserve(depth as usize);
         let mut count: raw::jint = 0;
-        // SAFETY: the buffer has room for `depth` frames; a null thread means
-        // the current thread; JVMTI writes `count` <= depth entries.
+        // SAFETY: `frames` has room for `depth` frames, and RawFrame has
+        // jvmtiFrameInfo's layout (checked above); a null thread means the
+        // current thread; JVMTI writes `count` <= depth entries.
         check(unsafe {
             jvmti_call!(
                 self.0,
@@ -339,17 +353,14 @@ impl Jvmti {
                 ptr::null_mut(),
                 0,
                 depth as raw::jint,
-                buffer.as_mut_ptr(),
+                frames.as_mut_ptr() as *mut raw::jvmtiFrameInfo,
                 &mut count
             )
         })?;
         let count = (count.max(0) as usize).min(depth as usize);
-        // SAFETY: JVMTI initialised the first `count` entries.
-        unsafe { buffer.set_len(count) };
-        frames.extend(buffer.iter().map(|f| RawFrame {
-            method: MethodId(f.method as usize),
-            location: f.location,
-        }));
+        // SAFETY: JVMTI initialised the first `count` entries, and any
+        // jmethodID / jlocation bit pattern is a valid RawFrame.
+        unsafe { frames.set_len(count) };
         Ok(())
     }
 

@@ -35,10 +35,13 @@ use crate::sources::{CodeSources, Verdict};
 
 /// Longest a written record may sit in the buffer: what a crash can lose.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
-/// The writer's sleep when its queue is empty: short while classes keep
+/// The writer's sleep when its queue is empty: shorter while classes keep
 /// coming, doubling while none do (an idle JVM wakes it 125 times a
-/// second). The default queue holds seconds of the fastest generator.
-const POLL_MIN: Duration = Duration::from_micros(500);
+/// second). Not shorter: each wake-up on a busy 2-core host preempts an
+/// application thread (500 µs doubled the JVM's context switches in the
+/// benchmark's workload (b)), and the default queue holds seconds of the
+/// fastest generator.
+const POLL_MIN: Duration = Duration::from_millis(4);
 const POLL_MAX: Duration = Duration::from_millis(8);
 /// The writer's maps: keys are its own data (no untrusted input to
 /// defend against).
