@@ -17,7 +17,8 @@ use metascope_events::{ClassEvent, ClassKind};
 
 use crate::classfile;
 use crate::classify::{
-    binary_name, internal_name_from_signature, is_hidden_name, ClassFacts, Classifier, LoaderFacts,
+    binary_name_into, internal_name_from_signature, is_hidden_name, ClassFacts, Classifier,
+    LoaderFacts,
 };
 use crate::clock::{wall_ms, Clock};
 use crate::ffi::{
@@ -43,6 +44,11 @@ pub struct Counters {
 }
 
 /// A class the application thread captured, before its stack is resolved.
+///
+/// The writer hands each one back when written ([`Capture::recycle`]), so
+/// its buffers (name, frames, bytes) and the box itself are reused: once
+/// the pool is warm, capturing a class allocates nothing, and no memory
+/// allocated on one thread is freed on another.
 #[derive(Debug)]
 pub struct CapturedClass {
     pub name: String,
@@ -54,17 +60,46 @@ pub struct CapturedClass {
     pub t_ns: u64,
     pub wall_ms: u64,
     pub trigger: ClassEvent,
-    pub frames: Box<[RawFrame]>,
+    pub frames: Vec<RawFrame>,
     /// The JVMTI tag of a hidden class (ObjectFree reports it back); 0 for
     /// the others, which unload with their loader.
     pub tag: i64,
     /// The class file (accessor targets and fingerprints are decoded from
-    /// it on the writer thread; `dump=DIR` writes it).
-    pub bytes: Option<Box<[u8]>>,
+    /// it on the writer thread; `dump=DIR` writes it); empty when not kept.
+    pub bytes: Vec<u8>,
     /// Captured before its code source's class names were read: the writer
     /// reads them and keeps the record only if the class is not there.
     pub provisional: Option<u32>,
 }
+
+impl Default for CapturedClass {
+    fn default() -> Self {
+        CapturedClass {
+            name: String::new(),
+            kind: ClassKind::Ordinary,
+            loader_id: 0,
+            loader_type: Arc::default(),
+            hidden: false,
+            thread: Arc::default(),
+            t_ns: 0,
+            wall_ms: 0,
+            trigger: ClassEvent::Load,
+            frames: Vec::new(),
+            tag: 0,
+            bytes: Vec::new(),
+            provisional: None,
+        }
+    }
+}
+
+/// Captured classes kept for reuse at most (see [`CapturedClass`]): more
+/// than the writer drains per wake-up at tens of thousands of classes a
+/// second.
+const SPARE_CLASSES: usize = 256;
+/// A spare keeps buffers up to these capacities (a huge class file or
+/// stack is not held on to): at most about 2.5 MB for the pool.
+const SPARE_BYTES: usize = 8 * 1024;
+const SPARE_FRAMES: usize = 128;
 
 /// An OutOfMemoryError being thrown (JVMTI ResourceExhausted).
 #[derive(Debug)]
@@ -122,6 +157,8 @@ pub struct Capture {
     pub counters: Counters,
     pub clock: Clock,
     queue: Sender<Message>,
+    /// Written classes, back from the writer for reuse.
+    spares: (Sender<Box<CapturedClass>>, Receiver<Box<CapturedClass>>),
 }
 
 impl Capture {
@@ -139,6 +176,7 @@ impl Capture {
             counters: Counters::default(),
             clock: Clock::start(),
             queue,
+            spares: crossbeam_channel::bounded(SPARE_CLASSES),
         };
         (capture, queue_rx)
     }
@@ -153,6 +191,28 @@ impl Capture {
             }
             tally::add(&tally.dropped, 1);
         }
+    }
+
+    /// A class to fill: a written one back from the writer, or a new one.
+    fn blank_class(&self) -> Box<CapturedClass> {
+        self.spares.1.try_recv().unwrap_or_default()
+    }
+
+    /// A written class, for reuse by the next capture (never blocks: past
+    /// [`SPARE_CLASSES`] it is freed).
+    pub fn recycle(&self, mut class: Box<CapturedClass>) {
+        class.name.clear();
+        class.frames.clear();
+        class.bytes.clear();
+        class.provisional = None;
+        class.tag = 0;
+        if class.bytes.capacity() > SPARE_BYTES {
+            class.bytes = Vec::new();
+        }
+        if class.frames.capacity() > SPARE_FRAMES {
+            class.frames = Vec::new();
+        }
+        let _ = self.spares.0.try_send(class);
     }
 
     /// The same for GC boundaries, unloads and requests to the writer,
@@ -220,28 +280,14 @@ fn domain_source(tag: i64) -> Option<u32> {
         .then(|| (-2 - tag) as u32)
 }
 
-/// What ClassFileLoadHook decided about a class it will capture, waiting
-/// for the ClassLoad of the same class on the same thread.
-#[derive(Debug, PartialEq)]
-struct HookFacts {
-    kind: ClassKind,
-    /// The defining loader's id and type, so ClassLoad need not look again.
-    loader: (u64, Arc<str>),
-    /// The class file, for the writer to decode (an accessor's target, a
-    /// fingerprint) and, with `dump=DIR`, to write.
-    bytes: Option<Box<[u8]>>,
-    /// Captured before its code source's class names were read: the
-    /// writer decides whether it is generated.
-    provisional: Option<u32>,
-}
-
 /// Classes between ClassFileLoadHook and ClassLoad on this thread, keyed by
-/// a hash of the name. Both events for one class come on the defining
+/// a hash of the name: what the hook filled in (kind, loader, bytes,
+/// provisional), waiting for ClassLoad to add the stack. Both events for one class come on the defining
 /// thread with at most a few nested definitions (superclasses) between, so
 /// a small ring suffices; stale entries (a definition that failed) fall out.
 #[derive(Default)]
 struct PendingDefinitions {
-    entries: [(u64, Option<HookFacts>); 8],
+    entries: [(u64, Option<Box<CapturedClass>>); 8],
     next: usize,
     /// Entries holding facts: zero for almost every ClassLoad, which then
     /// needs no JVMTI call at all.
@@ -249,7 +295,7 @@ struct PendingDefinitions {
 }
 
 impl PendingDefinitions {
-    fn push(&mut self, name_hash: u64, facts: HookFacts) {
+    fn push(&mut self, name_hash: u64, facts: Box<CapturedClass>) {
         let slot = self.next % self.entries.len();
         if self.entries[slot].1.is_none() {
             self.live += 1;
@@ -258,7 +304,7 @@ impl PendingDefinitions {
         self.next += 1;
     }
 
-    fn take(&mut self, name_hash: u64) -> Option<HookFacts> {
+    fn take(&mut self, name_hash: u64) -> Option<Box<CapturedClass>> {
         let facts = self
             .entries
             .iter_mut()
@@ -280,7 +326,6 @@ struct ThreadState {
     pending: PendingDefinitions,
     /// JVMTI thread names are fetched once per thread.
     name: Option<Arc<str>>,
-    frames: Vec<RawFrame>,
 }
 
 thread_local! {
@@ -421,12 +466,14 @@ fn hold_for_class_load(
     }
     let wants_bytes =
         capture.keep_bytes || !matches!(kind, ClassKind::Ordinary | ClassKind::Included);
-    let facts = HookFacts {
-        kind,
-        loader: (loader.id, loader.kind.name.clone()),
-        bytes: wants_bytes.then(|| class.bytes.into()),
-        provisional,
-    };
+    let mut facts = capture.blank_class();
+    facts.kind = kind;
+    facts.loader_id = loader.id;
+    facts.loader_type = loader.kind.name.clone();
+    if wants_bytes {
+        facts.bytes.extend_from_slice(class.bytes);
+    }
+    facts.provisional = provisional;
     THREAD.with(|t| t.borrow_mut().pending.push(name_hash(name), facts));
 }
 
@@ -477,10 +524,10 @@ fn on_class_load(
         let Some(internal_name) = internal_name_from_signature(held.as_str()) else {
             return Ok(());
         };
-        if let Some(facts) = THREAD.with(|t| t.borrow_mut().pending.take(name_hash(internal_name)))
+        if let Some(class) = THREAD.with(|t| t.borrow_mut().pending.take(name_hash(internal_name)))
         {
             timer.capturing(tally);
-            capture_hooked(capture, jvmti, internal_name, facts, tally);
+            capture_hooked(capture, jvmti, internal_name, class, tally);
             return Ok(());
         }
         // Not the hook's class: a hidden class defined in between, or a
@@ -514,26 +561,14 @@ fn on_class_load(
     let tag = ids.next_class_tag.fetch_add(1, Ordering::Relaxed);
     jvmti.set_tag(class, tag).map_err(fail("SetTag"))?;
     tally::add(&tally.seen, 1);
-    let (thread, frames) = thread_and_stack(capture, jvmti, tally);
-    capture.enqueue(
-        tally,
-        true,
-        Message::Class(Box::new(CapturedClass {
-            name: binary_name(internal_name),
-            kind,
-            loader_id: loader.id,
-            loader_type: loader.kind.name.clone(),
-            hidden: is_hidden_name(internal_name),
-            thread,
-            t_ns: capture.clock.elapsed_ns(),
-            wall_ms: wall_ms(),
-            trigger: ClassEvent::Load,
-            frames,
-            tag,
-            bytes: None,
-            provisional: None,
-        })),
-    );
+    let mut captured = capture.blank_class();
+    captured.kind = kind;
+    captured.loader_id = loader.id;
+    captured.loader_type = loader.kind.name.clone();
+    captured.hidden = is_hidden_name(internal_name);
+    captured.tag = tag;
+    complete(capture, jvmti, internal_name, &mut captured, tally);
+    capture.enqueue(tally, true, Message::Class(captured));
     Ok(())
 }
 
@@ -542,31 +577,13 @@ fn capture_hooked(
     capture: &Capture,
     jvmti: Jvmti,
     internal_name: &str,
-    facts: HookFacts,
+    mut class: Box<CapturedClass>,
     tally: &ThreadTally,
 ) {
-    tally::add(&tally.seen, u64::from(facts.provisional.is_none()));
-    let (thread, frames) = thread_and_stack(capture, jvmti, tally);
-    let (loader_id, loader_type) = facts.loader;
-    capture.enqueue(
-        tally,
-        facts.provisional.is_none(),
-        Message::Class(Box::new(CapturedClass {
-            name: binary_name(internal_name),
-            kind: facts.kind,
-            loader_id,
-            loader_type,
-            hidden: false,
-            thread,
-            t_ns: capture.clock.elapsed_ns(),
-            wall_ms: wall_ms(),
-            trigger: ClassEvent::Load,
-            frames,
-            tag: 0,
-            bytes: facts.bytes,
-            provisional: facts.provisional,
-        })),
-    );
+    let confirmed = class.provisional.is_none();
+    tally::add(&tally.seen, u64::from(confirmed));
+    complete(capture, jvmti, internal_name, &mut class, tally);
+    capture.enqueue(tally, confirmed, Message::Class(class));
 }
 
 /// Classes without a hook (hidden ones): the name decides.
@@ -578,23 +595,31 @@ fn classify_by_name(capture: &Capture, internal_name: &str) -> Option<ClassKind>
     })
 }
 
-/// The current thread's name (fetched once per thread) and stack.
-fn thread_and_stack(
+/// What ClassLoad adds to a captured class: its name, the time, the
+/// current thread's name (fetched once per thread) and stack.
+fn complete(
     capture: &Capture,
     jvmti: Jvmti,
+    internal_name: &str,
+    class: &mut CapturedClass,
     tally: &ThreadTally,
-) -> (Arc<str>, Box<[RawFrame]>) {
-    THREAD.with(|t| {
-        let mut t = t.borrow_mut();
-        let ThreadState { name, frames, .. } = &mut *t;
-        let name = name
+) {
+    binary_name_into(internal_name, &mut class.name);
+    class.trigger = ClassEvent::Load;
+    class.thread = THREAD.with(|t| {
+        t.borrow_mut()
+            .name
             .get_or_insert_with(|| Arc::from(jvmti.current_thread_name().unwrap_or_default()))
-            .clone();
-        if jvmti.current_stack(frames, capture.depth).is_err() {
-            tally::add(&tally.stack_errors, 1);
-        }
-        (name, frames.as_slice().into())
-    })
+            .clone()
+    });
+    if jvmti
+        .current_stack(&mut class.frames, capture.depth)
+        .is_err()
+    {
+        tally::add(&tally.stack_errors, 1);
+    }
+    class.t_ns = capture.clock.elapsed_ns();
+    class.wall_ms = wall_ms();
 }
 
 /// ResourceExhausted (e.g. OutOfMemoryError: Metaspace): the moment the
@@ -661,28 +686,35 @@ mod tests {
 
     #[test]
     fn pending_definitions_find_recent_names_and_forget_old_ones() {
-        let facts = |generated: bool| HookFacts {
-            kind: if generated {
-                ClassKind::RuntimeDefined
-            } else {
-                ClassKind::Included
-            },
-            loader: (1, Arc::from("L")),
-            bytes: None,
-            provisional: None,
+        let facts = |generated: bool| {
+            Box::new(CapturedClass {
+                kind: if generated {
+                    ClassKind::RuntimeDefined
+                } else {
+                    ClassKind::Included
+                },
+                loader_id: 1,
+                ..CapturedClass::default()
+            })
         };
+        let kind = |class: Option<Box<CapturedClass>>| class.map(|c| c.kind);
         let mut pending = PendingDefinitions::default();
         pending.push(name_hash("a/Gen1"), facts(true));
         pending.push(name_hash("a/Gen2"), facts(false));
-        assert_eq!(pending.take(name_hash("a/Gen2")), Some(facts(false)));
-        assert_eq!(pending.take(name_hash("a/Gen2")), None, "taken once");
-        assert_eq!(pending.take(name_hash("a/Gen1")), Some(facts(true)));
+        assert_eq!(
+            kind(pending.take(name_hash("a/Gen2"))),
+            Some(ClassKind::Included)
+        );
+        assert!(pending.take(name_hash("a/Gen2")).is_none(), "taken once");
+        assert_eq!(
+            kind(pending.take(name_hash("a/Gen1"))),
+            Some(ClassKind::RuntimeDefined)
+        );
         for i in 0..20 {
             pending.push(name_hash(&format!("x/{i}")), facts(true));
         }
-        assert_eq!(
-            pending.take(name_hash("x/0")),
-            None,
+        assert!(
+            pending.take(name_hash("x/0")).is_none(),
             "bounded: the oldest fall out"
         );
         assert!(pending.take(name_hash("x/19")).is_some());
@@ -691,6 +723,37 @@ mod tests {
             pending.take(name_hash(&format!("x/{i}")));
         }
         assert!(pending.is_empty(), "every live entry taken");
+    }
+
+    #[test]
+    fn written_classes_come_back_blank_and_the_pool_is_bounded() {
+        let (capture, _queue) = Capture::new(&AgentOptions::default());
+        let mut written = capture.blank_class();
+        written.name.push_str("a.Gen1");
+        written.bytes.extend_from_slice(&[0xCA; 100]);
+        written.frames.reserve(64);
+        written.provisional = Some(3);
+        written.tag = 9;
+        capture.recycle(written);
+        let reused = capture.blank_class();
+        assert!(reused.name.is_empty() && reused.bytes.is_empty() && reused.frames.is_empty());
+        assert_eq!((reused.provisional, reused.tag), (None, 0));
+        assert!(reused.bytes.capacity() >= 100, "its buffers are kept");
+        assert!(reused.frames.capacity() >= 64);
+
+        let mut huge = capture.blank_class();
+        huge.bytes.resize(SPARE_BYTES + 1, 0);
+        capture.recycle(huge);
+        assert_eq!(
+            capture.blank_class().bytes.capacity(),
+            0,
+            "a huge class file is not held"
+        );
+
+        for _ in 0..SPARE_CLASSES + 10 {
+            capture.recycle(Box::default());
+        }
+        assert_eq!(capture.spares.1.len(), SPARE_CLASSES, "the rest are freed");
     }
 
     #[test]

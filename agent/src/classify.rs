@@ -116,13 +116,25 @@ pub fn internal_name_from_signature(signature: &str) -> Option<&str> {
 /// Internal name -> the binary name `Class.getName()` prints
 /// (`com/acme/Foo$$Lambda$1.0x08` -> `com.acme.Foo$$Lambda$1/0x08`).
 pub fn binary_name(internal_name: &str) -> String {
-    let mut name = internal_name.replace('/', ".");
+    let mut name = String::with_capacity(internal_name.len());
+    binary_name_into(internal_name, &mut name);
+    name
+}
+
+/// [`binary_name`] into a reused buffer (cleared first).
+pub fn binary_name_into(internal_name: &str, name: &mut String) {
+    name.clear();
+    for (i, part) in internal_name.split('/').enumerate() {
+        if i > 0 {
+            name.push('.');
+        }
+        name.push_str(part);
+    }
     if is_hidden_name(internal_name) {
         if let Some(i) = name.rfind(".0x") {
             name.replace_range(i..i + 1, "/");
         }
     }
-    name
 }
 
 #[cfg(test)]

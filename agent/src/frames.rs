@@ -129,14 +129,14 @@ impl<R: MethodResolver> StackTable<R> {
 
     /// The id of `frames`, and the `stack` record to write first when the
     /// stack is new. An empty stack is [`NO_STACK`].
-    pub fn intern(&mut self, frames: Box<[RawFrame]>) -> (u64, Option<StackTrace>) {
+    pub fn intern(&mut self, frames: &[RawFrame]) -> (u64, Option<StackTrace>) {
         if frames.is_empty() {
             return (NO_STACK, None);
         }
-        if let Some(&id) = self.stacks.get(&frames) {
+        if let Some(&id) = self.stacks.get(frames) {
             return (id, None);
         }
-        let weight = frames.len() * std::mem::size_of::<RawFrame>() + ENTRY_OVERHEAD;
+        let weight = std::mem::size_of_val(frames) + ENTRY_OVERHEAD;
         if self.stack_bytes + weight > MAX_STACK_BYTES {
             self.stacks.clear();
             self.stack_bytes = 0;
@@ -145,7 +145,7 @@ impl<R: MethodResolver> StackTable<R> {
         let id = self.next_stack;
         self.next_stack += 1;
         let resolved: Vec<Frame> = frames.iter().map(|f| self.frame(f)).collect();
-        self.stacks.insert(frames, id);
+        self.stacks.insert(frames.into(), id);
         (
             id,
             Some(StackTrace {
@@ -224,16 +224,16 @@ pub(crate) mod tests {
     #[test]
     fn a_stack_is_resolved_once_and_lines_come_from_the_bytecode_index() {
         let mut table = StackTable::new(FakeResolver);
-        let (id, record) = table.intern(frames(6).into());
+        let (id, record) = table.intern(&frames(6));
         let record = record.expect("new stack");
         assert_eq!(record.frames[0].class, "<unresolved>");
         assert_eq!(record.frames[1].class, "com.acme.BeanCopier");
         assert_eq!(record.frames[1].line, Some(11));
-        assert_eq!(table.intern(frames(6).into()), (id, None));
-        let (other, record) = table.intern(frames(9).into());
+        assert_eq!(table.intern(&frames(6)), (id, None));
+        let (other, record) = table.intern(&frames(9));
         assert_ne!(other, id);
         assert_eq!(record.unwrap().frames[1].line, Some(14));
-        assert_eq!(table.intern(Box::new([])), (NO_STACK, None));
+        assert_eq!(table.intern(&[]), (NO_STACK, None));
     }
 
     #[test]
@@ -248,7 +248,7 @@ pub(crate) mod tests {
                 .collect()
         };
         for n in 0..2_000 {
-            table.intern(deep(n));
+            table.intern(&deep(n));
         }
         assert!(table.stack_bytes <= MAX_STACK_BYTES);
         assert!(table.stacks.len() < 2_000, "the cache started over");

@@ -401,7 +401,10 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
 
     fn handle(&mut self, message: Message) {
         match message {
-            Message::Class(class) => self.write_class(*class),
+            Message::Class(class) => {
+                self.write_class(&class);
+                self.capture.recycle(class);
+            }
             Message::ResourceExhausted(oom) => {
                 let OutOfResource {
                     description,
@@ -504,7 +507,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         self.flush();
     }
 
-    pub fn write_class(&mut self, mut class: CapturedClass) {
+    pub fn write_class(&mut self, class: &CapturedClass) {
         self.inject_fault();
         if let Some(source) = class.provisional {
             // Captured before its code source was read: read it now.
@@ -521,20 +524,24 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             self.counters.write_failed.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let stack = self.stack_id(std::mem::take(&mut class.frames));
+        let stack = self.stack_id(&class.frames);
         self.seq += 1;
-        let (target, fingerprint) = match (&class.bytes, class.kind) {
-            (None, _) | (_, ClassKind::Ordinary | ClassKind::Included) => (None, None),
-            (Some(bytes), ClassKind::ReflectionAccessor) => (
+        let bytes = &class.bytes;
+        let (target, fingerprint) = match class.kind {
+            _ if bytes.is_empty() => (None, None),
+            ClassKind::Ordinary | ClassKind::Included => (None, None),
+            ClassKind::ReflectionAccessor => (
                 classfile::accessor_target(bytes).map(|t| self.intern_target(t)),
                 None,
             ),
-            (Some(bytes), _) => (None, classfile::fingerprint(bytes)),
+            _ => (None, classfile::fingerprint(bytes)),
         };
-        if let (Some(dump), Some(bytes)) = (&mut self.dump, &class.bytes) {
-            dump.write(&class.name, self.seq, bytes);
+        if let Some(dump) = &mut self.dump {
+            if !bytes.is_empty() {
+                dump.write(&class.name, self.seq, bytes);
+            }
         }
-        self.track_live(&class, stack, target.clone(), fingerprint);
+        self.track_live(class, stack, target.clone(), fingerprint);
         self.line.clear();
         encode::class_line(
             &mut self.line,
@@ -594,10 +601,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         if self.live_count < MAX_LIVE {
             let live = LiveClass {
                 key: metaspace::class_key(&class.name),
-                size: class
-                    .bytes
-                    .as_ref()
-                    .map_or(0, |b| u32::try_from(b.len()).unwrap_or(u32::MAX)),
+                size: u32::try_from(class.bytes.len()).unwrap_or(u32::MAX),
                 seq: self.seq,
                 kind: class.kind,
                 loader_id: class.loader_id,
@@ -738,7 +742,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         t
     }
 
-    fn stack_id(&mut self, frames: Box<[RawFrame]>) -> u64 {
+    fn stack_id(&mut self, frames: &[RawFrame]) -> u64 {
         let (id, record) = self.stacks.intern(frames);
         if let Some(record) = record {
             // Each code source the stack names is written once, before it.
@@ -872,9 +876,9 @@ mod tests {
             t_ns: 1,
             wall_ms: 2,
             trigger: ClassEvent::Load,
-            frames: frames.into_boxed_slice(),
+            frames,
             tag: 1,
-            bytes: None,
+            bytes: Vec::new(),
             provisional: None,
         }
     }
@@ -1118,7 +1122,7 @@ mod tests {
         };
         let mut writer = Writer::new(sink, "x".into(), FakeResolver, &capture, &sources);
         for _ in 0..20 {
-            writer.write_class(class(frames(1)));
+            writer.write_class(&class(frames(1)));
         }
         let counters = &capture.counters;
         let captured = counters.captured.load(Ordering::Relaxed);
@@ -1138,8 +1142,8 @@ mod tests {
         let capture = capture();
         let sources = CodeSources::default();
         let mut writer = Writer::new(FailingSink, "x".into(), FakeResolver, &capture, &sources);
-        writer.write_class(class(frames(1)));
-        writer.write_class(class(frames(1)));
+        writer.write_class(&class(frames(1)));
+        writer.write_class(&class(frames(1)));
         assert_eq!(capture.counters.write_failed.load(Ordering::Relaxed), 2);
         assert_eq!(capture.counters.captured.load(Ordering::Relaxed), 0);
     }
@@ -1163,7 +1167,7 @@ mod tests {
             c.name = name.into();
             c.kind = ClassKind::RuntimeDefined;
             c.provisional = Some(id);
-            writer.write_class(c);
+            writer.write_class(&c);
         }
         drop(writer);
         let text = String::from_utf8(out).unwrap();
