@@ -19,7 +19,7 @@
 use std::collections::HashSet;
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -252,7 +252,9 @@ impl Place {
                 inner,
                 prefix,
             } => {
-                let file = File::open(path)?;
+                // Buffered: the central directory is read a header at a
+                // time (a 20,000-class jar took ~60,000 read calls).
+                let file = BufReader::new(File::open(path)?);
                 let mut outer = zip::ZipArchive::new(file).map_err(zip_error)?;
                 match inner {
                     None => jar_names(&outer, prefix, &mut names),
@@ -269,7 +271,7 @@ impl Place {
                                 stored.size(),
                             )
                         };
-                        let window = Window::new(File::open(path)?, start, len)?;
+                        let window = BufReader::new(Window::new(File::open(path)?, start, len)?);
                         let nested = zip::ZipArchive::new(window).map_err(zip_error)?;
                         jar_names(&nested, prefix, &mut names);
                     }
