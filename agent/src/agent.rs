@@ -228,14 +228,14 @@ impl AgentEvents for Handlers {
         let Some(active) = RECORDER.get().and_then(Recorder::enter) else {
             return;
         };
-        capture::on_class_file(&active.session.capture, active.ids(), jvmti, jni, class);
+        capture::on_class_file(&active.session().capture, active.ids(), jvmti, jni, class);
     }
 
     fn class_load(&self, jvmti: Jvmti, jni: Jni<'_>, class: LocalRef<'_>) {
         let Some(active) = RECORDER.get().and_then(Recorder::enter) else {
             return;
         };
-        let result = capture::on_class(&active.session.capture, active.ids(), jvmti, jni, class);
+        let result = capture::on_class(&active.session().capture, active.ids(), jvmti, jni, class);
         drop(active);
         if let Err(e) = result {
             self.disable(&e.to_string());
@@ -244,19 +244,19 @@ impl AgentEvents for Handlers {
 
     fn gc(&self, start: bool) {
         if let Some(active) = RECORDER.get().and_then(Recorder::enter) {
-            capture::on_gc(&active.session.capture, start);
+            capture::on_gc(&active.session().capture, start);
         }
     }
 
     fn object_free(&self, tag: i64) {
         if let Some(active) = RECORDER.get().and_then(Recorder::enter) {
-            capture::on_object_free(&active.session.capture, active.ids(), tag);
+            capture::on_object_free(&active.session().capture, active.ids(), tag);
         }
     }
 
     fn resource_exhausted(&self, jvmti: Jvmti, description: String, flags: Vec<&'static str>) {
         if let Some(active) = RECORDER.get().and_then(Recorder::enter) {
-            capture::on_resource_exhausted(&active.session.capture, jvmti, description, flags);
+            capture::on_resource_exhausted(&active.session().capture, jvmti, description, flags);
         }
     }
 
