@@ -92,6 +92,47 @@ impl Default for CapturedClass {
     }
 }
 
+impl CapturedClass {
+    /// Back to the default, keeping the buffers (up to their caps) and the
+    /// two names, which every capture sets. Spelled out field by field so
+    /// that a new field cannot be forgotten here: a stale value would be
+    /// reported for the next class.
+    fn clear(&mut self) {
+        let CapturedClass {
+            name,
+            kind,
+            loader_id,
+            loader_type: _,
+            hidden,
+            thread: _,
+            t_ns,
+            wall_ms,
+            trigger,
+            frames,
+            tag,
+            bytes,
+            provisional,
+        } = self;
+        name.clear();
+        frames.clear();
+        bytes.clear();
+        if bytes.capacity() > SPARE_BYTES {
+            *bytes = Vec::new();
+        }
+        if frames.capacity() > SPARE_FRAMES {
+            *frames = Vec::new();
+        }
+        *kind = ClassKind::Ordinary;
+        *loader_id = 0;
+        *hidden = false;
+        *t_ns = 0;
+        *wall_ms = 0;
+        *trigger = ClassEvent::Load;
+        *tag = 0;
+        *provisional = None;
+    }
+}
+
 /// Captured classes kept for reuse at most (see [`CapturedClass`]): more
 /// than the writer drains per wake-up at tens of thousands of classes a
 /// second.
@@ -201,17 +242,7 @@ impl Capture {
     /// A written class, for reuse by the next capture (never blocks: past
     /// [`SPARE_CLASSES`] it is freed).
     pub fn recycle(&self, mut class: Box<CapturedClass>) {
-        class.name.clear();
-        class.frames.clear();
-        class.bytes.clear();
-        class.provisional = None;
-        class.tag = 0;
-        if class.bytes.capacity() > SPARE_BYTES {
-            class.bytes = Vec::new();
-        }
-        if class.frames.capacity() > SPARE_FRAMES {
-            class.frames = Vec::new();
-        }
+        class.clear();
         let _ = self.spares.0.try_send(class);
     }
 
@@ -734,10 +765,24 @@ mod tests {
         written.frames.reserve(64);
         written.provisional = Some(3);
         written.tag = 9;
+        written.hidden = true;
+        written.kind = ClassKind::LambdaForm;
+        written.loader_id = 7;
+        written.t_ns = 5;
+        written.wall_ms = 6;
         capture.recycle(written);
         let reused = capture.blank_class();
         assert!(reused.name.is_empty() && reused.bytes.is_empty() && reused.frames.is_empty());
-        assert_eq!((reused.provisional, reused.tag), (None, 0));
+        let fresh = CapturedClass::default();
+        assert_eq!(
+            (reused.provisional, reused.tag, reused.hidden, reused.kind),
+            (fresh.provisional, fresh.tag, fresh.hidden, fresh.kind),
+            "nothing of the last class is left"
+        );
+        assert_eq!(
+            (reused.loader_id, reused.t_ns, reused.wall_ms),
+            (fresh.loader_id, fresh.t_ns, fresh.wall_ms)
+        );
         assert!(reused.bytes.capacity() >= 100, "its buffers are kept");
         assert!(reused.frames.capacity() >= 64);
 
