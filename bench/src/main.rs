@@ -312,6 +312,14 @@ fn median(v: &[f64]) -> f64 {
 }
 
 fn main() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == proc::MEASURE_ARG) {
+        if let Err(e) = proc::measure_child(&args[2..]) {
+            eprintln!("bench: measuring a child: {e:#}");
+            std::process::exit(1);
+        }
+        return;
+    }
     if let Err(e) = run() {
         eprintln!("bench: error: {e:#}");
         std::process::exit(1);
