@@ -311,8 +311,6 @@ impl Slots {
         })
     }
 
-    /// A slot as an integer (0 when absent or not a number), as
-    /// [`Value::int`].
     /// A slot read as a pool key, as [`Value::pool_ref`] of [`Slots::get`]
     /// without building the value.
     fn pool_ref(&self, slot: usize) -> Option<PoolRef> {
@@ -326,6 +324,8 @@ impl Slots {
         }
     }
 
+    /// A slot as an integer (0 when absent or not a number), as
+    /// [`Value::int`].
     fn int(&self, slot: usize) -> i64 {
         match self.read.get(slot).copied().flatten() {
             Some(Stored::Int | Stored::Bool) => self.ints[slot],
