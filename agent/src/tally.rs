@@ -13,6 +13,13 @@
 //! [`SAMPLE_CAPTURES_EVERY`]. The estimate is mean(sampled decisions) x
 //! callbacks + mean(sampled captures) x captures.
 //!
+//! Which ones are timed is drawn at random (per thread), not every Nth:
+//! callbacks come in fixed patterns. A generated class is captured twice,
+//! cheaply in the hook and with its stack walk in ClassLoad, so every 4th
+//! capture of a thread timed only one of the two for as long as the thread
+//! generated classes, and the estimate of a run came out anywhere from half
+//! to twice the truth, by which one each thread happened to start on.
+//!
 //! The clock is the wall clock (a thread's CPU clock costs a system call,
 //! microseconds in a VM). A sample during which the thread was preempted
 //! (with more busy threads than cores, a capture is sometimes descheduled
@@ -38,7 +45,7 @@ pub const PREEMPTED: std::time::Duration = std::time::Duration::from_micros(250)
 const FOLD_AT: usize = 1024;
 
 /// Counters of one thread in one recording.
-#[derive(Default, Debug)]
+#[derive(Debug)]
 pub struct ThreadTally {
     pub classes_loaded: AtomicU64,
     pub seen: AtomicU64,
@@ -53,6 +60,51 @@ pub struct ThreadTally {
     capture_samples: AtomicU64,
     /// Samples left out as preempted.
     preempted: AtomicU64,
+    /// Draws which callbacks and captures are timed (xorshift64 state,
+    /// never zero).
+    sampler: AtomicU64,
+}
+
+/// Seeds the threads' samplers apart.
+static NEXT_SEED: AtomicU64 = AtomicU64::new(0);
+
+impl Default for ThreadTally {
+    fn default() -> Self {
+        // splitmix64 of a counter: distinct, well-mixed, never all zero bits
+        // once `| 1` is applied.
+        let mut z = NEXT_SEED
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ThreadTally {
+            classes_loaded: AtomicU64::new(0),
+            seen: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            stack_errors: AtomicU64::new(0),
+            events_dropped: AtomicU64::new(0),
+            callbacks: AtomicU64::new(0),
+            captures: AtomicU64::new(0),
+            sampled_ns: AtomicU64::new(0),
+            samples: AtomicU64::new(0),
+            capture_ns: AtomicU64::new(0),
+            capture_samples: AtomicU64::new(0),
+            preempted: AtomicU64::new(0),
+            sampler: AtomicU64::new((z ^ (z >> 31)) | 1),
+        }
+    }
+}
+
+impl ThreadTally {
+    /// `true` about once in `one_in` calls, at random.
+    fn draw(&self, one_in: u64) -> bool {
+        let mut x = self.sampler.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.sampler.store(x, Ordering::Relaxed);
+        (x >> 32).is_multiple_of(one_in)
+    }
 }
 
 /// Adds `n` to a counter that only the current thread writes.
@@ -195,10 +247,9 @@ pub struct CallbackTimer {
 impl CallbackTimer {
     /// Counts the callback; reads the clock only on a sampled one.
     pub fn start(tally: &ThreadTally) -> CallbackTimer {
-        let n = tally.callbacks.load(Ordering::Relaxed);
         add(&tally.callbacks, 1);
         CallbackTimer {
-            start: n.is_multiple_of(SAMPLE_EVERY).then(Instant::now),
+            start: tally.draw(SAMPLE_EVERY).then(Instant::now),
             capturing: None,
         }
     }
@@ -206,9 +257,8 @@ impl CallbackTimer {
     /// The decision is made: the class is captured (the rest is timed on
     /// one capture in [`SAMPLE_CAPTURES_EVERY`]).
     pub fn capturing(&mut self, tally: &ThreadTally) {
-        let n = tally.captures.load(Ordering::Relaxed);
         add(&tally.captures, 1);
-        let timed = n.is_multiple_of(SAMPLE_CAPTURES_EVERY);
+        let timed = tally.draw(SAMPLE_CAPTURES_EVERY);
         if timed || self.start.is_some() {
             self.capturing = Some((Instant::now(), timed));
         }
@@ -314,7 +364,8 @@ mod tests {
         };
         assert_eq!(totals.callback_ns(), 1600 * 200 + 40 * 5_000);
         let timer_tally = ThreadTally::default();
-        for i in 0..SAMPLE_EVERY * 2 {
+        let callbacks = SAMPLE_EVERY * 1000;
+        for i in 0..callbacks {
             let mut timer = CallbackTimer::start(&timer_tally);
             if i % 2 == 1 {
                 timer.capturing(&timer_tally);
@@ -323,8 +374,40 @@ mod tests {
         }
         let mut t = Totals::default();
         t.add(&timer_tally);
-        assert_eq!((t.callbacks, t.samples), (SAMPLE_EVERY * 2, 2));
-        assert_eq!(t.captures, SAMPLE_EVERY);
-        assert_eq!(t.capture_samples, SAMPLE_EVERY / SAMPLE_CAPTURES_EVERY);
+        assert_eq!((t.callbacks, t.captures), (callbacks, callbacks / 2));
+        // Drawn at random: about one in SAMPLE_EVERY, one in
+        // SAMPLE_CAPTURES_EVERY (samples preempted for 250 µs are left
+        // out, so at most that many).
+        assert!((850..=1150).contains(&(t.samples + t.preempted)), "{t:?}");
+        let captures = callbacks / 2 / SAMPLE_CAPTURES_EVERY;
+        let timed = t.capture_samples + t.preempted;
+        assert!(
+            timed * 100 >= captures * 85 && timed * 100 <= captures * 115,
+            "{t:?}"
+        );
+    }
+
+    /// A thread that generates classes captures each twice, in the hook
+    /// and in ClassLoad: both captures are timed, about as often.
+    #[test]
+    fn captures_that_alternate_are_timed_alike() {
+        let tally = ThreadTally::default();
+        let mut decisions = [0u32; 2];
+        let mut captures = [0u32; 2];
+        for i in 0..16_000 {
+            let mut timer = CallbackTimer::start(&tally);
+            decisions[i % 2] += u32::from(timer.start.is_some());
+            timer.capturing(&tally);
+            captures[i % 2] += u32::from(matches!(timer.capturing, Some((_, true))));
+            timer.finish(&tally);
+        }
+        // 8,000 of each: about 500 decisions and 2,000 captures each
+        // (every 16th and every 4th would have been 1,000 and 0, 4,000 and 0).
+        for n in decisions {
+            assert!((400..=600).contains(&n), "{decisions:?}");
+        }
+        for n in captures {
+            assert!((1800..=2200).contains(&n), "{captures:?}");
+        }
     }
 }
