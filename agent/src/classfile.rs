@@ -663,22 +663,18 @@ pub fn fingerprint(bytes: &[u8]) -> Option<u64> {
     let simple = this.rsplit('/').next().unwrap_or_default();
     let packaged = simple.len() < this.len();
 
-    // How each Utf8 entry is used.
-    let mut class_name = vec![false; pool.entries.len()];
-    let mut literal = vec![false; pool.entries.len()];
+    // How each Utf8 entry is used (one allocation for both marks).
+    const CLASS_NAME: u8 = 1;
+    const LITERAL: u8 = 2;
+    let mut used_as = vec![0u8; pool.entries.len()];
     for entry in &pool.entries {
-        match entry.constant {
-            Constant::Class { name } => {
-                if let Some(slot) = class_name.get_mut(name as usize) {
-                    *slot = true;
-                }
-            }
-            Constant::String { utf8 } => {
-                if let Some(slot) = literal.get_mut(utf8 as usize) {
-                    *slot = true;
-                }
-            }
-            _ => {}
+        let (index, mark) = match entry.constant {
+            Constant::Class { name } => (name, CLASS_NAME),
+            Constant::String { utf8 } => (utf8, LITERAL),
+            _ => continue,
+        };
+        if let Some(slot) = used_as.get_mut(index as usize) {
+            *slot |= mark;
         }
     }
 
@@ -709,8 +705,8 @@ pub fn fingerprint(bytes: &[u8]) -> Option<u64> {
         if packaged && !simple.is_empty() && holds(&text, simple) {
             text = Cow::Owned(replace_token(&text, simple));
         }
-        if !literal[i] {
-            if class_name[i] {
+        if used_as[i] & LITERAL == 0 {
+            if used_as[i] & CLASS_NAME != 0 {
                 let mut out = String::with_capacity(text.len());
                 collapse_digits(&text, &mut out);
                 text = Cow::Owned(out);

@@ -184,11 +184,21 @@ pub struct MethodId(usize);
 /// One frame of a raw stack trace: a method and a bytecode index. Laid
 /// out as JVMTI's `jvmtiFrameInfo`, so GetStackTrace writes into a
 /// `Vec<RawFrame>` directly (no buffer to allocate and copy per class).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C)]
 pub struct RawFrame {
     pub method: MethodId,
     pub location: i64,
+}
+
+/// One word per frame: the writer hashes every captured stack (up to 64
+/// frames) to find it among those it has seen, and two words per frame
+/// made that its largest single cost after the constant-pool walk. Equal
+/// frames hash equal; the map compares the frames themselves.
+impl std::hash::Hash for RawFrame {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.method.0 as u64 ^ (self.location as u64).rotate_left(48));
+    }
 }
 
 const _: () = {

@@ -8,7 +8,7 @@
 //! "N bytes committed"), not by their position.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use metascope_events::{
@@ -308,7 +308,8 @@ fn listed_class_name(trimmed: &str) -> Option<&str> {
 /// the way the listing writes it (`Name/0x...`), however JVMTI spelled it.
 pub fn class_key(binary_name: &str) -> u64 {
     let bytes = binary_name.as_bytes();
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    // Fixed seed: listed classes and captured ones are keyed alike.
+    let mut hasher = foldhash::fast::FixedState::with_seed(0).build_hasher();
     match hidden_suffix(binary_name) {
         Some(i) => {
             bytes[..i].hash(&mut hasher);
@@ -322,7 +323,13 @@ pub fn class_key(binary_name: &str) -> u64 {
 
 /// Where a hidden class's "[./+]0x<hex>" suffix starts.
 fn hidden_suffix(name: &str) -> Option<usize> {
-    let i = name.rfind("0x")?.checked_sub(1)?;
+    // A byte scan from the end: `str::rfind` of a two-byte needle sets up
+    // a substring search for every class the writer tracks.
+    let i = name
+        .as_bytes()
+        .windows(2)
+        .rposition(|w| w == b"0x")?
+        .checked_sub(1)?;
     let hex = &name[i + 3..];
     let separator = name.as_bytes()[i];
     (matches!(separator, b'.' | b'/' | b'+')
