@@ -68,23 +68,68 @@ enum Constant<'a> {
     Other,
 }
 
-struct Entry<'a> {
-    constant: Constant<'a>,
-    /// The entry's bytes after its tag (empty for the unused slots).
-    raw: &'a [u8],
+/// One constant-pool entry, as offsets into the class bytes (16 bytes:
+/// the writer indexes the pool of every class it decodes).
+#[derive(Clone, Copy, Default)]
+struct Entry {
+    /// The entry's bytes after its tag, `start..end` (empty for the
+    /// unused slots).
+    start: u32,
+    end: u32,
+    /// The entry's one or two indices (Class, String, NameAndType, refs).
+    a: u16,
+    b: u16,
     tag: u8,
 }
 
-/// The parsed constant pool and where the bytes after it start.
-struct Pool<'a> {
-    entries: Vec<Entry<'a>>,
+/// The index of a constant pool, kept across classes by whoever decodes
+/// many (the writer) instead of allocated for each.
+#[derive(Default)]
+pub struct PoolBuffer(Vec<Entry>);
+
+impl PoolBuffer {
+    /// Entries kept between classes at most (a class may have 65,535).
+    const KEEP: usize = 4096;
+}
+
+/// The parsed constant pool of `bytes` and where the bytes after it start.
+struct Pool<'a, 'p> {
+    bytes: &'a [u8],
+    entries: &'p [Entry],
     /// Offset of `access_flags`, just past the pool.
     end: usize,
 }
 
-impl<'a> Pool<'a> {
+impl<'a> Pool<'a, '_> {
+    fn constant(&self, entry: &Entry) -> Constant<'a> {
+        match entry.tag {
+            // The bytes after a Utf8 entry's two length bytes.
+            1 => Constant::Utf8(
+                self.bytes
+                    .get(entry.start as usize + 2..entry.end as usize)
+                    .unwrap_or_default(),
+            ),
+            7 => Constant::Class { name: entry.a },
+            8 => Constant::String { utf8: entry.a },
+            9..=11 => Constant::MemberRef {
+                class: entry.a,
+                name_and_type: entry.b,
+            },
+            12 => Constant::NameAndType {
+                name: entry.a,
+                descriptor: entry.b,
+            },
+            _ => Constant::Other,
+        }
+    }
+    /// The entry's bytes after its tag.
+    fn raw(&self, entry: &Entry) -> &'a [u8] {
+        self.bytes
+            .get(entry.start as usize..entry.end as usize)
+            .unwrap_or_default()
+    }
     fn get(&self, index: u16) -> Option<Constant<'a>> {
-        Some(self.entries.get(index as usize)?.constant)
+        Some(self.constant(self.entries.get(index as usize)?))
     }
     fn utf8(&self, index: u16) -> Option<&'a [u8]> {
         match self.get(index)? {
@@ -119,8 +164,13 @@ impl<'a> Pool<'a> {
     }
 }
 
-/// Checks the magic number and parses the constant pool.
-fn parse_pool(bytes: &[u8]) -> Option<Pool<'_>> {
+/// Checks the magic number and parses the constant pool into `buffer`.
+fn parse_pool<'a, 'p>(bytes: &'a [u8], buffer: &'p mut PoolBuffer) -> Option<Pool<'a, 'p>> {
+    let entries = &mut buffer.0;
+    entries.clear();
+    if entries.capacity() > PoolBuffer::KEEP {
+        entries.shrink_to(PoolBuffer::KEEP);
+    }
     let mut r = Reader::new(bytes);
     if r.u32()? != 0xCAFE_BABE {
         return None;
@@ -130,67 +180,48 @@ fn parse_pool(bytes: &[u8]) -> Option<Pool<'_>> {
     let count = r.u16()? as usize;
     // Every entry takes at least 3 bytes, so a lying count cannot make us
     // reserve more than the input justifies.
-    let mut entries: Vec<Entry<'_>> = Vec::with_capacity(count.min(bytes.len() / 3 + 1));
-    let unused = Entry {
-        constant: Constant::Other,
-        raw: &[],
-        tag: 0,
-    };
-    entries.push(unused); // index 0 is unused
+    entries.reserve(count.min(bytes.len() / 3 + 1));
+    entries.push(Entry::default()); // index 0 is unused
     while entries.len() < count {
         let tag = r.u8()?;
         let start = r.pos;
-        let (constant, wide) = match tag {
+        let ((a, b), wide) = match tag {
             1 => {
                 let len = r.u16()? as usize;
-                (Constant::Utf8(r.take(len)?), false)
+                r.take(len)?;
+                ((0, 0), false)
             }
-            7 => (Constant::Class { name: r.u16()? }, false),
-            8 => (Constant::String { utf8: r.u16()? }, false),
-            16 | 19 | 20 => {
-                r.u16()?;
-                (Constant::Other, false)
-            }
+            7 | 8 | 16 | 19 | 20 => ((r.u16()?, 0), false),
             15 => {
                 r.take(3)?;
-                (Constant::Other, false)
+                ((0, 0), false)
             }
-            9..=11 => (
-                Constant::MemberRef {
-                    class: r.u16()?,
-                    name_and_type: r.u16()?,
-                },
-                false,
-            ),
-            12 => (
-                Constant::NameAndType {
-                    name: r.u16()?,
-                    descriptor: r.u16()?,
-                },
-                false,
-            ),
+            9..=12 => ((r.u16()?, r.u16()?), false),
             3 | 4 | 17 | 18 => {
                 r.u32()?;
-                (Constant::Other, false)
+                ((0, 0), false)
             }
             5 | 6 => {
                 r.take(8)?;
-                (Constant::Other, true)
+                ((0, 0), true)
             }
             _ => return None,
         };
-        let raw = bytes.get(start..r.pos)?;
-        entries.push(Entry { constant, raw, tag });
+        // Class files come from a jint length: offsets fit in a u32.
+        entries.push(Entry {
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(r.pos).ok()?,
+            a,
+            b,
+            tag,
+        });
         if wide {
             // Longs and doubles take two slots.
-            entries.push(Entry {
-                constant: Constant::Other,
-                raw: &[],
-                tag: 0,
-            });
+            entries.push(Entry::default());
         }
     }
     Some(Pool {
+        bytes,
         entries,
         end: r.pos,
     })
@@ -198,7 +229,8 @@ fn parse_pool(bytes: &[u8]) -> Option<Pool<'_>> {
 
 /// The internal name (`com/acme/Foo`) in `this_class`, if the bytes parse.
 pub fn this_class_name(bytes: &[u8]) -> Option<&str> {
-    let pool = parse_pool(bytes)?;
+    let mut buffer = PoolBuffer::default();
+    let pool = parse_pool(bytes, &mut buffer)?;
     let mut r = Reader {
         bytes,
         pos: pool.end,
@@ -373,7 +405,7 @@ struct Method<'a> {
 }
 
 /// The class's methods, after skipping everything before them.
-fn methods<'a>(bytes: &'a [u8], pool: &Pool<'a>) -> Option<Vec<Method<'a>>> {
+fn methods<'a>(bytes: &'a [u8], pool: &Pool<'a, '_>) -> Option<Vec<Method<'a>>> {
     let mut r = Reader {
         bytes,
         pos: pool.end,
@@ -437,7 +469,15 @@ fn is_entry_point(method: &Method<'_>) -> bool {
 /// not the class whose `<init>` is invoked, the accessor is a
 /// serialization constructor accessor.
 pub fn accessor_target(bytes: &[u8]) -> Option<AccessorTarget<'_>> {
-    let pool = parse_pool(bytes)?;
+    accessor_target_in(bytes, &mut PoolBuffer::default())
+}
+
+/// [`accessor_target`], indexing the pool in `buffer`.
+pub fn accessor_target_in<'a>(
+    bytes: &'a [u8],
+    buffer: &mut PoolBuffer,
+) -> Option<AccessorTarget<'a>> {
+    let pool = parse_pool(bytes, buffer)?;
     let methods = methods(bytes, &pool)?;
     methods
         .iter()
@@ -445,7 +485,7 @@ pub fn accessor_target(bytes: &[u8]) -> Option<AccessorTarget<'_>> {
         .find_map(|m| decode_entry_point(&pool, m))
 }
 
-fn decode_entry_point<'a>(pool: &Pool<'a>, method: &Method<'a>) -> Option<AccessorTarget<'a>> {
+fn decode_entry_point<'a>(pool: &Pool<'a, '_>, method: &Method<'a>) -> Option<AccessorTarget<'a>> {
     let mut r = Reader::new(method.code?);
     r.take(4)?; // max_stack, max_locals
     let code_len = r.u32()? as usize;
@@ -649,7 +689,12 @@ fn collapse_digits_in_descriptor(text: &str) -> String {
 /// fingerprint; random non-digit suffixes (ByteBuddy's `$ByteBuddy$aB3x`,
 /// CGLIB's hex key hash) of classes other than this one are not removed.
 pub fn fingerprint(bytes: &[u8]) -> Option<u64> {
-    let pool = parse_pool(bytes)?;
+    fingerprint_in(bytes, &mut PoolBuffer::default())
+}
+
+/// [`fingerprint`], indexing the pool in `buffer`.
+pub fn fingerprint_in(bytes: &[u8], buffer: &mut PoolBuffer) -> Option<u64> {
+    let pool = parse_pool(bytes, buffer)?;
     let this = {
         let mut r = Reader {
             bytes,
@@ -667,8 +712,8 @@ pub fn fingerprint(bytes: &[u8]) -> Option<u64> {
     const CLASS_NAME: u8 = 1;
     const LITERAL: u8 = 2;
     let mut used_as = vec![0u8; pool.entries.len()];
-    for entry in &pool.entries {
-        let (index, mark) = match entry.constant {
+    for entry in pool.entries {
+        let (index, mark) = match pool.constant(entry) {
             Constant::Class { name } => (name, CLASS_NAME),
             Constant::String { utf8 } => (utf8, LITERAL),
             _ => continue,
@@ -682,8 +727,8 @@ pub fn fingerprint(bytes: &[u8]) -> Option<u64> {
     hash.write(bytes.get(..10)?); // magic, version, constant_pool_count
     for (i, entry) in pool.entries.iter().enumerate().skip(1) {
         hash.write(&[entry.tag]);
-        let Constant::Utf8(raw) = entry.constant else {
-            hash.write(entry.raw);
+        let Constant::Utf8(raw) = pool.constant(entry) else {
+            hash.write(pool.raw(entry));
             continue;
         };
         let text = String::from_utf8_lossy(raw);
@@ -851,7 +896,8 @@ pub(crate) mod tests {
     /// Offset of the (only) `Class java/lang/Throwable` catch type index in
     /// the exception table, found by its constant index.
     fn throwable_entry(bytes: &[u8]) -> usize {
-        let pool = parse_pool(bytes).unwrap();
+        let mut buffer = PoolBuffer::default();
+        let pool = parse_pool(bytes, &mut buffer).unwrap();
         let index = (1..pool.entries.len() as u16)
             .find(|&i| pool.class_name(i) == Some(b"java/lang/Throwable".as_slice()))
             .unwrap();

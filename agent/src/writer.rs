@@ -240,6 +240,8 @@ pub struct Writer<'a, W: Write, R: MethodResolver> {
     targets: HashSet<Arc<str>>,
     /// Reused for formatting a target before it is looked up.
     scratch: String,
+    /// Reused for the constant pool of each class decoded.
+    pool_buffer: classfile::PoolBuffer,
     dump: Option<Dump>,
     census: Option<Census>,
     live: Option<LiveSocket>,
@@ -273,6 +275,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             line: Vec::with_capacity(1024),
             targets: HashSet::default(),
             scratch: String::new(),
+            pool_buffer: classfile::PoolBuffer::default(),
             dump: None,
             census: None,
             live: None,
@@ -531,10 +534,14 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             _ if bytes.is_empty() => (None, None),
             ClassKind::Ordinary | ClassKind::Included => (None, None),
             ClassKind::ReflectionAccessor => (
-                classfile::accessor_target(bytes).map(|t| self.intern_target(t)),
+                classfile::accessor_target_in(bytes, &mut self.pool_buffer)
+                    .map(|t| self.intern_target(t)),
                 None,
             ),
-            _ => (None, classfile::fingerprint(bytes)),
+            _ => (
+                None,
+                classfile::fingerprint_in(bytes, &mut self.pool_buffer),
+            ),
         };
         if let Some(dump) = &mut self.dump {
             if !bytes.is_empty() {

@@ -28,8 +28,9 @@ struct Args {
     /// no 10M-event stream.
     #[arg(long)]
     quick: bool,
-    /// Timed runs per workload and variant (the start-up probe runs four
-    /// times as many). Default 5 (2 with --quick).
+    /// Timed runs per workload and variant (the start-up probe and the JFR
+    /// reader run four times as many, the loading workloads three times).
+    /// Default 5 (2 with --quick).
     #[arg(long)]
     runs: Option<usize>,
     /// Also write the results as Markdown to FILE.
@@ -222,6 +223,13 @@ impl Params {
     fn generated(&self) -> u64 {
         2 * u64::from(self.gen_threads) * u64::from(self.gen_per_thread)
     }
+
+    /// Runs of the loading workloads (a) and (a'): three times as many.
+    /// Their target is 2% of a 0.6 s run, and medians of 5 moved by 9
+    /// points between two full runs 15 minutes apart (docs/performance.md).
+    fn load_runs(&self) -> usize {
+        self.runs * 3
+    }
 }
 
 /// Results keyed by (workload, row label).
@@ -384,7 +392,7 @@ fn run() -> Result<()> {
             Workload::Load,
             &format!("(a) load {} classes", thousands(n as u64)),
             &variants,
-            params.runs,
+            params.load_runs(),
             false,
             |_| {
                 vec![
@@ -414,7 +422,7 @@ fn run() -> Result<()> {
                 thousands(n as u64)
             ),
             &variants,
-            params.runs,
+            params.load_runs(),
             false,
             |_| {
                 vec![
