@@ -45,7 +45,7 @@ pub const PREEMPTED: std::time::Duration = std::time::Duration::from_micros(250)
 const FOLD_AT: usize = 1024;
 
 /// Counters of one thread in one recording.
-#[derive(Debug)]
+#[derive(Default, Debug)]
 pub struct ThreadTally {
     pub classes_loaded: AtomicU64,
     pub seen: AtomicU64,
@@ -60,49 +60,38 @@ pub struct ThreadTally {
     capture_samples: AtomicU64,
     /// Samples left out as preempted.
     preempted: AtomicU64,
-    /// Draws which callbacks and captures are timed (xorshift64 state,
-    /// never zero).
-    sampler: AtomicU64,
+    /// Draws which callbacks and captures are timed.
+    sampler: Sampler,
 }
+
+/// A per-thread xorshift64 generator (its state is never zero).
+#[derive(Debug)]
+struct Sampler(AtomicU64);
 
 /// Seeds the threads' samplers apart.
 static NEXT_SEED: AtomicU64 = AtomicU64::new(0);
 
-impl Default for ThreadTally {
+impl Default for Sampler {
     fn default() -> Self {
-        // splitmix64 of a counter: distinct, well-mixed, never all zero bits
-        // once `| 1` is applied.
+        // splitmix64 of a counter: distinct and well mixed per thread.
         let mut z = NEXT_SEED
             .fetch_add(1, Ordering::Relaxed)
             .wrapping_add(0x9e37_79b9_7f4a_7c15);
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ThreadTally {
-            classes_loaded: AtomicU64::new(0),
-            seen: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-            stack_errors: AtomicU64::new(0),
-            events_dropped: AtomicU64::new(0),
-            callbacks: AtomicU64::new(0),
-            captures: AtomicU64::new(0),
-            sampled_ns: AtomicU64::new(0),
-            samples: AtomicU64::new(0),
-            capture_ns: AtomicU64::new(0),
-            capture_samples: AtomicU64::new(0),
-            preempted: AtomicU64::new(0),
-            sampler: AtomicU64::new((z ^ (z >> 31)) | 1),
-        }
+        Sampler(AtomicU64::new((z ^ (z >> 31)) | 1))
     }
 }
 
-impl ThreadTally {
-    /// `true` about once in `one_in` calls, at random.
+impl Sampler {
+    /// `true` about once in `one_in` calls, at random. Only the owning
+    /// thread draws: relaxed loads and stores suffice.
     fn draw(&self, one_in: u64) -> bool {
-        let mut x = self.sampler.load(Ordering::Relaxed);
+        let mut x = self.0.load(Ordering::Relaxed);
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        self.sampler.store(x, Ordering::Relaxed);
+        self.0.store(x, Ordering::Relaxed);
         (x >> 32).is_multiple_of(one_in)
     }
 }
@@ -249,7 +238,7 @@ impl CallbackTimer {
     pub fn start(tally: &ThreadTally) -> CallbackTimer {
         add(&tally.callbacks, 1);
         CallbackTimer {
-            start: tally.draw(SAMPLE_EVERY).then(Instant::now),
+            start: tally.sampler.draw(SAMPLE_EVERY).then(Instant::now),
             capturing: None,
         }
     }
@@ -258,7 +247,7 @@ impl CallbackTimer {
     /// one capture in [`SAMPLE_CAPTURES_EVERY`]).
     pub fn capturing(&mut self, tally: &ThreadTally) {
         add(&tally.captures, 1);
-        let timed = tally.draw(SAMPLE_CAPTURES_EVERY);
+        let timed = tally.sampler.draw(SAMPLE_CAPTURES_EVERY);
         if timed || self.start.is_some() {
             self.capturing = Some((Instant::now(), timed));
         }
