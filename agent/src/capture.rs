@@ -200,6 +200,10 @@ pub struct Capture {
     queue: Sender<Message>,
     /// Written classes, back from the writer for reuse.
     spares: (Sender<Box<CapturedClass>>, Receiver<Box<CapturedClass>>),
+    /// Wakes the writer from its idle wait at once: only for messages
+    /// someone waits on (a finish, an OutOfMemoryError). Classes never
+    /// wake it (it drains them in batches; see the writer's loop).
+    wake: (Sender<()>, Receiver<()>),
 }
 
 impl Capture {
@@ -218,6 +222,7 @@ impl Capture {
             clock: Clock::start(),
             queue,
             spares: crossbeam_channel::bounded(SPARE_CLASSES),
+            wake: crossbeam_channel::bounded(1),
         };
         (capture, queue_rx)
     }
@@ -254,6 +259,17 @@ impl Capture {
         }
     }
 
+    /// The writer's idle wait: `idle` at most, less when a message that
+    /// someone waits on was queued.
+    pub fn idle(&self, idle: Duration) {
+        let _ = self.wake.1.recv_timeout(idle);
+    }
+
+    /// Ends the writer's idle wait (a token already pending is enough).
+    fn wake_writer(&self) {
+        let _ = self.wake.0.try_send(());
+    }
+
     /// Everything counted so far, on every thread.
     pub fn totals(&self) -> Totals {
         self.tallies.totals()
@@ -263,9 +279,15 @@ impl Capture {
     /// `done`. Waits at most `wait` for room in the queue (only the
     /// stopping thread calls this, never an application thread).
     pub fn finish(&self, reason: &'static str, done: Sender<()>, wait: Duration) -> bool {
-        self.queue
+        let sent = self
+            .queue
             .send_timeout(Message::Finish { reason, done }, wait)
-            .is_ok()
+            .is_ok();
+        // The JVM's exit waits for the acknowledgement: without this, for
+        // the rest of the writer's idle sleep (4-8 ms, most of the agent's
+        // fixed cost on a short run).
+        self.wake_writer();
+        sent
     }
 }
 
@@ -676,6 +698,7 @@ pub fn on_resource_exhausted(
         wall_ms: wall_ms(),
         written,
     })));
+    capture.wake_writer();
     // The one place an application thread waits for the writer: this
     // thread is throwing OutOfMemoryError and the JVM may exit right after
     // (-XX:+ExitOnOutOfMemoryError), taking the recording's answer with it.
@@ -754,6 +777,30 @@ mod tests {
             pending.take(name_hash(&format!("x/{i}")));
         }
         assert!(pending.is_empty(), "every live entry taken");
+    }
+
+    /// The JVM's exit waits for the writer's acknowledgement: a finish
+    /// must end the writer's idle wait, not the wait's timeout.
+    #[test]
+    fn a_finish_wakes_the_idle_writer() {
+        let (capture, queue) = Capture::new(&AgentOptions::default());
+        let capture = Arc::new(capture);
+        let writer = {
+            let capture = capture.clone();
+            std::thread::spawn(move || {
+                let started = std::time::Instant::now();
+                capture.idle(Duration::from_secs(60));
+                started.elapsed()
+            })
+        };
+        let (done, _done_rx) = crossbeam_channel::bounded(1);
+        assert!(capture.finish("stop", done, Duration::from_secs(1)));
+        let waited = writer.join().unwrap();
+        assert!(waited < Duration::from_secs(30), "woken after {waited:?}");
+        assert!(matches!(
+            queue.try_recv(),
+            Ok(Message::Finish { reason: "stop", .. })
+        ));
     }
 
     #[test]

@@ -391,7 +391,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                         self.watch_metaspace();
                         self.flush();
                     }
-                    std::thread::sleep(idle);
+                    self.capture.idle(idle);
                     idle = (idle * 2).min(POLL_MAX);
                 }
                 Err(TryRecvError::Disconnected) => {
