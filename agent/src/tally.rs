@@ -181,21 +181,26 @@ impl Default for Tallies {
 impl Tallies {
     /// Runs `f` with the current thread's tally, registering it the first
     /// time this thread counts for this recording. Re-entrant: `f` may
-    /// count again (the thread-local is not borrowed while `f` runs).
+    /// count again (the thread-local is only borrowed shared while `f`
+    /// runs, so the tally's reference count is not touched per call).
     pub fn with<R>(&self, f: impl FnOnce(&ThreadTally) -> R) -> R {
-        let tally = MINE.with(|mine| {
-            let mut mine = mine.borrow_mut();
-            match &*mine {
-                Some((id, tally)) if *id == self.id => tally.clone(),
-                _ => {
-                    let tally = Arc::new(ThreadTally::default());
-                    self.register(tally.clone());
-                    *mine = Some((self.id, tally.clone()));
-                    tally
+        MINE.with(|mine| {
+            if let Ok(held) = mine.try_borrow() {
+                if let Some((id, tally)) = &*held {
+                    if *id == self.id {
+                        return f(tally);
+                    }
                 }
             }
-        });
-        f(&tally)
+            let tally = Arc::new(ThreadTally::default());
+            self.register(tally.clone());
+            // Not cached if an outer call of another recording holds the
+            // slot (a session switch inside a callback): still counted.
+            if let Ok(mut slot) = mine.try_borrow_mut() {
+                *slot = Some((self.id, tally.clone()));
+            }
+            f(&tally)
+        })
     }
 
     fn register(&self, tally: Arc<ThreadTally>) {
@@ -315,6 +320,19 @@ mod tests {
         });
         let totals = tallies.totals();
         assert_eq!((totals.seen, totals.dropped), (1, 1));
+    }
+
+    #[test]
+    fn another_recording_may_count_inside_a_callback_of_this_one() {
+        let first = Tallies::default();
+        let second = Tallies::default();
+        first.with(|outer| {
+            add(&outer.seen, 1);
+            second.with(|inner| add(&inner.seen, 10));
+            second.with(|inner| add(&inner.seen, 10));
+        });
+        first.with(|t| add(&t.seen, 1));
+        assert_eq!((first.totals().seen, second.totals().seen), (2, 20));
     }
 
     #[test]
