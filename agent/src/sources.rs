@@ -320,14 +320,14 @@ impl Place {
                 // buffer: no allocation per entry (the zip crate built a
                 // record per entry: 6-10 ms for a 20,000-class jar).
                 let mut buffer = vec![0; rawzip::RECOMMENDED_BUFFER_SIZE];
-                let outer = rawzip::ZipArchive::from_file(File::open(path)?, &mut buffer)
+                let outer = rawzip::ZipArchive::from_file(open_regular(path)?, &mut buffer)
                     .map_err(zip_error)?;
                 match inner {
                     None => jar_names(&outer, prefix, &mut buffer, &mut names)?,
                     Some(entry) => {
                         let (start, end) = stored_entry_range(&outer, entry, &mut buffer)?;
                         let window = Window {
-                            file: File::open(path)?,
+                            file: open_regular(path)?,
                             start,
                             len: end - start,
                         };
@@ -341,6 +341,22 @@ impl Place {
         }
         Ok(names)
     }
+}
+
+/// Opens a jar a code source names. The JVM's owner wrote that name, so
+/// only a regular file is read: a FIFO would block the writer in `open`
+/// (hence `O_NONBLOCK`, which regular files ignore) and a device might
+/// never end.
+fn open_regular(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    Ok(file)
 }
 
 fn zip_error(e: rawzip::Error) -> io::Error {
@@ -641,5 +657,21 @@ mod tests {
             sources.verdict_reading(jrt, "java/lang/String"),
             Verdict::Unknown { indexed: true }
         );
+    }
+
+    #[test]
+    fn a_fifo_or_a_device_named_as_a_jar_is_unreadable_and_never_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("app.jar");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let sources = CodeSources::default();
+        for location in [format!("file:{}", fifo.display()), "file:/dev/zero".into()] {
+            let id = sources.intern(&location).unwrap();
+            assert_eq!(
+                sources.verdict_reading(id, "app/Main"),
+                Verdict::Unknown { indexed: true },
+                "{location}"
+            );
+        }
     }
 }
