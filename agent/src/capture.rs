@@ -814,8 +814,8 @@ mod tests {
         assert!(pending.is_empty(), "every live entry taken");
     }
 
-    /// The JVM's exit waits for the writer's acknowledgement: a finish
-    /// must end the writer's idle wait, not the wait's timeout.
+    /// A finish queued before the writer's first idle wait must not be
+    /// waited out: the wake-up is kept for that wait.
     #[test]
     fn a_wake_before_the_writer_waits_is_kept_for_its_wait() {
         let (capture, _queue) = Capture::new(&AgentOptions::default());
@@ -825,6 +825,8 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(30));
     }
 
+    /// The JVM's exit waits for the writer's acknowledgement: a finish
+    /// must end the writer's idle wait, not the wait's timeout.
     #[test]
     fn a_finish_wakes_the_idle_writer() {
         let (capture, queue) = Capture::new(&AgentOptions::default());
