@@ -24,6 +24,7 @@ use crate::clock::{wall_ms, Clock};
 use crate::ffi::{
     CodeLocation, CodeSourceFields, HookedClass, Jni, Jvmti, JvmtiError, LocalRef, RawFrame,
 };
+use crate::last_seen::{self, Role};
 use crate::loaders::LoaderTable;
 use crate::options::{AgentOptions, Fault, MetaspaceWatch};
 use crate::sources::{self, CodeSources, Verdict};
@@ -439,9 +440,9 @@ enum Decision {
 /// questions go from cheap to dear and stop at the first answer: its name
 /// (a generator's pattern, an `include=` pattern), its protection domain
 /// (none, or one without a location: bytes from nowhere), and whether its
-/// code source holds a class file of its name (one tag lookup on the
-/// domain and a hash lookup). An ordinary class from a jar costs one JVMTI
-/// call here and one in ClassLoad.
+/// code source holds a class file of its name (the domain's tag, which
+/// `last_seen` usually has, and a hash lookup). An ordinary class from a
+/// jar costs one JNI call here and one JVMTI call in ClassLoad.
 pub fn on_class_file(
     capture: &Capture,
     ids: JvmIds<'_>,
@@ -514,17 +515,19 @@ fn code_source(
     let Some(domain) = domain else {
         return Some(DOMAIN_WITHOUT_LOCATION);
     };
-    match jvmti.tag(domain) {
-        Ok(0) => {}
-        Ok(tag) => return Some(tag),
-        Err(_) => return None,
-    }
-    let tag = match jni.code_location(domain, *ids.code_source?) {
-        CodeLocation::None => DOMAIN_WITHOUT_LOCATION,
-        CodeLocation::Url(location) => domain_tag(ids.sources.intern(&location)?),
-    };
-    jvmti.set_tag(domain, tag).ok()?;
-    Some(tag)
+    let tag = last_seen::tag(Role::ProtectionDomain, jni, domain, || {
+        match jvmti.tag(domain).map_err(|_| ())? {
+            0 => {}
+            tag => return Ok(tag),
+        }
+        let tag = match jni.code_location(domain, *ids.code_source.ok_or(())?) {
+            CodeLocation::None => DOMAIN_WITHOUT_LOCATION,
+            CodeLocation::Url(location) => domain_tag(ids.sources.intern(&location).ok_or(())?),
+        };
+        jvmti.set_tag(domain, tag).map_err(|_| ())?;
+        Ok::<_, ()>(tag)
+    });
+    tag.ok()
 }
 
 /// A class the hook captures: its loader is identified now (the hook has

@@ -123,13 +123,17 @@ pub fn binary_name(internal_name: &str) -> String {
 
 /// [`binary_name`] into a reused buffer (cleared first).
 pub fn binary_name_into(internal_name: &str, name: &mut String) {
-    name.clear();
-    for (i, part) in internal_name.split('/').enumerate() {
-        if i > 0 {
-            name.push('.');
-        }
-        name.push_str(part);
-    }
+    // A byte map (it vectorises; splitting on '/' cost ~2% of a generated
+    // class's capture). Swapping one ASCII byte for another keeps UTF-8
+    // valid, so the conversion back never fails.
+    let mut bytes = std::mem::take(name).into_bytes();
+    bytes.clear();
+    bytes.extend(
+        internal_name
+            .bytes()
+            .map(|b| if b == b'/' { b'.' } else { b }),
+    );
+    *name = String::from_utf8(bytes).unwrap_or_default();
     if is_hidden_name(internal_name) {
         if let Some(i) = name.rfind(".0x") {
             name.replace_range(i..i + 1, "/");
@@ -248,5 +252,9 @@ mod tests {
             binary_name("com/acme/Foo$$Lambda$1.0x0000000800c01000"),
             "com.acme.Foo$$Lambda$1/0x0000000800c01000"
         );
+        assert_eq!(binary_name("données/Grüße/Ω"), "données.Grüße.Ω");
+        let mut reused = String::from("a much longer name left from the previous class");
+        binary_name_into("p/Q", &mut reused);
+        assert_eq!(reused, "p.Q");
     }
 }

@@ -588,6 +588,14 @@ impl Jvmti {
     }
 }
 
+/// A JNI weak global reference (see [`Jni::new_weak`]). Not `Clone`:
+/// deleting it takes it by value.
+#[derive(Debug)]
+pub struct WeakRef(jni_raw::jweak);
+
+// SAFETY: a weak global ref is valid on any thread until deleted.
+unsafe impl Send for WeakRef {}
+
 /// What an agent thread runs.
 pub type ThreadBody = Box<dyn for<'a> FnOnce(Jvmti, Jni<'a>) + Send>;
 
@@ -911,6 +919,28 @@ impl<'scope> Jni<'scope> {
             let free = figure(c"freeMemory")?;
             u64::try_from(max - total + free).ok()
         }
+    }
+
+    /// A weak global reference to `object`: it never keeps the object
+    /// alive and, once the object is collected, compares equal to no live
+    /// object. Deleted with [`Jni::delete_weak`] (any thread may).
+    pub fn new_weak(self, object: LocalRef<'_>) -> Option<WeakRef> {
+        // SAFETY: live object ref, valid env of this thread.
+        let weak = unsafe { ((**self.env).v1_6.NewWeakGlobalRef)(self.env, object.obj) };
+        (!weak.is_null()).then_some(WeakRef(weak))
+    }
+
+    /// Whether `weak` still refers to `object` (IsSameObject: no lock, no
+    /// table lookup).
+    pub fn is_same(self, weak: &WeakRef, object: LocalRef<'_>) -> bool {
+        // SAFETY: a weak ref not yet deleted (WeakRef is deleted only by
+        // value) and a live local ref.
+        unsafe { ((**self.env).v1_6.IsSameObject)(self.env, weak.0, object.obj) }
+    }
+
+    pub fn delete_weak(self, weak: WeakRef) {
+        // SAFETY: a weak ref we created and, taken by value, delete once.
+        unsafe { ((**self.env).v1_6.DeleteWeakGlobalRef)(self.env, weak.0) };
     }
 
     /// `GetObjectClass(object)` as a local ref we delete ourselves.

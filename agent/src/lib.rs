@@ -16,6 +16,8 @@
 //!    |
 //!  loaders   class-loader ids (JVMTI tags)
 //!    |
+//!  last_seen each thread's last protection domain and loader (weak refs)
+//!    |
 //!  ffi       JVMTI/JNI wrappers and the extern "C" trampolines: all unsafe
 //! ```
 //!
@@ -45,6 +47,7 @@ pub mod dump;
 pub mod ffi;
 pub mod files;
 pub mod frames;
+pub mod last_seen;
 pub mod live;
 pub mod loaders;
 pub mod messages;

@@ -2,8 +2,9 @@
 //!
 //! Each loader instance gets a JVMTI tag the first time we see it. The tag
 //! packs the loader's type index and a per-instance id, so later classes
-//! of the same loader are identified with one GetTag call and a lock-free
-//! table read. (Tags are weak: they never keep a loader alive.)
+//! of the same loader are identified with one GetTag call (none when the
+//! thread met that loader last: see `last_seen`) and a lock-free table
+//! read. (Tags are weak: they never keep a loader alive.)
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +14,7 @@ use parking_lot::Mutex;
 
 use crate::classify::{binary_name, internal_name_from_signature, is_dynamic_loader_type};
 use crate::ffi::{Jni, Jvmti, JvmtiError, LocalRef};
+use crate::last_seen::{self, Role};
 
 /// Distinct loader classes we name individually; more share the last slot.
 const TYPE_CAPACITY: usize = 4096;
@@ -102,7 +104,8 @@ impl LoaderTable {
                 bootstrap: true,
             });
         };
-        if let Some(identity) = self.known(jvmti.tag(loader)?) {
+        let tag = last_seen::tag(Role::Loader, jni, loader, || jvmti.tag(loader))?;
+        if let Some(identity) = self.known(tag) {
             return Ok(identity);
         }
         let _guard = self.tagging.lock();
@@ -111,7 +114,7 @@ impl LoaderTable {
             return Ok(identity);
         }
         let type_index = match jni.object_class(loader) {
-            Some(class) => self.type_of_loader_class(jvmti, class.get())?,
+            Some(class) => self.type_of_loader_class(jvmti, jni, class.get())?,
             None => self.intern_type("<unknown loader class>".to_string()),
         };
         let instance = self.next_instance.fetch_add(1, Ordering::Relaxed);
@@ -124,8 +127,13 @@ impl LoaderTable {
     /// loader per class meets a new instance per class but few loader
     /// classes: each is tagged with its type index, so a new instance of a
     /// known type costs one GetTag instead of reading its class's name.
-    fn type_of_loader_class(&self, jvmti: Jvmti, class: LocalRef<'_>) -> Result<usize, JvmtiError> {
-        let tag = jvmti.tag(class)?;
+    fn type_of_loader_class(
+        &self,
+        jvmti: Jvmti,
+        jni: Jni<'_>,
+        class: LocalRef<'_>,
+    ) -> Result<usize, JvmtiError> {
+        let tag = last_seen::tag(Role::LoaderClass, jni, class, || jvmti.tag(class))?;
         if let Some(index) = decode_loader_class_tag(tag) {
             return Ok(index);
         }
