@@ -710,7 +710,7 @@ fn complete(
         tally::add(&tally.stack_errors, 1);
     }
     class.t_ns = capture.clock.elapsed_ns();
-    class.wall_ms = wall_ms();
+    class.wall_ms = capture.clock.wall_ms_at(class.t_ns);
 }
 
 /// ResourceExhausted (e.g. OutOfMemoryError: Metaspace): the moment the

@@ -3,21 +3,32 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// Monotonic time since the recording started.
+/// Monotonic time since the recording started, and the wall clock then.
 #[derive(Debug)]
 pub struct Clock {
     start: Instant,
+    start_wall_ms: u64,
 }
 
 impl Clock {
     pub fn start() -> Clock {
         Clock {
             start: Instant::now(),
+            start_wall_ms: wall_ms(),
         }
     }
 
     pub fn elapsed_ns(&self) -> u64 {
         self.start.elapsed().as_nanos() as u64
+    }
+
+    /// The wall clock at `t_ns`, as the start's wall clock plus the
+    /// monotonic time since: a class record needs both, and one clock read
+    /// per class instead of two saves ~0.2 µs where the clock is slow to
+    /// read (a VM). A wall clock stepped during the recording is not
+    /// followed, which also keeps records in order.
+    pub fn wall_ms_at(&self, t_ns: u64) -> u64 {
+        self.start_wall_ms + t_ns / 1_000_000
     }
 }
 
@@ -27,4 +38,22 @@ pub fn wall_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wall_clock_of_a_moment_follows_the_monotonic_time_from_the_start() {
+        let clock = Clock::start();
+        let t_ns = clock.elapsed_ns();
+        let after = wall_ms();
+        let derived = clock.wall_ms_at(t_ns);
+        // Never later than a wall clock read afterwards (give or take the
+        // millisecond the truncation of either may cost).
+        assert!(derived <= after + 1, "{derived} vs {after}");
+        assert!(derived >= clock.start_wall_ms);
+        assert_eq!(clock.wall_ms_at(t_ns + 5_000_000), derived + 5);
+    }
 }
