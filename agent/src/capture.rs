@@ -515,19 +515,17 @@ fn code_source(
     let Some(domain) = domain else {
         return Some(DOMAIN_WITHOUT_LOCATION);
     };
-    let tag = last_seen::tag(Role::ProtectionDomain, jni, domain, || {
-        match jvmti.tag(domain).map_err(|_| ())? {
-            0 => {}
-            tag => return Ok(tag),
-        }
-        let tag = match jni.code_location(domain, *ids.code_source.ok_or(())?) {
-            CodeLocation::None => DOMAIN_WITHOUT_LOCATION,
-            CodeLocation::Url(location) => domain_tag(ids.sources.intern(&location).ok_or(())?),
-        };
-        jvmti.set_tag(domain, tag).map_err(|_| ())?;
-        Ok::<_, ()>(tag)
-    });
-    tag.ok()
+    match last_seen::tag(Role::ProtectionDomain, jni, domain, || jvmti.tag(domain)) {
+        Ok(0) => {}
+        Ok(tag) => return Some(tag),
+        Err(_) => return None,
+    }
+    let tag = match jni.code_location(domain, *ids.code_source?) {
+        CodeLocation::None => DOMAIN_WITHOUT_LOCATION,
+        CodeLocation::Url(location) => domain_tag(ids.sources.intern(&location)?),
+    };
+    jvmti.set_tag(domain, tag).ok()?;
+    Some(tag)
 }
 
 /// A class the hook captures: its loader is identified now (the hook has

@@ -18,6 +18,7 @@
 //! them with), so the count stays bounded by the threads alive since.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
@@ -71,6 +72,7 @@ impl Drop for Remembered {
         .collect();
         if !left.is_empty() {
             LEFT_BY_EXITED_THREADS.lock().extend(left);
+            THREADS_LEFT_REFERENCES.store(true, Ordering::Release);
         }
     }
 }
@@ -80,17 +82,20 @@ thread_local! {
 }
 
 /// References of threads that have exited, deleted by the next thread
-/// that remembers something.
+/// that remembers something; the flag spares the others the lock.
 static LEFT_BY_EXITED_THREADS: Mutex<Vec<WeakRef>> = Mutex::new(Vec::new());
+static THREADS_LEFT_REFERENCES: AtomicBool = AtomicBool::new(false);
 
 /// `object`'s tag: from this thread's memory when `object` is the one it
-/// met last in `role`, else from `look_up` (a non-zero answer is
-/// remembered).
+/// met last in `role`, else from `get_tag`. Only an object that already
+/// had a tag is remembered: one met for the first time is often the only
+/// class of a fresh loader (its own domain and loader), and remembering
+/// it would cost a reference made and deleted per class.
 pub fn tag<E>(
     role: Role,
     jni: Jni<'_>,
     object: LocalRef<'_>,
-    look_up: impl FnOnce() -> Result<i64, E>,
+    get_tag: impl FnOnce() -> Result<i64, E>,
 ) -> Result<i64, E> {
     let known = REMEMBERED.try_with(|r| {
         r.borrow()
@@ -102,8 +107,7 @@ pub fn tag<E>(
     if let Ok(Some(tag)) = known {
         return Ok(tag);
     }
-    // The borrow is released: looking up may call into the JVM.
-    let tag = look_up()?;
+    let tag = get_tag()?;
     if tag != 0 {
         remember(role, jni, object, tag);
     }
@@ -119,8 +123,12 @@ fn remember(role: Role, jni: Jni<'_>, object: LocalRef<'_>, tag: i64) {
         jni.delete_weak(old.0);
         Some(())
     });
-    let left = std::mem::take(&mut *LEFT_BY_EXITED_THREADS.lock());
-    for weak in left {
-        jni.delete_weak(weak);
+    if THREADS_LEFT_REFERENCES.load(Ordering::Relaxed)
+        && THREADS_LEFT_REFERENCES.swap(false, Ordering::Acquire)
+    {
+        let left = std::mem::take(&mut *LEFT_BY_EXITED_THREADS.lock());
+        for weak in left {
+            jni.delete_weak(weak);
+        }
     }
 }
