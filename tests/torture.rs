@@ -97,6 +97,52 @@ fn sixty_four_threads_through_fresh_loaders_match_xlog() {
     }
 }
 
+/// Each thread remembers the protection domain, loader and loader class
+/// it met last as JNI weak references; a thread that ends leaves them for
+/// the next thread to delete. Waves of threads that share one loader and
+/// then end exercise both, under the JVM's own JNI checker.
+#[test]
+fn threads_that_come_and_go_in_waves_are_all_counted_under_the_jni_checker() {
+    let session = Session::new();
+    let (out, recording) = session.run(
+        &java17(),
+        None,
+        &[
+            "-Xcheck:jni",
+            "-cp",
+            metascope_harness::HARNESS_JAR_PATH,
+            TORTURE,
+            "waves",
+            "16",
+            "4",
+            "20",
+        ],
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "exit code unchanged: {err}");
+    assert!(
+        !err.contains("in native method"),
+        "the JNI checker found nothing to say: {err}"
+    );
+    let report = session.json_report(&recording, &[]);
+    assert_reconciles(&report);
+    let site = call_sites(&report)
+        .iter()
+        .find(|s| {
+            s["application_frame"]["method"] == "defineInWave"
+                && s["kinds"].to_string().contains("runtime_defined")
+        })
+        .unwrap_or_else(|| panic!("no runtime_defined call site in defineInWave: {report}"));
+    assert_eq!(classes(site), 4 * 16 * 20, "every class of every wave");
+    let loaders = &site["loaders"][0];
+    assert_eq!(
+        loaders["instances"].as_u64(),
+        Some(4),
+        "one loader per wave, known again by every thread that met it: {loaders}"
+    );
+    assert_eq!(site["threads"].as_array().map(Vec::len), Some(4 * 16));
+}
+
 #[test]
 fn a_tiny_queue_under_64_threads_drops_counts_and_reports() {
     let session = Session::new();

@@ -26,6 +26,9 @@ import java.util.function.Supplier;
  * Torture serve CODE                  print "ready", define one class every 20 ms until
  *                                     stdin ends, then exit with CODE (a service that
  *                                     ends on request with its own exit code)
+ * Torture waves THREADS WAVES N       WAVES waves, one after another, of THREADS threads
+ *                                     that each define N classes through the wave's one
+ *                                     loader and then end (threads that come and go)
  * </pre>
  */
 public final class Torture {
@@ -48,6 +51,19 @@ public final class Torture {
         byte[] bytes = SupplierClassWriter.write(name.replace('.', '/'), name);
         try {
             Object o = new FreshLoader().define(name, bytes).getDeclaredConstructor().newInstance();
+            DEFINED.incrementAndGet();
+            return o;
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Defines {@code com.acme.torture.Wave_<wave>_<thread>_<n>} through a wave's shared loader. */
+    static Object defineInWave(FreshLoader loader, int wave, int thread, int n) {
+        String name = "com.acme.torture.Wave_" + wave + "_" + thread + "_" + n;
+        byte[] bytes = SupplierClassWriter.write(name.replace('.', '/'), name);
+        try {
+            Object o = loader.define(name, bytes).getDeclaredConstructor().newInstance();
             DEFINED.incrementAndGet();
             return o;
         } catch (ReflectiveOperationException e) {
@@ -175,6 +191,29 @@ public final class Torture {
                 System.out.println("torture: defined " + DEFINED.get());
                 System.out.flush();
                 System.exit(code);
+                break;
+            }
+            case "waves": {
+                int waves = args.length > 2 ? Integer.parseInt(args[2]) : 4;
+                int perThread = args.length > 3 ? Integer.parseInt(args[3]) : 20;
+                for (int w = 0; w < waves; w++) {
+                    FreshLoader loader = new FreshLoader();
+                    Thread[] wave = new Thread[threads];
+                    for (int t = 0; t < threads; t++) {
+                        final int wi = w;
+                        final int ti = t;
+                        wave[t] = new Thread(() -> {
+                            for (int n = 0; n < perThread; n++) {
+                                ((Supplier<?>) defineInWave(loader, wi, ti, n)).get();
+                            }
+                        }, "wave-" + w + "-" + t);
+                        wave[t].start();
+                    }
+                    for (Thread t : wave) {
+                        t.join();
+                    }
+                }
+                System.out.println("torture: defined " + DEFINED.get());
                 break;
             }
             default:
