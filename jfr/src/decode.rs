@@ -219,15 +219,22 @@ impl Plans {
         }
     }
 
-    pub(crate) fn get(&self, type_id: u64) -> Option<&Plan> {
-        if let Some((id, plan)) = self.by_type_id.get(self.last.get()) {
+    /// The plan of `type_id`, and where it is (for [`Plans::at`]).
+    pub(crate) fn get(&self, type_id: u64) -> Option<(usize, &Plan)> {
+        let last = self.last.get();
+        if let Some((id, plan)) = self.by_type_id.get(last) {
             if *id == type_id {
-                return Some(plan);
+                return Some((last, plan));
             }
         }
         let at = self.by_type_id.iter().position(|(id, _)| *id == type_id)?;
         self.last.set(at);
-        Some(&self.by_type_id[at].1)
+        Some((at, &self.by_type_id[at].1))
+    }
+
+    /// The plan at `at`, as [`Plans::get`] said.
+    pub(crate) fn at(&self, at: u16) -> Option<&Plan> {
+        self.by_type_id.get(usize::from(at)).map(|(_, plan)| plan)
     }
 }
 

@@ -303,18 +303,19 @@ impl ClassEventRef<'_> {
 }
 
 /// One item of the stream as [`crate::JfrReader::next_event`] yields it:
-/// class events borrowed, the rest owned.
+/// class events borrowed, the rest owned (boxed: a record is large, and
+/// every event is moved on its way out, most of them class events).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event<'a> {
     Class(ClassEventRef<'a>),
-    Record(Record),
+    Record(Box<Record>),
 }
 
 impl Event<'_> {
     pub fn into_record(self) -> Record {
         match self {
             Event::Class(c) => c.to_record(),
-            Event::Record(r) => r,
+            Event::Record(r) => *r,
         }
     }
 }

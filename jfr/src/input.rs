@@ -273,6 +273,20 @@ impl<'a> Cursor<'a> {
     }
 
     fn long_varint(&mut self) -> Decoded<u64> {
+        // Away from the end (nearly always), one bounds check for all nine
+        // bytes a varint can take: timestamps take eight or nine.
+        if let Some(b) = self.data.get(self.pos..).and_then(|s| s.first_chunk::<9>()) {
+            let mut value = 0u64;
+            for (i, &byte) in b[..8].iter().enumerate() {
+                value |= u64::from(byte & 0x7f) << (7 * i);
+                if byte < 0x80 {
+                    self.pos += i + 1;
+                    return Ok(value);
+                }
+            }
+            self.pos += 9;
+            return Ok(value | u64::from(b[8]) << 56);
+        }
         let mut value = 0u64;
         for i in 0..8 {
             let b = self.u8()?;

@@ -108,7 +108,7 @@ pub struct JfrReader {
     chunk_index: u32,
     /// Boxed: it is taken out and put back for every event decoded.
     current: Option<Box<Current>>,
-    out: VecDeque<Record>,
+    out: VecDeque<Box<Record>>,
     slots: Slots,
     pending_error: Option<Error>,
     finished: bool,
@@ -138,17 +138,26 @@ struct Current {
     /// records.
     queue: Vec<Queued>,
     queued: usize,
+    /// Offset of the segment's first event, where [`Queued::from_first`]
+    /// counts from.
+    first: u64,
     /// The chunk's last segment is queued.
     done: bool,
 }
 
-/// An event of the segment, checked, to be decoded.
+/// An event of the segment, checked, to be decoded. Small (24 bytes): a
+/// segment queues up to [`SEGMENT_CAP`] of them, and fresh memory costs a
+/// page fault per 4 KiB.
 struct Queued {
     t_ns: u64,
-    at: u64,
-    size: u64,
-    type_id: u64,
-    header_len: usize,
+    /// Bytes from the segment's first event (a segment spans at most
+    /// [`SEGMENT_BYTES`]).
+    from_first: u32,
+    /// An event's size is a 32-bit int in the format.
+    size: u32,
+    /// Its type's plan, by position in [`Plans`].
+    plan: u16,
+    header_len: u8,
 }
 
 /// An event's frame: where it is, how big, what type.
@@ -269,9 +278,7 @@ impl JfrReader {
             }
             match self.read_segment() {
                 // Straight out, not through `out`: a record is large.
-                Some(Built::Record(r)) => {
-                    return Some(Ok(Event::Record(self.with_stack_first(*r))))
-                }
+                Some(Built::Record(r)) => return Some(Ok(Event::Record(self.with_stack_first(r)))),
                 Some(Built::Class(keys)) => {
                     let new_stack = match self.global.unyielded.is_empty() {
                         true => None,
@@ -281,7 +288,7 @@ impl JfrReader {
                         self.pending_class = Some(keys);
                         let record = Record::Stack(stack);
                         self.stats.count(&record);
-                        return Some(Ok(Event::Record(record)));
+                        return Some(Ok(Event::Record(Box::new(record))));
                     }
                     return self.class_event(keys).map(Ok);
                 }
@@ -304,8 +311,8 @@ impl JfrReader {
     }
 
     /// Yields a record's stack before the record, the first time.
-    fn with_stack_first(&mut self, r: Record) -> Record {
-        let stack = match &r {
+    fn with_stack_first(&mut self, r: Box<Record>) -> Box<Record> {
+        let stack = match &*r {
             Record::MetaspaceOom(e) => e.stack,
             _ => 0,
         };
@@ -316,7 +323,7 @@ impl JfrReader {
         let record = match new_stack {
             Some(s) => {
                 self.out.push_front(r);
-                Record::Stack(s)
+                Box::new(Record::Stack(s))
             }
             None => r,
         };
@@ -433,7 +440,7 @@ impl JfrReader {
         self.stats.chunks += 1;
         self.stats.max_pool_entries = self.stats.max_pool_entries.max(pools.entries());
         let start = *self.recording_start_ns.get_or_insert(header.start_nanos);
-        self.out.push_back(Record::Chunk(ChunkInfo {
+        self.out.push_back(Box::new(Record::Chunk(ChunkInfo {
             index,
             offset,
             size: header.size,
@@ -442,7 +449,7 @@ impl JfrReader {
             t_ns: header.start_nanos.saturating_sub(start).max(0) as u64,
             duration_ns: header.duration_nanos,
             incomplete: damage.is_some() || !intact,
-        }));
+        })));
         match meta {
             Some(meta) => {
                 let plans = Plans::new(&meta);
@@ -456,6 +463,7 @@ impl JfrReader {
                     unresolved_before: self.stats.unresolved,
                     queue: std::mem::take(&mut self.spare_queue),
                     queued: 0,
+                    first: 0,
                     done: false,
                 }));
             }
@@ -651,30 +659,26 @@ impl JfrReader {
         let start = self.recording_start_ns.unwrap_or(0);
         while let Some(q) = cur.queue.get(cur.queued) {
             cur.queued += 1;
-            let Some(plan) = cur.plans.get(q.type_id) else {
+            let Some(plan) = cur.plans.at(q.plan) else {
                 continue;
             };
-            let bytes = match self.events.get(&self.src, q.at, q.size) {
+            let at = cur.first + u64::from(q.from_first);
+            let bytes = match self.events.get(&self.src, at, u64::from(q.size)) {
                 Ok(Some(b)) => b,
                 _ => {
-                    let d = self.damage(cur.index, q.at, "the file could not be read", 0);
+                    let d = self.damage(cur.index, at, "the file could not be read", 0);
                     cur.damage.get_or_insert(d);
                     continue;
                 }
             };
             let mut c = Cursor::new(bytes, compressed);
             let read = c
-                .set_pos(q.header_len)
+                .set_pos(usize::from(q.header_len))
                 .and_then(|()| read_slots(&cur.resolver.meta, plan, &mut c, &mut self.slots));
             if read.is_err() {
                 // Only its start time was read when queued. Its frame says
                 // where the next event starts: skip it, report the damage.
-                let d = self.damage(
-                    cur.index,
-                    q.at,
-                    "an event does not match its description",
-                    0,
-                );
+                let d = self.damage(cur.index, at, "an event does not match its description", 0);
                 cur.damage.get_or_insert(d);
                 continue;
             }
@@ -702,6 +706,7 @@ impl JfrReader {
         cur.queue.clear();
         cur.queued = 0;
         let first = cur.pos;
+        cur.first = first;
         loop {
             if cur.pos >= cur.end {
                 cur.done = true;
@@ -734,7 +739,7 @@ impl JfrReader {
                 }
                 continue;
             }
-            let Some(plan) = cur.plans.get(frame.type_id) else {
+            let Some((plan_at, plan)) = cur.plans.get(frame.type_id) else {
                 continue;
             };
             // Read ahead up to the next checkpoint, which the pools hold.
@@ -759,12 +764,25 @@ impl JfrReader {
                 cur.done = true;
                 break;
             };
+            // The frame was checked: its size is an int, its header a
+            // few bytes, and the segment ends before 4 GiB.
+            let (Ok(from_first), Ok(size), Ok(plan), Ok(header_len)) = (
+                u32::try_from(at - first),
+                u32::try_from(frame.size),
+                u16::try_from(plan_at),
+                u8::try_from(frame.header_len),
+            ) else {
+                let d = self.damage(cur.index, at, "an event's frame is out of range", 0);
+                cur.damage.get_or_insert(d);
+                cur.done = true;
+                break;
+            };
             cur.queue.push(Queued {
                 t_ns,
-                at,
-                size: frame.size,
-                type_id: frame.type_id,
-                header_len: frame.header_len,
+                from_first,
+                size,
+                plan,
+                header_len,
             });
             if cur.queue.len() >= SEGMENT_CAP || cur.pos - first >= SEGMENT_BYTES {
                 break;
@@ -773,10 +791,14 @@ impl JfrReader {
         cur.queue.sort_by_key(|q| q.t_ns);
         // The segment's bytes in one window, for decoding out of file order.
         if let (Some(lo), Some(hi)) = (
-            cur.queue.iter().map(|q| q.at).min(),
-            cur.queue.iter().map(|q| q.at + q.size).max(),
+            cur.queue.iter().map(|q| q.from_first).min(),
+            cur.queue
+                .iter()
+                .map(|q| u64::from(q.from_first) + u64::from(q.size))
+                .max(),
         ) {
-            let _ = self.events.get(&self.src, lo, hi - lo);
+            let lo = first + u64::from(lo);
+            let _ = self.events.get(&self.src, lo, first + hi - lo);
         }
     }
 

@@ -73,19 +73,31 @@ struct Live {
     hidden: bool,
 }
 
-/// The live classes, for their unloads, by (loader id, name hash).
+/// The live classes, for their unloads, by (loader id, name hash), and
+/// how many each loader has (not counting hidden classes, which unload
+/// alone), to tell when a loader's last class went.
 ///
-/// Appended in definition order and indexed only when the first unload
-/// asks: a recording that unloads nothing (a Metaspace leak) pays one
-/// sequential push per class, not a random write into a large table.
-/// Once indexed, each definition also updates the index.
+/// Appended in definition order and indexed (and counted per loader) only
+/// when the first unload asks: a recording that unloads nothing (a
+/// Metaspace leak) pays one sequential push per class, not a random write
+/// into a large table. Once indexed, each definition also updates the
+/// index and the counts.
 #[derive(Default)]
 struct LiveClasses {
     /// As defined; an unloaded entry is `None`.
     defined: Vec<((u64, u64), Option<Live>)>,
     index: Option<FastMap<(u64, u64), usize>>,
+    /// By loader id, once indexed.
+    per_loader: FastMap<u64, u64>,
     /// Entries in `defined` that are `Some`.
     live: usize,
+}
+
+/// A class [`LiveClasses::remove`] took out.
+struct Unloaded {
+    class: Live,
+    /// It was its loader's last (not hidden) class.
+    loader_emptied: bool,
 }
 
 impl LiveClasses {
@@ -93,43 +105,41 @@ impl LiveClasses {
         self.live
     }
 
-    /// Remembers a class; `false` when one of the same key was live (it is
-    /// replaced, as a map insert would). Before the index exists the answer
-    /// is `true`, and [`Self::index`] corrects what it counted.
-    fn insert(&mut self, key: (u64, u64), live: Live) -> bool {
+    /// Remembers a class; one of the same key that was live is replaced,
+    /// as a map insert would (before the index exists, [`Self::index`]
+    /// does that).
+    fn insert(&mut self, key: (u64, u64), class: Live) {
         let at = self.defined.len();
-        self.defined.push((key, Some(live)));
+        self.defined.push((key, Some(class)));
         self.live += 1;
         let Some(index) = &mut self.index else {
-            return true;
+            return;
         };
-        match index.insert(key, at) {
-            Some(old) => {
-                self.defined[old].1 = None;
+        if let Some(old) = index.insert(key, at) {
+            if let Some(old) = self.defined[old].1.take() {
                 self.live -= 1;
-                false
+                uncount(&mut self.per_loader, key.0, old);
             }
-            None => true,
+        }
+        if !class.hidden {
+            *self.per_loader.entry(key.0).or_insert(0) += 1;
         }
     }
 
     /// Forgets the class of `key` and returns it, if live.
-    fn remove(
-        &mut self,
-        key: &(u64, u64),
-        live_per_loader: &mut FastMap<u64, u64>,
-    ) -> Option<Live> {
+    fn remove(&mut self, key: &(u64, u64)) -> Option<Unloaded> {
         let index = match &mut self.index {
             Some(index) => index,
             None => self.index.insert(Self::index_of(
                 &mut self.defined,
                 &mut self.live,
-                live_per_loader,
+                &mut self.per_loader,
             )),
         };
         let at = index.remove(key)?;
+        let class = self.defined[at].1.take()?;
         self.live -= 1;
-        let live = self.defined[at].1.take();
+        let loader_emptied = uncount(&mut self.per_loader, key.0, class);
         // Unloaded entries are dropped once they are most of the vector.
         if self.defined.len() > 1024 && self.live < self.defined.len() / 2 {
             self.defined.retain(|(_, l)| l.is_some());
@@ -138,34 +148,54 @@ impl LiveClasses {
                 index.insert(*key, at);
             }
         }
-        live
+        Some(Unloaded {
+            class,
+            loader_emptied,
+        })
     }
 
-    /// The index of what was appended; a key appended twice keeps its last
-    /// class, and the first no longer counts as its loader's.
+    /// The index of what was appended, and the loaders' counts; a key
+    /// appended twice keeps its last class.
     fn index_of(
         defined: &mut [((u64, u64), Option<Live>)],
         live: &mut usize,
-        live_per_loader: &mut FastMap<u64, u64>,
+        per_loader: &mut FastMap<u64, u64>,
     ) -> FastMap<(u64, u64), usize> {
         let mut index = fast_map();
         index.reserve(defined.len());
         for at in 0..defined.len() {
-            let (key, Some(class)) = defined[at] else {
+            let (key, Some(_)) = defined[at] else {
                 continue;
             };
             if let Some(old) = index.insert(key, at) {
                 defined[old].1 = None;
                 *live -= 1;
-                if !class.hidden {
-                    if let Some(n) = live_per_loader.get_mut(&key.0) {
-                        *n = n.saturating_sub(1);
-                    }
-                }
+            }
+        }
+        per_loader.clear();
+        for (key, class) in defined.iter() {
+            if class.is_some_and(|c| !c.hidden) {
+                *per_loader.entry(key.0).or_insert(0) += 1;
             }
         }
         index
     }
+}
+
+/// Takes `class` off its loader's count; whether that was the last.
+fn uncount(per_loader: &mut FastMap<u64, u64>, loader: u64, class: Live) -> bool {
+    if class.hidden {
+        return false;
+    }
+    let Some(n) = per_loader.get_mut(&loader) else {
+        return false;
+    };
+    *n = n.saturating_sub(1);
+    if *n > 0 {
+        return false;
+    }
+    per_loader.remove(&loader);
+    true
 }
 
 /// Whether an event type was enabled, as the recording's settings say.
@@ -212,8 +242,9 @@ pub struct FromJfr {
     first_loader: FastMap<u64, u64>,
     /// By (loader id, name hash).
     live: LiveClasses,
-    /// Live classes per loader (not hidden ones, which unload alone).
-    live_per_loader: FastMap<u64, u64>,
+    /// The last loader classified: its id, and whether its type exists to
+    /// define generated code.
+    last_loader_dynamic: Option<(u64, bool)>,
     /// Ends of GCs whose `gc_finish` is not out yet.
     gc_finishes: BinaryHeap<Reverse<u64>>,
     /// `MaxMetaspaceSize` when set (JFR writes the flags at chunk start).
@@ -241,7 +272,7 @@ impl FromJfr {
             hasher: FastState::default(),
             first_loader: fast_map(),
             live: LiveClasses::default(),
-            live_per_loader: fast_map(),
+            last_loader_dynamic: None,
             gc_finishes: BinaryHeap::new(),
             max_metaspace: None,
         }
@@ -570,9 +601,7 @@ impl FromJfr {
                 kind,
                 hidden: d.hidden,
             };
-            if self.live.insert((loader.id, name_hash), live) && !d.hidden {
-                *self.live_per_loader.entry(loader.id).or_insert(0) += 1;
-            }
+            self.live.insert((loader.id, name_hash), live);
         }
         let view = ClassView {
             seq: self.seq,
@@ -603,7 +632,16 @@ impl FromJfr {
             return ClassKind::Hidden;
         }
         let loader = class.loader;
-        if names::is_dynamic_loader_type(&loader.type_name) {
+        // A loader's type is its own: asked once for a run of its classes.
+        let dynamic = match self.last_loader_dynamic {
+            Some((id, dynamic)) if id == loader.id => dynamic,
+            _ => {
+                let dynamic = names::is_dynamic_loader_type(&loader.type_name);
+                self.last_loader_dynamic = Some((loader.id, dynamic));
+                dynamic
+            }
+        };
+        if dynamic {
             return ClassKind::DynamicLoader;
         }
         match self.first_loader.get(&name_hash) {
@@ -628,33 +666,26 @@ impl FromJfr {
         let name_hash = self.hasher.hash_one(name);
         // Classes defined before the recording started are not known.
         let key = (loader.id, name_hash);
-        let Some(live) = self.live.remove(&key, &mut self.live_per_loader) else {
+        let Some(Unloaded {
+            class,
+            loader_emptied,
+        }) = self.live.remove(&key)
+        else {
             return;
         };
         let unload = ClassUnloaded {
-            seq: live.seq,
-            kind: live.kind,
+            seq: class.seq,
+            kind: class.kind,
             loader: loader_ref(loader),
-            stack: live.stack,
+            stack: class.stack,
             target: None,
             fingerprint: None,
             name: Some(name.to_string()),
             t_ns,
         };
         self.feed(sink, Record::ClassUnload(unload));
-        if live.hidden {
-            return;
-        }
         // A class unloads with its loader: the loader is gone with its last.
-        let last = match self.live_per_loader.get_mut(&loader.id) {
-            Some(n) => {
-                *n -= 1;
-                *n == 0
-            }
-            None => false,
-        };
-        if last {
-            self.live_per_loader.remove(&loader.id);
+        if loader_emptied {
             let gone = LoaderUnloaded {
                 loader: loader_ref(loader),
                 t_ns,
@@ -772,51 +803,45 @@ mod tests {
     /// index, and count each loader's classes once.
     #[test]
     fn live_classes_behave_as_a_map_indexed_at_the_first_unload() {
-        let mut per_loader: FastMap<u64, u64> = fast_map();
         let mut classes = LiveClasses::default();
         for (key, seq) in [((7, 1), 1), ((7, 2), 2), ((7, 1), 3), ((8, 1), 4)] {
-            if classes.insert(key, live(seq, false)) {
-                *per_loader.entry(key.0).or_insert(0) += 1;
-            }
+            classes.insert(key, live(seq, false));
         }
         // The same name in the same loader twice: the last one counts.
-        let first = classes.remove(&(7, 1), &mut per_loader).map(|l| l.seq);
-        assert_eq!(first, Some(3));
-        assert_eq!(per_loader[&7], 2);
-        assert!(classes.remove(&(7, 1), &mut per_loader).is_none());
+        let first = classes.remove(&(7, 1)).unwrap();
+        assert_eq!(first.class.seq, 3);
+        assert!(!first.loader_emptied, "loader 7 still has (7, 2)");
+        assert!(classes.remove(&(7, 1)).is_none());
         assert_eq!(classes.len(), 2);
         // Indexed now: a redefinition replaces at once.
-        assert!(classes.insert((7, 5), live(5, false)));
-        assert!(!classes.insert((7, 5), live(6, true)));
+        classes.insert((7, 5), live(5, false));
+        classes.insert((7, 5), live(6, true));
         assert_eq!(classes.len(), 3);
-        let again = classes.remove(&(7, 5), &mut per_loader).map(|l| l.seq);
-        assert_eq!(again, Some(6));
-        assert_eq!(
-            classes.remove(&(8, 1), &mut per_loader).map(|l| l.seq),
-            Some(4)
-        );
-        assert_eq!(
-            classes.remove(&(7, 2), &mut per_loader).map(|l| l.seq),
-            Some(2)
-        );
+        let again = classes.remove(&(7, 5)).unwrap();
+        assert_eq!(again.class.seq, 6);
+        assert!(!again.loader_emptied, "a hidden class unloads alone");
+        let other = classes.remove(&(8, 1)).unwrap();
+        assert_eq!((other.class.seq, other.loader_emptied), (4, true));
+        let last = classes.remove(&(7, 2)).unwrap();
+        assert_eq!((last.class.seq, last.loader_emptied), (2, true));
         assert_eq!(classes.len(), 0);
     }
 
     #[test]
     fn unloaded_classes_are_dropped_from_memory_once_most_are_gone() {
-        let mut per_loader: FastMap<u64, u64> = fast_map();
         let mut classes = LiveClasses::default();
         for n in 0..4000 {
             classes.insert((1, n), live(n + 1, false));
         }
         for n in 0..3000 {
-            let seq = classes.remove(&(1, n), &mut per_loader).map(|l| l.seq);
+            let seq = classes.remove(&(1, n)).map(|u| u.class.seq);
             assert_eq!(seq, Some(n + 1));
         }
         assert!(classes.defined.len() < 4000);
         for n in 3000..4000 {
-            let seq = classes.remove(&(1, n), &mut per_loader).map(|l| l.seq);
-            assert_eq!(seq, Some(n + 1));
+            let gone = classes.remove(&(1, n)).unwrap();
+            assert_eq!(gone.class.seq, n + 1);
+            assert_eq!(gone.loader_emptied, n == 3999);
         }
         assert_eq!(classes.len(), 0);
     }
