@@ -23,19 +23,22 @@ const ACCESSOR_PREFIXES: [&str; 3] = [
 
 /// Kinds recognised from the (internal) name alone: the generators'
 /// naming patterns. Called for every class the JVM loads, so each name is
-/// looked at in one pass where it can be: prefixes first, then the
-/// patterns with a `$` at the `$`s the name has.
-pub fn kind_by_name(name: &str) -> Option<ClassKind> {
+/// looked at in one pass where it can be: prefixes first (each rejected at
+/// its first byte, for most names), then the patterns with a `$` at the
+/// `$`s the name has. Works on the name's bytes (every pattern is ASCII),
+/// so a name need not be checked as text first.
+pub fn kind_by_name(name: &(impl AsRef<[u8]> + ?Sized)) -> Option<ClassKind> {
+    let name = name.as_ref();
     if ACCESSOR_PACKAGES.iter().any(|pkg| {
-        name.strip_prefix(pkg).is_some_and(|simple| {
-            !simple.contains('/') && ACCESSOR_PREFIXES.iter().any(|p| simple.starts_with(p))
+        strip_prefix(name, pkg).is_some_and(|simple| {
+            !simple.contains(&b'/') && ACCESSOR_PREFIXES.iter().any(|p| has_prefix(simple, p))
         })
     }) {
         return Some(ClassKind::ReflectionAccessor);
     }
     // Every pattern below but the scripts' and hidden classes' has a `$`:
     // most names (the application's own) are told apart by one memchr.
-    if !name.contains('$') {
+    if !name.contains(&b'$') {
         return if is_script_name(name) {
             Some(ClassKind::Script)
         } else if is_hidden_name(name) {
@@ -44,7 +47,7 @@ pub fn kind_by_name(name: &str) -> Option<ClassKind> {
             None
         };
     }
-    let found = DollarPatterns::find(name.as_bytes());
+    let found = DollarPatterns::find(name);
     if found.lambda {
         return Some(ClassKind::Lambda);
     }
@@ -70,6 +73,17 @@ pub fn kind_by_name(name: &str) -> Option<ClassKind> {
         return Some(ClassKind::Hidden);
     }
     None
+}
+
+/// `name` starts with `prefix`; a different first byte (most names) is
+/// answered without a call to compare the rest.
+fn has_prefix(name: &[u8], prefix: &str) -> bool {
+    let prefix = prefix.as_bytes();
+    name.first() == prefix.first() && name.starts_with(prefix)
+}
+
+fn strip_prefix<'a>(name: &'a [u8], prefix: &str) -> Option<&'a [u8]> {
+    has_prefix(name, prefix).then(|| &name[prefix.len()..])
 }
 
 /// Which generators' `$` patterns occur in a name (anywhere, as
@@ -105,49 +119,48 @@ impl DollarPatterns {
 
 /// `$Proxy12` in `com/sun/proxy`, `jdk/proxy2` or a user package: the
 /// simple name (after the last `/`), read from the end.
-fn is_proxy_name(name: &str) -> bool {
-    let digits = name.bytes().rev().take_while(u8::is_ascii_digit).count();
+fn is_proxy_name(name: &[u8]) -> bool {
+    let digits = name.iter().rev().take_while(|b| b.is_ascii_digit()).count();
     let rest = &name[..name.len() - digits];
     digits > 0
         && rest
-            .strip_suffix("$Proxy")
-            .is_some_and(|package| package.is_empty() || package.ends_with('/'))
+            .strip_suffix(b"$Proxy")
+            .is_some_and(|package| package.is_empty() || package.ends_with(b"/"))
 }
 
 /// Spun LambdaForm classes are `LambdaForm$MH`, `$DMH`, `$BMH`... (hidden on
 /// JDK 15+); `LambdaForm$Name`, `$Kind`, `$Holder` are ordinary JDK classes.
-fn is_lambda_form_name(name: &str) -> bool {
-    name.strip_prefix("java/lang/invoke/LambdaForm$")
-        .is_some_and(|rest| {
-            let base = rest.split('.').next().unwrap_or(rest);
-            !base.is_empty() && base.bytes().all(|b| b.is_ascii_uppercase())
-        })
+fn is_lambda_form_name(name: &[u8]) -> bool {
+    strip_prefix(name, "java/lang/invoke/LambdaForm$").is_some_and(|rest| {
+        let base = rest.split(|&b| b == b'.').next().unwrap_or(rest);
+        !base.is_empty() && base.iter().all(u8::is_ascii_uppercase)
+    })
 }
 
-fn is_script_name(name: &str) -> bool {
+fn is_script_name(name: &[u8]) -> bool {
     const SCRIPT_PREFIXES: [&str; 3] = [
         "jdk/nashorn/internal/scripts/Script$",
         "org/openjdk/nashorn/internal/scripts/Script$",
         "org/mozilla/javascript/gen/",
     ];
-    if SCRIPT_PREFIXES.iter().any(|p| name.starts_with(p)) {
+    if SCRIPT_PREFIXES.iter().any(|p| has_prefix(name, p)) {
         return true;
     }
     // Groovy's GroovyShell names scripts `Script<N>` in the default package.
-    name.strip_prefix("Script")
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    strip_prefix(name, "Script").is_some_and(|n| !n.is_empty() && n.iter().all(u8::is_ascii_digit))
 }
 
 /// JVMTI spells a hidden class `Name.0x<address>` (Class.getName: `Name/0x...`).
-pub fn is_hidden_name(internal_name: &str) -> bool {
+pub fn is_hidden_name(internal_name: &(impl AsRef<[u8]> + ?Sized)) -> bool {
+    let name = internal_name.as_ref();
     // Read from the end: hex digits, then `.0x` (`x` is not a hex digit,
     // so the digits stop right after it).
-    let digits = internal_name
-        .bytes()
+    let digits = name
+        .iter()
         .rev()
-        .take_while(u8::is_ascii_hexdigit)
+        .take_while(|b| b.is_ascii_hexdigit())
         .count();
-    digits > 0 && internal_name[..internal_name.len() - digits].ends_with(".0x")
+    digits > 0 && name[..name.len() - digits].ends_with(b".0x")
 }
 
 /// Loader classes (binary names) that exist to define generated code.
@@ -168,25 +181,24 @@ pub fn is_dynamic_loader_type(binary_name: &str) -> bool {
 }
 
 /// The internal form of a binary name (`Class.getName()`), into `out`
-/// (cleared first): `.` becomes `/`, and a hidden class's `/0x<address>`
-/// suffix (or JDK 11's `/<hash>` of a VM-anonymous class) becomes
-/// `.0x<address>` (`.<hash>`), as JVMTI spells them.
-pub fn internal_name_into(binary_name: &str, hidden: bool, out: &mut String) {
+/// (cleared first) as bytes, for [`kind_by_name`]: `.` becomes `/`, and a
+/// hidden class's `/0x<address>` suffix (or JDK 11's `/<hash>` of a
+/// VM-anonymous class) becomes `.0x<address>` (`.<hash>`), as JVMTI spells
+/// them. Valid text stays valid (only ASCII bytes change).
+pub fn internal_name_into(binary_name: &str, hidden: bool, out: &mut Vec<u8>) {
     out.clear();
-    let split = hidden.then(|| binary_name.rfind('/')).flatten();
+    let name = binary_name.as_bytes();
+    let split = hidden
+        .then(|| name.iter().rposition(|&b| b == b'/'))
+        .flatten();
     let (base, suffix) = match split {
-        Some(i) => (&binary_name[..i], Some(&binary_name[i + 1..])),
-        None => (binary_name, None),
+        Some(i) => (&name[..i], Some(&name[i + 1..])),
+        None => (name, None),
     };
-    // Byte by byte (`.` and `/` are ASCII, so the text stays valid UTF-8),
-    // reusing `out`'s memory.
-    let mut bytes = std::mem::take(out).into_bytes();
-    bytes.extend(base.bytes().map(|b| if b == b'.' { b'/' } else { b }));
-    *out = String::from_utf8(bytes)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    out.extend(base.iter().map(|&b| if b == b'.' { b'/' } else { b }));
     if let Some(suffix) = suffix {
-        out.push('.');
-        out.push_str(suffix);
+        out.push(b'.');
+        out.extend_from_slice(suffix);
     }
 }
 
@@ -285,7 +297,7 @@ mod tests {
             Some(ClassKind::ReflectionAccessor)
         } else if name.contains("$$Lambda") {
             Some(ClassKind::Lambda)
-        } else if is_lambda_form_name(name) {
+        } else if is_lambda_form_name(name.as_bytes()) {
             Some(ClassKind::LambdaForm)
         } else if proxy {
             Some(ClassKind::Proxy)
@@ -295,7 +307,7 @@ mod tests {
             Some(ClassKind::Javassist)
         } else if name.contains("$ByteBuddy$") || name.contains("$$ByteBuddy") {
             Some(ClassKind::ByteBuddy)
-        } else if is_script_name(name) {
+        } else if is_script_name(name.as_bytes()) {
             Some(ClassKind::Script)
         } else if hidden {
             Some(ClassKind::Hidden)
@@ -343,7 +355,7 @@ mod tests {
 
     #[test]
     fn binary_names_in_internal_form_classify_as_jvmti_names_do() {
-        let mut out = String::new();
+        let mut out = Vec::new();
         let cases = [
             ("com.acme.Foo$Bar", false, "com/acme/Foo$Bar"),
             (
@@ -361,7 +373,7 @@ mod tests {
         ];
         for (binary, hidden, internal) in cases {
             internal_name_into(binary, hidden, &mut out);
-            assert_eq!(out, internal);
+            assert_eq!(out, internal.as_bytes());
         }
         internal_name_into("java.lang.invoke.LambdaForm$MH/243194708", true, &mut out);
         assert_eq!(kind_by_name(&out), Some(ClassKind::LambdaForm));

@@ -298,6 +298,28 @@ impl<'a> Cursor<'a> {
         Ok(value | u64::from(self.u8()?) << 56)
     }
 
+    /// Skips a `short`, `int` or `long` (`raw_len` bytes uncompressed)
+    /// without decoding it: a compressed one ends at its first byte below
+    /// 0x80, or after nine.
+    #[inline]
+    pub(crate) fn skip_integer(&mut self, raw_len: usize) -> Decoded<()> {
+        if !self.compressed {
+            return self.bytes(raw_len).map(drop);
+        }
+        let rest = self.data.get(self.pos..).unwrap_or(&[]);
+        match rest.iter().take(8).position(|&b| b < 0x80) {
+            Some(i) => {
+                self.pos += i + 1;
+                Ok(())
+            }
+            None if rest.len() >= 9 => {
+                self.pos += 9;
+                Ok(())
+            }
+            None => Err(Fault::Short),
+        }
+    }
+
     /// `long` (and the event size, type id, pool keys...).
     #[inline]
     pub(crate) fn long(&mut self) -> Decoded<i64> {
@@ -413,6 +435,34 @@ mod tests {
         }
         out.push(v as u8);
         out
+    }
+
+    #[test]
+    fn skipped_integers_end_where_read_ones_do() {
+        let mut bytes = Vec::new();
+        let values = [0u64, 127, 128, 300, 1 << 55, 1 << 56, u64::MAX];
+        for v in values {
+            bytes.extend(varint_bytes(v));
+        }
+        let mut read = Cursor::new(&bytes, true);
+        let mut skipped = Cursor::new(&bytes, true);
+        for _ in values {
+            read.long().unwrap();
+            skipped.skip_integer(8).unwrap();
+            assert_eq!(read.pos(), skipped.pos());
+        }
+        // Cut inside the last one.
+        let cut = &bytes[..bytes.len() - 1];
+        let mut c = Cursor::new(cut, true);
+        for _ in 0..values.len() - 1 {
+            c.skip_integer(8).unwrap();
+        }
+        assert_eq!(c.skip_integer(8), Err(Fault::Short));
+        // Uncompressed: the raw width.
+        let mut raw = Cursor::new(&[1, 2, 3, 4, 5], false);
+        raw.skip_integer(4).unwrap();
+        assert_eq!(raw.pos(), 4);
+        assert_eq!(raw.skip_integer(2), Err(Fault::Short));
     }
 
     #[test]

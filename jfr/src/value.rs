@@ -84,9 +84,9 @@ pub(crate) fn skip_field(meta: &Metadata, c: &mut Cursor<'_>, f: &Field) -> Deco
 pub(crate) fn skip_primitive(c: &mut Cursor<'_>, p: Primitive) -> Decoded<()> {
     match p {
         Primitive::Byte => c.u8().map(drop),
-        Primitive::Short => c.short().map(drop),
-        Primitive::Int => c.int().map(drop),
-        Primitive::Long => c.long().map(drop),
+        Primitive::Short => c.skip_integer(2),
+        Primitive::Int => c.skip_integer(4),
+        Primitive::Long => c.skip_integer(8),
         Primitive::Float => c.float().map(drop),
         Primitive::Double => c.double().map(drop),
         Primitive::String => c.skip_string(),
@@ -102,7 +102,7 @@ pub(crate) fn skip_one(
     depth: u32,
 ) -> Decoded<()> {
     if pooled {
-        return c.long().map(drop);
+        return c.skip_integer(8);
     }
     if let Some(flat) = meta.flat(ty) {
         for &p in flat {
@@ -252,11 +252,11 @@ impl Read {
     #[inline]
     pub(crate) fn skip(&self, meta: &Metadata, c: &mut Cursor<'_>) -> Decoded<()> {
         match self {
-            Read::Key(_) => c.long().map(drop),
+            Read::Key(_) => c.skip_integer(8),
             Read::Integer(Encoding::Boolean | Encoding::Byte) => c.u8().map(drop),
-            Read::Integer(Encoding::Char | Encoding::Short) => c.short().map(drop),
-            Read::Integer(Encoding::Int) => c.int().map(drop),
-            Read::Integer(_) => c.long().map(drop),
+            Read::Integer(Encoding::Char | Encoding::Short) => c.skip_integer(2),
+            Read::Integer(Encoding::Int) => c.skip_integer(4),
+            Read::Integer(_) => c.skip_integer(8),
             Read::Value(f) => skip_field(meta, c, f),
         }
     }

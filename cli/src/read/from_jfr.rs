@@ -236,7 +236,7 @@ pub struct FromJfr {
     /// Items fed, the position of the next one.
     fed: u64,
     /// A binary name in internal form, for the name rules.
-    internal: String,
+    internal: Vec<u8>,
     hasher: FastState,
     /// By name hash: the first loader that defined the name.
     first_loader: FastMap<u64, u64>,
@@ -268,7 +268,7 @@ impl FromJfr {
             without_stack: 0,
             last_t_ns: 0,
             fed: 0,
-            internal: String::new(),
+            internal: Vec::new(),
             hasher: FastState::default(),
             first_loader: fast_map(),
             live: LiveClasses::default(),
