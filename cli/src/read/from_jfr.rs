@@ -77,20 +77,36 @@ struct Live {
 /// how many each loader has (not counting hidden classes, which unload
 /// alone), to tell when a loader's last class went.
 ///
-/// Appended in definition order and indexed (and counted per loader) only
-/// when the first unload asks: a recording that unloads nothing (a
-/// Metaspace leak) pays one sequential push per class, not a random write
-/// into a large table. Once indexed, each definition also updates the
-/// index and the counts.
+/// Kept small, as a Metaspace leak defines millions of classes: per class
+/// only its name's hash, in definition order; what runs of classes share
+/// (a generator's loop defines thousands with one loader, stack and kind,
+/// numbered one after the other) once per [`Run`]. Indexed (and counted
+/// per loader) only when the first unload asks: a recording that unloads
+/// nothing pays one sequential push per class, not a random write into a
+/// large table. Once indexed, each definition also updates the index and
+/// the counts.
 #[derive(Default)]
 struct LiveClasses {
-    /// As defined; an unloaded entry is `None`.
-    defined: Vec<((u64, u64), Option<Live>)>,
+    /// Name hashes, in definition order.
+    names: Vec<u64>,
+    runs: Vec<Run>,
+    /// By (loader id, name hash): the class's position in `names`.
     index: Option<FastMap<(u64, u64), usize>>,
     /// By loader id, once indexed.
     per_loader: FastMap<u64, u64>,
-    /// Entries in `defined` that are `Some`.
+    /// Classes remembered and not unloaded.
     live: usize,
+}
+
+/// Classes remembered one after the other that share their loader,
+/// stack, kind and hidden flag, and whose `seq`s follow each other.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    /// Position of its first class in [`LiveClasses::names`].
+    start: usize,
+    loader: u64,
+    /// Its first class's; the next ones' are `seq + 1`, `seq + 2`...
+    first: Live,
 }
 
 /// A class [`LiveClasses::remove`] took out.
@@ -105,25 +121,45 @@ impl LiveClasses {
         self.live
     }
 
-    /// Remembers a class; one of the same key that was live is replaced,
-    /// as a map insert would (before the index exists, [`Self::index`]
-    /// does that).
-    fn insert(&mut self, key: (u64, u64), class: Live) {
-        let at = self.defined.len();
-        self.defined.push((key, Some(class)));
+    /// Remembers a class of `loader`; one of the same key that was live is
+    /// replaced, as a map insert would (before the index exists,
+    /// [`Self::index_of`] does that).
+    fn insert(&mut self, loader: u64, name_hash: u64, class: Live) {
+        let at = self.append(loader, name_hash, class);
         self.live += 1;
         let Some(index) = &mut self.index else {
             return;
         };
-        if let Some(old) = index.insert(key, at) {
-            if let Some(old) = self.defined[old].1.take() {
-                self.live -= 1;
-                uncount(&mut self.per_loader, key.0, old);
-            }
+        if let Some(old) = index.insert((loader, name_hash), at) {
+            self.live -= 1;
+            let (_, old) = class_at(&self.runs, old);
+            uncount(&mut self.per_loader, loader, old);
         }
         if !class.hidden {
-            *self.per_loader.entry(key.0).or_insert(0) += 1;
+            *self.per_loader.entry(loader).or_insert(0) += 1;
         }
+    }
+
+    /// Adds a class at the end, in the last run when it continues it; its
+    /// position.
+    fn append(&mut self, loader: u64, name_hash: u64, class: Live) -> usize {
+        let at = self.names.len();
+        let continues = self.runs.last().is_some_and(|r| {
+            r.loader == loader
+                && r.first.stack == class.stack
+                && r.first.kind == class.kind
+                && r.first.hidden == class.hidden
+                && r.first.seq.checked_add((at - r.start) as u64) == Some(class.seq)
+        });
+        if !continues {
+            self.runs.push(Run {
+                start: at,
+                loader,
+                first: class,
+            });
+        }
+        self.names.push(name_hash);
+        at
     }
 
     /// Forgets the class of `key` and returns it, if live.
@@ -131,22 +167,19 @@ impl LiveClasses {
         let index = match &mut self.index {
             Some(index) => index,
             None => self.index.insert(Self::index_of(
-                &mut self.defined,
+                &self.names,
+                &self.runs,
                 &mut self.live,
                 &mut self.per_loader,
             )),
         };
         let at = index.remove(key)?;
-        let class = self.defined[at].1.take()?;
+        let (loader, class) = class_at(&self.runs, at);
         self.live -= 1;
-        let loader_emptied = uncount(&mut self.per_loader, key.0, class);
-        // Unloaded entries are dropped once they are most of the vector.
-        if self.defined.len() > 1024 && self.live < self.defined.len() / 2 {
-            self.defined.retain(|(_, l)| l.is_some());
-            index.clear();
-            for (at, (key, _)) in self.defined.iter().enumerate() {
-                index.insert(*key, at);
-            }
+        let loader_emptied = uncount(&mut self.per_loader, loader, class);
+        // Unloaded classes are dropped once they are most of the list.
+        if self.names.len() > 1024 && self.live < self.names.len() / 2 {
+            self.compact();
         }
         Some(Unloaded {
             class,
@@ -154,32 +187,68 @@ impl LiveClasses {
         })
     }
 
+    /// Keeps only the classes still indexed, in their order.
+    fn compact(&mut self) {
+        let Some(mut index) = self.index.take() else {
+            return;
+        };
+        let mut kept: Vec<(usize, (u64, u64))> = index.drain().map(|(k, at)| (at, k)).collect();
+        kept.sort_unstable_by_key(|&(at, _)| at);
+        let runs = std::mem::take(&mut self.runs);
+        self.names.clear();
+        for (at, key) in kept {
+            let (loader, class) = class_at(&runs, at);
+            let at = self.append(loader, key.1, class);
+            index.insert(key, at);
+        }
+        self.index = Some(index);
+    }
+
     /// The index of what was appended, and the loaders' counts; a key
     /// appended twice keeps its last class.
     fn index_of(
-        defined: &mut [((u64, u64), Option<Live>)],
+        names: &[u64],
+        runs: &[Run],
         live: &mut usize,
         per_loader: &mut FastMap<u64, u64>,
     ) -> FastMap<(u64, u64), usize> {
         let mut index = fast_map();
-        index.reserve(defined.len());
-        for at in 0..defined.len() {
-            let (key, Some(_)) = defined[at] else {
-                continue;
-            };
-            if let Some(old) = index.insert(key, at) {
-                defined[old].1 = None;
-                *live -= 1;
+        index.reserve(names.len());
+        let spans = || {
+            runs.iter().enumerate().map(|(i, r)| {
+                let end = runs.get(i + 1).map_or(names.len(), |next| next.start);
+                (r, r.start..end)
+            })
+        };
+        for (run, span) in spans() {
+            for at in span {
+                if index.insert((run.loader, names[at]), at).is_some() {
+                    *live -= 1;
+                }
             }
         }
         per_loader.clear();
-        for (key, class) in defined.iter() {
-            if class.is_some_and(|c| !c.hidden) {
-                *per_loader.entry(key.0).or_insert(0) += 1;
+        for (run, span) in spans().filter(|(run, _)| !run.first.hidden) {
+            let kept = span
+                .filter(|&at| index.get(&(run.loader, names[at])) == Some(&at))
+                .count();
+            if kept > 0 {
+                *per_loader.entry(run.loader).or_insert(0) += kept as u64;
             }
         }
         index
     }
+}
+
+/// The loader and class at position `at` of the names `runs` describe.
+fn class_at(runs: &[Run], at: usize) -> (u64, Live) {
+    // Runs start in order, the first at 0.
+    let run = &runs[runs.partition_point(|r| r.start <= at).saturating_sub(1)];
+    let class = Live {
+        seq: run.first.seq + (at - run.start) as u64,
+        ..run.first
+    };
+    (run.loader, class)
 }
 
 /// Takes `class` off its loader's count; whether that was the last.
@@ -601,7 +670,7 @@ impl FromJfr {
                 kind,
                 hidden: d.hidden,
             };
-            self.live.insert((loader.id, name_hash), live);
+            self.live.insert(loader.id, name_hash, live);
         }
         let view = ClassView {
             seq: self.seq,
@@ -804,8 +873,8 @@ mod tests {
     #[test]
     fn live_classes_behave_as_a_map_indexed_at_the_first_unload() {
         let mut classes = LiveClasses::default();
-        for (key, seq) in [((7, 1), 1), ((7, 2), 2), ((7, 1), 3), ((8, 1), 4)] {
-            classes.insert(key, live(seq, false));
+        for ((loader, name), seq) in [((7, 1), 1), ((7, 2), 2), ((7, 1), 3), ((8, 1), 4)] {
+            classes.insert(loader, name, live(seq, false));
         }
         // The same name in the same loader twice: the last one counts.
         let first = classes.remove(&(7, 1)).unwrap();
@@ -814,8 +883,8 @@ mod tests {
         assert!(classes.remove(&(7, 1)).is_none());
         assert_eq!(classes.len(), 2);
         // Indexed now: a redefinition replaces at once.
-        classes.insert((7, 5), live(5, false));
-        classes.insert((7, 5), live(6, true));
+        classes.insert(7, 5, live(5, false));
+        classes.insert(7, 5, live(6, true));
         assert_eq!(classes.len(), 3);
         let again = classes.remove(&(7, 5)).unwrap();
         assert_eq!(again.class.seq, 6);
@@ -827,17 +896,56 @@ mod tests {
         assert_eq!(classes.len(), 0);
     }
 
+    proptest::proptest! {
+        /// Definitions and unloads in any order (few loaders, names and
+        /// stacks, so runs form and break and names repeat) answer as a
+        /// map by (loader, name) and a count per loader would.
+        #[test]
+        fn live_classes_answer_as_a_map_would(
+            ops in proptest::collection::vec(
+                (proptest::bool::ANY, 0u64..3, 0u64..40, 0u64..3, proptest::bool::ANY),
+                0..3000,
+            )
+        ) {
+            let mut classes = LiveClasses::default();
+            let mut model: std::collections::HashMap<(u64, u64), Live> = Default::default();
+            let mut seq = 0;
+            for (define, loader, name, stack, hidden) in ops {
+                if define {
+                    // Runs of one loader and stack with seqs that follow.
+                    seq += 1 + u64::from(name % 7 == 0);
+                    let kind = if hidden { ClassKind::Hidden } else { ClassKind::Ordinary };
+                    let class = Live { seq, stack, kind, hidden };
+                    classes.insert(loader, name, class);
+                    model.insert((loader, name), class);
+                } else {
+                    let expected = model.remove(&(loader, name));
+                    let got = classes.remove(&(loader, name));
+                    proptest::prop_assert_eq!(
+                        got.as_ref().map(|u| (u.class.seq, u.class.stack, u.class.kind, u.class.hidden)),
+                        expected.map(|c| (c.seq, c.stack, c.kind, c.hidden))
+                    );
+                    if let (Some(u), Some(c)) = (got, expected) {
+                        let others = model.iter().any(|(&(l, _), o)| l == loader && !o.hidden);
+                        proptest::prop_assert_eq!(u.loader_emptied, !c.hidden && !others);
+                    }
+                }
+                proptest::prop_assert!(classes.index.is_none() || classes.len() == model.len());
+            }
+        }
+    }
+
     #[test]
     fn unloaded_classes_are_dropped_from_memory_once_most_are_gone() {
         let mut classes = LiveClasses::default();
         for n in 0..4000 {
-            classes.insert((1, n), live(n + 1, false));
+            classes.insert(1, n, live(n + 1, false));
         }
         for n in 0..3000 {
             let seq = classes.remove(&(1, n)).map(|u| u.class.seq);
             assert_eq!(seq, Some(n + 1));
         }
-        assert!(classes.defined.len() < 4000);
+        assert!(classes.names.len() < 4000);
         for n in 3000..4000 {
             let gone = classes.remove(&(1, n)).unwrap();
             assert_eq!(gone.class.seq, n + 1);
