@@ -707,6 +707,9 @@ impl JfrReader {
         cur.queued = 0;
         let first = cur.pos;
         cur.first = first;
+        // Where the next checkpoint starts (the pools hold it): events are
+        // read ahead up to there. Looked up again only past it.
+        let mut limit = 0;
         loop {
             if cur.pos >= cur.end {
                 cur.done = true;
@@ -742,8 +745,9 @@ impl JfrReader {
             let Some((plan_at, plan)) = cur.plans.get(frame.type_id) else {
                 continue;
             };
-            // Read ahead up to the next checkpoint, which the pools hold.
-            let limit = cur.resolver.pools.next_checkpoint(at).unwrap_or(cur.end);
+            if at >= limit {
+                limit = cur.resolver.pools.next_checkpoint(at).unwrap_or(cur.end);
+            }
             let bytes = match self.events.get_before(&self.src, at, frame.size, limit) {
                 Ok(Some(b)) => b,
                 _ => {
