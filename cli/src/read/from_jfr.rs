@@ -81,7 +81,7 @@ struct Live {
 /// only its name's hash, in definition order; what runs of classes share
 /// (a generator's loop defines thousands with one loader, stack and kind,
 /// numbered one after the other) once per [`Run`]; at worst, when no two
-/// classes in a row share them, a run per class (48 bytes). Indexed (and counted
+/// classes in a row share them, a run per class (40 bytes). Indexed (and counted
 /// per loader) only when the first unload asks: a recording that unloads
 /// nothing pays one sequential push per class, not a random write into a
 /// large table. Once indexed, each definition also updates the index and
@@ -100,14 +100,21 @@ struct LiveClasses {
 }
 
 /// Classes remembered one after the other that share their loader,
-/// stack, kind and hidden flag, and whose `seq`s follow each other.
+/// stack, kind and hidden flag, and whose `seq`s follow each other. Its
+/// first class's fields, flat, so that a run is 32 bytes: a run per class
+/// (no two classes in a row alike, e.g. threads defining at once) costs
+/// no more than a class did on its own.
 #[derive(Debug, Clone, Copy)]
 struct Run {
-    /// Position of its first class in [`LiveClasses::names`].
-    start: usize,
+    /// Position of its first class in [`LiveClasses::names`] (fewer than
+    /// 2^32: at most [`LIVE_CAP`] live, and twice that held).
+    start: u32,
+    kind: ClassKind,
+    hidden: bool,
     loader: u64,
     /// Its first class's; the next ones' are `seq + 1`, `seq + 2`...
-    first: Live,
+    seq: u64,
+    stack: u64,
 }
 
 /// A class [`LiveClasses::remove`] took out.
@@ -131,13 +138,18 @@ impl LiveClasses {
         let Some(index) = &mut self.index else {
             return;
         };
-        if let Some(old) = index.insert((loader, name_hash), at) {
+        let replaced = index.insert((loader, name_hash), at);
+        if !class.hidden {
+            *self.per_loader.entry(loader).or_insert(0) += 1;
+        }
+        if let Some(old) = replaced {
             self.live -= 1;
             let (_, old) = class_at(&self.runs, old);
             uncount(&mut self.per_loader, loader, old);
-        }
-        if !class.hidden {
-            *self.per_loader.entry(loader).or_insert(0) += 1;
+            // Replaced classes are dropped once they are most of the list.
+            if self.names.len() > 1024 && self.live < self.names.len() / 2 {
+                self.compact();
+            }
         }
     }
 
@@ -147,16 +159,19 @@ impl LiveClasses {
         let at = self.names.len();
         let continues = self.runs.last().is_some_and(|r| {
             r.loader == loader
-                && r.first.stack == class.stack
-                && r.first.kind == class.kind
-                && r.first.hidden == class.hidden
-                && r.first.seq.checked_add((at - r.start) as u64) == Some(class.seq)
+                && r.stack == class.stack
+                && r.kind == class.kind
+                && r.hidden == class.hidden
+                && r.seq.checked_add((at - r.start as usize) as u64) == Some(class.seq)
         });
         if !continues {
             self.runs.push(Run {
-                start: at,
+                start: at as u32,
+                kind: class.kind,
+                hidden: class.hidden,
                 loader,
-                first: class,
+                seq: class.seq,
+                stack: class.stack,
             });
         }
         self.names.push(name_hash);
@@ -217,8 +232,10 @@ impl LiveClasses {
         index.reserve(names.len());
         let spans = || {
             runs.iter().enumerate().map(|(i, r)| {
-                let end = runs.get(i + 1).map_or(names.len(), |next| next.start);
-                (r, r.start..end)
+                let end = runs
+                    .get(i + 1)
+                    .map_or(names.len(), |next| next.start as usize);
+                (r, r.start as usize..end)
             })
         };
         for (run, span) in spans() {
@@ -229,7 +246,7 @@ impl LiveClasses {
             }
         }
         per_loader.clear();
-        for (run, span) in spans().filter(|(run, _)| !run.first.hidden) {
+        for (run, span) in spans().filter(|(run, _)| !run.hidden) {
             let kept = span
                 .filter(|&at| index.get(&(run.loader, names[at])) == Some(&at))
                 .count();
@@ -244,10 +261,14 @@ impl LiveClasses {
 /// The loader and class at position `at` of the names `runs` describe.
 fn class_at(runs: &[Run], at: usize) -> (u64, Live) {
     // Runs start in order, the first at 0.
-    let run = &runs[runs.partition_point(|r| r.start <= at).saturating_sub(1)];
+    let run = &runs[runs
+        .partition_point(|r| r.start as usize <= at)
+        .saturating_sub(1)];
     let class = Live {
-        seq: run.first.seq + (at - run.start) as u64,
-        ..run.first
+        seq: run.seq + (at - run.start as usize) as u64,
+        stack: run.stack,
+        kind: run.kind,
+        hidden: run.hidden,
     };
     (run.loader, class)
 }
@@ -866,6 +887,11 @@ mod tests {
             kind: ClassKind::Ordinary,
             hidden,
         }
+    }
+
+    #[test]
+    fn a_run_per_class_costs_what_a_class_did_alone() {
+        assert_eq!(std::mem::size_of::<Run>() + std::mem::size_of::<u64>(), 40);
     }
 
     /// The live classes answer as a map by (loader, name) would, whether
