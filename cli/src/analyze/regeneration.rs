@@ -317,11 +317,13 @@ pub struct Regeneration {
 /// A class name that identifies the generated code: not hidden and not
 /// ending in a counter (`$Proxy12`, `GeneratedMethodAccessor7`, `Script3`).
 fn name_identity<'a>(c: &ClassView<'a>) -> Option<&'a str> {
-    if c.hidden || c.name.contains('/') {
+    // The counter first: most generated names end in one, and then the
+    // name need not be scanned for a hidden class's `/`.
+    let last = *c.name.as_bytes().last()?;
+    if c.hidden || last.is_ascii_digit() || c.name.contains('/') {
         return None;
     }
-    let last = c.name.chars().last()?;
-    (!last.is_ascii_digit()).then_some(c.name)
+    Some(c.name)
 }
 
 /// The name without its counter and a hidden class's address:
@@ -388,7 +390,12 @@ impl Regeneration {
         let Some((identity, key)) = identity_of(c) else {
             // The class again, when it replaces an unloaded one of its
             // pattern (an unload comes with a GC).
-            match s.unloaded_patterns.get_mut(name_pattern(c.name)) {
+            // No pattern to hash until a class of the site has unloaded.
+            let replaces = match s.unloaded_patterns.is_empty() {
+                true => None,
+                false => s.unloaded_patterns.get_mut(name_pattern(c.name)),
+            };
+            match replaces {
                 Some(n) if *n > 0 => {
                     *n -= 1;
                     s.replaced += 1;
