@@ -162,10 +162,11 @@ impl Jvm for JvmHost<'_> {
         let recorder = RECORDER.get().ok_or("the recorder is not installed")?;
         let sources = recorder.sources.clone();
         let fields = recorder.ids().code_source.copied();
+        let loaders = &recorder.loaders;
         self.jvmti.start_agent_thread(
             self.jni,
             "metascope-writer",
-            Box::new(move |jvmti, jni| writer::run(jvmti, jni, session, sources, fields)),
+            Box::new(move |jvmti, jni| writer::run(jvmti, jni, session, sources, loaders, fields)),
         )
     }
 }

@@ -157,6 +157,9 @@ pub struct OutOfResource {
 
 /// What application threads (and the stopping thread) send the writer.
 #[derive(Debug)]
+///
+/// 24 bytes: the queue's slots are allocated up front (65,536 by default),
+/// so anything larger than two words travels boxed.
 pub enum Message {
     /// Boxed: queue slots are allocated up front, so messages stay small.
     Class(Box<CapturedClass>),
@@ -166,22 +169,23 @@ pub enum Message {
     ResourceExhausted(Box<OutOfResource>),
     /// A tagged hidden class was freed: it was unloaded.
     ClassFreed { tag: i64, t_ns: u64 },
-    /// A tagged class loader was freed: its classes were unloaded.
-    LoaderFreed {
-        id: u64,
-        type_name: Arc<str>,
-        t_ns: u64,
-    },
+    /// A tagged class loader was freed: its classes were unloaded. The
+    /// tag names its type and instance ([`LoaderTable::by_tag`]).
+    LoaderFreed { tag: i64, t_ns: u64 },
     /// GarbageCollectionStart (`start`) or GarbageCollectionFinish.
     Gc { start: bool, t_ns: u64 },
     /// A code source was seen for the first time: read its class names
     /// (files: the writer's work, never an application thread's).
     ReadCodeSource(u32),
     /// Write everything queued, then the summary, then acknowledge.
-    Finish {
-        reason: &'static str,
-        done: Sender<()>,
-    },
+    Finish(Box<FinishRequest>),
+}
+
+/// See [`Message::Finish`].
+#[derive(Debug)]
+pub struct FinishRequest {
+    pub reason: &'static str,
+    pub done: Sender<()>,
 }
 
 /// Everything the callbacks of one recording need: owned by its session.
@@ -316,7 +320,10 @@ impl Capture {
     pub fn finish(&self, reason: &'static str, done: Sender<()>, wait: Duration) -> bool {
         let sent = self
             .queue
-            .send_timeout(Message::Finish { reason, done }, wait)
+            .send_timeout(
+                Message::Finish(Box::new(FinishRequest { reason, done })),
+                wait,
+            )
             .is_ok();
         // The JVM's exit waits for the acknowledgement: without this, for
         // the rest of the writer's idle sleep (4-8 ms, most of the agent's
@@ -760,11 +767,7 @@ pub fn on_object_free(capture: &Capture, ids: JvmIds<'_>, tag: i64) {
     }
     let t_ns = capture.clock.elapsed_ns();
     let message = match ids.loaders.by_tag(tag) {
-        Some(loader) => Message::LoaderFreed {
-            id: loader.id,
-            type_name: loader.kind.name.clone(),
-            t_ns,
-        },
+        Some(_) => Message::LoaderFreed { tag, t_ns },
         None => Message::ClassFreed { tag, t_ns },
     };
     capture.enqueue_event(message);
@@ -773,6 +776,12 @@ pub fn on_object_free(capture: &Capture, ids: JvmIds<'_>, tag: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_queued_message_is_three_words() {
+        // The default queue allocates 65,536 slots of it up front.
+        assert_eq!(std::mem::size_of::<Message>(), 24);
+    }
 
     #[test]
     fn pending_definitions_find_recent_names_and_forget_old_ones() {
@@ -846,7 +855,7 @@ mod tests {
         assert!(waited < Duration::from_secs(30), "woken after {waited:?}");
         assert!(matches!(
             queue.try_recv(),
-            Ok(Message::Finish { reason: "stop", .. })
+            Ok(Message::Finish(f)) if f.reason == "stop"
         ));
     }
 

@@ -634,9 +634,9 @@ mod tests {
     /// Plays a writer that acknowledges the finish request.
     fn acknowledge_finish(session: Arc<Session>) -> std::thread::JoinHandle<&'static str> {
         std::thread::spawn(move || loop {
-            if let Ok(Message::Finish { reason, done }) = session.queue().recv() {
-                let _ = done.send(());
-                return reason;
+            if let Ok(Message::Finish(request)) = session.queue().recv() {
+                let _ = request.done.send(());
+                return request.reason;
             }
         })
     }

@@ -19,7 +19,7 @@ use metascope_events::{
     AgentCost, ClassKind, CodeSource, Header, Record, ResourceExhausted, SnapshotReason, Summary,
 };
 
-use crate::capture::{Capture, CapturedClass, Counters, Message, OutOfResource};
+use crate::capture::{Capture, CapturedClass, Counters, FinishRequest, Message, OutOfResource};
 use crate::census::Census;
 use crate::classfile;
 use crate::clock::wall_ms;
@@ -27,6 +27,7 @@ use crate::dump::Dump;
 use crate::ffi::{CodeSourceFields, DiagnosticCommands, Jni, Jvmti, RawFrame};
 use crate::frames::{JvmtiResolver, MethodResolver, StackTable};
 use crate::live::LiveSocket;
+use crate::loaders::LoaderTable;
 use crate::messages;
 use crate::metaspace::{self, GrowthTrigger, LiveEntry, MetaspaceSource, SnapshotRequest};
 use crate::options::{Fault, MetaspaceWatch};
@@ -60,12 +61,14 @@ const METASPACE_INTERVAL: Duration = Duration::from_millis(200);
 
 /// The writer thread of `session`: runs until the session finishes.
 /// `sources` are the JVM's code sources (whose class names it reads, and
-/// which frames refer to); `fields` find a frame class's code source.
+/// which frames refer to); `loaders` its tagged loaders; `fields` find a
+/// frame class's code source.
 pub fn run(
     jvmti: Jvmti,
     jni: Jni<'_>,
     session: Arc<Session>,
     sources: Arc<CodeSources>,
+    loaders: &LoaderTable,
     fields: Option<CodeSourceFields>,
 ) {
     let Some(parts) = session.take_writer_parts() else {
@@ -88,6 +91,7 @@ pub fn run(
         resolver,
         capture,
         &sources,
+        loaders,
     )
     .with_dump(parts.dump.map(Dump::new))
     .with_census(parts.census)
@@ -221,6 +225,8 @@ pub struct Writer<'a, W: Write, R: MethodResolver> {
     capture: &'a Capture,
     counters: &'a Counters,
     sources: &'a CodeSources,
+    /// Names a freed loader's type from its tag.
+    loaders: &'a LoaderTable,
     seq: u64,
     failed: bool,
     last_flush: Instant,
@@ -256,6 +262,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         resolver: R,
         capture: &'a Capture,
         sources: &'a CodeSources,
+        loaders: &'a LoaderTable,
     ) -> Self {
         Writer {
             out,
@@ -263,6 +270,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
             capture,
             counters: &capture.counters,
             sources,
+            loaders,
             seq: 0,
             failed: false,
             last_flush: Instant::now(),
@@ -357,10 +365,11 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
         let mut idle = POLL_MIN;
         loop {
             match queue.try_recv() {
-                Ok(Message::Finish { reason, done }) => {
+                Ok(Message::Finish(request)) => {
+                    let FinishRequest { reason, done } = *request;
                     // Late callbacks may still have queued records.
                     while let Ok(message) = queue.try_recv() {
-                        if !matches!(message, Message::Finish { .. }) {
+                        if !matches!(message, Message::Finish(_)) {
                             self.handle(message);
                         }
                     }
@@ -459,11 +468,11 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                     self.emit(false);
                 }
             }
-            Message::LoaderFreed {
-                id,
-                type_name,
-                t_ns,
-            } => {
+            Message::LoaderFreed { tag, t_ns } => {
+                let Some(loader) = self.loaders.by_tag(tag) else {
+                    return;
+                };
+                let id = loader.id;
                 // A loader is freed in the GC that unloads its classes.
                 for class in self.live_by_loader.remove(&id).unwrap_or_default() {
                     self.live_count -= 1;
@@ -472,7 +481,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                     self.emit(false);
                 }
                 self.line.clear();
-                encode::loader_unload_line(&mut self.line, id, &type_name, t_ns);
+                encode::loader_unload_line(&mut self.line, id, &loader.kind.name, t_ns);
                 self.emit(false);
             }
             Message::Gc { start, t_ns } => {
@@ -481,7 +490,7 @@ impl<'a, W: Write, R: MethodResolver> Writer<'a, W, R> {
                 self.emit(false);
             }
             Message::ReadCodeSource(id) => self.sources.read_index(id),
-            Message::Finish { .. } => {}
+            Message::Finish(_) => {}
         }
     }
 
@@ -915,22 +924,27 @@ mod tests {
     fn stacks_are_written_once_and_lines_resolved() {
         let capture = capture();
         let sources = CodeSources::default();
+        let loaders = LoaderTable::default();
         let (tx, rx) = crossbeam_channel::bounded(8);
         let mut out = Vec::new();
         for frames in [frames(6), frames(6), frames(9), vec![]] {
             tx.send(Message::Class(Box::new(class(frames)))).unwrap();
         }
         let (done_tx, done_rx) = crossbeam_channel::bounded(1);
-        tx.send(Message::Finish {
+        tx.send(Message::Finish(Box::new(FinishRequest {
             reason: "vm_death",
             done: done_tx,
-        })
+        })))
         .unwrap();
-        Writer::new(&mut out, "x".into(), FakeResolver, &capture, &sources).run(
-            &header(),
-            &rx,
-            || None,
-        );
+        Writer::new(
+            &mut out,
+            "x".into(),
+            FakeResolver,
+            &capture,
+            &sources,
+            &loaders,
+        )
+        .run(&header(), &rx, || None);
         done_rx.try_recv().unwrap();
         let records: Vec<Record> = String::from_utf8(out)
             .unwrap()
@@ -1015,6 +1029,7 @@ mod tests {
     fn metaspace_totals_follow_the_header_and_an_oom_snapshot_names_the_accessors_bytes() {
         let capture = capture();
         let sources = CodeSources::default();
+        let loaders = LoaderTable::default();
         let (tx, rx) = crossbeam_channel::bounded(8);
         tx.send(Message::Class(Box::new(CapturedClass {
             tag: 0,
@@ -1032,16 +1047,23 @@ mod tests {
         })))
         .unwrap();
         let (done, _done_rx) = crossbeam_channel::bounded(1);
-        tx.send(Message::Finish {
+        tx.send(Message::Finish(Box::new(FinishRequest {
             reason: "process_exit",
             done,
-        })
+        })))
         .unwrap();
         let mut out = Vec::new();
         let jvm = OneAccessorJvm { commands: vec![] };
-        Writer::new(&mut out, "x".into(), FakeResolver, &capture, &sources)
-            .with_metaspace(Some(Box::new(jvm)), true)
-            .run(&header(), &rx, || None);
+        Writer::new(
+            &mut out,
+            "x".into(),
+            FakeResolver,
+            &capture,
+            &sources,
+            &loaders,
+        )
+        .with_metaspace(Some(Box::new(jvm)), true)
+        .run(&header(), &rx, || None);
         written_rx.try_recv().unwrap();
         let records: Vec<Record> = String::from_utf8(out)
             .unwrap()
@@ -1123,11 +1145,12 @@ mod tests {
     fn a_disk_filling_mid_run_stops_writing_and_counts_the_rest() {
         let capture = capture();
         let sources = CodeSources::default();
+        let loaders = LoaderTable::default();
         let sink = FillingSink {
             room: 2_000,
             written: Vec::new(),
         };
-        let mut writer = Writer::new(sink, "x".into(), FakeResolver, &capture, &sources);
+        let mut writer = Writer::new(sink, "x".into(), FakeResolver, &capture, &sources, &loaders);
         for _ in 0..20 {
             writer.write_class(&class(frames(1)));
         }
@@ -1148,7 +1171,15 @@ mod tests {
     fn a_full_disk_counts_drops_instead_of_failing() {
         let capture = capture();
         let sources = CodeSources::default();
-        let mut writer = Writer::new(FailingSink, "x".into(), FakeResolver, &capture, &sources);
+        let loaders = LoaderTable::default();
+        let mut writer = Writer::new(
+            FailingSink,
+            "x".into(),
+            FakeResolver,
+            &capture,
+            &sources,
+            &loaders,
+        );
         writer.write_class(&class(frames(1)));
         writer.write_class(&class(frames(1)));
         assert_eq!(capture.counters.write_failed.load(Ordering::Relaxed), 2);
@@ -1161,6 +1192,7 @@ mod tests {
     fn provisional_classes_are_kept_only_if_their_code_source_lacks_them() {
         let capture = capture();
         let sources = CodeSources::default();
+        let loaders = LoaderTable::default();
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("com/acme")).unwrap();
         std::fs::write(dir.path().join("com/acme/Real.class"), b"x").unwrap();
@@ -1168,7 +1200,14 @@ mod tests {
             .intern(&format!("file:{}/", dir.path().display()))
             .unwrap();
         let mut out = Vec::new();
-        let mut writer = Writer::new(&mut out, "x".into(), FakeResolver, &capture, &sources);
+        let mut writer = Writer::new(
+            &mut out,
+            "x".into(),
+            FakeResolver,
+            &capture,
+            &sources,
+            &loaders,
+        );
         for name in ["com.acme.Real", "com.acme.Real$$Generated1"] {
             let mut c = class(frames(1));
             c.name = name.into();
